@@ -1,0 +1,1 @@
+"""docwire Python client."""
