@@ -1,7 +1,110 @@
-"""docwire: serve multimodal document pipelines over gRPC."""
+"""docwire: serve multimodal document pipelines over gRPC.
 
+Write an ``Executor``, bind its methods with ``@requests``, serve it as a
+``Deployment`` or chain several into a ``Flow``, and call it with ``Client``.
+
+Names are resolved on first use: importing the generated contract
+(``docwire.v1``, shipped by docwire-client) must not import the server, or the
+client and the server would import each other.
+"""
+
+from __future__ import annotations
+
+import importlib
 import pkgutil
+from typing import TYPE_CHECKING, Any
 
 # The generated contract (`docwire.v1`) ships with the docwire-client
 # distribution; let it live beside this package in the `docwire` namespace.
 __path__ = pkgutil.extend_path(__path__, __name__)
+
+if TYPE_CHECKING:
+    from docarray import BaseDoc, DocList
+
+    from docwire.executor.base import Executor
+    from docwire.executor.decorators import requests
+    from docwire.orchestration.deployment import Deployment
+    from docwire.orchestration.flow import Flow
+    from docwire.orchestration.process import StartupError
+    from docwire_client import (
+        AsyncClient,
+        BadRequest,
+        Client,
+        Document,
+        DocumentSchemaError,
+        DocwireError,
+        EndpointNotFound,
+        ExecutorError,
+        ExecutorUnavailable,
+        GatewayUnavailable,
+        MessageTooLarge,
+        RequestTimeout,
+        Response,
+    )
+
+_LOCATIONS = {
+    "BaseDoc": ("docarray", "BaseDoc"),
+    "DocList": ("docarray", "DocList"),
+    **{
+        name: ("docwire_client", name)
+        for name in (
+            "AsyncClient",
+            "BadRequest",
+            "Client",
+            "Document",
+            "DocumentSchemaError",
+            "DocwireError",
+            "EndpointNotFound",
+            "ExecutorError",
+            "ExecutorUnavailable",
+            "GatewayUnavailable",
+            "MessageTooLarge",
+            "RequestTimeout",
+            "Response",
+        )
+    },
+    "Executor": ("docwire.executor.base", "Executor"),
+    "requests": ("docwire.executor.decorators", "requests"),
+    "Deployment": ("docwire.orchestration.deployment", "Deployment"),
+    "Flow": ("docwire.orchestration.flow", "Flow"),
+    "StartupError": ("docwire.orchestration.process", "StartupError"),
+}
+
+__all__ = [
+    "AsyncClient",
+    "BadRequest",
+    "BaseDoc",
+    "Client",
+    "Deployment",
+    "DocList",
+    "Document",
+    "DocumentSchemaError",
+    "DocwireError",
+    "EndpointNotFound",
+    "Executor",
+    "ExecutorError",
+    "ExecutorUnavailable",
+    "Flow",
+    "GatewayUnavailable",
+    "MessageTooLarge",
+    "RequestTimeout",
+    "Response",
+    "StartupError",
+    "requests",
+]
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _LOCATIONS[name]
+    except KeyError:
+        raise AttributeError(f"module 'docwire' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LOCATIONS])

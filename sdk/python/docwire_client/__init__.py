@@ -1,1 +1,41 @@
-"""docwire Python client."""
+"""docwire's Python client: call docwire Flows and Deployments over gRPC.
+
+Install it alone with ``pip install ./sdk/python``; it does not pull in the server.
+"""
+
+from docwire_client.aio import AsyncClient
+from docwire_client.client import Client
+from docwire_client.doc_types import Document
+from docwire_client.errors import (
+    BadRequest,
+    DocumentSchemaError,
+    DocwireError,
+    EndpointNotFound,
+    ExecutorError,
+    ExecutorUnavailable,
+    GatewayUnavailable,
+    MessageTooLarge,
+    RequestTimeout,
+)
+from docwire_client.response import Response
+from docwire_client.target import Target, parse_target
+
+__all__ = [
+    "AsyncClient",
+    "BadRequest",
+    "Client",
+    "Document",
+    "DocumentSchemaError",
+    "DocwireError",
+    "EndpointNotFound",
+    "ExecutorError",
+    "ExecutorUnavailable",
+    "GatewayUnavailable",
+    "MessageTooLarge",
+    "RequestTimeout",
+    "Response",
+    "Target",
+    "parse_target",
+]
+
+__version__ = "0.1.0"

@@ -15,9 +15,14 @@ __all__ = [
     "EndpointNotFound",
     "ExecutorError",
     "ExecutorUnavailable",
+    "GatewayUnavailable",
     "MessageTooLarge",
     "RequestTimeout",
+    "error_from_rpc",
 ]
+
+#: Trailing-metadata key naming the DocwireError class a server aborted with.
+ERROR_METADATA_KEY = "docwire-error"
 
 
 class DocwireError(Exception):
@@ -42,8 +47,14 @@ class EndpointNotFound(DocwireError):
     grpc_code = grpc.StatusCode.NOT_FOUND
 
 
-class ExecutorUnavailable(DocwireError):
-    """An executor (or the gateway) cannot be reached; the message names it and its address."""
+class ExecutorUnavailable(DocwireError, ConnectionError):
+    """The gateway cannot reach an executor; the message names the executor and its address."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+
+
+class GatewayUnavailable(DocwireError, ConnectionError):
+    """The client cannot reach the server; the message names the address."""
 
     grpc_code = grpc.StatusCode.UNAVAILABLE
 
@@ -93,3 +104,43 @@ class ExecutorError(DocwireError):
         self.stacks = list(stacks or [])
         self.executor = executor
         self.response = response
+
+
+_BY_NAME: dict[str, type[DocwireError]] = {
+    cls.__name__: cls
+    for cls in (
+        BadRequest,
+        DocumentSchemaError,
+        EndpointNotFound,
+        ExecutorUnavailable,
+        GatewayUnavailable,
+        MessageTooLarge,
+        RequestTimeout,
+    )
+}
+_BY_CODE: dict[grpc.StatusCode, type[DocwireError]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: BadRequest,
+    grpc.StatusCode.NOT_FOUND: EndpointNotFound,
+    grpc.StatusCode.UNAVAILABLE: GatewayUnavailable,
+    grpc.StatusCode.DEADLINE_EXCEEDED: RequestTimeout,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: MessageTooLarge,
+}
+
+
+def error_from_rpc(exc: grpc.aio.AioRpcError, address: str) -> DocwireError:
+    """The DocwireError a failed gRPC call stands for; the one place client-side errors are mapped.
+
+    A docwire server names the error class in trailing metadata; otherwise the
+    status code decides, and an unreachable server becomes GatewayUnavailable
+    naming ``address``.
+    """
+    code: grpc.StatusCode = exc.code()
+    details: str = exc.details() or ""
+    named = [str(value) for key, value in exc.trailing_metadata() or () if key == ERROR_METADATA_KEY]
+    cls = (_BY_NAME.get(named[0]) if named else None) or _BY_CODE.get(code, DocwireError)
+    if cls is GatewayUnavailable:
+        error: DocwireError = GatewayUnavailable(f"cannot reach the server at {address}: {details}")
+    else:
+        error = cls(details or code.name)
+    error.grpc_code = code
+    return error

@@ -1,0 +1,1259 @@
+"""Fast conversion between docarray documents and ``docwire.v1`` document messages.
+
+The wire format is docarray's own (``DocProto``/``DocListProto``, field for field), so
+docarray decodes what this module encodes and the other way round. docarray's
+``to_protobuf``/``from_protobuf`` are too slow for the hot path: they build messages
+through keyword constructors, decode tensors through ``parse_obj_as`` and validate
+every field through pydantic again. This module produces the same messages and the
+same documents, faster:
+
+* **Encoding** dispatches on the exact type of each value through a table
+  (``type -> encoder``) that is filled once per type, in the order docarray's
+  ``_type_to_protobuf`` tests ``isinstance``. A value docarray encodes by value (an
+  ``int`` in an ``Any`` field, a ``list`` of tensors, ...) is encoded by value here too;
+  tensors go straight from ``tobytes()`` into the ``buffer`` field. Values this module
+  does not know (torch tensors, custom docarray types) go through docarray's own
+  ``_to_node_protobuf``, so nothing is lost.
+* **Decoding** uses a plan built once per document class: for each declared field a
+  decoder (field name -> function) that reads the node, mirrors docarray's
+  ``_get_content_from_node_proto`` (the ``type`` string picks the docarray class, the
+  field annotation picks the class of nested documents and document lists) and then
+  brings the value to what pydantic would make of it (a tensor is viewed as the
+  declared tensor class through that class' own validator, as pydantic does). When
+  every field came out already valid, the document is built directly, without
+  pydantic (``__dict__`` and ``__pydantic_fields_set__`` set as ``__init__`` would set
+  them). When one did not (a value pydantic would coerce or reject, a missing field,
+  a constrained field, a class with its own validators), the document is built with
+  ``cls(**fields)``, exactly as docarray builds it, so the outcome is docarray's.
+  Classes that override docarray's protobuf hooks are decoded by docarray itself.
+
+Behaviour callers must know (all of it docarray's):
+
+* Fields present in a message but not declared by a typed ``doc_type`` are dropped
+  silently, as docarray's ``from_protobuf`` drops them (only classes with
+  ``_load_extra_fields_from_protobuf``, i.e. ``AnyDoc``, keep them).
+* A declared field absent from a message takes its default; for ``id`` that is a new
+  random id.
+* ``id`` travels as text with type ``"id"``; a plain text id is accepted too.
+* ``AnyDoc`` keeps every field with the value the node alone describes: nested
+  documents become ``AnyDoc``, document lists untyped ``DocList``, tensors the class
+  their ``type`` names. Its ``__pydantic_fields_set__`` is empty, as with docarray.
+* Integers travel as ``int32``; a larger one cannot be encoded.
+* A tensor's class comes from its ``type`` and is then validated into the declared
+  class: an ``AnyTensor`` field gets an ``NdArray``, an ``AnyEmbedding`` field an
+  ``NdArrayEmbedding``, whatever the sender had.
+
+* Decoded tensors are writable copies of the message bytes, as docarray's are.
+* Map order is not kept on the wire: dict fields (``tags``) and ``AnyDoc`` fields come
+  back in protobuf's order, as with docarray.
+
+Where this module deliberately differs from docarray:
+
+* A tensor with no ``type`` (or one naming a class not installed here, e.g.
+  ``torch_tensor`` without torch) decodes as an ``NdArray``; docarray refuses it.
+* List items of a ``list[X]`` field (builtin generic) are read as ``X``, like those of
+  ``typing.List[X]``; docarray only unpacks ``typing`` generics.
+* A tensor with an empty buffer keeps its dtype (docarray turns it into float64 zeros)
+  and must have a zero-sized shape: a non-empty shape without data is refused, as a
+  guard against messages that would make the receiver allocate huge arrays.
+* Errors are ``DocumentSchemaError``/``BadRequest`` naming the document and field,
+  where docarray raises whatever its internals raise.
+"""
+
+from __future__ import annotations
+
+import copy
+import types
+from collections.abc import Callable, Iterable
+from typing import Any, Final, NoReturn, TypeVar, Union, cast, get_args, get_origin
+
+import numpy as np
+from docarray import BaseDoc, DocList
+from docarray.array.any_array import AnyDocArray
+from docarray.base_doc import AnyDoc
+from docarray.base_doc.base_node import BaseNode
+from docarray.base_doc.doc import BaseDocWithoutId
+from docarray.base_doc.mixins.io import IOMixin, _type_to_protobuf
+from docarray.typing import ID, AnyEmbedding, AnyTensor, NdArray, NdArrayEmbedding
+from docarray.typing.abstract_type import AbstractType
+from docarray.typing.bytes.base_bytes import BaseBytes
+from docarray.typing.proto_register import _PROTO_TYPE_NAME_TO_CLASS
+from docarray.typing.tensor.abstract_tensor import AbstractTensor
+from docarray.typing.url.any_url import AnyUrl
+from google.protobuf.message import DecodeError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from docwire.v1 import document_pb2
+from docwire_client.errors import BadRequest, DocumentSchemaError
+
+__all__ = ["decode_doc", "decode_docs", "encode_doc", "encode_docs"]
+
+T = TypeVar("T", bound=BaseDoc)
+
+Node = document_pb2.Node
+_Encoder = Callable[[Any, Node], None]
+_Decoder = Callable[[Node], Any]
+_Coercer = Callable[[Any], Any]
+
+_INT32_MIN: Final = -(2**31)
+_INT32_MAX: Final = 2**31 - 1
+_NONE_TYPE: Final = type(None)
+# Caches keyed by what arrives on the wire stop growing at this size.
+_WIRE_CACHE_LIMIT: Final = 256
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class _FieldError(Exception):
+    """A value that does not fit, located by a path that grows while it unwinds."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.path: list[str] = []
+        self.owner: str | None = None
+
+    def at_field(self, name: str, owner: type[Any]) -> _FieldError:
+        self.path.insert(0, name)
+        if self.owner is None:
+            self.owner = owner.__name__
+        return self
+
+    def at_item(self, key: int | str) -> _FieldError:
+        self.path.insert(0, f"[{key!r}]")
+        return self
+
+    def render(self, index: int | None) -> str:
+        where = f"document {index}: " if index is not None else ""
+        if not self.path:
+            return f"{where}{self.owner + ' ' if self.owner else ''}{self.detail}"
+        path = "".join(part if part.startswith("[") else f".{part}" for part in self.path)
+        return f"{where}field '{path.lstrip('.')}' of {self.owner} {self.detail}"
+
+
+class _PydanticNeededError(Exception):
+    """Raised by a field decoder when only pydantic can say what the value becomes."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+
+_KIND_NAMES: Final = {
+    "text": "text",
+    "integer": "an integer",
+    "float": "a float",
+    "boolean": "a boolean",
+    "blob": "bytes",
+    "ndarray": "a tensor",
+    "doc": "a document",
+    "doc_array": "a list of documents",
+    "list": "a list",
+    "set": "a set",
+    "tuple": "a tuple",
+    "dict": "a dict",
+    None: "nothing (None)",
+}
+
+
+def _describe_value(value: Any) -> str:
+    """Name what a decoded value is, in the words of the wire."""
+    checks: tuple[tuple[type[Any] | tuple[type[Any], ...], str], ...] = (
+        (str, "text"),
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (bytes, "bytes"),
+        ((np.ndarray, AbstractTensor), "a tensor"),
+        (BaseDocWithoutId, "a document"),
+        (AnyDocArray, "a list of documents"),
+        (list, "a list"),
+        ((set, frozenset), "a set"),
+        (tuple, "a tuple"),
+        (dict, "a dict"),
+    )
+    if value is None:
+        return "nothing (None)"
+    for kinds, name in checks:
+        if isinstance(value, kinds):
+            return name
+    return type(value).__name__
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if isinstance(origin, type) and issubclass(origin, AnyDocArray):
+        return f"{origin.__name__}[{getattr(tp, 'doc_type', AnyDoc).__name__}]"
+    if isinstance(tp, type):
+        return tp.__name__
+    return repr(tp).replace("typing.", "")
+
+
+def _describe_type(tp: Any) -> str:
+    """Name what a field expects, for error messages."""
+    inner, nullable = _strip_optional(tp)
+    suffix = " or None" if nullable else ""
+    origin = get_origin(inner)
+    cls = inner if isinstance(inner, type) else origin
+    kind = "a value"
+    if isinstance(cls, type):
+        kinds: tuple[tuple[type[Any], str], ...] = (
+            (bool, "a boolean"),
+            (str, "text"),
+            (int, "an integer"),
+            (float, "a float"),
+            (bytes, "bytes"),
+            (AbstractTensor, "a tensor"),
+            (BaseDocWithoutId, "a document"),
+            (AnyDocArray, "a list of documents"),
+            (list, "a list"),
+            (set, "a set"),
+            (tuple, "a tuple"),
+            (dict, "a dict"),
+        )
+        kind = next((name for base, name in kinds if issubclass(cls, base)), kind)
+    return f"{kind} ({_type_name(inner)}){suffix}"
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    """``Optional[X]`` (or ``X | None``) -> ``(X, True)``; anything else -> ``(tp, False)``."""
+    if _is_union(tp):
+        args = get_args(tp)
+        if _NONE_TYPE in args:
+            rest = tuple(arg for arg in args if arg is not _NONE_TYPE)
+            return (rest[0] if len(rest) == 1 else Union[rest]), True  # noqa: UP007
+    return tp, False
+
+
+def _is_union(tp: Any) -> bool:
+    origin = get_origin(tp)
+    return origin is Union or origin is types.UnionType
+
+
+def _wrap_validation(exc: ValidationError, cls: type[Any], values: dict[str, Any] | None) -> _FieldError:
+    """Turn pydantic's verdict on ``cls(**values)`` into an issue naming the field."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = first["loc"]
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    fields = cls.model_fields if issubclass(cls, BaseModel) else {}
+    if not loc:
+        issue = _FieldError(f"rejects the document: {first['msg']}{more}")
+        issue.owner = cls.__name__
+        return issue
+    name = str(loc[0])
+    if first["type"] == "missing" and len(loc) == 1:
+        issue = _FieldError(f"is required but missing{more}")
+    elif len(loc) == 1 and name in fields:
+        expects = _describe_type(fields[name].annotation)
+        got = f", got {_describe_value(values.get(name))}" if values is not None else ""
+        issue = _FieldError(f"expects {expects}{got}: {first['msg']}{more}")
+    else:
+        issue = _FieldError(f"is invalid: {first['msg']}{more}")
+    for part in reversed(loc[1:]):
+        issue.at_item(part)
+    return issue.at_field(name, cls)
+
+
+def _function(owner: Any, name: str) -> Any:
+    """The plain function behind a method or classmethod, to tell whether a class overrides it."""
+    attribute = getattr(owner, name)
+    return getattr(attribute, "__func__", attribute)
+
+
+def _inherits(cls: Any, name: str, base: Any) -> bool:
+    """Whether ``cls`` uses ``base``'s implementation of ``name`` unchanged."""
+    return _function(cls, name) is _function(base, name)
+
+
+def _mismatch(declared: Any, value: Any, detail: str) -> _FieldError:
+    return _FieldError(f"expects {_describe_type(declared)}, got {_describe_value(value)}: {detail}")
+
+
+def _schema_error(issue: _FieldError, index: int | None) -> DocumentSchemaError:
+    return DocumentSchemaError(issue.render(index))
+
+
+# ------------------------------------------------------------------------- encoding
+
+
+def _enc_none(value: Any, node: Node) -> None:
+    """``None`` is a node with no content, as docarray writes it."""
+
+
+def _enc_text(value: Any, node: Node) -> None:
+    node.text = value
+
+
+def _enc_bool(value: Any, node: Node) -> None:
+    node.boolean = value
+
+
+def _enc_int(value: Any, node: Node) -> None:
+    if not _INT32_MIN <= value <= _INT32_MAX:
+        raise _FieldError(f"cannot be encoded: {value} does not fit the wire's 32-bit integer")
+    node.integer = value
+
+
+def _enc_float(value: Any, node: Node) -> None:
+    node.float = value
+
+
+def _enc_blob(value: Any, node: Node) -> None:
+    node.blob = value
+
+
+def _enc_id(value: Any, node: Node) -> None:
+    node.text = value
+    node.type = "id"
+
+
+_DTYPE_NAMES: dict[np.dtype[Any], str] = {}
+
+
+def _tensor_encoder(type_name: str) -> _Encoder:
+    def encode(value: Any, node: Node) -> None:
+        dtype = value.dtype
+        dtype_name = _DTYPE_NAMES.get(dtype)
+        if dtype_name is None:
+            if dtype.hasobject:
+                raise _FieldError(f"cannot be encoded: a tensor of Python objects ({dtype}) has no bytes")
+            dtype_name = _DTYPE_NAMES.setdefault(dtype, dtype.str)
+        dense = node.ndarray.dense
+        dense.buffer = value.tobytes()
+        dense.shape.extend(value.shape)
+        dense.dtype = dtype_name
+        node.type = type_name
+
+    return encode
+
+
+def _typed_text_encoder(type_name: str) -> _Encoder:
+    def encode(value: Any, node: Node) -> None:
+        node.text = str(value)
+        node.type = type_name
+
+    return encode
+
+
+def _typed_blob_encoder(type_name: str) -> _Encoder:
+    def encode(value: Any, node: Node) -> None:
+        node.blob = value
+        node.type = type_name
+
+    return encode
+
+
+def _enc_items(values: Iterable[Any], container: document_pb2.ListOfAny) -> None:
+    container.SetInParent()
+    add = container.data.add
+    for position, item in enumerate(values):
+        encoder = _ENCODERS.get(type(item)) or _resolve_encoder(type(item))
+        try:
+            encoder(item, add())
+        except _FieldError as issue:
+            issue.at_item(position)
+            raise
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise _FieldError(f"cannot be encoded: {exc}").at_item(position) from exc
+
+
+def _enc_list(value: Any, node: Node) -> None:
+    _enc_items(value, node.list)
+
+
+def _enc_set(value: Any, node: Node) -> None:
+    _enc_items(value, node.set)
+
+
+def _enc_tuple(value: Any, node: Node) -> None:
+    _enc_items(value, node.tuple)
+
+
+def _enc_dict(value: Any, node: Node) -> None:
+    container = node.dict
+    container.SetInParent()
+    data = container.data
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise _FieldError(f"cannot be encoded: dictionary keys must be text, got {type(key).__name__}")
+        encoder = _ENCODERS.get(type(item)) or _resolve_encoder(type(item))
+        try:
+            encoder(item, data[key])
+        except _FieldError as issue:
+            issue.at_item(key)
+            raise
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise _FieldError(f"cannot be encoded: {exc}").at_item(key) from exc
+
+
+def _enc_doc(value: Any, node: Node) -> None:
+    message = node.doc
+    message.SetInParent()
+    _encode_doc_into(value, message)
+
+
+def _enc_doc_list(value: Any, node: Node) -> None:
+    message = node.doc_array
+    message.SetInParent()
+    add = message.docs.add
+    for position, doc in enumerate(value):
+        try:
+            _encode_doc_into(doc, add())
+        except _FieldError as issue:
+            issue.at_item(position)
+            raise
+
+
+def _enc_by_docarray(value: Any, node: Node) -> None:
+    """Anything this module has no fast path for: docarray's own conversion."""
+    proto = value._to_node_protobuf() if isinstance(value, BaseNode) else _type_to_protobuf(value)
+    node.MergeFromString(proto.SerializeToString())
+
+
+_ENCODERS: dict[type[Any], _Encoder] = {
+    type(None): _enc_none,
+    str: _enc_text,
+    bool: _enc_bool,
+    int: _enc_int,
+    float: _enc_float,
+    bytes: _enc_blob,
+    list: _enc_list,
+    set: _enc_set,
+    tuple: _enc_tuple,
+    dict: _enc_dict,
+    np.ndarray: _tensor_encoder("ndarray"),
+}
+
+
+def _resolve_encoder(tp: type[Any]) -> _Encoder:
+    """Pick the encoder for a type, testing in docarray's order, and remember it."""
+    encoder = _pick_encoder(tp)
+    _ENCODERS[tp] = encoder
+    return encoder
+
+
+def _pick_encoder(tp: type[Any]) -> _Encoder:
+    if issubclass(tp, BaseNode):
+        return _pick_node_encoder(tp)
+    if issubclass(tp, np.ndarray):
+        return _ENCODERS[np.ndarray]
+    basics: tuple[tuple[type[Any], _Encoder], ...] = (
+        (str, _enc_text),
+        (bool, _enc_bool),
+        (int, _enc_int),
+        (float, _enc_float),
+        (bytes, _enc_blob),
+        (list, _enc_list),
+        (set, _enc_set),
+        (tuple, _enc_tuple),
+        (dict, _enc_dict),
+    )
+    # torch/tensorflow tensors and anything docarray refuses go to docarray.
+    return next((encoder for base, encoder in basics if issubclass(tp, base)), _enc_by_docarray)
+
+
+def _pick_node_encoder(tp: type[Any]) -> _Encoder:
+    """docarray nodes: the fast encoder where the class keeps docarray's protobuf hooks."""
+    if issubclass(tp, BaseDocWithoutId):
+        return _enc_doc if _inherits(tp, "_to_node_protobuf", IOMixin) else _enc_by_docarray
+    if issubclass(tp, DocList):
+        kept = _inherits(tp, "_to_node_protobuf", AnyDocArray) and _inherits(tp, "to_protobuf", DocList)
+        return _enc_doc_list if kept else _enc_by_docarray
+    if (
+        issubclass(tp, NdArray)
+        and _inherits(tp, "_to_node_protobuf", AbstractTensor)
+        and _inherits(tp, "to_protobuf", NdArray)
+    ):
+        return _tensor_encoder(tp._proto_type_name)
+    type_name = tp._proto_type_name
+    if type_name is not None:
+        if issubclass(tp, ID) and _inherits(tp, "_to_node_protobuf", ID):
+            return _enc_id if type_name == "id" else _typed_text_encoder(type_name)
+        if issubclass(tp, AnyUrl) and _inherits(tp, "_to_node_protobuf", AnyUrl):
+            return _typed_text_encoder(type_name)
+        if issubclass(tp, BaseBytes) and _inherits(tp, "_to_node_protobuf", BaseBytes):
+            return _typed_blob_encoder(type_name)
+    return _enc_by_docarray
+
+
+_FAST_ENCODE: dict[type[Any], bool] = {}
+
+
+def _encodes_fast(cls: type[Any]) -> bool:
+    fast = _FAST_ENCODE.get(cls)
+    if fast is None:
+        fast = (
+            issubclass(cls, BaseDocWithoutId)
+            and _inherits(cls, "to_protobuf", IOMixin)
+            and _inherits(cls, "__iter__", BaseModel)
+        )
+        _FAST_ENCODE[cls] = fast
+    return fast
+
+
+def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
+    cls = type(doc)
+    fast = _FAST_ENCODE.get(cls)
+    if fast is None:
+        fast = _encodes_fast(cls)
+    if not fast:
+        if not isinstance(doc, BaseDocWithoutId):
+            raise _FieldError(f"expects a docarray document, got {_describe_value(doc)} ({cls.__name__})")
+        try:
+            message.MergeFromString(doc.to_protobuf().SerializeToString())
+        except (ValueError, TypeError, AttributeError) as exc:
+            issue = _FieldError(f"cannot be encoded: {exc}")
+            issue.owner = cls.__name__
+            raise issue from exc
+        return
+    data = message.data
+    get = _ENCODERS.get
+    for name, value in doc.__dict__.items():
+        if name[:1] == "_":
+            continue
+        encoder = get(type(value)) or _resolve_encoder(type(value))
+        try:
+            encoder(value, data[name])
+        except _FieldError as issue:
+            issue.at_field(name, cls)
+            raise
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise _FieldError(f"cannot be encoded: {exc}").at_field(name, cls) from exc
+    extra = doc.__pydantic_extra__
+    if extra:
+        for name, value in extra.items():
+            encoder = get(type(value)) or _resolve_encoder(type(value))
+            try:
+                encoder(value, data[name])
+            except _FieldError as issue:
+                issue.at_field(name, cls)
+                raise
+            except (ValueError, TypeError, OverflowError) as exc:
+                raise _FieldError(f"cannot be encoded: {exc}").at_field(name, cls) from exc
+
+
+def _encode_failure(exc: _FieldError | RecursionError, index: int | None) -> DocumentSchemaError:
+    if isinstance(exc, _FieldError):
+        return _schema_error(exc, index)
+    where = f"document {index}: " if index is not None else ""
+    return DocumentSchemaError(f"{where}the document refers to itself (a cyclic reference); cannot encode it")
+
+
+def encode_doc(doc: BaseDoc) -> document_pb2.Doc:
+    """Encode one document as a ``docwire.v1.Doc`` message (docarray's ``DocProto``).
+
+    Raises:
+        DocumentSchemaError: a field holds a value the wire cannot carry; the message
+            names the field.
+    """
+    message = document_pb2.Doc()
+    try:
+        _encode_doc_into(doc, message)
+    except (_FieldError, RecursionError) as exc:
+        raise _encode_failure(exc, None) from None
+    return message
+
+
+def encode_docs(docs: Iterable[BaseDoc]) -> bytes:
+    """Encode documents as a serialized ``docwire.v1.DocList`` (docarray's ``DocListProto``).
+
+    Raises:
+        DocumentSchemaError: a field holds a value the wire cannot carry; the message
+            names the document's index and the field.
+    """
+    message = document_pb2.DocList()
+    add = message.docs.add
+    for index, doc in enumerate(docs):
+        try:
+            _encode_doc_into(doc, add())
+        except (_FieldError, RecursionError) as exc:
+            raise _encode_failure(exc, index) from None
+    return message.SerializeToString()
+
+
+# ------------------------------------------------------------------------- decoding
+
+_DTYPES: dict[str, np.dtype[Any]] = {}
+
+
+def _dtype(name: str) -> np.dtype[Any]:
+    dtype = _DTYPES.get(name)
+    if dtype is None:
+        try:
+            dtype = np.dtype(name)
+        except (TypeError, ValueError, SyntaxError) as exc:
+            raise _FieldError(f"holds a tensor of unknown dtype {name!r}") from exc
+        if dtype.hasobject or dtype.itemsize == 0:
+            raise _FieldError(f"holds a tensor of dtype {name!r}, which cannot travel as bytes")
+        if len(_DTYPES) < _WIRE_CACHE_LIMIT:
+            _DTYPES[name] = dtype
+    return dtype
+
+
+def _decode_tensor(message: document_pb2.NdArray, cls: type[Any]) -> Any:
+    """An ``NdArray`` message -> a writable array viewed as the numpy tensor class ``cls``."""
+    dense = message.dense
+    buffer = dense.buffer
+    dtype = _dtype(dense.dtype)
+    shape = dense.shape
+    try:
+        if buffer:
+            array = np.frombuffer(bytearray(buffer), dtype)
+            if len(shape) != 1 or shape[0] != array.shape[0]:
+                array = array.reshape(tuple(shape))
+        elif shape and 0 in shape:
+            array = np.empty(tuple(shape), dtype=dtype)
+        elif shape:
+            raise _FieldError(f"holds a tensor of shape {tuple(shape)} without data")
+        else:
+            raise _FieldError("holds a tensor with neither data nor shape")
+    except ValueError as exc:
+        raise _FieldError(
+            f"holds a malformed tensor ({len(buffer)} bytes of {dtype.str} for shape {tuple(shape)}): {exc}"
+        ) from exc
+    return array.view(cls)
+
+
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
+
+
+def _adapter(tp: Any) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(tp)
+    if adapter is None:
+        adapter = TypeAdapter(tp)
+        _ADAPTERS[tp] = adapter
+    return adapter
+
+
+def _validated(tp: Any, value: Any) -> Any:
+    """``parse_obj_as(tp, value)`` without its deprecation warning."""
+    try:
+        return _adapter(tp).validate_python(value)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        raise _FieldError(f"is not a valid {_type_name(tp)}: {errors[0]['msg']}") from exc
+
+
+_STANDARD_FROM_PROTOBUF: Final = frozenset(_function(cls, "from_protobuf") for cls in (ID, AnyUrl, BaseBytes))
+
+
+def _from_registry(cls: type[Any], type_name: str, kind: str | None, node: Node) -> Any:
+    """A node whose ``type`` names a registered docarray class: that class' ``from_protobuf``."""
+    if kind is None:
+        raise _FieldError(f"has type {type_name!r} but no value")
+    content = getattr(node, kind)
+    if issubclass(cls, NdArray) and _inherits(cls, "from_protobuf", NdArray):
+        if kind != "ndarray":
+            raise _FieldError(f"has type {type_name!r} but holds {_KIND_NAMES[kind]}")
+        return _decode_tensor(content, cls)
+    if _function(cls, "from_protobuf") in _STANDARD_FROM_PROTOBUF:
+        return _validated(cls, content)
+    try:
+        return cls.from_protobuf(content)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise _FieldError(f"cannot be read as {type_name!r}: {exc}") from exc
+
+
+class _Context:
+    """What docarray knows while decoding one node: the types that give nested values a class.
+
+    ``doc_type`` reads ``doc`` content, ``doc_list_type`` ``doc_array`` content, ``item``
+    the items of list/set/tuple content, ``value`` the values of dict content. They are
+    derived exactly as ``_get_content_from_node_proto`` derives them.
+    """
+
+    __slots__ = ("_item", "_item_type", "_value", "_value_type", "declared", "doc_list_type", "doc_type")
+
+    def __init__(self, declared: Any, doc_type: Any, doc_list_type: Any, item_type: Any, value_type: Any):
+        self.declared = declared
+        self.doc_type = doc_type
+        self.doc_list_type = doc_list_type
+        self._item_type = item_type
+        self._value_type = value_type
+        self._item: _Context | None = None
+        self._value: _Context | None = None
+
+    @property
+    def item(self) -> _Context:
+        if self._item is None:
+            self._item = _nested_context(self._item_type)
+        return self._item
+
+    @property
+    def value(self) -> _Context:
+        if self._value is None:
+            self._value = _nested_context(self._value_type)
+        return self._value
+
+
+def _item_type(tp: Any) -> Any:
+    """docarray reads list items with the first argument of a generic alias, else the type itself."""
+    if get_origin(tp) is not None:
+        args = get_args(tp)
+        return args[0] if args else None
+    return tp
+
+
+_NESTED_CONTEXTS: dict[Any, _Context] = {}
+
+
+def _nested_context(tp: Any) -> _Context:
+    """Context for a value inside a list or dict: docarray passes only a type down, no field."""
+    try:
+        context = _NESTED_CONTEXTS.get(tp)
+    except TypeError:  # an unhashable annotation: build it every time
+        return _Context(tp, tp, tp, _item_type(tp), None)
+    if context is None:
+        context = _Context(tp, tp, tp, _item_type(tp), None)
+        _NESTED_CONTEXTS[tp] = context
+    return context
+
+
+def _doc_list_origin(tp: Any) -> type[Any] | None:
+    """``DocList[X]`` is a typing alias; its origin is the class docarray instantiates."""
+    cls = tp if isinstance(tp, type) else get_origin(tp)
+    if isinstance(cls, type) and issubclass(cls, AnyDocArray):
+        return cls
+    return None
+
+
+def _raw_doc(node: Node, context: _Context) -> Any:
+    doc_type = context.doc_type
+    if isinstance(doc_type, type) and issubclass(doc_type, BaseDocWithoutId):
+        return _plan(doc_type).decode(node.doc)
+    raise _FieldError(f"expects {_describe_type(context.declared)}, got a document")
+
+
+def _raw_doc_list(node: Node, context: _Context) -> Any:
+    list_type = context.doc_list_type
+    cls = _doc_list_origin(list_type)
+    if cls is None:
+        raise _FieldError(f"expects {_describe_type(context.declared)}, got a list of documents")
+    message = node.doc_array
+    if not issubclass(cls, DocList) or not _inherits(cls, "from_protobuf", DocList):
+        try:
+            return cls.from_protobuf(message)
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise _FieldError(f"cannot be read as {_type_name(list_type)}: {exc}") from exc
+    plan = _plan(cls.doc_type)
+    docs = []
+    for position, doc in enumerate(message.docs):
+        try:
+            docs.append(plan.decode(doc))
+        except _FieldError as issue:
+            issue.at_item(position)
+            raise
+    return cls(docs, validate_input_docs=False)
+
+
+def _raw_items(container: document_pb2.ListOfAny, context: _Context) -> list[Any]:
+    item = context.item
+    values = []
+    for position, node in enumerate(container.data):
+        try:
+            values.append(_raw(node, item))
+        except _FieldError as issue:
+            issue.at_item(position)
+            raise
+    return values
+
+
+def _raw_set(node: Node, context: _Context) -> Any:
+    values = _raw_items(node.set, context)
+    try:
+        return set(values)
+    except TypeError as exc:
+        raise _FieldError(f"holds a set with an item that cannot be in a set: {exc}") from exc
+
+
+def _raw_dict(node: Node, context: _Context) -> Any:
+    value_context = context.value
+    values = {}
+    for key, item in node.dict.data.items():
+        try:
+            values[key] = _raw(item, value_context)
+        except _FieldError as issue:
+            issue.at_item(key)
+            raise
+    return values
+
+
+_RAW: Final[dict[str | None, Callable[[Node, _Context], Any]]] = {
+    "text": lambda node, context: node.text,
+    "integer": lambda node, context: node.integer,
+    "float": lambda node, context: node.float,
+    "boolean": lambda node, context: node.boolean,
+    "blob": lambda node, context: node.blob,
+    "ndarray": lambda node, context: _decode_tensor(node.ndarray, NdArray),
+    "doc": _raw_doc,
+    "doc_array": _raw_doc_list,
+    "list": lambda node, context: _raw_items(node.list, context),
+    "set": _raw_set,
+    "tuple": lambda node, context: tuple(_raw_items(node.tuple, context)),
+    "dict": _raw_dict,
+    None: lambda node, context: None,
+}
+
+
+def _raw(node: Node, context: _Context) -> Any:
+    """docarray's ``_get_content_from_node_proto``: the value a node holds, before validation."""
+    kind = node.WhichOneof("content")
+    if node.HasField("type"):
+        type_name = node.type
+        cls = _PROTO_TYPE_NAME_TO_CLASS.get(type_name)
+        if cls is not None:
+            return _from_registry(cls, type_name, kind, node)
+        if kind not in ("doc", "doc_array", "ndarray", None):
+            raise _FieldError(f"has type {type_name!r}, which no installed docarray class reads")
+    return _RAW[kind](node, context)
+
+
+# Coercers: bring a raw value to what pydantic would make of it for the declared
+# annotation, or raise _PydanticNeededError when only pydantic can tell.
+
+
+def _needs_validation(value: Any) -> NoReturn:
+    raise _PydanticNeededError(value)
+
+
+def _exact(tp: type[Any], nullable: bool) -> _Coercer:
+    def coerce(value: Any) -> Any:
+        if type(value) is tp or (value is None and nullable):
+            return value
+        raise _PydanticNeededError(value)
+
+    return coerce
+
+
+def _instance_of(tp: type[Any], nullable: bool) -> _Coercer:
+    def coerce(value: Any) -> Any:
+        if isinstance(value, tp) or (value is None and nullable):
+            return value
+        raise _PydanticNeededError(value)
+
+    return coerce
+
+
+def _items_of(container: type[Any], item: type[Any] | None, nullable: bool) -> _Coercer:
+    def coerce(value: Any) -> Any:
+        if value is None and nullable:
+            return value
+        if type(value) is container:
+            items = value.values() if container is dict else value
+            if item is None or all(type(one) is item for one in items):
+                return value
+        raise _PydanticNeededError(value)
+
+    return coerce
+
+
+_PLAIN_VALIDATOR_SCHEMAS: Final = frozenset(
+    _function(cls, "__get_pydantic_core_schema__") for cls in (ID, AbstractTensor)
+)
+
+
+def _docarray_type_coercer(tp: type[Any], declared: Any, nullable: bool) -> _Coercer:
+    """A docarray type: call the validator pydantic would call, directly."""
+    plain = _function(tp, "__get_pydantic_core_schema__") in _PLAIN_VALIDATOR_SCHEMAS
+    if not plain:
+        # URLs and bytes types validate on top of pydantic's str/bytes schema.
+        def coerce_adapted(value: Any) -> Any:
+            if type(value) is tp or (value is None and nullable):
+                return value
+            if value is None:
+                raise _PydanticNeededError(value)
+            try:
+                return _adapter(tp).validate_python(value)
+            except ValidationError as exc:
+                raise _mismatch(declared, value, exc.errors(include_url=False)[0]["msg"]) from exc
+
+        return coerce_adapted
+    validate = tp._docarray_validate
+    # AnyTensor/AnyEmbedding end in NdArray/NdArrayEmbedding for anything that is not a
+    # torch/tf/jax tensor; calling those directly spares docarray's print() on failure.
+    fallbacks = {AnyTensor: NdArray, AnyEmbedding: NdArrayEmbedding}
+    fallback = fallbacks[tp]._docarray_validate if tp in fallbacks else None
+    # A value already of the declared (unparametrized numpy) class would only be viewed again.
+    keeps_instances = issubclass(tp, NdArray) and _inherits(tp, "_docarray_validate", NdArray)
+    unchanged = tp if keeps_instances and tp.__unparametrizedcls__ is None else None
+
+    def coerce(value: Any) -> Any:
+        if value is None:
+            if nullable:
+                return None
+            raise _PydanticNeededError(value)
+        if type(value) is unchanged:
+            return value
+        try:
+            if fallback is not None and not isinstance(value, (np.ndarray, AbstractTensor)):
+                return fallback(value)
+            return validate(value)
+        except (ValueError, TypeError) as exc:
+            raise _mismatch(declared, value, str(exc)) from exc
+
+    return coerce
+
+
+_SCALARS: Final = (str, int, float, bool, bytes)
+
+
+def _coercer(annotation: Any, constrained: bool) -> _Coercer:
+    """The coercer for a declared field annotation."""
+    if constrained:
+        return _needs_validation
+    if annotation is Any or annotation is object:
+        return lambda value: value
+    tp, nullable = _strip_optional(annotation)
+    if tp is Any or tp is object:
+        return lambda value: value
+    if tp in _SCALARS:
+        return _exact(tp, nullable)
+    if isinstance(tp, type):
+        if issubclass(tp, AbstractType):
+            return _docarray_type_coercer(tp, annotation, nullable)
+        if issubclass(tp, BaseDocWithoutId):
+            revalidates = tp.model_config.get("revalidate_instances", "never") != "never"
+            return _needs_validation if revalidates else _instance_of(tp, nullable)
+    doc_list = _doc_list_origin(tp)
+    if doc_list is not None:
+        return _instance_of(doc_list, nullable)
+    origin = get_origin(tp) or tp
+    args = get_args(tp)
+    if origin is dict and (not args or (args[0] in (str, Any) and (args[1] is Any or args[1] in _SCALARS))):
+        return _items_of(dict, args[1] if args and args[1] is not Any else None, nullable)
+    if origin is list and (not args or args[0] is Any or args[0] in _SCALARS):
+        return _items_of(list, args[0] if args and args[0] is not Any else None, nullable)
+    return _needs_validation
+
+
+# ------------------------------------------------------------------------ doc plans
+
+
+class _Plan:
+    """How to decode one document class."""
+
+    def decode(self, message: document_pb2.Doc) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+# Model settings that change what pydantic makes of a value this module passes as is.
+_VALUE_CHANGING_CONFIG: Final = (
+    "str_strip_whitespace",
+    "str_to_lower",
+    "str_to_upper",
+    "str_max_length",
+    "str_min_length",
+    "validate_default",
+)
+_PROTOBUF_HOOKS: Final = (
+    "from_protobuf",
+    "_get_content_from_node_proto",
+    "_get_field_annotation",
+    "_get_field_annotation_array",
+    "_get_field_inner_type",
+)
+
+
+class _DelegatedPlan(_Plan):
+    """A class that customises docarray's protobuf hooks: docarray decodes it."""
+
+    def __init__(self, cls: type[Any]) -> None:
+        self.cls = cls
+
+    def decode(self, message: document_pb2.Doc) -> Any:
+        try:
+            return self.cls.from_protobuf(message)
+        except ValidationError as exc:
+            raise _wrap_validation(exc, self.cls, None) from exc
+        except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            issue = _FieldError(f"cannot decode the document: {exc}")
+            issue.owner = self.cls.__name__
+            raise issue from exc
+
+
+class _AnyDocPlan(_Plan):
+    """``AnyDoc``: every field, its value as the node alone describes it."""
+
+    def __init__(self) -> None:
+        fields = AnyDoc.model_fields
+        self.new_id = cast(Callable[[], Any], fields["id"].default_factory)
+        # Fields AnyDoc declares (only ``id``) read lists through the declared type;
+        # all others through AnyDoc itself, as docarray does.
+        self.declared = {name: _field_context(AnyDoc, name) for name in fields}
+        self.undeclared = _Context(AnyDoc, AnyDoc, DocList, AnyDoc, None)
+
+    def decode(self, message: document_pb2.Doc) -> Any:
+        # AnyDoc(**fields) is AnyDoc() (a fresh id, nothing in fields_set) updated with fields.
+        values: dict[str, Any] = {"id": None}
+        has_id = False
+        for name, node in message.data.items():
+            context = self.declared.get(name, self.undeclared)
+            try:
+                values[name] = _raw(node, context)
+            except _FieldError as issue:
+                issue.at_field(name, AnyDoc)
+                raise
+            has_id = has_id or name == "id"
+        if not has_id:
+            values["id"] = self.new_id()
+        doc = AnyDoc.__new__(AnyDoc)
+        _set = object.__setattr__
+        _set(doc, "__dict__", values)
+        _set(doc, "__pydantic_fields_set__", set())
+        _set(doc, "__pydantic_extra__", None)
+        _set(doc, "__pydantic_private__", None)
+        return doc
+
+
+def _field_context(cls: Any, name: str) -> _Context:
+    """The types docarray uses for a declared field, taken from docarray's own helpers."""
+    annotation = cls.model_fields[name].annotation
+    dict_args = get_args(annotation)
+
+    def ask(helper: str) -> Any:
+        # docarray's helpers fail on some annotations (a bare ``None``, say); docarray
+        # then cannot decode the field at all, and here nested values get no class.
+        try:
+            return getattr(cls, helper)(name)
+        except (IndexError, KeyError, TypeError):
+            return None
+
+    return _Context(
+        annotation,
+        ask("_get_field_annotation"),
+        ask("_get_field_annotation_array"),
+        _item_type(ask("_get_field_inner_type")),
+        Any if len(dict_args) < 2 else dict_args[1],
+    )
+
+
+def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Decoder:
+    """Field name -> decoder: a fast path for the common kinds, docarray's rules otherwise."""
+
+    def decode(node: Node) -> Any:
+        return coerce(_raw(node, context))
+
+    tp, _ = _strip_optional(annotation)
+    if tp is str and coerce is not _needs_validation:
+
+        def decode_text(node: Node) -> Any:
+            if node.HasField("text") and not node.HasField("type"):
+                return node.text
+            return decode(node)
+
+        return decode_text
+    if tp is ID and coerce is not _needs_validation:
+
+        def decode_id(node: Node) -> Any:
+            if node.HasField("text") and node.type == "id":
+                return ID(node.text)
+            return decode(node)
+
+        return decode_id
+    if (
+        isinstance(tp, type)
+        and issubclass(tp, NdArray)
+        and coerce is not _needs_validation
+        and tp.__unparametrizedcls__ is None
+        and _PROTO_TYPE_NAME_TO_CLASS.get(tp._proto_type_name) is tp
+        and _inherits(tp, "from_protobuf", NdArray)
+        and _inherits(tp, "_docarray_validate", NdArray)
+    ):
+        type_name = tp._proto_type_name
+
+        def decode_tensor(node: Node) -> Any:
+            if node.type == type_name:
+                dense = node.ndarray.dense
+                buffer = dense.buffer
+                dtype = _DTYPES.get(dense.dtype)
+                if buffer and dtype is not None:
+                    shape = dense.shape
+                    try:
+                        array = np.frombuffer(bytearray(buffer), dtype)
+                        if len(shape) != 1 or shape[0] != len(array):
+                            array = array.reshape(tuple(shape))
+                    except ValueError:
+                        return decode(node)
+                    return array.view(tp)
+            # Everything else, malformed tensors included, takes the careful path.
+            return decode(node)
+
+        return decode_tensor
+    return decode
+
+
+def _is_hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+class _TypedPlan(_Plan):
+    """A schema'd document class: one decoder per declared field, built once."""
+
+    def __init__(self, cls: Any) -> None:
+        self.cls = cls
+        config = cls.model_config
+        decorators = cls.__pydantic_decorators__
+        has_validators = any(
+            (
+                decorators.validators,
+                decorators.field_validators,
+                decorators.root_validators,
+                decorators.model_validators,
+            )
+        )
+        fields = cls.model_fields
+        aliased = any(info.alias or info.validation_alias for info in fields.values())
+        # Built without pydantic only when pydantic could not change what we pass in.
+        self.construct = not (
+            has_validators
+            or aliased
+            or cls.__init__ is not BaseModel.__init__
+            or any(config.get(key) for key in _VALUE_CHANGING_CONFIG)
+            or config.get("revalidate_instances", "never") != "never"
+        )
+        self.extra_allowed = config.get("extra") == "allow"
+        self.post_init = bool(cls.__pydantic_post_init__)
+        self.fields: list[tuple[str, _Decoder, Callable[[], Any] | None]] = []
+        for name, info in fields.items():
+            annotation = info.annotation
+            coerce = _coercer(annotation, bool(info.metadata))
+            decoder = _field_decoder(annotation, _field_context(cls, name), coerce)
+            self.fields.append((name, decoder, self._default(info)))
+
+    @staticmethod
+    def _default(info: Any) -> Callable[[], Any] | None:
+        """How pydantic fills an absent field, or None when it must see the gap itself."""
+        if info.validate_default:
+            return None
+        factory = info.default_factory
+        if factory is not None:
+            takes_data = getattr(info, "default_factory_takes_validated_data", None)
+            if takes_data is None:
+                takes_data = getattr(info, "default_factory_takes_data", False)
+            return None if takes_data else cast(Callable[[], Any], factory)
+        default = info.default
+        if info.is_required():
+            return None
+        if _is_hashable(default):
+            return lambda: default
+        return lambda: copy.deepcopy(default)
+
+    def decode(self, message: document_pb2.Doc) -> Any:
+        data = message.data
+        values: dict[str, Any] = {}
+        defaulted: list[str] | None = None
+        construct = self.construct
+        cls = self.cls
+        for name, decoder, default in self.fields:
+            node = data.get(name)
+            if node is not None:
+                try:
+                    values[name] = decoder(node)
+                except _PydanticNeededError as pending:
+                    values[name] = pending.value
+                    construct = False
+                except _FieldError as issue:
+                    issue.at_field(name, cls)
+                    raise
+            elif default is not None:
+                values[name] = default()
+                defaulted = [*defaulted, name] if defaulted else [name]
+            else:
+                construct = False
+        if not construct:
+            return self._validate(values, defaulted)
+        doc = cls.__new__(cls)
+        _set = object.__setattr__
+        fields_set = set(values)
+        if defaulted:
+            fields_set.difference_update(defaulted)
+        _set(doc, "__dict__", values)
+        _set(doc, "__pydantic_fields_set__", fields_set)
+        _set(doc, "__pydantic_extra__", {} if self.extra_allowed else None)
+        _set(doc, "__pydantic_private__", None)
+        if self.post_init:
+            doc.model_post_init(None)
+        return doc
+
+    def _validate(self, values: dict[str, Any], defaulted: list[str] | None) -> Any:
+        """docarray's last step, ``cls(**fields)``: pydantic decides."""
+        if defaulted:
+            values = {name: value for name, value in values.items() if name not in defaulted}
+        try:
+            return self.cls(**values)
+        except ValidationError as exc:
+            raise _wrap_validation(exc, self.cls, values) from exc
+        except (ValueError, TypeError, AttributeError, KeyError, AssertionError) as exc:
+            issue = _FieldError(f"rejects the document: {exc}")
+            issue.owner = self.cls.__name__
+            raise issue from exc
+
+
+_PLANS: dict[type[Any], _Plan] = {}
+
+
+def _plan(cls: type[Any]) -> _Plan:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _build_plan(cls)
+        _PLANS[cls] = plan
+    return plan
+
+
+def _build_plan(cls: type[Any]) -> _Plan:
+    if not (isinstance(cls, type) and issubclass(cls, BaseDocWithoutId)):
+        raise TypeError(f"doc_type must be a docarray document class, got {cls!r}")
+    if cls is AnyDoc:
+        return _AnyDocPlan()
+    overridden = not all(_inherits(cls, hook, BaseDocWithoutId) for hook in _PROTOBUF_HOOKS)
+    if overridden or cls.__pydantic_root_model__ or cls.model_config.get("_load_extra_fields_from_protobuf"):
+        return _DelegatedPlan(cls)
+    return _TypedPlan(cls)
+
+
+def decode_doc(message: document_pb2.Doc, doc_type: type[T]) -> T:
+    """Decode one ``docwire.v1.Doc`` message (docarray's ``DocProto``) as a ``doc_type``.
+
+    Raises:
+        DocumentSchemaError: the message does not fit ``doc_type``; the message names the field.
+        TypeError: ``doc_type`` is not a docarray document class.
+    """
+    plan = _plan(doc_type)
+    try:
+        return cast(T, plan.decode(message))
+    except _FieldError as issue:
+        raise _schema_error(issue, None) from None
+
+
+def decode_docs(data: bytes, doc_type: type[T]) -> DocList[T]:
+    """Decode a serialized ``docwire.v1.DocList`` (docarray's ``DocListProto``).
+
+    Returns a ``DocList[doc_type]``, as ``DocList[doc_type].from_protobuf`` would.
+
+    Raises:
+        BadRequest: ``data`` is not a serialized document list.
+        DocumentSchemaError: a document does not fit ``doc_type``; the message names the
+            document's index and the field.
+        TypeError: ``doc_type`` is not a docarray document class.
+    """
+    plan = _plan(doc_type)
+    message = document_pb2.DocList()
+    try:
+        message.ParseFromString(data)
+    except DecodeError as exc:
+        raise BadRequest(f"the documents cannot be parsed ({len(data)} bytes): {exc}") from None
+    docs = []
+    decode = plan.decode
+    for index, doc in enumerate(message.docs):
+        try:
+            docs.append(decode(doc))
+        except _FieldError as issue:
+            raise _schema_error(issue, index) from None
+    list_type = cast(type[Any], get_origin(DocList.__class_getitem__(doc_type)))
+    return cast("DocList[T]", list_type(docs, validate_input_docs=False))

@@ -1,0 +1,96 @@
+"""Turning what a user passes to ``post`` into serialized requests of ``request_size`` documents."""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from docarray import BaseDoc
+
+from docwire.v1 import request_pb2
+from docwire_client.codec import encode_docs
+
+__all__ = ["Inputs", "RequestSpec", "batches", "build_request"]
+
+#: Everything ``post`` accepts as input: nothing, one document, an iterable or
+#: async iterable of documents, or a function returning one of those.
+Inputs: TypeAlias = (
+    BaseDoc
+    | Iterable[BaseDoc]
+    | AsyncIterable[BaseDoc]
+    | Callable[[], Iterable[BaseDoc] | AsyncIterable[BaseDoc]]
+    | None
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestSpec:
+    """What every request of one ``post`` call shares."""
+
+    endpoint: str
+    parameters: Mapping[str, Any] | None = None
+    target_executor: str | None = None
+    timeout_ms: int | None = None
+
+
+async def batches(inputs: Inputs, request_size: int) -> AsyncIterator[list[BaseDoc]]:
+    """Groups the inputs into lists of at most ``request_size`` documents.
+
+    No input (None, or an empty iterable) gives one empty batch, so ``post(on)``
+    and ``post(on, [])`` still call the endpoint once.
+    Documents are pulled lazily: a generator of a million documents is never held whole.
+    """
+    if request_size < 1:
+        raise ValueError(f"request_size must be at least 1, not {request_size}")
+    source: Any = inputs() if callable(inputs) and not isinstance(inputs, BaseDoc) else inputs
+    if source is None:
+        yield []
+        return
+    if isinstance(source, BaseDoc):
+        yield [source]
+        return
+    batch: list[BaseDoc] = []
+    sent = False
+    async for doc in _iterate(source):
+        if not isinstance(doc, BaseDoc):
+            raise TypeError(f"inputs must be docarray documents (BaseDoc), got {type(doc).__name__}")
+        batch.append(doc)
+        if len(batch) == request_size:
+            yield batch
+            sent = True
+            batch = []
+    if batch or not sent:
+        yield batch
+
+
+async def _iterate(source: Any) -> AsyncIterator[Any]:
+    if isinstance(source, AsyncIterable):
+        async for item in source:
+            yield item
+    elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
+        for item in source:
+            yield item
+    elif inspect.isawaitable(source):
+        raise TypeError("inputs must be documents or an iterable of them, not an awaitable; await it first")
+    else:
+        raise TypeError(f"inputs must be documents or an iterable of them, not {type(source).__name__}")
+
+
+def build_request(spec: RequestSpec, docs: list[BaseDoc]) -> tuple[str, bytes]:
+    """One serialized DataRequest carrying ``docs``, and its request id."""
+    request = request_pb2.DataRequest()
+    request_id = uuid.uuid4().hex
+    header = request.header
+    header.request_id = request_id
+    header.exec_endpoint = spec.endpoint
+    if spec.target_executor is not None:
+        header.target_executor = spec.target_executor
+    if spec.timeout_ms is not None:
+        header.timeout = spec.timeout_ms
+    if spec.parameters:
+        request.parameters.update(dict(spec.parameters))
+    request.data.docs_bytes = encode_docs(docs)
+    return request_id, request.SerializeToString()

@@ -1,0 +1,100 @@
+"""Calls an endpoint method with the arguments it asks for and reads what it returns.
+
+Return rules (the seeds' Executor API): ``None`` keeps the (possibly mutated)
+input documents; documents replace them; a ``dict`` is a result that travels back
+in ``parameters['__results__']`` while the documents stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from docarray import BaseDoc, DocList
+
+from docwire.executor.base import BoundEndpoint, Executor
+from docwire_client.doc_types import doclist_of
+
+__all__ = ["Outcome", "run_endpoint", "stream_endpoint"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one endpoint call produced: the reply's documents and an optional result dict."""
+
+    docs: DocList[Any]
+    result: dict[str, Any] | None = None
+
+
+def _arguments(bound: BoundEndpoint, data: Mapping[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    sig = bound.signature
+    params: Any = parameters
+    if sig.parameters_model is not None:
+        params = sig.parameters_model.model_validate(parameters)
+    offered = {"parameters": params, "tracing_context": None, "docs_matrix": None, "docs_map": None, **data}
+    if sig.accepted is None:
+        return offered
+    return {k: v for k, v in offered.items() if k in sig.accepted}
+
+
+def _as_doclist(value: Any, doc_type: type[BaseDoc]) -> DocList[Any]:
+    if isinstance(value, DocList):
+        return value
+    if isinstance(value, BaseDoc):
+        return doclist_of(doc_type, [value])
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, Mapping)):
+        return doclist_of(doc_type, list(value))
+    raise TypeError(
+        f"an endpoint must return None, documents or a dict, not {type(value).__name__}",
+    )
+
+
+async def _call(method: Callable[..., Any], is_async: bool, kwargs: dict[str, Any]) -> Any:
+    if is_async:
+        return await method(**kwargs)
+    # Sync user code runs off the event loop so the server keeps answering.
+    return await asyncio.to_thread(method, **kwargs)
+
+
+async def run_endpoint(
+    executor: Executor, bound: BoundEndpoint, docs: DocList[Any], parameters: dict[str, Any]
+) -> Outcome:
+    """Runs a batch endpoint (``docs``) or a single-document one (``doc``, once per document)."""
+    sig = bound.signature
+    method = executor.method(bound)
+    if not sig.single_doc:
+        returned = await _call(method, sig.is_async, _arguments(bound, {"docs": docs}, parameters))
+        if returned is None:
+            return Outcome(docs)
+        if isinstance(returned, Mapping):
+            return Outcome(docs, dict(returned))
+        return Outcome(_as_doclist(returned, sig.output_type))
+
+    outputs: list[BaseDoc] = []
+    result: dict[str, Any] | None = None
+    for doc in docs:
+        returned = await _call(method, sig.is_async, _arguments(bound, {"doc": doc}, parameters))
+        if isinstance(returned, Mapping):
+            result = {**(result or {}), **returned}
+            outputs.append(doc)
+        else:
+            outputs.append(doc if returned is None else returned)
+    return Outcome(doclist_of(sig.output_type, outputs), result)
+
+
+async def stream_endpoint(
+    executor: Executor, bound: BoundEndpoint, doc: BaseDoc, parameters: dict[str, Any]
+) -> AsyncIterator[BaseDoc]:
+    """Runs a generator endpoint on one document, yielding each document it produces."""
+    method = executor.method(bound)
+    produced = method(**_arguments(bound, {"doc": doc, "docs": doclist_of(type(doc), [doc])}, parameters))
+    if bound.signature.is_async:
+        async for item in produced:
+            yield item
+        return
+    # A sync generator steps in a worker thread, one item at a time.
+    sentinel = object()
+    while (item := await asyncio.to_thread(next, produced, sentinel)) is not sentinel:
+        yield item

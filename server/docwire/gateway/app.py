@@ -1,0 +1,69 @@
+"""The gateway process: ``python -m docwire.gateway.app --ready-fd N`` with a pickled GatewaySpec on stdin."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import sys
+from importlib import metadata
+
+import cloudpickle
+import uvloop
+
+from docwire.gateway.service import GatewayServicer
+from docwire.gateway.spec import GatewaySpec
+from docwire.gateway.upstream import ReplicaPool
+from docwire.runtime.lifecycle import configure_logging, report_ready, wait_for_stop_signal
+from docwire.transports.grpc_server import start_grpc_server
+from docwire_client.methods import GATEWAY_SERVICE
+
+__all__ = ["main"]
+
+logger = logging.getLogger("docwire.gateway")
+
+PROTOCOL_VERSION = "docwire.v1"
+
+
+def versions() -> dict[str, str]:
+    """What Status reports."""
+    found = {"protocol": PROTOCOL_VERSION, "python": platform.python_version()}
+    for package in ("docwire", "docwire-client", "grpcio", "protobuf", "docarray"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
+    """Connects to the executors, then serves the Flow until a stop signal."""
+    pools = [ReplicaPool(node, spec.max_message_bytes) for node in spec.executors]
+    servicer = GatewayServicer(pools, spec.prefetch, versions())
+    server = await start_grpc_server(
+        [servicer.handler()], [GATEWAY_SERVICE], spec.host, spec.port, max_message_bytes=spec.max_message_bytes
+    )
+    await servicer.discover(spec.discovery_timeout)
+    await server.set_serving(True)
+    logger.info("gateway serving %d executor(s) on port %d", len(pools), server.port)
+    report_ready(ready_fd, server.port)
+
+    async def stop() -> None:
+        await server.stop()
+        await servicer.close()
+
+    await wait_for_stop_signal(stop)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: reads the pickled GatewaySpec from stdin and serves it."""
+    parser = argparse.ArgumentParser(prog="python -m docwire.gateway.app")
+    parser.add_argument("--ready-fd", type=int, default=None, help="pipe to write {'port': N} to once serving")
+    args = parser.parse_args(argv)
+    spec: GatewaySpec = cloudpickle.load(sys.stdin.buffer)
+    configure_logging("gateway")
+    uvloop.run(serve(spec, args.ready_fd))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Pure routing rules of a Flow: which executors see a request, and with which parameters."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from docwire.executor.decorators import DEFAULT_ENDPOINT
+from docwire_client.errors import BadRequest, EndpointNotFound
+
+__all__ = ["ExecutorNode", "Route", "plan_route", "scope_parameters"]
+
+#: Separates an executor's name from a parameter meant only for it: ``{"exec1__top_k": 3}``.
+SCOPE_SEPARATOR = "__"
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorNode:
+    """One executor of a Flow as the gateway sees it: its name, replica addresses, endpoints."""
+
+    name: str
+    addresses: tuple[str, ...]
+    endpoints: frozenset[str] = field(default_factory=frozenset)
+
+    def accepts(self, endpoint: str) -> bool:
+        """Whether a request for ``endpoint`` reaches user code here (else it passes through)."""
+        return not self.endpoints or endpoint in self.endpoints or DEFAULT_ENDPOINT in self.endpoints
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """The executors one request visits, in order, and whether parameters need scoping."""
+
+    executors: tuple[ExecutorNode, ...]
+    scoped: bool
+
+
+def plan_route(
+    chain: Sequence[ExecutorNode],
+    endpoint: str,
+    target_executor: str | None,
+    parameters: Mapping[str, Any] | None,
+) -> Route:
+    """Picks the executors a request visits.
+
+    ``target_executor`` is a regular expression matched with ``re.match`` against
+    executor names.
+
+    Raises:
+        BadRequest: ``target_executor`` is not a valid regular expression.
+        EndpointNotFound: no executor on the path serves ``endpoint``, or the
+            target matches no executor.
+    """
+    selected = tuple(chain)
+    if target_executor:
+        try:
+            pattern = re.compile(target_executor)
+        except re.error as exc:
+            raise BadRequest(f"target_executor {target_executor!r} is not a valid regular expression: {exc}") from exc
+        selected = tuple(node for node in chain if pattern.match(node.name))
+        if not selected:
+            names = ", ".join(node.name for node in chain)
+            raise EndpointNotFound(f"target_executor {target_executor!r} matches no executor; executors: {names}")
+    if not any(node.accepts(endpoint) for node in selected):
+        served = sorted({e for node in selected for e in node.endpoints})
+        raise EndpointNotFound(f"no executor serves endpoint {endpoint!r}; endpoints: {', '.join(served)}")
+    executor_names = {node.name for node in chain}
+    scoped = bool(parameters) and any(_scope_of(key, executor_names) is not None for key in parameters or {})
+    return Route(selected, scoped)
+
+
+def _scope_of(key: str, names: set[str]) -> str | None:
+    prefix, sep, rest = key.partition(SCOPE_SEPARATOR)
+    return prefix if sep and rest and prefix in names else None
+
+
+def scope_parameters(parameters: Mapping[str, Any], executor: str, names: set[str]) -> dict[str, Any]:
+    """The parameters ``executor`` sees: shared keys, plus its own ``<executor>__key`` ones unprefixed.
+
+    Keys scoped to other executors are removed. A scoped key wins over a shared key of the same name.
+    """
+    shared: dict[str, Any] = {}
+    own: dict[str, Any] = {}
+    for key, value in parameters.items():
+        scope = _scope_of(key, names)
+        if scope is None:
+            shared[key] = value
+        elif scope == executor:
+            own[key[len(scope) + len(SCOPE_SEPARATOR) :]] = value
+    return {**shared, **own}

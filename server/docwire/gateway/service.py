@@ -1,0 +1,233 @@
+"""The GatewayService: one request type, routed along the Flow's chain of executors.
+
+Documents are never decoded here: the gateway reads the header and parameters,
+forwards the request bytes, and checks each reply's status. The reply to the
+client is the gateway's route serialized in front of the last executor's reply:
+protobuf merges concatenated messages and appends repeated fields, so the
+gateway's route comes first without re-encoding the documents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, json_format
+from google.protobuf.message import DecodeError
+
+from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint
+from docwire.gateway.router import ExecutorNode, plan_route, scope_parameters
+from docwire.gateway.upstream import ReplicaPool
+from docwire.runtime.servicer import RESULTS_KEY
+from docwire.transports.grpc_server import abort
+from docwire.v1 import request_pb2
+from docwire_client.errors import BadRequest, DocwireError
+from docwire_client.methods import GATEWAY_SERVICE
+
+__all__ = ["GatewayServicer"]
+
+logger = logging.getLogger("docwire.gateway")
+
+GATEWAY_ROUTE = "gateway"
+
+
+def _parse_request(raw: bytes) -> request_pb2.DataRequest:
+    try:
+        return request_pb2.DataRequest.FromString(raw)
+    except DecodeError as exc:
+        raise BadRequest(f"the request is not a valid docwire.v1.DataRequest: {exc}") from exc
+
+
+class GatewayServicer:
+    """Serves a chain of executors as one Flow."""
+
+    def __init__(self, pools: Sequence[ReplicaPool], prefetch: int, versions: dict[str, str]) -> None:
+        self._pools = {pool.node.name: pool for pool in pools}
+        self._chain: list[ExecutorNode] = [pool.node for pool in pools]
+        self._names = set(self._pools)
+        self._prefetch = prefetch
+        self._versions = versions
+        self._endpoints = request_pb2.EndpointsInfo()
+
+    async def discover(self, timeout: float) -> None:
+        """Asks every executor for its endpoints (waiting for them to be up) and builds the Flow's table."""
+        infos = [await pool.endpoints(timeout, wait_for_ready=True) for pool in self._pools.values()]
+        self._chain = [
+            ExecutorNode(node.name, node.addresses, frozenset(info.endpoints))
+            for node, info in zip(self._chain, infos, strict=True)
+        ]
+        self._endpoints = _merge_endpoints(infos)
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The generic handler to register on a grpc.aio server."""
+        return grpc.method_handlers_generic_handler(
+            GATEWAY_SERVICE,
+            {
+                "Post": grpc.unary_unary_rpc_method_handler(self.post),
+                "Stream": grpc.stream_stream_rpc_method_handler(self.stream),
+                "StreamDoc": grpc.unary_stream_rpc_method_handler(self.stream_doc),
+                "DryRun": grpc.unary_unary_rpc_method_handler(
+                    self.dry_run,
+                    request_deserializer=empty_pb2.Empty.FromString,
+                    response_serializer=request_pb2.Status.SerializeToString,
+                ),
+                "Status": grpc.unary_unary_rpc_method_handler(
+                    self.status,
+                    request_deserializer=empty_pb2.Empty.FromString,
+                    response_serializer=request_pb2.ServerInfo.SerializeToString,
+                ),
+                "Endpoints": grpc.unary_unary_rpc_method_handler(
+                    self.endpoints,
+                    request_deserializer=empty_pb2.Empty.FromString,
+                    response_serializer=request_pb2.EndpointsInfo.SerializeToString,
+                ),
+            },
+        )
+
+    async def handle(self, raw: bytes) -> bytes:
+        """Routes one serialized DataRequest through the Flow and returns the serialized reply."""
+        start = time.time_ns()
+        request = _parse_request(raw)
+        header = request.header
+        endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
+        parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else None
+        target = header.target_executor if header.HasField("target_executor") else None
+        route = plan_route(self._chain, endpoint, target, parameters)
+        timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        current = raw
+        reply = request
+        for node in route.executors:
+            if route.scoped:
+                scoped = scope_parameters(parameters or {}, node.name, self._names)
+                current = _with_parameters(reply, _with_results(scoped, reply))
+            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
+            current = await self._pools[node.name].process(current, remaining)
+            reply = request_pb2.DataRequest.FromString(current)
+            if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
+                break
+        if route.scoped:
+            current = _with_parameters(reply, _with_results(parameters or {}, reply))
+        gateway = request_pb2.DataRequest()
+        gateway_route = gateway.routes.add(executor=GATEWAY_ROUTE)
+        gateway_route.start_time.FromNanoseconds(start)
+        gateway_route.end_time.FromNanoseconds(time.time_ns())
+        return gateway.SerializeToString() + current
+
+    async def post(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        """Post: one request, one reply."""
+        try:
+            return await self.handle(raw)
+        except DocwireError as error:
+            await abort(context, error)
+
+    async def stream(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[bytes]:
+        """Stream: handles requests concurrently, at most ``prefetch`` in flight, replies as they finish."""
+        slots = asyncio.Semaphore(self._prefetch)
+        replies: asyncio.Queue[bytes | DocwireError | None] = asyncio.Queue()
+
+        async def handle_one(raw: bytes) -> None:
+            try:
+                await replies.put(await self.handle(raw))
+            except DocwireError as error:
+                await replies.put(error)
+
+        async def read_requests() -> None:
+            tasks: set[asyncio.Task[None]] = set()
+            async for raw in requests:
+                await slots.acquire()
+                task = asyncio.create_task(handle_one(raw))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            await asyncio.gather(*tasks)
+            await replies.put(None)
+
+        reader = asyncio.create_task(read_requests())
+        try:
+            while (item := await replies.get()) is not None:
+                slots.release()
+                if isinstance(item, DocwireError):
+                    await abort(context, item)
+                yield item
+            await reader
+        finally:
+            reader.cancel()
+
+    async def stream_doc(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
+        """StreamDoc: forwards to the executor that serves the generator endpoint, reply by reply."""
+        try:
+            request = request_pb2.SingleDocumentRequest.FromString(raw)
+        except DecodeError as exc:
+            await abort(context, BadRequest(f"the request is not a valid docwire.v1.SingleDocumentRequest: {exc}"))
+        header = request.header
+        endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
+        target = header.target_executor if header.HasField("target_executor") else None
+        try:
+            route = plan_route(self._chain, endpoint, target, None)
+            node = next(n for n in route.executors if n.accepts(endpoint))
+            timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
+            async for reply in self._pools[node.name].stream_doc(raw, timeout):
+                yield reply
+        except DocwireError as error:
+            await abort(context, error)
+
+    async def dry_run(self, _: empty_pb2.Empty, context: grpc.aio.ServicerContext[Any, Any]) -> request_pb2.Status:
+        """DryRun: SUCCESS when every replica of every executor answers, else ERROR naming the one that does not."""
+        try:
+            await asyncio.gather(*(pool.endpoints(timeout=5.0) for pool in self._pools.values()))
+        except DocwireError as error:
+            status = request_pb2.Status(code=request_pb2.Status.CODE_ERROR, description=str(error))
+            status.exception.name = type(error).__name__
+            status.exception.args.append(str(error))
+            return status
+        return request_pb2.Status(code=request_pb2.Status.CODE_SUCCESS, description="ready")
+
+    async def status(self, _: empty_pb2.Empty, context: grpc.aio.ServicerContext[Any, Any]) -> request_pb2.ServerInfo:
+        """Status: the server's versions."""
+        return request_pb2.ServerInfo(versions=self._versions)
+
+    async def endpoints(
+        self, _: empty_pb2.Empty, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> request_pb2.EndpointsInfo:
+        """Endpoints: the Flow's endpoints with input schemas of the first and output of the last executor."""
+        return self._endpoints
+
+    async def close(self) -> None:
+        """Closes the channels to the executors."""
+        for pool in self._pools.values():
+            await pool.close()
+
+
+def _with_parameters(request: request_pb2.DataRequest, parameters: dict[str, Any]) -> bytes:
+    copy = request_pb2.DataRequest()
+    copy.CopyFrom(request)
+    copy.parameters.Clear()
+    copy.parameters.update(parameters)
+    return copy.SerializeToString()
+
+
+def _with_results(parameters: dict[str, Any], reply: request_pb2.DataRequest) -> dict[str, Any]:
+    """``parameters`` plus the results executors put in ``reply`` so far (scoping must not drop them)."""
+    returned = json_format.MessageToDict(reply.parameters) if reply.HasField("parameters") else {}
+    if RESULTS_KEY not in returned:
+        return parameters
+    return {**parameters, RESULTS_KEY: returned[RESULTS_KEY]}
+
+
+def _merge_endpoints(infos: Sequence[request_pb2.EndpointsInfo]) -> request_pb2.EndpointsInfo:
+    merged = request_pb2.EndpointsInfo()
+    schemas: dict[str, Any] = {}
+    for info in infos:
+        for endpoint, schema in json_format.MessageToDict(info.schemas).items():
+            entry = schemas.setdefault(endpoint, dict(schema))
+            entry["output"] = schema.get("output", entry.get("output"))
+    merged.endpoints.extend(sorted({e for info in infos for e in info.endpoints}))
+    merged.schemas.update(schemas)
+    return merged

@@ -1,0 +1,22 @@
+"""What a gateway process is told to serve (pickled to its stdin by the launcher)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from docwire.gateway.router import ExecutorNode
+from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES
+
+__all__ = ["GatewaySpec"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GatewaySpec:
+    """Everything a gateway process needs."""
+
+    executors: tuple[ExecutorNode, ...]
+    host: str = "0.0.0.0"
+    port: int = 0
+    prefetch: int = 100
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    discovery_timeout: float = 60.0

@@ -1,0 +1,105 @@
+"""Channels from the gateway to executor replicas: round-robin, failover, errors that name the replica."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+
+from docwire.gateway.router import ExecutorNode
+from docwire.transports.grpc_server import channel_options
+from docwire.v1 import request_pb2
+from docwire_client.errors import DocwireError, ExecutorUnavailable, RequestTimeout, error_from_rpc
+from docwire_client.methods import ExecutorMethods
+
+__all__ = ["ReplicaPool", "upstream_error"]
+
+
+def upstream_error(exc: grpc.aio.AioRpcError, executor: str, address: str) -> DocwireError:
+    """Translates a failed call to an executor into the DocwireError the gateway reports."""
+    code = exc.code()
+    where = f"executor {executor!r} at {address}"
+    if code == grpc.StatusCode.UNAVAILABLE:
+        return ExecutorUnavailable(f"{where} is unavailable: {exc.details()}")
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return RequestTimeout(f"{where} did not answer before the deadline")
+    # Anything else keeps the class the executor named (or its code's), with the executor named.
+    error = type(error_from_rpc(exc, address))(f"{where}: {exc.details()}")
+    error.grpc_code = code
+    return error
+
+
+class ReplicaPool:
+    """The replicas of one executor, called in turn; a replica that is down is skipped."""
+
+    def __init__(self, node: ExecutorNode, max_message_bytes: int) -> None:
+        self.node = node
+        options = channel_options(max_message_bytes)
+        self._channels = [grpc.aio.insecure_channel(address, options=options) for address in node.addresses]
+        self._process: list[grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = [
+            ch.unary_unary(ExecutorMethods.PROCESS) for ch in self._channels
+        ]
+        self._stream_doc: list[grpc.aio.UnaryStreamMultiCallable[bytes, bytes]] = [
+            ch.unary_stream(ExecutorMethods.STREAM_DOC) for ch in self._channels
+        ]
+        self._endpoints = [
+            ch.unary_unary(
+                ExecutorMethods.ENDPOINTS,
+                request_serializer=empty_pb2.Empty.SerializeToString,
+                response_deserializer=request_pb2.EndpointsInfo.FromString,
+            )
+            for ch in self._channels
+        ]
+        self._turn = itertools.cycle(range(len(self._channels)))
+
+    def _order(self) -> Sequence[int]:
+        first = next(self._turn)
+        count = len(self._channels)
+        return [(first + i) % count for i in range(count)]
+
+    async def process(self, raw: bytes, timeout: float | None) -> bytes:
+        """Runs one request on the next replica; on UNAVAILABLE tries the others before giving up."""
+        failure: grpc.aio.AioRpcError | None = None
+        index = 0
+        for index in self._order():
+            try:
+                reply: bytes = await self._process[index](raw, timeout=timeout)
+                return reply
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise upstream_error(exc, self.node.name, self.node.addresses[index]) from exc
+                failure = exc
+        assert failure is not None
+        raise upstream_error(failure, self.node.name, self.node.addresses[index]) from failure
+
+    async def stream_doc(self, raw: bytes, timeout: float | None) -> AsyncIterator[bytes]:
+        """Streams a generator endpoint's replies from the next replica."""
+        index = self._order()[0]
+        try:
+            async for reply in self._stream_doc[index](raw, timeout=timeout):
+                yield reply
+        except grpc.aio.AioRpcError as exc:
+            raise upstream_error(exc, self.node.name, self.node.addresses[index]) from exc
+
+    async def endpoints(self, timeout: float, wait_for_ready: bool = False) -> request_pb2.EndpointsInfo:
+        """Asks every replica for its endpoints; returns the first answer, raises if any is down."""
+        info: request_pb2.EndpointsInfo | None = None
+        for index, call in enumerate(self._endpoints):
+            try:
+                info = await call(empty_pb2.Empty(), timeout=timeout, wait_for_ready=wait_for_ready)
+            except grpc.aio.AioRpcError as exc:
+                raise upstream_error(exc, self.node.name, self.node.addresses[index]) from exc
+        assert info is not None
+        return info
+
+    async def close(self) -> None:
+        """Closes every channel."""
+        for channel in self._channels:
+            await channel.close()
+
+    def describe(self) -> dict[str, Any]:
+        """Name and addresses, for logs."""
+        return {"name": self.node.name, "addresses": list(self.node.addresses)}

@@ -1,0 +1,141 @@
+"""The model of a Flow: what the Python API (``Flow().add(...)``) and a YAML file both describe.
+
+YAML spelling::
+
+    jtype: Flow            # optional
+    with:                  # the Flow's own settings
+      port: 12345
+    executors:
+      - name: encoder
+        uses: my_package.Encoder   # or a class name + py_modules, or an executor YAML file
+        replicas: 2
+        uses_with: {model: small}
+        py_modules: [executors.py] # paths relative to the YAML file
+
+An executor YAML file (``uses: encoder.yml``) holds ``jtype: ClassName``, ``with:``
+(constructor arguments) and ``py_modules:``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from docwire.executor.base import Executor
+from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES
+
+__all__ = ["ExecutorConfig", "FlowConfig", "load_flow_yaml"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutorConfig:
+    """One executor of a Flow (a Deployment).
+
+    Attributes:
+        uses: the Executor class, ``"module.Class"``, a class name found in ``py_modules``,
+            an executor YAML file, or None for a pass-through executor.
+        name: the executor's name: routes, ``target_executor`` and ``<name>__param`` use it.
+        replicas: how many worker processes serve it, balanced round-robin.
+        uses_with: keyword arguments for the executor's constructor.
+        py_modules: Python files to import in the worker before resolving ``uses``.
+        workspace: a directory the executor may write to.
+    """
+
+    uses: type[Executor] | str | None = None
+    name: str
+    replicas: int = 1
+    uses_with: Mapping[str, Any] = field(default_factory=dict)
+    py_modules: tuple[str, ...] = ()
+    workspace: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.replicas < 1:
+            raise ValueError(f"executor {self.name!r}: replicas must be at least 1, not {self.replicas}")
+        if "__" in self.name or not self.name:
+            raise ValueError(f"executor name {self.name!r} must be non-empty and must not contain '__'")
+
+    def resolved(self, base: Path | None = None) -> ExecutorConfig:
+        """This config with an executor YAML in ``uses`` read and py_modules made absolute."""
+        root = base or Path.cwd()
+        modules = tuple(str((root / m).resolve()) for m in self.py_modules)
+        uses = self.uses
+        uses_with = dict(self.uses_with)
+        if isinstance(uses, str) and uses.endswith((".yml", ".yaml")):
+            path = (root / uses).resolve()
+            data = _read_yaml(path)
+            uses = data.get("jtype") or data.get("uses")
+            uses_with = {**dict(data.get("with") or {}), **uses_with}
+            modules += tuple(str((path.parent / m).resolve()) for m in data.get("py_modules") or ())
+        return dataclasses.replace(self, uses=uses, uses_with=uses_with, py_modules=modules)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowConfig:
+    """A Flow's own settings.
+
+    Attributes:
+        port: the gateway's port; 0 lets the OS choose.
+        host: the address the gateway binds.
+        protocol: the client protocol the gateway serves.
+        prefetch: the most requests one client stream may have in flight at the gateway.
+        max_message_bytes: the largest message any hop accepts.
+        timeout_ready: seconds to wait for every process to be ready.
+    """
+
+    port: int = 0
+    host: str = "0.0.0.0"
+    protocol: str = "grpc"
+    prefetch: int = 100
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    timeout_ready: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.protocol != "grpc":
+            raise ValueError(f"protocol {self.protocol!r} is not served yet; use 'grpc'")
+        if self.prefetch < 1:
+            raise ValueError(f"prefetch must be at least 1, not {self.prefetch}")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} must hold a mapping at the top level")
+    return data
+
+
+_FLOW_KEYS = {f.name for f in dataclasses.fields(FlowConfig)}
+_EXECUTOR_KEYS = {f.name for f in dataclasses.fields(ExecutorConfig)}
+
+
+def load_flow_yaml(path: str | Path) -> tuple[FlowConfig, list[ExecutorConfig]]:
+    """Reads a Flow YAML file into its settings and executors (paths resolved against the file).
+
+    Raises:
+        ValueError: the file is not a Flow description; the message names the bad key.
+    """
+    file = Path(path).resolve()
+    data = _read_yaml(file)
+    settings = dict(data.get("with") or {})
+    unknown = set(settings) - _FLOW_KEYS
+    if unknown:
+        raise ValueError(f"{file}: unknown Flow setting(s) {sorted(unknown)}; known: {sorted(_FLOW_KEYS)}")
+    executors = []
+    for index, entry in enumerate(data.get("executors") or []):
+        entry = dict(entry)
+        unknown = set(entry) - _EXECUTOR_KEYS
+        if unknown:
+            raise ValueError(
+                f"{file}: executor {index}: unknown key(s) {sorted(unknown)}; known: {sorted(_EXECUTOR_KEYS)}"
+            )
+        entry.setdefault("name", f"executor{index}")
+        entry["py_modules"] = tuple(entry.get("py_modules") or ())
+        executors.append(ExecutorConfig(**entry).resolved(file.parent))
+    return FlowConfig(**settings), executors

@@ -1,0 +1,153 @@
+"""Launching one docwire server process (an executor replica or a gateway) and stopping it.
+
+The child gets its spec pickled on stdin and reports its bound port on a
+dedicated pipe, so ports are chosen by the OS with no race. Its output is
+forwarded to our stderr and the last lines are kept for error reports.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+from docwire.orchestration import pickling
+from docwire.runtime.lifecycle import PARENT_PID_ENV
+
+__all__ = ["ServiceProcess", "StartupError"]
+
+
+class StartupError(RuntimeError):
+    """A server process did not become ready; the message names it and shows its last log lines."""
+
+
+class ServiceProcess:
+    """One child process running ``python -m <module>`` with a pickled spec.
+
+    Args:
+        label: how errors and logs name it, for example ``"executor 'encoder' rep-0"``.
+        module: the module to run, for example ``"docwire.runtime.worker"``.
+        spec: the object pickled to the child's stdin.
+        forward_output: copy the child's output to our stderr as it comes.
+    """
+
+    def __init__(self, label: str, module: str, spec: object, *, forward_output: bool = True) -> None:
+        self.label = label
+        self._module = module
+        self._spec = spec
+        self._forward = forward_output
+        self._lines: collections.deque[str] = collections.deque(maxlen=40)
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._ready_read: int | None = None
+        self._reader: threading.Thread | None = None
+        self.port: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id once started."""
+        return None if self._popen is None else self._popen.pid
+
+    def start(self) -> None:
+        """Starts the child; returns at once (see ``wait_ready``)."""
+        ready_read, ready_write = os.pipe()
+        env = dict(os.environ)
+        # The child imports what we can import: user modules named by `uses` or pickled by reference.
+        env["PYTHONPATH"] = os.pathsep.join(p or str(Path.cwd()) for p in sys.path)
+        env[PARENT_PID_ENV] = str(os.getpid())
+        try:
+            self._popen = subprocess.Popen(
+                [sys.executable, "-m", self._module, "--ready-fd", str(ready_write)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                pass_fds=(ready_write,),
+                env=env,
+            )
+        finally:
+            os.close(ready_write)
+        self._ready_read = ready_read
+        assert self._popen.stdin is not None
+        assert self._popen.stdout is not None
+        self._reader = threading.Thread(target=self._pump, args=(self._popen.stdout,), daemon=True)
+        self._reader.start()
+        # A child that died at once closes the pipe; wait_ready reports it with its output.
+        with self._popen.stdin as stdin, contextlib.suppress(BrokenPipeError):
+            stdin.write(pickling.dumps(self._spec))
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            line = raw.decode(errors="replace")
+            self._lines.append(line)
+            if self._forward:
+                sys.stderr.write(line)
+
+    def wait_ready(self, timeout: float) -> int:
+        """Waits until the child reports its port.
+
+        Raises:
+            StartupError: the child exited or did not report within ``timeout`` seconds.
+        """
+        assert self._popen is not None
+        assert self._ready_read is not None
+        deadline = time.monotonic() + timeout
+        received = b""
+        while b"\n" not in received:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.stop()
+                raise StartupError(f"{self.label} was not ready after {timeout:g}s{self._log_tail()}")
+            readable, _, _ = select.select([self._ready_read], [], [], min(remaining, 0.5))
+            if not readable:
+                continue
+            chunk = os.read(self._ready_read, 4096)
+            if not chunk:  # the child closed the pipe without reporting: it failed
+                code = self._popen.wait(timeout=10)
+                self.stop()
+                raise StartupError(f"{self.label} exited with code {code} before it was ready{self._log_tail()}")
+            received += chunk
+        os.close(self._ready_read)
+        self._ready_read = None
+        self.port = int(json.loads(received.decode())["port"])
+        return self.port
+
+    def _join_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=2)
+
+    def _log_tail(self) -> str:
+        lines = "".join(self._lines).rstrip()
+        return f"; its last log lines:\n{lines}" if lines else " (it wrote no output)"
+
+    def last_log_lines(self) -> list[str]:
+        """The child's most recent output lines."""
+        return list(self._lines)
+
+    def alive(self) -> bool:
+        """Whether the child is still running."""
+        return self._popen is not None and self._popen.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Asks the child to stop (SIGTERM), then kills it if it has not exited within ``timeout`` seconds."""
+        if self._popen is None:
+            return
+        if self._popen.poll() is None:
+            self._popen.terminate()
+            try:
+                self._popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._popen.kill()
+                self._popen.wait(timeout=timeout)
+        if self._ready_read is not None:
+            os.close(self._ready_read)
+            self._ready_read = None
+        self._join_reader()
+        if self._popen.stdout is not None:
+            self._popen.stdout.close()

@@ -1,0 +1,56 @@
+"""What every docwire server process does around its gRPC server: report readiness, wait, stop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from collections.abc import Awaitable, Callable
+
+__all__ = ["PARENT_PID_ENV", "configure_logging", "report_ready", "wait_for_stop_signal"]
+
+
+def configure_logging(name: str) -> None:
+    """Plain, timestamped log lines on stderr, which the launcher keeps for error reports."""
+    logging.basicConfig(
+        level=os.environ.get("DOCWIRE_LOG_LEVEL", "WARNING"),
+        format=f"%(asctime)s {name}[%(process)d] %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def report_ready(ready_fd: int | None, port: int) -> None:
+    """Tells the launching process (through an inherited pipe) which port we serve on."""
+    if ready_fd is None:
+        return
+    with os.fdopen(ready_fd, "w") as pipe:
+        pipe.write(json.dumps({"port": port, "pid": os.getpid()}) + "\n")
+
+
+#: Set by the launcher: when that process is gone, this one stops too (no orphans).
+PARENT_PID_ENV = "DOCWIRE_PARENT_PID"
+
+
+async def _watch_parent(stop: asyncio.Event) -> None:
+    expected = os.environ.get(PARENT_PID_ENV)
+    if not expected:
+        return
+    while not stop.is_set():
+        if os.getppid() != int(expected):
+            logging.getLogger("docwire").warning("launcher %s is gone; stopping", expected)
+            stop.set()
+            return
+        await asyncio.sleep(1.0)
+
+
+async def wait_for_stop_signal(on_stop: Callable[[], Awaitable[None]]) -> None:
+    """Waits for SIGTERM or SIGINT (or the launcher's exit), then runs ``on_stop`` once."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    watcher = asyncio.create_task(_watch_parent(stop))
+    await stop.wait()
+    watcher.cancel()
+    await on_stop()

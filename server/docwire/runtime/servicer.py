@@ -1,0 +1,184 @@
+"""The ExecutorService of one worker: decode a request, run the endpoint, encode the reply.
+
+Handlers take and return raw bytes, so a malformed request becomes INVALID_ARGUMENT
+with a message a person can act on instead of grpcio's generic deserialization error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
+
+import grpc
+from docarray import DocList
+from google.protobuf import empty_pb2, json_format
+from google.protobuf.message import DecodeError
+
+from docwire.executor.base import BoundEndpoint, Executor
+from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint
+from docwire.executor.dispatch import Outcome, run_endpoint, stream_endpoint
+from docwire.runtime.status import error_status
+from docwire.transports.grpc_server import abort
+from docwire.v1 import request_pb2
+from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs
+from docwire_client.doc_types import doclist_of
+from docwire_client.errors import BadRequest, DocumentSchemaError, EndpointNotFound
+from docwire_client.methods import EXECUTOR_SERVICE
+
+__all__ = ["RESULTS_KEY", "ExecutorServicer"]
+
+#: Where dict results of executors are collected in the reply's parameters.
+RESULTS_KEY = "__results__"
+
+logger = logging.getLogger("docwire.executor")
+
+_M = TypeVar("_M", request_pb2.DataRequest, request_pb2.SingleDocumentRequest)
+
+
+class ExecutorServicer:
+    """Serves one Executor instance over the ExecutorService rpcs."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._name = executor.runtime_args.name
+        self._result_key = f"{self._name}/rep-{executor.runtime_args.replica_id}"
+
+    def handler(self) -> grpc.GenericRpcHandler:
+        """The generic handler to register on a grpc.aio server."""
+        return grpc.method_handlers_generic_handler(
+            EXECUTOR_SERVICE,
+            {
+                "Process": grpc.unary_unary_rpc_method_handler(self.process),
+                "StreamDoc": grpc.unary_stream_rpc_method_handler(self.stream_doc),
+                "Endpoints": grpc.unary_unary_rpc_method_handler(
+                    self.endpoints,
+                    request_deserializer=empty_pb2.Empty.FromString,
+                    response_serializer=request_pb2.EndpointsInfo.SerializeToString,
+                ),
+            },
+        )
+
+    async def process(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        """Process: runs the endpoint the header names on the request's documents."""
+        request = await self._parse(request_pb2.DataRequest, raw, context)
+        route = request.routes.add(executor=self._name)
+        route.start_time.GetCurrentTime()
+        endpoint = _endpoint_of(request.header)
+        bound = self._executor.resolve(endpoint)
+        if bound is not None:
+            await self._run(request, bound, route, context)
+        route.end_time.GetCurrentTime()
+        return request.SerializeToString()
+
+    async def _run(
+        self,
+        request: request_pb2.DataRequest,
+        bound: BoundEndpoint,
+        route: request_pb2.Route,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> None:
+        form = request.data.WhichOneof("documents")
+        raw_docs = request.data.docs.SerializeToString() if form == "docs" else request.data.docs_bytes
+        try:
+            docs = decode_docs(raw_docs, bound.signature.input_type)
+        except DocumentSchemaError as exc:
+            await abort(context, exc)
+        parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
+        user_parameters = {k: v for k, v in parameters.items() if k != RESULTS_KEY}
+        try:
+            if bound.signature.is_generator:
+                outcome = await self._collect_stream(bound, docs, user_parameters)
+            else:
+                outcome = await run_endpoint(self._executor, bound, docs, user_parameters)
+            encoded = encode_docs(outcome.docs)
+        except Exception as exc:  # user code: its failure travels in the reply
+            logger.exception("%s failed on %s", self._name, bound.endpoint)
+            status = error_status(exc, self._name)
+            request.header.status.CopyFrom(status)
+            route.status.CopyFrom(status)
+            return
+        if form == "docs":
+            request.data.docs.ParseFromString(encoded)
+        else:
+            request.data.docs_bytes = encoded
+        if outcome.result is not None:
+            results = parameters.setdefault(RESULTS_KEY, {})
+            results[self._result_key] = outcome.result
+            request.parameters.Clear()
+            request.parameters.update(parameters)
+
+    async def _collect_stream(self, bound: BoundEndpoint, docs: DocList[Any], parameters: dict[str, Any]) -> Outcome:
+        """A generator endpoint called with a batch: every yielded document, in order."""
+        produced = [d for doc in docs async for d in stream_endpoint(self._executor, bound, doc, parameters)]
+        return Outcome(doclist_of(bound.signature.output_type, produced))
+
+    async def stream_doc(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
+        """StreamDoc: runs a generator endpoint on one document, one reply per yielded document."""
+        request = await self._parse(request_pb2.SingleDocumentRequest, raw, context)
+        endpoint = _endpoint_of(request.header)
+        bound = self._executor.resolve(endpoint)
+        if bound is None:
+            await abort(context, EndpointNotFound(f"no endpoint {endpoint}; endpoints: {self._endpoint_list()}"))
+        try:
+            doc = decode_doc(request.document, bound.signature.input_type)
+        except DocumentSchemaError as exc:
+            await abort(context, exc)
+        parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
+        reply = request_pb2.SingleDocumentRequest()
+        reply.header.request_id = request.header.request_id
+        try:
+            if bound.signature.is_generator:
+                async for produced in stream_endpoint(self._executor, bound, doc, parameters):
+                    reply.document.CopyFrom(encode_doc(produced))
+                    yield reply.SerializeToString()
+                return
+            batch = doclist_of(bound.signature.input_type, [doc])
+            outcome = await run_endpoint(self._executor, bound, batch, parameters)
+            for produced in outcome.docs:
+                reply.document.CopyFrom(encode_doc(produced))
+                yield reply.SerializeToString()
+        except Exception as exc:  # user code: its failure travels in the last reply
+            logger.exception("%s failed on %s", self._name, endpoint)
+            reply.ClearField("document")
+            reply.header.status.CopyFrom(error_status(exc, self._name))
+            yield reply.SerializeToString()
+
+    def _endpoint_list(self) -> str:
+        return ", ".join(sorted(type(self._executor).endpoints)) or "(none)"
+
+    async def endpoints(
+        self, _: empty_pb2.Empty, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> request_pb2.EndpointsInfo:
+        """Endpoints: every endpoint with its input, output and parameter JSON schemas."""
+        return endpoints_info(type(self._executor))
+
+    async def _parse(self, message_type: type[_M], raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> _M:
+        try:
+            return message_type.FromString(raw)
+        except DecodeError as exc:
+            error = BadRequest(f"the request is not a valid {message_type.DESCRIPTOR.full_name}: {exc}")
+            await abort(context, error)
+
+
+def _endpoint_of(header: request_pb2.Header) -> str:
+    return normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
+
+
+def endpoints_info(executor_type: type[Executor]) -> request_pb2.EndpointsInfo:
+    """The discovery answer for an executor class."""
+    schemas: dict[str, Any] = {}
+    for endpoint, bound in executor_type.endpoints.items():
+        sig = bound.signature
+        schemas[endpoint] = {
+            "input": sig.input_type.model_json_schema(),
+            "output": sig.output_type.model_json_schema(),
+            "parameters": sig.parameters_model.model_json_schema() if sig.parameters_model else {},
+            "is_generator": sig.is_generator,
+            "is_singleton_doc": sig.single_doc,
+        }
+    info = request_pb2.EndpointsInfo(endpoints=sorted(executor_type.endpoints))
+    # JSON round trip: schemas may hold values Struct cannot take directly (tuples, ints as keys).
+    info.schemas.update(json.loads(json.dumps(schemas, default=str)))
+    return info

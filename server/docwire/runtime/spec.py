@@ -1,0 +1,26 @@
+"""What a worker process is told to serve (pickled to its stdin by the launcher)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from docwire.executor.base import Executor
+from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES
+
+__all__ = ["WorkerSpec"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerSpec:
+    """Everything a worker process needs, sent pickled on its stdin."""
+
+    uses: type[Executor] | str | None
+    uses_with: dict[str, Any] = field(default_factory=dict)
+    py_modules: tuple[str, ...] = ()
+    name: str
+    replica_id: int = 0
+    host: str = "127.0.0.1"
+    port: int = 0
+    workspace: str | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES

@@ -1,0 +1,61 @@
+"""The executor worker process: ``python -m docwire.runtime.worker --ready-fd N`` with a spec on stdin.
+
+One process per replica. It builds the executor, serves it over gRPC (with health
+and reflection), reports its port through the ready pipe, and runs until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import cloudpickle
+import uvloop
+
+from docwire.executor.base import RuntimeArgs, instantiate
+from docwire.runtime.lifecycle import configure_logging, report_ready, wait_for_stop_signal
+from docwire.runtime.loader import load_executor_class, load_py_modules
+from docwire.runtime.servicer import ExecutorServicer
+from docwire.runtime.spec import WorkerSpec
+from docwire.transports.grpc_server import start_grpc_server
+from docwire_client.methods import EXECUTOR_SERVICE
+
+__all__ = ["main"]
+
+logger = logging.getLogger("docwire.worker")
+
+
+async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
+    """Builds the executor and serves it until a stop signal."""
+    load_py_modules(spec.py_modules)
+    executor_class = load_executor_class(spec.uses)
+    runtime_args = RuntimeArgs(name=spec.name, replica_id=spec.replica_id, workspace=spec.workspace)
+    executor = instantiate(executor_class, runtime_args, spec.uses_with)
+    servicer = ExecutorServicer(executor)
+    server = await start_grpc_server(
+        [servicer.handler()], [EXECUTOR_SERVICE], spec.host, spec.port, max_message_bytes=spec.max_message_bytes
+    )
+    await server.set_serving(True)
+    logger.info("%s/rep-%d serving %s on port %d", spec.name, spec.replica_id, executor_class.__name__, server.port)
+    report_ready(ready_fd, server.port)
+
+    async def stop() -> None:
+        await server.stop()
+        executor.close()
+
+    await wait_for_stop_signal(stop)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: reads the pickled WorkerSpec from stdin and serves it."""
+    parser = argparse.ArgumentParser(prog="python -m docwire.runtime.worker")
+    parser.add_argument("--ready-fd", type=int, default=None, help="pipe to write {'port': N} to once serving")
+    args = parser.parse_args(argv)
+    spec: WorkerSpec = cloudpickle.load(sys.stdin.buffer)
+    configure_logging(f"{spec.name}/rep-{spec.replica_id}")
+    uvloop.run(serve(spec, args.ready_fd))
+
+
+if __name__ == "__main__":
+    main()

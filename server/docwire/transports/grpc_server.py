@@ -1,0 +1,96 @@
+"""One way to build a docwire gRPC server: our services plus health and reflection.
+
+Both the gateway and every executor worker serve through this, so probes and
+grpcurl find the same things on either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from docwire_client.errors import ERROR_METADATA_KEY, DocwireError
+
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "GrpcServer", "abort", "channel_options", "start_grpc_server"]
+
+#: Default limit on one message, either direction (grpcio's own default is 4 MiB for receiving).
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def channel_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, int]]:
+    """Message-size options shared by servers and channels."""
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+    ]
+
+
+@dataclass(slots=True)
+class GrpcServer:
+    """A started server, the port it is bound to, and its health servicer."""
+
+    server: grpc.aio.Server
+    port: int
+    health: health.aio.HealthServicer
+    service_names: tuple[str, ...]
+
+    async def set_serving(self, serving: bool) -> None:
+        """Reports SERVING (or NOT_SERVING) for the server and each of its services."""
+        status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        for name in ("", *self.service_names):
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float | None = 1.0) -> None:
+        """Stops accepting calls and waits up to ``grace`` seconds for those under way."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+async def start_grpc_server(
+    handlers: Sequence[grpc.GenericRpcHandler],
+    service_names: Sequence[str],
+    host: str,
+    port: int,
+    *,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+) -> GrpcServer:
+    """Starts a grpc.aio server with ``handlers``, health checking and reflection.
+
+    Health reports NOT_SERVING until the caller says otherwise with ``set_serving``.
+    Port reuse is off, so a port already taken fails loudly instead of sharing.
+
+    Raises:
+        OSError: the address cannot be bound.
+    """
+    options = [*channel_options(max_message_bytes), ("grpc.so_reuseport", 0)]
+    server = grpc.aio.server(options=options)
+    server.add_generic_rpc_handlers(tuple(handlers))
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError as exc:
+        raise OSError(f"cannot bind {address}: {exc}") from exc
+    if bound == 0:
+        raise OSError(f"cannot bind {address}: the address is in use or not available")
+    await server.start()
+    started = GrpcServer(server, bound, health_servicer, tuple(service_names))
+    await started.set_serving(False)
+    return started
+
+
+async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DocwireError) -> NoReturn:
+    """Ends the call with the error's status code, naming its class in trailing metadata."""
+    context.set_trailing_metadata(((ERROR_METADATA_KEY, type(error).__name__),))
+    await context.abort(error.grpc_code, str(error))
+    raise AssertionError("unreachable: context.abort raises")

@@ -1,0 +1,115 @@
+"""A Flow of real processes, called with the real client: routing, replicas, parameters, results, routes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import numpy as np
+import pytest
+from executors import EmbeddedDoc, Streamer, TextDoc
+
+from docwire import AsyncClient, Client, Deployment, DocList, Flow
+
+MakeClient = Callable[..., Client]
+
+
+def texts(n: int, prefix: str = "t") -> DocList[TextDoc]:
+    return DocList[TextDoc]([TextDoc(text=f"{prefix}{i}") for i in range(n)])
+
+
+def test_chain_runs_every_executor_in_order(chain: Flow, client_of: MakeClient) -> None:
+    docs = client_of(chain).post("/embed", texts(3), return_type=DocList[EmbeddedDoc])
+    assert docs.text == ["t0[first][second]", "t1[first][second]", "t2[first][second]"]
+    embedding = docs[1].embedding
+    assert embedding is not None
+    assert embedding.dtype == np.float32
+    assert embedding.tolist() == [len("t1[first][second]"), 0, 1, 2]
+
+
+@pytest.mark.parametrize("inputs", [None, [], TextDoc(text="one"), texts(5), lambda: iter(texts(5))])
+def test_every_input_kind_is_accepted(chain: Flow, client_of: MakeClient, inputs: Any) -> None:
+    responses = client_of(chain).post("/anything", inputs, request_size=2, return_responses=True)
+    n_docs = {type(None): 0, list: 0, TextDoc: 1}.get(type(inputs), 5)
+    assert sum(len(r.docs) for r in responses) == n_docs
+    assert len(responses) == max(1, -(-n_docs // 2))
+
+
+def test_replicas_are_balanced_round_robin(chain: Flow, client_of: MakeClient) -> None:
+    responses = client_of(chain).post("/x", texts(8), request_size=1, return_responses=True, prefetch=1)
+    replicas = [
+        r.parameters["__results__"]["first/rep-" + str(i)]["replica"]
+        for r in responses
+        for i in (0, 1)
+        if f"first/rep-{i}" in r.parameters["__results__"]
+    ]
+    assert sorted(set(replicas)) == [0, 1]
+    assert replicas.count(0) == replicas.count(1) == 4
+
+
+def test_routes_list_the_gateway_first_then_each_executor(chain: Flow, client_of: MakeClient) -> None:
+    (response,) = client_of(chain).post("/embed", texts(1), return_responses=True)
+    assert [r.executor for r in response.routes] == ["gateway", "first", "second", "embedder"]
+    gateway, *executors = response.routes
+    for route in executors:
+        assert gateway.start_time.ToNanoseconds() <= route.start_time.ToNanoseconds() <= route.end_time.ToNanoseconds()
+        assert route.end_time.ToNanoseconds() <= gateway.end_time.ToNanoseconds()
+
+
+def test_target_executor_and_results(adders: Flow, client_of: MakeClient) -> None:
+    client = client_of(adders)
+    assert client.post(on="/", target_executor="bar*", return_type=DocList[TextDoc]).text == [
+        "barExecutor was here and got 0 document"
+    ]
+    assert client.post(on="/", return_type=DocList[TextDoc]).text == [
+        "fooExecutor was here and got 0 document",
+        "barExecutor was here and got 1 document",
+    ]
+
+
+def test_parameters_are_scoped_per_executor_and_results_collected(chain: Flow, client_of: MakeClient) -> None:
+    params = {"shared": "s", "first__mode": "fast", "second__mode": "slow"}
+    (response,) = client_of(chain).post("/x", texts(1), parameters=params, return_responses=True)
+    results = response.parameters["__results__"]
+    first = next(v for k, v in results.items() if k.startswith("first/rep-"))
+    assert first["parameters"] == {"shared": "s", "mode": "fast"}
+    assert results["second/rep-0"]["parameters"] == {"shared": "s", "mode": "slow"}
+    # The client gets its own parameters back, plus every result.
+    assert {k: v for k, v in response.parameters.items() if k != "__results__"} == params
+
+
+def test_stream_keeps_many_requests_in_flight(chain: Flow, client_of: MakeClient) -> None:
+    docs = client_of(chain).post("/x", texts(500), request_size=7, prefetch=10, results_in_order=True)
+    assert docs.text == [f"t{i}[first][second]" for i in range(500)]
+
+
+def test_async_client_yields_per_request(chain: Flow) -> None:
+    import asyncio  # noqa: PLC0415
+
+    async def run() -> list[int]:
+        client = cast(AsyncClient, Client(port=chain.port, asyncio=True))  # the seeds' spelling
+        sizes = [len(docs) async for docs in client.post("/x", texts(10), request_size=4)]
+        await client.close()
+        return sizes
+
+    assert sorted(asyncio.run(run())) == [2, 4, 4]
+
+
+def test_readiness_and_discovery(chain: Flow, client_of: MakeClient) -> None:
+    client = client_of(chain)
+    assert client.is_flow_ready()
+    assert chain.is_flow_ready()
+    endpoints = client.endpoints()
+    assert "/embed" in endpoints
+    assert endpoints["/embed"]["output"]["properties"]["embedding"]
+    assert endpoints["/embed"]["input"]["title"] == "TextDoc"
+
+
+def test_generator_endpoint_streams_documents() -> None:
+    with Deployment(uses=Streamer, host="127.0.0.1") as dep:
+        client = Client(port=dep.port)
+        produced = client.stream_doc("/hello", TextDoc(text="hi"), parameters={"count": 4})
+        assert [d.text for d in produced] == ["hi 0", "hi 1", "hi 2", "hi 3"]
+        # post() on a generator endpoint collects what it yields.
+        assert dep.post("/hello", TextDoc(text="x"), return_type=TextDoc).text == ["x 0", "x 1", "x 2"]
+        client.close()
