@@ -349,7 +349,7 @@ def _enc_items(values: Iterable[Any], container: document_pb2.ListOfAny) -> None
     container.SetInParent()
     add = container.data.add
     for position, item in enumerate(values):
-        encoder = _ENCODERS.get(type(item)) or _resolve_encoder(type(item))
+        encoder = _ENCODERS.get(id(type(item))) or _resolve_encoder(type(item))
         try:
             encoder(item, add())
         except _FieldError as issue:
@@ -378,7 +378,7 @@ def _enc_dict(value: Any, node: Node) -> None:
     for key, item in value.items():
         if not isinstance(key, str):
             raise _FieldError(f"cannot be encoded: dictionary keys must be text, got {type(key).__name__}")
-        encoder = _ENCODERS.get(type(item)) or _resolve_encoder(type(item))
+        encoder = _ENCODERS.get(id(type(item))) or _resolve_encoder(type(item))
         try:
             encoder(item, data[key])
         except _FieldError as issue:
@@ -412,7 +412,7 @@ def _enc_by_docarray(value: Any, node: Node) -> None:
     node.MergeFromString(proto.SerializeToString())
 
 
-_ENCODERS: dict[type[Any], _Encoder] = {
+_BASIC_ENCODERS: Final[dict[type[Any], _Encoder]] = {
     type(None): _enc_none,
     str: _enc_text,
     bool: _enc_bool,
@@ -425,12 +425,18 @@ _ENCODERS: dict[type[Any], _Encoder] = {
     dict: _enc_dict,
     np.ndarray: _tensor_encoder("ndarray"),
 }
+# Keyed by id(type): docarray's tensor classes hash alike through a Python-level
+# metaclass __hash__, which would make every lookup slow. _ENCODED_TYPES keeps each
+# type alive, so its id cannot be reused.
+_ENCODERS: dict[int, _Encoder] = {id(tp): encoder for tp, encoder in _BASIC_ENCODERS.items()}
+_ENCODED_TYPES: list[type[Any]] = list(_BASIC_ENCODERS)
 
 
 def _resolve_encoder(tp: type[Any]) -> _Encoder:
     """Pick the encoder for a type, testing in docarray's order, and remember it."""
     encoder = _pick_encoder(tp)
-    _ENCODERS[tp] = encoder
+    _ENCODED_TYPES.append(tp)
+    _ENCODERS[id(tp)] = encoder
     return encoder
 
 
@@ -438,7 +444,7 @@ def _pick_encoder(tp: type[Any]) -> _Encoder:
     if issubclass(tp, BaseNode):
         return _pick_node_encoder(tp)
     if issubclass(tp, np.ndarray):
-        return _ENCODERS[np.ndarray]
+        return _BASIC_ENCODERS[np.ndarray]
     basics: tuple[tuple[type[Any], _Encoder], ...] = (
         (str, _enc_text),
         (bool, _enc_bool),
@@ -513,7 +519,10 @@ def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
     for name, value in doc.__dict__.items():
         if name[:1] == "_":
             continue
-        encoder = get(type(value)) or _resolve_encoder(type(value))
+        if value is None:
+            data.get_or_create(name)  # None is a node without content
+            continue
+        encoder = get(id(type(value))) or _resolve_encoder(type(value))
         try:
             encoder(value, data[name])
         except _FieldError as issue:
@@ -524,7 +533,7 @@ def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
     extra = doc.__pydantic_extra__
     if extra:
         for name, value in extra.items():
-            encoder = get(type(value)) or _resolve_encoder(type(value))
+            encoder = get(id(type(value))) or _resolve_encoder(type(value))
             try:
                 encoder(value, data[name])
             except _FieldError as issue:
@@ -639,21 +648,40 @@ def _validated(tp: Any, value: Any) -> Any:
 _STANDARD_FROM_PROTOBUF: Final = frozenset(_function(cls, "from_protobuf") for cls in (ID, AnyUrl, BaseBytes))
 
 
+_RegistryReader = Callable[[str, "str | None", Node], Any]
+# Keyed by id(class), for the reason _ENCODERS is; registered classes live forever.
+_REGISTRY_READERS: dict[int, _RegistryReader] = {}
+
+
 def _from_registry(cls: type[Any], type_name: str, kind: str | None, node: Node) -> Any:
     """A node whose ``type`` names a registered docarray class: that class' ``from_protobuf``."""
+    reader = _REGISTRY_READERS.get(id(cls))
+    if reader is None:
+        reader = _REGISTRY_READERS.setdefault(id(cls), _registry_reader(cls))
     if kind is None:
         raise _FieldError(f"has type {type_name!r} but no value")
-    content = getattr(node, kind)
+    return reader(type_name, kind, node)
+
+
+def _registry_reader(cls: type[Any]) -> _RegistryReader:
     if issubclass(cls, NdArray) and _inherits(cls, "from_protobuf", NdArray):
-        if kind != "ndarray":
-            raise _FieldError(f"has type {type_name!r} but holds {_KIND_NAMES[kind]}")
-        return _decode_tensor(content, cls)
+
+        def read_tensor(type_name: str, kind: str | None, node: Node) -> Any:
+            if kind != "ndarray":
+                raise _FieldError(f"has type {type_name!r} but holds {_KIND_NAMES[kind]}")
+            return _decode_tensor(node.ndarray, cls)
+
+        return read_tensor
     if _function(cls, "from_protobuf") in _STANDARD_FROM_PROTOBUF:
-        return _validated(cls, content)
-    try:
-        return cls.from_protobuf(content)
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise _FieldError(f"cannot be read as {type_name!r}: {exc}") from exc
+        return lambda type_name, kind, node: _validated(cls, getattr(node, cast(str, kind)))
+
+    def read_other(type_name: str, kind: str | None, node: Node) -> Any:
+        try:
+            return cls.from_protobuf(getattr(node, cast(str, kind)))
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise _FieldError(f"cannot be read as {type_name!r}: {exc}") from exc
+
+    return read_other
 
 
 class _Context:
@@ -872,7 +900,8 @@ def _docarray_type_coercer(tp: type[Any], declared: Any, nullable: bool) -> _Coe
         return coerce_adapted
     validate = tp._docarray_validate
     # AnyTensor/AnyEmbedding end in NdArray/NdArrayEmbedding for anything that is not a
-    # torch/tf/jax tensor; calling those directly spares docarray's print() on failure.
+    # torch/tf/jax tensor; calling those directly skips the framework checks and spares
+    # docarray's print() on failure.
     fallbacks = {AnyTensor: NdArray, AnyEmbedding: NdArrayEmbedding}
     fallback = fallbacks[tp]._docarray_validate if tp in fallbacks else None
     # A value already of the declared (unparametrized numpy) class would only be viewed again.
@@ -887,9 +916,9 @@ def _docarray_type_coercer(tp: type[Any], declared: Any, nullable: bool) -> _Coe
         if type(value) is unchanged:
             return value
         try:
-            if fallback is not None and not isinstance(value, (np.ndarray, AbstractTensor)):
-                return fallback(value)
-            return validate(value)
+            if fallback is None or (isinstance(value, AbstractTensor) and not isinstance(value, np.ndarray)):
+                return validate(value)
+            return fallback(value)
         except (ValueError, TypeError) as exc:
             raise _mismatch(declared, value, str(exc)) from exc
 
@@ -1029,13 +1058,46 @@ def _field_context(cls: Any, name: str) -> _Context:
     )
 
 
+def _fast_tensor_class(tp: Any) -> type[Any] | None:
+    """The class a numpy tensor becomes in a field of type ``tp``, where that is fixed."""
+    if tp is AnyTensor:
+        return NdArray
+    if tp is AnyEmbedding:
+        return NdArrayEmbedding
+    if (
+        isinstance(tp, type)
+        and issubclass(tp, NdArray)
+        and tp.__unparametrizedcls__ is None
+        and _inherits(tp, "_docarray_validate", NdArray)
+    ):
+        return tp
+    return None
+
+
+def _numpy_tensor_type_names() -> frozenset[str]:
+    """The ``type`` names of registered numpy tensor classes read the standard way."""
+    return frozenset(
+        name
+        for name, cls in _PROTO_TYPE_NAME_TO_CLASS.items()
+        if issubclass(cls, NdArray) and _inherits(cls, "from_protobuf", NdArray)
+    )
+
+
 def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Decoder:
     """Field name -> decoder: a fast path for the common kinds, docarray's rules otherwise."""
 
-    def decode(node: Node) -> Any:
-        return coerce(_raw(node, context))
+    tp, nullable = _strip_optional(annotation)
+    none_is_valid = annotation is Any or (nullable and coerce is not _needs_validation)
 
-    tp, _ = _strip_optional(annotation)
+    def decode(node: Node) -> Any:
+        # _raw, inlined: this runs for every field without a faster path below.
+        kind = node.WhichOneof("content")
+        if node.HasField("type"):
+            return coerce(_raw(node, context))
+        if kind is None and none_is_valid:
+            return None
+        return coerce(_RAW[kind](node, context))
+
     if tp is str and coerce is not _needs_validation:
 
         def decode_text(node: Node) -> Any:
@@ -1052,19 +1114,14 @@ def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Dec
             return decode(node)
 
         return decode_id
-    if (
-        isinstance(tp, type)
-        and issubclass(tp, NdArray)
-        and coerce is not _needs_validation
-        and tp.__unparametrizedcls__ is None
-        and _PROTO_TYPE_NAME_TO_CLASS.get(tp._proto_type_name) is tp
-        and _inherits(tp, "from_protobuf", NdArray)
-        and _inherits(tp, "_docarray_validate", NdArray)
-    ):
-        type_name = tp._proto_type_name
+    target = _fast_tensor_class(tp) if coerce is not _needs_validation else None
+    if target is not None:
+        # Any numpy tensor docarray would read (by its ``type``) and then validate into
+        # the declared class ends up as a view of the same bytes as ``target``.
+        type_names = _numpy_tensor_type_names()
 
         def decode_tensor(node: Node) -> Any:
-            if node.type == type_name:
+            if node.type in type_names:
                 dense = node.ndarray.dense
                 buffer = dense.buffer
                 dtype = _DTYPES.get(dense.dtype)
@@ -1076,7 +1133,7 @@ def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Dec
                             array = array.reshape(tuple(shape))
                     except ValueError:
                         return decode(node)
-                    return array.view(tp)
+                    return array.view(target)
             # Everything else, malformed tensors included, takes the careful path.
             return decode(node)
 
@@ -1116,6 +1173,7 @@ class _TypedPlan(_Plan):
             or cls.__init__ is not BaseModel.__init__
             or any(config.get(key) for key in _VALUE_CHANGING_CONFIG)
             or config.get("revalidate_instances", "never") != "never"
+            or config.get("allow_inf_nan", True) is False
         )
         self.extra_allowed = config.get("extra") == "allow"
         self.post_init = bool(cls.__pydantic_post_init__)
@@ -1145,6 +1203,10 @@ class _TypedPlan(_Plan):
         return lambda: copy.deepcopy(default)
 
     def decode(self, message: document_pb2.Doc) -> Any:
+        # Only declared fields are read. Fields the message has and the class does not
+        # declare are dropped without a word, as docarray's from_protobuf drops them
+        # (it reads them only for classes with _load_extra_fields_from_protobuf, which
+        # are decoded by docarray itself, or AnyDoc, which has its own plan).
         data = message.data
         values: dict[str, Any] = {}
         defaulted: list[str] | None = None

@@ -32,6 +32,12 @@ def upstream_error(exc: grpc.aio.AioRpcError, executor: str, address: str) -> Do
     return error
 
 
+def _never_delivered(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether the call failed while connecting, before any byte of the request was sent."""
+    details = (exc.details() or "").lower()
+    return exc.code() == grpc.StatusCode.UNAVAILABLE and "failed to connect" in details
+
+
 class ReplicaPool:
     """The replicas of one executor, called in turn; a replica that is down is skipped."""
 
@@ -61,7 +67,12 @@ class ReplicaPool:
         return [(first + i) % count for i in range(count)]
 
     async def process(self, raw: bytes, timeout: float | None) -> bytes:
-        """Runs one request on the next replica; on UNAVAILABLE tries the others before giving up."""
+        """Runs one request on the next replica.
+
+        A replica that refuses the connection is skipped for the next one: the
+        request never reached it. A replica that fails once the request may have
+        reached it is reported, not retried, so no request runs twice.
+        """
         failure: grpc.aio.AioRpcError | None = None
         index = 0
         for index in self._order():
@@ -69,7 +80,7 @@ class ReplicaPool:
                 reply: bytes = await self._process[index](raw, timeout=timeout)
                 return reply
             except grpc.aio.AioRpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                if not _never_delivered(exc):
                     raise upstream_error(exc, self.node.name, self.node.addresses[index]) from exc
                 failure = exc
         assert failure is not None

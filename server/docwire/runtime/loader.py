@@ -8,32 +8,35 @@ import inspect
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from docwire.executor.base import Executor
 
 __all__ = ["load_executor_class", "load_py_modules"]
 
 
-def load_py_modules(paths: Sequence[str]) -> None:
+def load_py_modules(paths: Sequence[str]) -> list[ModuleType]:
     """Imports Python files by path (YAML ``py_modules``), so the classes they define can be named."""
+    modules = []
     for path in paths:
         file = Path(path)
         name = file.stem
-        if name in sys.modules:
-            continue
-        spec = importlib.util.spec_from_file_location(name, file)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot import py_module {path!r}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, file)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"cannot import py_module {path!r}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        modules.append(sys.modules[name])
+    return modules
 
 
-def load_executor_class(uses: type[Executor] | str | None) -> type[Executor]:
+def load_executor_class(uses: type[Executor] | str | None, modules: Sequence[ModuleType] = ()) -> type[Executor]:
     """Resolves ``uses`` to an Executor subclass.
 
     ``None`` means the pass-through base Executor. A bare class name is looked up in
-    the modules imported so far (for example through ``py_modules``).
+    ``modules`` (the ``py_modules`` of a YAML file).
 
     Raises:
         ImportError: the module or class cannot be found.
@@ -43,20 +46,20 @@ def load_executor_class(uses: type[Executor] | str | None) -> type[Executor]:
         return Executor
     found: object = uses
     if isinstance(uses, str):
-        found = _find_class(uses)
+        found = _find_class(uses, modules)
     if not (inspect.isclass(found) and issubclass(found, Executor)):
         raise TypeError(f"uses={uses!r} is not a docwire Executor subclass")
     return found
 
 
-def _find_class(name: str) -> object:
+def _find_class(name: str, modules: Sequence[ModuleType]) -> object:
     module_name, _, class_name = name.rpartition(".")
     if module_name:
         return getattr(importlib.import_module(module_name), class_name)
     if name in ("Executor", "BaseExecutor"):
         return Executor
-    for module in list(sys.modules.values()):
-        candidate = getattr(module, name, None)
+    for module in modules:
+        candidate = vars(module).get(name)
         if inspect.isclass(candidate) and issubclass(candidate, Executor):
             return candidate
     raise ImportError(f"no Executor class named {name!r}: give 'module.Class' or list its file in py_modules")

@@ -28,8 +28,8 @@ logger = logging.getLogger("docwire.worker")
 
 async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
     """Builds the executor and serves it until a stop signal."""
-    load_py_modules(spec.py_modules)
-    executor_class = load_executor_class(spec.uses)
+    modules = load_py_modules(spec.py_modules)
+    executor_class = load_executor_class(spec.uses, modules)
     runtime_args = RuntimeArgs(name=spec.name, replica_id=spec.replica_id, workspace=spec.workspace)
     executor = instantiate(executor_class, runtime_args, spec.uses_with)
     servicer = ExecutorServicer(executor)

@@ -1,0 +1,142 @@
+"""Bad input gets a clear error and loses nothing; the server keeps serving."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from collections.abc import Callable, Iterator
+
+import grpc
+import numpy as np
+import pytest
+from docwire_client.methods import GatewayMethods
+from executors import BrokenInit, Faulty, TextDoc
+
+from docwire import (
+    BadRequest,
+    BaseDoc,
+    Client,
+    DocList,
+    DocumentSchemaError,
+    EndpointNotFound,
+    ExecutorError,
+    ExecutorUnavailable,
+    Flow,
+    GatewayUnavailable,
+    MessageTooLarge,
+    StartupError,
+)
+
+MakeClient = Callable[..., Client]
+
+
+class Blob(BaseDoc):
+    blob: bytes = b""
+
+
+def ok_texts(client: Client) -> list[str]:
+    docs = client.post("/ok", DocList[TextDoc]([TextDoc(text="x")]), return_type=DocList[TextDoc])
+    return list(docs.text)
+
+
+def test_malformed_request_bytes_are_invalid_argument(faulty: Flow) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{faulty.port}") as channel:
+        post = channel.unary_unary(GatewayMethods.POST)
+        with pytest.raises(grpc.RpcError) as caught:
+            post(b"\xff\xff\xff not protobuf", timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid docwire.v1.DataRequest" in (caught.value.details() or "")
+
+
+def test_documents_not_fitting_the_schema_name_the_field(faulty: Flow, client_of: MakeClient) -> None:
+    client = client_of(faulty)
+    with pytest.raises(DocumentSchemaError, match=r"executor 'strict'.*'count'") as caught:
+        client.post("/strict", DocList[TextDoc]([TextDoc(text="no count")]), target_executor="strict")
+    assert isinstance(caught.value, BadRequest)
+    assert ok_texts(client) == ["ok"]
+
+
+def test_executor_exception_comes_back_in_the_reply_and_the_executor_keeps_serving(
+    faulty: Flow, client_of: MakeClient
+) -> None:
+    client = client_of(faulty)
+    with pytest.raises(ExecutorError) as caught:
+        client.post("/fail", DocList[TextDoc]([TextDoc(text="a")]))
+    error = caught.value
+    assert (error.name, error.args_, error.executor) == ("NotImplementedError", ["no time for it"], "faulty")
+    assert any("raise NotImplementedError" in line for line in error.stacks)
+    response = error.response
+    assert response is not None
+    assert response.status.description == "NotImplementedError('no time for it')"  # type: ignore[attr-defined]
+    assert [r.executor for r in response.routes] == ["gateway", "faulty"]  # type: ignore[attr-defined]
+    assert ok_texts(client) == ["ok"]
+
+
+def test_unknown_endpoint_lists_the_valid_ones(faulty: Flow, client_of: MakeClient) -> None:
+    with pytest.raises(EndpointNotFound, match=r"'/nope'.*/fail.*/ok.*/strict"):
+        client_of(faulty).post("/nope", target_executor="faulty|strict")
+
+
+def test_bad_target_executor_regex(faulty: Flow, client_of: MakeClient) -> None:
+    with pytest.raises(BadRequest, match="not a valid regular expression"):
+        client_of(faulty).post("/ok", target_executor="(")
+
+
+def test_oversized_message_names_the_limit(faulty: Flow, client_of: MakeClient) -> None:
+    big = Blob(blob=np.random.default_rng(0).bytes(2 * 1024 * 1024))
+    with pytest.raises(MessageTooLarge, match="1048576"):
+        client_of(faulty).post("/ok", big)
+    assert ok_texts(client_of(faulty)) == ["ok"]
+
+
+def test_closed_port_is_a_connection_error_naming_the_address() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with Client(host="127.0.0.1", port=port) as client, pytest.raises(ConnectionError, match=f"127.0.0.1:{port}") as caught:
+        client.post("/x", TextDoc(text="x"))
+    assert isinstance(caught.value, GatewayUnavailable)
+    assert not client.is_flow_ready(timeout=2)
+
+
+@pytest.fixture
+def lone_faulty() -> Iterator[Flow]:
+    """A Flow whose executor this test may kill: one Faulty replica, then an Appender."""
+    from executors import Appender  # noqa: PLC0415
+
+    with Flow(host="127.0.0.1").add(uses=Faulty, name="faulty").add(uses=Appender, name="tail") as flow:
+        yield flow
+
+
+def test_dead_executor_is_unavailable_naming_it_and_its_address(lone_faulty: Flow, client_of: MakeClient) -> None:
+    client = client_of(lone_faulty)
+    with pytest.raises(ExecutorUnavailable, match=r"executor 'faulty' at 127\.0\.0\.1:\d+"):
+        client.post("/die", TextDoc(text="x"))
+    with pytest.raises(ExecutorUnavailable, match=r"executor 'faulty' at 127\.0\.0\.1:\d+"):
+        client.post("/ok", TextDoc(text="x"))
+    # The gateway keeps serving: other executors still answer, and the dry run names the dead one.
+    assert client.post("/x", TextDoc(text="x"), target_executor="tail", return_type=TextDoc).text == ["x[tail]"]
+    status = client.dry_run()
+    assert status.code == 1
+    assert "faulty" in status.description
+
+
+def test_a_killed_replica_is_skipped_by_the_others(client_of: MakeClient) -> None:
+    with Flow(host="127.0.0.1").add(uses=Faulty, name="faulty", replicas=2) as flow:
+        client = client_of(flow)
+        assert ok_texts(client) == ["ok"]
+        victim = next(p for p in flow._processes if p.label == "executor 'faulty' rep-1")
+        assert victim.pid is not None
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.stop()
+        # Every request still succeeds on the surviving replica; none is lost.
+        docs = client.post("/ok", DocList[TextDoc]([TextDoc(text=str(i)) for i in range(20)]), request_size=1, prefetch=1)
+        assert len(docs) == 20
+
+
+def test_startup_failure_names_the_executor_and_shows_its_log() -> None:
+    flow = Flow(host="127.0.0.1", timeout_ready=30).add(uses=BrokenInit, name="broken")
+    with pytest.raises(StartupError, match=r"(?s)executor 'broken' rep-0 exited.*cannot load the model weights"):
+        flow.start()
+    assert flow.pids() == []

@@ -1,0 +1,112 @@
+"""Processes start, serve and stop as a unit: no orphans, whoever stops first."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from executors import Appender, TextDoc
+from processes import is_running, wait_gone
+
+from docwire import Client, Deployment, Flow
+
+ROOT = Path(__file__).parents[2]
+FLOW_YAML = ROOT / "examples" / "yaml_flow" / "flow.yml"
+URI = re.compile(r"grpc://127\.0\.0\.1:(\d+)")
+
+
+def test_leaving_the_context_stops_every_process() -> None:
+    flow = Flow(host="127.0.0.1").add(uses=Appender, replicas=2).add(uses=Appender)
+    with flow:
+        pids = flow.pids()
+        assert len(pids) == 4  # three executor replicas and the gateway
+        assert all(is_running(pid) for pid in pids)
+    assert wait_gone(pids, timeout=10) == []
+
+
+def test_deployment_serves_one_executor_with_replicas() -> None:
+    with Deployment(uses=Appender, name="dep", replicas=2, host="127.0.0.1") as dep:
+        assert len(dep.pids()) == 3
+        assert dep.post("/", TextDoc(text="a"), return_type=TextDoc).text == ["a[dep]"]
+
+
+def test_workers_stop_when_their_launcher_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "launcher.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import json, sys, time
+            from docwire import Flow
+            with Flow(host="127.0.0.1").add().add() as flow:
+                print(json.dumps(flow.pids()), flush=True)
+                time.sleep(120)
+            """
+        )
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert launcher.stdout is not None
+        pids = json.loads(launcher.stdout.readline())
+        assert len(pids) == 3
+        launcher.send_signal(signal.SIGKILL)
+        launcher.wait(timeout=10)
+        assert wait_gone(pids, timeout=15) == []
+    finally:
+        launcher.kill()
+        launcher.wait(timeout=10)
+        if launcher.stdout is not None:
+            launcher.stdout.close()
+
+
+def test_cli_serves_a_yaml_flow_and_ping_checks_it() -> None:
+    docwire = [sys.executable, "-m", "docwire.cli"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    server = subprocess.Popen([*docwire, "serve", str(FLOW_YAML)], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert server.stderr is not None
+        port = None
+        for _ in range(200):  # bounded: the banner comes within a few dozen lines
+            line = server.stderr.readline()
+            if not line:
+                break
+            if match := URI.search(line):
+                port = int(match.group(1))
+                break
+        assert port is not None, "docwire serve printed no address"
+        ping = subprocess.run([*docwire, "ping", f"grpc://127.0.0.1:{port}"], capture_output=True, text=True, timeout=60)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert "is ready" in ping.stdout
+        with Client(host=f"grpc://127.0.0.1:{port}") as client:
+            docs = client.post("/", [TextDoc(text="1"), TextDoc(text="2")], return_type=TextDoc)
+        assert docs.text == ["1hello, world!goodbye!", "2hello, world!goodbye!"]
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+        if server.stderr is not None:
+            server.stderr.close()
+
+
+def test_ping_fails_on_a_closed_port() -> None:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ping = subprocess.run(
+        [sys.executable, "-m", "docwire.cli", "ping", f"grpc://127.0.0.1:{port}", "--timeout", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ping.returncode == 1
+    assert f"127.0.0.1:{port}" in ping.stdout
