@@ -12,7 +12,14 @@ EXAMPLES = sorted((Path(__file__).parents[2] / "examples").glob("*.py"))
 
 
 def test_examples_are_found() -> None:
-    assert {p.stem for p in EXAMPLES} >= {"quickstart", "endpoints", "typed_schemas", "results", "streaming", "exceptions"}
+    assert {p.stem for p in EXAMPLES} >= {
+        "quickstart",
+        "endpoints",
+        "typed_schemas",
+        "results",
+        "streaming",
+        "exceptions",
+    }
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)

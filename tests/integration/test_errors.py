@@ -94,7 +94,10 @@ def test_closed_port_is_a_connection_error_naming_the_address() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with Client(host="127.0.0.1", port=port) as client, pytest.raises(ConnectionError, match=f"127.0.0.1:{port}") as caught:
+    with (
+        Client(host="127.0.0.1", port=port) as client,
+        pytest.raises(ConnectionError, match=f"127.0.0.1:{port}") as caught,
+    ):
         client.post("/x", TextDoc(text="x"))
     assert isinstance(caught.value, GatewayUnavailable)
     assert not client.is_flow_ready(timeout=2)
@@ -131,7 +134,9 @@ def test_a_killed_replica_is_skipped_by_the_others(client_of: MakeClient) -> Non
         os.kill(victim.pid, signal.SIGKILL)
         victim.stop()
         # Every request still succeeds on the surviving replica; none is lost.
-        docs = client.post("/ok", DocList[TextDoc]([TextDoc(text=str(i)) for i in range(20)]), request_size=1, prefetch=1)
+        docs = client.post(
+            "/ok", DocList[TextDoc]([TextDoc(text=str(i)) for i in range(20)]), request_size=1, prefetch=1
+        )
         assert len(docs) == 20
 
 

@@ -81,7 +81,9 @@ def test_cli_serves_a_yaml_flow_and_ping_checks_it() -> None:
                 port = int(match.group(1))
                 break
         assert port is not None, "docwire serve printed no address"
-        ping = subprocess.run([*docwire, "ping", f"grpc://127.0.0.1:{port}"], capture_output=True, text=True, timeout=60)
+        ping = subprocess.run(
+            [*docwire, "ping", f"grpc://127.0.0.1:{port}"], capture_output=True, text=True, timeout=60
+        )
         assert ping.returncode == 0, ping.stdout + ping.stderr
         assert "is ready" in ping.stdout
         with Client(host=f"grpc://127.0.0.1:{port}") as client:

@@ -27,7 +27,7 @@ from docarray.typing import (
     NdArrayEmbedding,
     TextUrl,
 )
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from docwire.v1 import document_pb2
 from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs
@@ -114,6 +114,18 @@ class Short(BaseDoc):
 
 class Plain(BaseDocWithoutId):
     value: int
+
+
+class Open(BaseDoc):
+    """Extra fields travel; docarray's decoding drops them again."""
+
+    model_config = ConfigDict(extra="allow")  # type: ignore[assignment]
+    text: str
+
+
+class WithPrivate(BaseDoc):
+    text: str
+    _cache: dict[str, int] = PrivateAttr(default_factory=dict)
 
 
 def _rng() -> np.random.Generator:
@@ -222,6 +234,14 @@ def shouting() -> list[BaseDoc]:
     return [Shouting(text="quiet")]
 
 
+def open_docs() -> list[BaseDoc]:
+    return [Open(text="a", more=1)]
+
+
+def with_private() -> list[BaseDoc]:
+    return [WithPrivate(text="a")]
+
+
 def plain() -> list[BaseDoc]:
     # The codec takes any docarray document, with or without an id.
     return typing.cast("list[BaseDoc]", [Plain(value=7)])
@@ -236,6 +256,8 @@ ROUND_TRIPS = [
     pytest.param(Tensors, tensors, id="tensor-dtypes-and-shapes"),
     pytest.param(Typed, typed_values, id="urls-bytes-id-union"),
     pytest.param(Shouting, shouting, id="class-with-validator"),
+    pytest.param(Open, open_docs, id="extra-fields-allowed"),
+    pytest.param(WithPrivate, with_private, id="private-attributes"),
     pytest.param(Plain, plain, id="doc-without-id"),
 ]
 # AnyDoc invents an id for a message without one, so that case cannot compare.
@@ -271,6 +293,7 @@ def assert_same(ours: Any, theirs: Any, path: str = "doc", *, exact: bool = True
         if exact:
             assert ours.__pydantic_fields_set__ == theirs.__pydantic_fields_set__, path
             assert ours.__pydantic_extra__ == theirs.__pydantic_extra__, path
+            assert ours.__pydantic_private__ == theirs.__pydantic_private__, path
         for name, value in theirs.__dict__.items():
             assert_same(ours.__dict__[name], value, f"{path}.{name}", exact=exact)
     elif isinstance(theirs, (list, tuple)):

@@ -349,14 +349,11 @@ def _enc_items(values: Iterable[Any], container: document_pb2.ListOfAny) -> None
     container.SetInParent()
     add = container.data.add
     for position, item in enumerate(values):
-        encoder = _ENCODERS.get(id(type(item))) or _resolve_encoder(type(item))
         try:
-            encoder(item, add())
+            _encode_value(item, add())
         except _FieldError as issue:
             issue.at_item(position)
             raise
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise _FieldError(f"cannot be encoded: {exc}").at_item(position) from exc
 
 
 def _enc_list(value: Any, node: Node) -> None:
@@ -378,14 +375,11 @@ def _enc_dict(value: Any, node: Node) -> None:
     for key, item in value.items():
         if not isinstance(key, str):
             raise _FieldError(f"cannot be encoded: dictionary keys must be text, got {type(key).__name__}")
-        encoder = _ENCODERS.get(id(type(item))) or _resolve_encoder(type(item))
         try:
-            encoder(item, data[key])
+            _encode_value(item, data[key])
         except _FieldError as issue:
             issue.at_item(key)
             raise
-        except (ValueError, TypeError, OverflowError) as exc:
-            raise _FieldError(f"cannot be encoded: {exc}").at_item(key) from exc
 
 
 def _enc_doc(value: Any, node: Node) -> None:
@@ -500,6 +494,7 @@ def _encodes_fast(cls: type[Any]) -> bool:
 
 
 def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
+    """Write a document's fields into ``message``, as docarray's ``to_protobuf`` would."""
     cls = type(doc)
     fast = _FAST_ENCODE.get(cls)
     if fast is None:
@@ -531,16 +526,21 @@ def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
         except (ValueError, TypeError, OverflowError) as exc:
             raise _FieldError(f"cannot be encoded: {exc}").at_field(name, cls) from exc
     extra = doc.__pydantic_extra__
-    if extra:
+    if extra:  # iterating a pydantic model yields its extra fields last
         for name, value in extra.items():
-            encoder = get(id(type(value))) or _resolve_encoder(type(value))
             try:
-                encoder(value, data[name])
+                _encode_value(value, data[name])
             except _FieldError as issue:
                 issue.at_field(name, cls)
                 raise
-            except (ValueError, TypeError, OverflowError) as exc:
-                raise _FieldError(f"cannot be encoded: {exc}").at_field(name, cls) from exc
+
+
+def _encode_value(value: Any, node: Node) -> None:
+    encoder = _ENCODERS.get(id(type(value))) or _resolve_encoder(type(value))
+    try:
+        encoder(value, node)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _FieldError(f"cannot be encoded: {exc}") from exc
 
 
 def _encode_failure(exc: _FieldError | RecursionError, index: int | None) -> DocumentSchemaError:

@@ -1,0 +1,293 @@
+"""``make bench``: docwire against the bare grpcio relay (``bench/bare.py``), same machine, same run.
+
+Workloads (each repeated ``--reps`` times, the median reported, every repetition listed):
+
+1. Sequential round trip of one small document (``TextDoc(text="hello")``), p50 and p99:
+   docwire is a ``Flow(host="127.0.0.1").add(uses=NoOp)`` (gateway + one executor: two
+   processes, the relay's hop count) called one request at a time with the sync ``Client``
+   and with the ``AsyncClient``; bare sends the exact DataRequest bytes docwire's client
+   sends for that document through ``bare.sequential_latency``.
+2. Throughput: 20,000 documents with a float32[512] embedding, 100 per request, streamed
+   with ``Client.post`` (prefetch 100) through the same Flow; bare streams 200 copies of one
+   serialized 100-document DataRequest through ``bare.stream_throughput``. docwire is also
+   measured with ``return_responses=True`` (replies are not decoded into documents) and with
+   ``return_type=DocList[EmbedDoc]`` (decoded into the small schema instead of the default
+   ``Document``), to show what client-side decoding costs.
+
+Targets from the issue (informational; the exit code is 0 unless something crashes):
+throughput docwire/bare >= 0.67 and sequential p50 docwire/bare <= 2.0.
+
+    .venv/bin/python bench/run.py              # the comparison, about a minute
+    .venv/bin/python bench/run.py --reps 1     # quicker, noisier
+    .venv/bin/python bench/run.py --profile    # bench/profile_hop.py: where the time goes
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import uvloop
+from docarray import DocList
+from rich.console import Console
+from rich.table import Column, Table
+
+from docwire import AsyncClient, Client, Flow
+
+if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
+    from bench import bare, profile_hop, workloads
+else:
+    import bare
+    import profile_hop
+    import workloads
+
+P50_TARGET = 2.0  # docwire p50 / bare p50 at most
+THROUGHPUT_TARGET = 0.67  # docwire docs/s / bare docs/s at least
+THROUGHPUT_WARMUP_DOCS = 2_000
+
+console = Console()
+
+
+@dataclass(slots=True)
+class Figure:
+    """One figure over the repetitions of a workload."""
+
+    unit: str
+    higher_is_better: bool
+    runs: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+
+@dataclass(slots=True)
+class Row:
+    """A table row: one docwire figure against its bare counterpart."""
+
+    workload: str
+    figure: str
+    docwire: Figure
+    bare: Figure
+    target: float | None = None  # the ratio docwire/bare must reach (None: informational)
+
+
+# --------------------------------------------------------------------- docwire side
+
+
+def sync_latency(client: Client, n: int, warmup: int) -> dict[str, float]:
+    """One small document at a time through the sync Client."""
+    doc = workloads.small_doc()
+    samples: list[float] = []
+    for i in range(warmup + n):
+        start = time.perf_counter()
+        reply = client.post(workloads.TEXT_ENDPOINT, doc)
+        elapsed = time.perf_counter() - start
+        if len(reply) != 1:
+            raise RuntimeError(f"expected one document back, got {len(reply)}")
+        if i >= warmup:
+            samples.append(elapsed)
+    return workloads.quantiles_ms(samples)
+
+
+async def _async_latency(port: int, n: int, warmup: int) -> list[float]:
+    doc = workloads.small_doc()
+    samples: list[float] = []
+    async with AsyncClient(port=port) as client:
+        for i in range(warmup + n):
+            received = 0
+            start = time.perf_counter()
+            async for docs in client.post(workloads.TEXT_ENDPOINT, doc):
+                received += len(docs)
+            elapsed = time.perf_counter() - start
+            if received != 1:
+                raise RuntimeError(f"expected one document back, got {received}")
+            if i >= warmup:
+                samples.append(elapsed)
+    return samples
+
+
+def async_latency(port: int, n: int, warmup: int) -> dict[str, float]:
+    """One small document at a time through the AsyncClient, on a uvloop loop in this thread."""
+    samples: list[float] = uvloop.run(_async_latency(port, n, warmup))
+    return workloads.quantiles_ms(samples)
+
+
+def throughput(client: Client, docs: Sequence[workloads.EmbedDoc], **post_kwargs: Any) -> float:
+    """Documents per second for one ``Client.post`` of ``docs``, 100 per request."""
+    start = time.perf_counter()
+    reply = client.post(workloads.THROUGHPUT_ENDPOINT, docs, request_size=workloads.DOCS_PER_REQUEST, **post_kwargs)
+    elapsed = time.perf_counter() - start
+    expected = len(docs) if not post_kwargs.get("return_responses") else -(-len(docs) // workloads.DOCS_PER_REQUEST)
+    if len(reply) != expected:
+        raise RuntimeError(f"expected {expected} items back, got {len(reply)}")
+    return len(docs) / elapsed
+
+
+# -------------------------------------------------------------------------- the run
+
+
+def _ms() -> Figure:
+    return Figure("ms", higher_is_better=False)
+
+
+def _per_s() -> Figure:
+    return Figure("docs/s", higher_is_better=True)
+
+
+def measure(reps: int, n: int, warmup: int) -> list[Row]:
+    """Runs every workload ``reps`` times (docwire and bare interleaved) and returns the table rows."""
+    seq = f"sequential, 1 TextDoc ({len(workloads.small_request())} B request), n={n}"
+    thr = f"stream {workloads.N_DOCS:,} x float32[512], {workloads.DOCS_PER_REQUEST}/request"
+    bare_p50, bare_p99, bare_thr = _ms(), _ms(), _per_s()
+    rows = [
+        Row(seq, "p50 (Client)", _ms(), bare_p50, P50_TARGET),
+        Row(seq, "p99 (Client)", _ms(), bare_p99),
+        Row(seq, "p50 (AsyncClient)", _ms(), bare_p50, P50_TARGET),
+        Row(seq, "p99 (AsyncClient)", _ms(), bare_p99),
+        Row(thr, "docs/s Client.post", _per_s(), bare_thr, THROUGHPUT_TARGET),
+        Row(thr, "docs/s return_responses=True", _per_s(), bare_thr, THROUGHPUT_TARGET),
+        Row(thr, "docs/s return_type=EmbedDoc", _per_s(), bare_thr, THROUGHPUT_TARGET),
+    ]
+    sync_p50, sync_p99, async_p50, async_p99, thr_docs, thr_raw, thr_typed = (row.docwire for row in rows)
+
+    with console.status("building 20,000 documents"):
+        docs = workloads.embed_docs()
+        seq_payload = workloads.small_request()
+        batch_payload = workloads.batch_request(docs[: workloads.DOCS_PER_REQUEST])
+
+    with contextlib.ExitStack() as stack:
+        with console.status("starting the Flow"):
+            flow = stack.enter_context(Flow(host="127.0.0.1").add(uses=workloads.NoOp))
+        port = flow.port
+        assert port is not None
+        with Client(port=port) as client:
+
+            def docwire_sync() -> None:
+                _add(sync_latency(client, n, warmup), sync_p50, sync_p99)
+
+            def docwire_async() -> None:
+                _add(async_latency(port, n, warmup), async_p50, async_p99)
+
+            def bare_sequential() -> None:
+                _add(bare.sequential_latency(n, warmup, seq_payload), bare_p50, bare_p99)
+
+            def docwire_stream() -> None:
+                thr_docs.runs.append(throughput(client, docs))
+
+            def docwire_stream_raw() -> None:
+                thr_raw.runs.append(throughput(client, docs, return_responses=True))
+
+            def docwire_stream_typed() -> None:
+                thr_typed.runs.append(throughput(client, docs, return_type=DocList[workloads.EmbedDoc]))
+
+            def bare_stream() -> None:
+                result = bare.stream_throughput(
+                    batch_payload, n_requests=workloads.N_DOCS // workloads.DOCS_PER_REQUEST
+                )
+                bare_thr.runs.append(result["docs_per_s"])
+
+            steps: list[tuple[str, Callable[[], None]]] = [
+                ("docwire sequential, Client", docwire_sync),
+                ("docwire sequential, AsyncClient", docwire_async),
+                ("bare sequential", bare_sequential),
+                ("docwire stream", docwire_stream),
+                ("docwire stream, return_responses=True", docwire_stream_raw),
+                ("docwire stream, return_type=EmbedDoc", docwire_stream_typed),
+                ("bare stream", bare_stream),
+            ]
+            throughput(client, docs[:THROUGHPUT_WARMUP_DOCS])
+            for rep in range(1, reps + 1):
+                for label, step in steps:
+                    with console.status(f"repetition {rep}/{reps}: {label}"):
+                        step()
+    return rows
+
+
+def _add(result: dict[str, float], p50: Figure, p99: Figure) -> None:
+    p50.runs.append(result["p50_ms"])
+    p99.runs.append(result["p99_ms"])
+
+
+# ------------------------------------------------------------------------- reporting
+
+
+def _fmt(value: float, unit: str) -> str:
+    return f"{value:,.0f}" if unit == "docs/s" else f"{value:.3f}"
+
+
+def _verdict(row: Row, ratio: float) -> str:
+    if row.target is None:
+        return ""
+    if row.docwire.higher_is_better:
+        ok, rule = ratio >= row.target, f">= {row.target:g}"
+    else:
+        ok, rule = ratio <= row.target, f"<= {row.target:g}"
+    return f"[green]PASS[/] ({rule})" if ok else f"[red]MISS[/] ({rule})"
+
+
+def report(rows: Sequence[Row], reps: int, elapsed: float) -> None:
+    """Prints the comparison table."""
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("grpcio", "protobuf", "docarray"))
+    table = Table(
+        "workload",
+        "figure",
+        Column("docwire", justify="right"),
+        Column("bare", justify="right"),
+        Column("docwire/bare", justify="right"),
+        "target",
+        Column("docwire runs | bare runs", style="dim"),
+        title=f"docwire vs bare grpcio relay: median of {reps} (Python {platform.python_version()}, {versions})",
+        caption=f"{len(os.sched_getaffinity(0))} CPUs, {elapsed:.0f} s. ms: lower is better; docs/s: higher is better.",
+    )
+    previous = ""
+    for row in rows:
+        ratio = row.docwire.median / row.bare.median
+        unit = row.docwire.unit
+        runs = (
+            " ".join(_fmt(v, unit) for v in row.docwire.runs) + " | " + " ".join(_fmt(v, unit) for v in row.bare.runs)
+        )
+        table.add_row(
+            row.workload if row.workload != previous else "",
+            row.figure,
+            f"{_fmt(row.docwire.median, unit)} {unit}",
+            f"{_fmt(row.bare.median, unit)} {unit}",
+            f"{ratio:.2f}",
+            _verdict(row, ratio),
+            runs,
+        )
+        previous = row.workload
+    console.print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per workload (median reported)")
+    parser.add_argument("-n", type=int, default=2000, help="sequential requests per repetition")
+    parser.add_argument("--warmup", type=int, default=200, help="sequential warm-up requests per repetition")
+    parser.add_argument("--profile", action="store_true", help="run bench/profile_hop.py instead (see its --help)")
+    args, rest = parser.parse_known_args(argv)
+    if args.profile:
+        code: int = profile_hop.main(rest)
+        return code
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if args.reps < 1 or args.n < 100 or args.warmup < 0:
+        parser.error("--reps must be >= 1, -n >= 100 and --warmup >= 0")
+    start = time.perf_counter()
+    rows = measure(args.reps, args.n, args.warmup)
+    report(rows, args.reps, time.perf_counter() - start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
