@@ -113,3 +113,21 @@ class BrokenInit(Executor):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         raise RuntimeError("cannot load the model weights from /nowhere")
+
+
+class ConcurrencyProbe(Executor):
+    """Reports how many requests were in flight when each began; sleeps ``parameters['sleep']`` seconds."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.active = 0
+
+    @requests
+    async def probe(self, parameters: dict[str, object], **kwargs: object) -> dict[str, int]:
+        self.active += 1
+        seen = self.active
+        try:
+            await asyncio.sleep(float(parameters.get("sleep", 0.02)))  # type: ignore[arg-type]
+        finally:
+            self.active -= 1
+        return {"in_flight": seen}

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 import grpc
 import numpy as np
 import pytest
-from docwire_client.methods import GatewayMethods
 from executors import BrokenInit, Faulty, TextDoc
 
 from docwire import (
@@ -27,6 +26,7 @@ from docwire import (
     MessageTooLarge,
     StartupError,
 )
+from docwire_client.methods import GatewayMethods
 
 MakeClient = Callable[..., Client]
 
@@ -42,7 +42,7 @@ def ok_texts(client: Client) -> list[str]:
 
 def test_malformed_request_bytes_are_invalid_argument(faulty: Flow) -> None:
     with grpc.insecure_channel(f"127.0.0.1:{faulty.port}") as channel:
-        post = channel.unary_unary(GatewayMethods.POST)
+        post: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(GatewayMethods.POST)
         with pytest.raises(grpc.RpcError) as caught:
             post(b"\xff\xff\xff not protobuf", timeout=10)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
