@@ -38,9 +38,14 @@ def test_unknown_endpoint_lists_the_valid_ones() -> None:
         plan_route(CHAIN[1:], "/nope", None, None)
 
 
-def test_pass_through_executor_accepts_every_endpoint() -> None:
-    route = plan_route([ExecutorNode("plain", ("a:1",))], "/anything", None, None)
-    assert [n.name for n in route.executors] == ["plain"]
+def test_executors_that_do_not_serve_the_endpoint_are_skipped() -> None:
+    assert [n.name for n in plan_route(CHAIN, "/search", None, None).executors] == ["fooExecutor", "bazExecutor"]
+    assert [n.name for n in plan_route(CHAIN[1:], "/search", None, None).executors] == ["bazExecutor"]
+
+
+def test_a_pass_through_flow_returns_requests_as_they_came() -> None:
+    route = plan_route([ExecutorNode("plain", ("a:1",)), CHAIN[1]], "/anything", None, None)
+    assert route.executors == ()
 
 
 def test_invalid_regex_is_a_bad_request() -> None:

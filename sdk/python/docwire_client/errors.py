@@ -19,6 +19,7 @@ __all__ = [
     "MessageTooLarge",
     "RequestTimeout",
     "error_from_rpc",
+    "error_from_status",
 ]
 
 #: Trailing-metadata key naming the DocwireError class a server aborted with.
@@ -125,6 +126,12 @@ _BY_CODE: dict[grpc.StatusCode, type[DocwireError]] = {
     grpc.StatusCode.DEADLINE_EXCEEDED: RequestTimeout,
     grpc.StatusCode.RESOURCE_EXHAUSTED: MessageTooLarge,
 }
+
+
+def error_from_status(name: str, description: str) -> DocwireError | None:
+    """The DocwireError an error status names, when a gateway (not an executor) reported it in a reply."""
+    cls = _BY_NAME.get(name)
+    return None if cls is None else cls(description)
 
 
 def error_from_rpc(exc: grpc.aio.AioRpcError, address: str) -> DocwireError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -79,7 +79,7 @@ async def _iterate(source: Any) -> AsyncIterator[Any]:
         raise TypeError(f"inputs must be documents or an iterable of them, not {type(source).__name__}")
 
 
-def build_request(spec: RequestSpec, docs: list[BaseDoc]) -> tuple[str, bytes]:
+def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, bytes]:
     """One serialized DataRequest carrying ``docs``, and its request id."""
     request = request_pb2.DataRequest()
     request_id = uuid.uuid4().hex

@@ -9,7 +9,7 @@ from google.protobuf import json_format
 
 from docwire.v1 import request_pb2
 from docwire_client.codec import decode_docs
-from docwire_client.errors import ExecutorError
+from docwire_client.errors import DocwireError, ExecutorError, error_from_status
 
 __all__ = ["Response"]
 
@@ -73,10 +73,13 @@ class Response(Generic[T]):
             self._docs = decode_docs(raw, self.doc_type)
         return self._docs
 
-    def error(self) -> ExecutorError:
-        """The ExecutorError this reply's error status stands for."""
+    def error(self) -> DocwireError:
+        """The error this reply's status stands for: ExecutorError when an executor raised,
+        else the DocwireError the gateway named (EndpointNotFound, ExecutorUnavailable, ...)."""
         status = self.status
         exc = status.exception
+        if not exc.executor and (named := error_from_status(exc.name, status.description)) is not None:
+            return named
         return ExecutorError(
             status.description,
             name=exc.name,

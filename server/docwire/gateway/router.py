@@ -24,14 +24,28 @@ class ExecutorNode:
     addresses: tuple[str, ...]
     endpoints: frozenset[str] = field(default_factory=frozenset)
 
-    def accepts(self, endpoint: str) -> bool:
-        """Whether a request for ``endpoint`` reaches user code here (else it passes through)."""
-        return not self.endpoints or endpoint in self.endpoints or DEFAULT_ENDPOINT in self.endpoints
+    def handles(self, endpoint: str) -> bool:
+        """Whether a method of this executor serves ``endpoint`` (its own binding or the default one)."""
+        return endpoint in self.endpoints or DEFAULT_ENDPOINT in self.endpoints
+
+    def binds(self, endpoint: str) -> bool:
+        """Whether this executor binds ``endpoint`` by name (not only through its default)."""
+        return endpoint in self.endpoints
+
+    @property
+    def passes_through(self) -> bool:
+        """An executor with no ``@requests`` method: requests go by it untouched."""
+        return not self.endpoints
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """The executors one request visits, in order, and whether parameters need scoping."""
+    """The executors one request visits, in order, and whether parameters need scoping.
+
+    Executors that do not serve the endpoint are left out: they would only pass the
+    documents on, at the cost of a round trip. No executor at all means the request
+    comes back as it went (a Flow of pass-through executors).
+    """
 
     executors: tuple[ExecutorNode, ...]
     scoped: bool
@@ -43,15 +57,15 @@ def plan_route(
     target_executor: str | None,
     parameters: Mapping[str, Any] | None,
 ) -> Route:
-    """Picks the executors a request visits.
+    """Picks the executors a request visits: those on the path that serve ``endpoint``.
 
     ``target_executor`` is a regular expression matched with ``re.match`` against
     executor names.
 
     Raises:
         BadRequest: ``target_executor`` is not a valid regular expression.
-        EndpointNotFound: no executor on the path serves ``endpoint``, or the
-            target matches no executor.
+        EndpointNotFound: no executor on the path serves ``endpoint`` (and none is a
+            pass-through one), or the target matches no executor.
     """
     selected = tuple(chain)
     if target_executor:
@@ -63,12 +77,13 @@ def plan_route(
         if not selected:
             names = ", ".join(node.name for node in chain)
             raise EndpointNotFound(f"target_executor {target_executor!r} matches no executor; executors: {names}")
-    if not any(node.accepts(endpoint) for node in selected):
+    serving = tuple(node for node in selected if node.handles(endpoint))
+    if not serving and not any(node.passes_through for node in selected):
         served = sorted({e for node in selected for e in node.endpoints})
         raise EndpointNotFound(f"no executor serves endpoint {endpoint!r}; endpoints: {', '.join(served)}")
     executor_names = {node.name for node in chain}
     scoped = bool(parameters) and any(_scope_of(key, executor_names) is not None for key in parameters or {})
-    return Route(selected, scoped)
+    return Route(serving, scoped)
 
 
 def _scope_of(key: str, names: set[str]) -> str | None:

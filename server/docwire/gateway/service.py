@@ -25,7 +25,7 @@ from docwire.gateway.upstream import ReplicaPool
 from docwire.runtime.servicer import RESULTS_KEY
 from docwire.transports.grpc_server import abort
 from docwire.v1 import request_pb2
-from docwire_client.errors import BadRequest, DocwireError
+from docwire_client.errors import BadRequest, DocwireError, EndpointNotFound
 from docwire_client.methods import GATEWAY_SERVICE
 
 __all__ = ["GatewayServicer"]
@@ -88,10 +88,28 @@ class GatewayServicer:
             },
         )
 
-    async def handle(self, raw: bytes) -> bytes:
-        """Routes one serialized DataRequest through the Flow and returns the serialized reply."""
+    async def handle(self, raw: bytes, *, errors_in_reply: bool = False) -> bytes:
+        """Routes one serialized DataRequest through the Flow and returns the serialized reply.
+
+        Args:
+            raw: the request.
+            errors_in_reply: answer a failure of this request (unknown endpoint, executor
+                unavailable, ...) with an error status in its reply instead of raising, so
+                the other requests of a stream go on. Unparsable bytes still raise.
+
+        Raises:
+            DocwireError: the request failed (always BadRequest for unparsable bytes).
+        """
         start = time.time_ns()
         request = _parse_request(raw)
+        try:
+            return await self._route(request, raw, start)
+        except DocwireError as error:
+            if not errors_in_reply:
+                raise
+            return _error_reply(request, error, start)
+
+    async def _route(self, request: request_pb2.DataRequest, raw: bytes, start: int) -> bytes:
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else None
@@ -113,11 +131,7 @@ class GatewayServicer:
                 break
         if route.scoped:
             current = _with_parameters(reply, _with_results(parameters or {}, reply))
-        gateway = request_pb2.DataRequest()
-        gateway_route = gateway.routes.add(executor=GATEWAY_ROUTE)
-        gateway_route.start_time.FromNanoseconds(start)
-        gateway_route.end_time.FromNanoseconds(time.time_ns())
-        return gateway.SerializeToString() + current
+        return _gateway_route(start).SerializeToString() + current
 
     async def post(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         """Post: one request, one reply."""
@@ -135,8 +149,8 @@ class GatewayServicer:
 
         async def handle_one(raw: bytes) -> None:
             try:
-                await replies.put(await self.handle(raw))
-            except DocwireError as error:
+                await replies.put(await self.handle(raw, errors_in_reply=True))
+            except DocwireError as error:  # unparsable bytes: no request id to answer
                 await replies.put(error)
 
         async def read_requests() -> None:
@@ -171,7 +185,11 @@ class GatewayServicer:
         target = header.target_executor if header.HasField("target_executor") else None
         try:
             route = plan_route(self._chain, endpoint, target, None)
-            node = next(n for n in route.executors if n.accepts(endpoint))
+            # The executor that binds the endpoint by name, else the first whose default serves it.
+            candidates = sorted(route.executors, key=lambda n: not n.binds(endpoint))
+            if not candidates:
+                raise EndpointNotFound(f"no executor serves endpoint {endpoint!r}")
+            node = candidates[0]
             timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
             async for reply in self._pools[node.name].stream_doc(raw, timeout):
                 yield reply
@@ -203,6 +221,25 @@ class GatewayServicer:
         """Closes the channels to the executors."""
         for pool in self._pools.values():
             await pool.close()
+
+
+def _gateway_route(start: int) -> request_pb2.DataRequest:
+    """A message holding only the gateway's route, from ``start`` until now."""
+    gateway = request_pb2.DataRequest()
+    route = gateway.routes.add(executor=GATEWAY_ROUTE)
+    route.start_time.FromNanoseconds(start)
+    route.end_time.FromNanoseconds(time.time_ns())
+    return gateway
+
+
+def _error_reply(request: request_pb2.DataRequest, error: DocwireError, start: int) -> bytes:
+    """The request sent back with an error status naming the failure; its documents are returned untouched."""
+    status = request.header.status
+    status.code = request_pb2.Status.CODE_ERROR
+    status.description = str(error)
+    status.exception.name = type(error).__name__
+    status.exception.args.append(str(error))
+    return _gateway_route(start).SerializeToString() + request.SerializeToString()
 
 
 def _with_parameters(request: request_pb2.DataRequest, parameters: dict[str, Any]) -> bytes:

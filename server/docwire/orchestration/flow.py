@@ -63,6 +63,7 @@ class Flow:
         self._executors: list[ExecutorConfig] = []
         self._processes: list[ServiceProcess] = []
         self._gateway: ServiceProcess | None = None
+        self._nodes: list[ExecutorNode] = []
         self._client: Client | None = None
         self._base_dir: Path | None = None
 
@@ -144,6 +145,11 @@ class Flow:
         """The address clients on this machine use to reach the gateway."""
         return "127.0.0.1" if self._config.host in ("0.0.0.0", "::") else self._config.host
 
+    @property
+    def executor_addresses(self) -> dict[str, tuple[str, ...]]:
+        """Executor name -> its replicas' ``host:port`` addresses, in replica order (once started)."""
+        return {node.name: node.addresses for node in self._nodes}
+
     def pids(self) -> list[int]:
         """The process ids of every executor replica and the gateway."""
         procs = [*self._processes, *([self._gateway] if self._gateway else [])]
@@ -159,6 +165,7 @@ class Flow:
             raise RuntimeError("the Flow is already started")
         try:
             nodes = self._start_executors()
+            self._nodes = nodes
             spec = GatewaySpec(
                 executors=tuple(nodes),
                 host=self._config.host,
@@ -211,6 +218,7 @@ class Flow:
             process.stop()
         self._gateway = None
         self._processes = []
+        self._nodes = []
 
     def __enter__(self) -> Flow:
         return self.start()

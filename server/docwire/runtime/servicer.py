@@ -24,7 +24,7 @@ from docwire.transports.grpc_server import abort
 from docwire.v1 import request_pb2
 from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs
 from docwire_client.doc_types import doclist_of
-from docwire_client.errors import BadRequest, DocumentSchemaError, EndpointNotFound
+from docwire_client.errors import BadRequest, EndpointNotFound
 from docwire_client.methods import EXECUTOR_SERVICE
 
 __all__ = ["RESULTS_KEY", "ExecutorServicer"]
@@ -83,7 +83,7 @@ class ExecutorServicer:
         raw_docs = request.data.docs.SerializeToString() if form == "docs" else request.data.docs_bytes
         try:
             docs = decode_docs(raw_docs, bound.signature.input_type)
-        except DocumentSchemaError as exc:
+        except BadRequest as exc:  # unparsable bytes, or documents that do not fit the schema
             await abort(context, exc)
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
         user_parameters = {k: v for k, v in parameters.items() if k != RESULTS_KEY}
@@ -123,11 +123,11 @@ class ExecutorServicer:
             await abort(context, EndpointNotFound(f"no endpoint {endpoint}; endpoints: {self._endpoint_list()}"))
         try:
             doc = decode_doc(request.document, bound.signature.input_type)
-        except DocumentSchemaError as exc:
+        except BadRequest as exc:
             await abort(context, exc)
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
         reply = request_pb2.SingleDocumentRequest()
-        reply.header.request_id = request.header.request_id
+        reply.header.CopyFrom(request.header)
         try:
             if bound.signature.is_generator:
                 async for produced in stream_endpoint(self._executor, bound, doc, parameters):

@@ -1,0 +1,1 @@
+"""Conformance tests: the real grpcurl and grpc-health-probe binaries against a real Flow."""
