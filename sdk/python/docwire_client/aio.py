@@ -27,6 +27,15 @@ __all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "AsyncClient"]
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
+async def _chain(
+    first: list[BaseDoc], second: list[BaseDoc], rest: AsyncIterator[list[BaseDoc]]
+) -> AsyncIterator[list[BaseDoc]]:
+    yield first
+    yield second
+    async for batch in rest:
+        yield batch
+
+
 class AsyncClient:
     """Talks to a docwire gateway over gRPC with asyncio.
 
@@ -90,11 +99,12 @@ class AsyncClient:
         prefetch: int = 100,
         timeout: float | None = None,
     ) -> AsyncIterator[Response[Any]]:
-        """Streams the inputs as requests over one bidi call and yields every reply.
+        """Sends the inputs as requests and yields every reply.
 
-        Sending and receiving overlap; at most ``prefetch`` requests are in flight, so
-        memory stays bounded however long the input is. Replies come as they finish,
-        or in input order with ``results_in_order``.
+        Inputs that fit in one request go as one unary call. Longer inputs stream over
+        one bidi call: sending and receiving overlap, at most ``prefetch`` requests are
+        in flight, so memory stays bounded however long the input is. Replies come as
+        they finish, or in input order with ``results_in_order``.
 
         Raises:
             DocwireError: the call failed (the server is unreachable, a bad request, ...).
@@ -103,6 +113,38 @@ class AsyncClient:
             raise ValueError(f"prefetch must be at least 1, not {prefetch}")
         spec = RequestSpec(on, parameters, target_executor, None if timeout is None else int(timeout * 1000))
         doc_type = return_doc_class(return_type)
+        pending_batches = batches(inputs, request_size)
+        first = await anext(pending_batches)
+        second = await anext(pending_batches, None)
+        if second is None:
+            yield await self._post_one(spec, first, doc_type)
+            return
+        async for response in self._stream(
+            spec, _chain(first, second, pending_batches), doc_type, results_in_order, prefetch
+        ):
+            yield response
+
+    async def _post_one(self, spec: RequestSpec, batch: list[BaseDoc], doc_type: type[BaseDoc]) -> Response[Any]:
+        """One request as one unary Post call: the shortest path for a single batch."""
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, request_pb2.DataRequest] = self.channel.unary_unary(
+            GatewayMethods.POST, response_deserializer=request_pb2.DataRequest.FromString
+        )
+        _, raw = build_request(spec, batch)
+        try:
+            message: request_pb2.DataRequest = await call(raw)
+        except grpc.aio.AioRpcError as exc:
+            raise self._error(exc) from None
+        return Response(message, doc_type)
+
+    async def _stream(
+        self,
+        spec: RequestSpec,
+        request_batches: AsyncIterator[list[BaseDoc]],
+        doc_type: type[BaseDoc],
+        results_in_order: bool,
+        prefetch: int,
+    ) -> AsyncIterator[Response[Any]]:
+        """Streams batches over one bidi call, at most ``prefetch`` in flight, yielding every reply."""
         slots = asyncio.Semaphore(prefetch)
         order: dict[str, int] = {}  # request id -> input position, for results_in_order
         positions = itertools.count()
@@ -113,7 +155,7 @@ class AsyncClient:
 
         async def send() -> None:
             try:
-                async for batch in batches(inputs, request_size):
+                async for batch in request_batches:
                     await slots.acquire()
                     request_id, raw = build_request(spec, batch)
                     order[request_id] = next(positions)

@@ -159,17 +159,15 @@ class Client:
 
     async def _collect(self, on: str, inputs: Inputs, return_responses: bool, kwargs: dict[str, Any]) -> Any:
         responses: list[Response[Any]] = []
+        collected = doclist_of(return_doc_class(kwargs["return_type"]))
         async for response in self._async.responses(on, inputs, **kwargs):
             if response.is_error:
                 raise response.error()
-            responses.append(response)
-        if return_responses:
-            return responses
-        doc_type = return_doc_class(kwargs["return_type"])
-        collected = doclist_of(doc_type)
-        for response in responses:
-            collected.extend(response.docs)
-        return collected
+            if return_responses:
+                responses.append(response)
+            else:  # decode now, while later replies are still on their way
+                collected.extend(response.docs)
+        return responses if return_responses else collected
 
     def stream_doc(
         self,

@@ -8,13 +8,16 @@ in ``parameters['__results__']`` while the documents stay.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
 from docarray import BaseDoc, DocList
 
-from docwire.executor.base import BoundEndpoint, Executor
+from docwire.executor.base import BoundEndpoint
+from docwire.executor.base import Executor as DocwireExecutor
 from docwire_client.doc_types import doclist_of
 
 __all__ = ["Outcome", "run_endpoint", "stream_endpoint"]
@@ -51,21 +54,28 @@ def _as_doclist(value: Any, doc_type: type[BaseDoc]) -> DocList[Any]:
     )
 
 
-async def _call(method: Callable[..., Any], is_async: bool, kwargs: dict[str, Any]) -> Any:
+async def _call(method: Callable[..., Any], is_async: bool, kwargs: dict[str, Any], pool: Executor | None) -> Any:
     if is_async:
         return await method(**kwargs)
     # Sync user code runs off the event loop so the server keeps answering.
-    return await asyncio.to_thread(method, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(method, **kwargs))
 
 
 async def run_endpoint(
-    executor: Executor, bound: BoundEndpoint, docs: DocList[Any], parameters: dict[str, Any]
+    executor: DocwireExecutor,
+    bound: BoundEndpoint,
+    docs: DocList[Any],
+    parameters: dict[str, Any],
+    pool: Executor | None = None,
 ) -> Outcome:
-    """Runs a batch endpoint (``docs``) or a single-document one (``doc``, once per document)."""
+    """Runs a batch endpoint (``docs``) or a single-document one (``doc``, once per document).
+
+    Sync methods run on ``pool`` (the event loop's default executor when None).
+    """
     sig = bound.signature
     method = executor.method(bound)
     if not sig.single_doc:
-        returned = await _call(method, sig.is_async, _arguments(bound, {"docs": docs}, parameters))
+        returned = await _call(method, sig.is_async, _arguments(bound, {"docs": docs}, parameters), pool)
         if returned is None:
             return Outcome(docs)
         if isinstance(returned, Mapping):
@@ -75,7 +85,7 @@ async def run_endpoint(
     outputs: list[BaseDoc] = []
     result: dict[str, Any] | None = None
     for doc in docs:
-        returned = await _call(method, sig.is_async, _arguments(bound, {"doc": doc}, parameters))
+        returned = await _call(method, sig.is_async, _arguments(bound, {"doc": doc}, parameters), pool)
         if isinstance(returned, Mapping):
             result = {**(result or {}), **returned}
             outputs.append(doc)
@@ -85,7 +95,11 @@ async def run_endpoint(
 
 
 async def stream_endpoint(
-    executor: Executor, bound: BoundEndpoint, doc: BaseDoc, parameters: dict[str, Any]
+    executor: DocwireExecutor,
+    bound: BoundEndpoint,
+    doc: BaseDoc,
+    parameters: dict[str, Any],
+    pool: Executor | None = None,
 ) -> AsyncIterator[BaseDoc]:
     """Runs a generator endpoint on one document, yielding each document it produces."""
     method = executor.method(bound)
@@ -96,5 +110,6 @@ async def stream_endpoint(
         return
     # A sync generator steps in a worker thread, one item at a time.
     sentinel = object()
-    while (item := await asyncio.to_thread(next, produced, sentinel)) is not sentinel:
+    loop = asyncio.get_running_loop()
+    while (item := await loop.run_in_executor(pool, next, produced, sentinel)) is not sentinel:
         yield item

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpc
@@ -42,6 +43,9 @@ class ExecutorServicer:
 
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
+        # Sync endpoint methods run here, one at a time: off the event loop, and never
+        # concurrently with each other (models are rarely thread-safe). Replicas add parallelism.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=executor.runtime_args.name)
         self._name = executor.runtime_args.name
         self._result_key = f"{self._name}/rep-{executor.runtime_args.replica_id}"
 
@@ -91,7 +95,7 @@ class ExecutorServicer:
             if bound.signature.is_generator:
                 outcome = await self._collect_stream(bound, docs, user_parameters)
             else:
-                outcome = await run_endpoint(self._executor, bound, docs, user_parameters)
+                outcome = await run_endpoint(self._executor, bound, docs, user_parameters, self._pool)
             encoded = encode_docs(outcome.docs)
         except Exception as exc:  # user code: its failure travels in the reply
             logger.exception("%s failed on %s", self._name, bound.endpoint)
@@ -111,7 +115,9 @@ class ExecutorServicer:
 
     async def _collect_stream(self, bound: BoundEndpoint, docs: DocList[Any], parameters: dict[str, Any]) -> Outcome:
         """A generator endpoint called with a batch: every yielded document, in order."""
-        produced = [d for doc in docs async for d in stream_endpoint(self._executor, bound, doc, parameters)]
+        produced = [
+            d for doc in docs async for d in stream_endpoint(self._executor, bound, doc, parameters, self._pool)
+        ]
         return Outcome(doclist_of(bound.signature.output_type, produced))
 
     async def stream_doc(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
@@ -130,12 +136,12 @@ class ExecutorServicer:
         reply.header.CopyFrom(request.header)
         try:
             if bound.signature.is_generator:
-                async for produced in stream_endpoint(self._executor, bound, doc, parameters):
+                async for produced in stream_endpoint(self._executor, bound, doc, parameters, self._pool):
                     reply.document.CopyFrom(encode_doc(produced))
                     yield reply.SerializeToString()
                 return
             batch = doclist_of(bound.signature.input_type, [doc])
-            outcome = await run_endpoint(self._executor, bound, batch, parameters)
+            outcome = await run_endpoint(self._executor, bound, batch, parameters, self._pool)
             for produced in outcome.docs:
                 reply.document.CopyFrom(encode_doc(produced))
                 yield reply.SerializeToString()
@@ -144,6 +150,10 @@ class ExecutorServicer:
             reply.ClearField("document")
             reply.header.status.CopyFrom(error_status(exc, self._name))
             yield reply.SerializeToString()
+
+    def close(self) -> None:
+        """Waits for the sync-method thread to finish what it is running."""
+        self._pool.shutdown(wait=True)
 
     def _endpoint_list(self) -> str:
         return ", ".join(sorted(type(self._executor).endpoints)) or "(none)"

@@ -42,6 +42,7 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
 
     async def stop() -> None:
         await server.stop()
+        servicer.close()
         executor.close()
 
     await wait_for_stop_signal(stop)
