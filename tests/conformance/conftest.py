@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,14 +14,13 @@ _INTEGRATION = str(Path(__file__).resolve().parent.parent / "integration")
 if _INTEGRATION not in sys.path:
     sys.path.insert(0, _INTEGRATION)
 
-from executors import Appender, Embedder, Streamer  # noqa: E402
+from executors import Appender, Embedder, Faulty, Streamer  # noqa: E402
 
 from docwire import Executor, Flow  # noqa: E402
 
 from .support import REPLICAS, WORKERS  # noqa: E402
 
 _USES: dict[str, type[Executor]] = {"first": Appender, "embedder": Embedder, "streamer": Streamer}
-_LABEL = re.compile(r"executor '(?P<name>[^']+)' rep-(?P<replica>\d+)")
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +49,23 @@ def workers(flow: Flow) -> dict[str, str]:
     }
     assert sorted(found) == sorted(WORKERS)
     return found
+
+
+@pytest.fixture(scope="module")
+def sdk_flow() -> Iterator[Flow]:
+    """The Flow the Go and JS SDK suites run their scenario table against.
+
+    ``first`` (two Appender replicas: appends ``[first]``, returns a dict result),
+    ``embedder`` (``/embed``: float32 ``[len(text), 0, 1, 2]``), ``streamer`` (generator
+    ``/hello`` yielding ``count`` documents ``"<text> <i>"``), ``faulty`` (``/fail`` raises
+    NotImplementedError('no time for it'), ``/ok`` sets text to "ok").
+    """
+    flow = (
+        Flow(host="127.0.0.1")
+        .add(uses=Appender, name="first", replicas=2)
+        .add(uses=Embedder, name="embedder")
+        .add(uses=Streamer, name="streamer")
+        .add(uses=Faulty, name="faulty")
+    )
+    with flow:
+        yield flow
