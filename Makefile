@@ -44,9 +44,15 @@ $(GOOGLEAPIS)/annotations.proto: $(INSTALLED)
 	src=$$($(PY) -c 'import google.api.annotations_pb2 as a, os; print(os.path.dirname(a.__file__))'); \
 	  cp $$src/annotations.proto $$src/http.proto $$src/httpbody.proto $$src/field_behavior.proto $(GOOGLEAPIS)/
 
-proto-lint: $(GOOGLEAPIS)/annotations.proto ## buf lint + buf format check of the contract
+proto-lint: $(GOOGLEAPIS)/annotations.proto ## buf lint, buf format, and buf breaking against main
 	$(BUF) lint
 	$(BUF) format --exit-code > /dev/null
+	if git rev-parse --verify --quiet main > /dev/null; then \
+	  rm -rf .build/against && mkdir -p .build/against/.build && \
+	  git archive main proto buf.yaml | tar -x -C .build/against && \
+	  cp -r .build/googleapis .build/against/.build/ && \
+	  $(BUF) breaking --against .build/against; \
+	else echo "no local main branch: buf breaking not run"; fi
 
 proto: proto-lint ## regenerate the Python code from proto/ (reproducible)
 	rm -rf .build/proto && mkdir -p .build/proto/py
