@@ -14,7 +14,7 @@ import uvloop
 from docwire.gateway.service import GatewayServicer
 from docwire.gateway.spec import GatewaySpec
 from docwire.gateway.upstream import ReplicaPool
-from docwire.runtime.lifecycle import configure_logging, report_ready, wait_for_stop_signal
+from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
 from docwire.transports.grpc_server import start_grpc_server
 from docwire_client.methods import GATEWAY_SERVICE
 
@@ -46,6 +46,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     await servicer.discover(spec.discovery_timeout)
     await server.set_serving(True)
     logger.info("gateway serving %d executor(s) on port %d", len(pools), server.port)
+    tune_garbage_collector()
     report_ready(ready_fd, server.port)
 
     async def stop() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
 
-__all__ = ["PARENT_PID_ENV", "configure_logging", "report_ready", "wait_for_stop_signal"]
+__all__ = ["PARENT_PID_ENV", "configure_logging", "report_ready", "tune_garbage_collector", "wait_for_stop_signal"]
 
 
 def configure_logging(name: str) -> None:
@@ -18,6 +19,20 @@ def configure_logging(name: str) -> None:
         level=os.environ.get("DOCWIRE_LOG_LEVEL", "WARNING"),
         format=f"%(asctime)s {name}[%(process)d] %(levelname)s %(name)s: %(message)s",
     )
+
+
+def tune_garbage_collector() -> None:
+    """Moves everything built during start-up out of the collector's way, and collects less often.
+
+    A server process decodes and encodes documents all day: thousands of short-lived
+    containers per request. Freezing the start-up objects (modules, the executor and
+    its model) and raising the young-generation threshold cuts collector time without
+    changing what is collected.
+    """
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(50_000, older, oldest)
 
 
 def report_ready(ready_fd: int | None, port: int) -> None:

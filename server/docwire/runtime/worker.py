@@ -14,7 +14,7 @@ import cloudpickle
 import uvloop
 
 from docwire.executor.base import RuntimeArgs, instantiate
-from docwire.runtime.lifecycle import configure_logging, report_ready, wait_for_stop_signal
+from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
 from docwire.runtime.loader import load_executor_class, load_py_modules
 from docwire.runtime.servicer import ExecutorServicer
 from docwire.runtime.spec import WorkerSpec
@@ -38,6 +38,7 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
     )
     await server.set_serving(True)
     logger.info("%s/rep-%d serving %s on port %d", spec.name, spec.replica_id, executor_class.__name__, server.port)
+    tune_garbage_collector()
     report_ready(ready_fd, server.port)
 
     async def stop() -> None:
