@@ -17,12 +17,14 @@ GOOGLEAPIS := .build/googleapis/google/api
 GEN_PY := sdk/python/docwire/v1
 PROTOS := $(wildcard proto/docwire/v1/*.proto)
 
-.PHONY: help install tools proto proto-check proto-lint lint test test-unit test-integration bench run lock clean
+.PHONY: help install tools proto proto-python proto-check proto-lint lint test bench run lock clean
+
+include sdk_gen/go.mk
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: $(INSTALLED) tools ## create .venv with every pinned Python package, plus the Go tools
+install: $(INSTALLED) tools tools-go ## create .venv with every pinned Python package, plus the Go tools and modules
 
 $(INSTALLED): requirements/lock.txt pyproject.toml sdk/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -54,7 +56,9 @@ proto-lint: $(GOOGLEAPIS)/annotations.proto ## buf lint, buf format, and buf bre
 	  $(BUF) breaking --against .build/against; \
 	else echo "no local main branch: buf breaking not run"; fi
 
-proto: proto-lint ## regenerate the Python code from proto/ (reproducible)
+proto: proto-python proto-go ## regenerate every language's code from proto/ (reproducible)
+
+proto-python: proto-lint ## regenerate the Python messages, stubs and .pyi from proto/
 	rm -rf .build/proto && mkdir -p .build/proto/py
 	$(BUF) build -o .build/proto/image.binpb
 	$(PY) -m grpc_tools.protoc --descriptor_set_in=.build/proto/image.binpb \
@@ -68,11 +72,13 @@ proto: proto-lint ## regenerate the Python code from proto/ (reproducible)
 	cp sdk_gen/python/__init__.py .build/proto/py/docwire/v1/__init__.py
 	rm -rf $(GEN_PY) && cp -r .build/proto/py/docwire/v1 $(GEN_PY)
 
-proto-check: proto ## fail when the committed generated code differs from `make proto`
-	@git diff --exit-code --stat -- $(GEN_PY) || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
-	@test -z "$$(git status --porcelain -- $(GEN_PY))" || { git status --porcelain -- $(GEN_PY); echo "untracked generated files: run 'make proto' and commit"; exit 1; }
+GENERATED = $(GEN_PY) $(GEN_GO)
 
-lint: $(INSTALLED) ## ruff + mypy --strict
+proto-check: proto ## fail when the committed generated code differs from `make proto`
+	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain -- $(GENERATED))" || { git status --porcelain -- $(GENERATED); echo "untracked generated files: run 'make proto' and commit"; exit 1; }
+
+lint: $(INSTALLED) lint-go ## ruff, mypy --strict, gofmt and go vet
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
