@@ -31,6 +31,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
 from docwire.v1 import document_pb2
 from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs
+from docwire_client.doc_types import Document
 from docwire_client.errors import BadRequest, DocumentSchemaError
 
 # --------------------------------------------------------------------- schemas
@@ -440,6 +441,211 @@ def test_absent_fields_take_fresh_defaults() -> None:
     assert first.embedding is None
     assert first.id != second.id  # an absent id is a new random one
     assert first.__pydantic_fields_set__ == {"text"}
+
+
+# ----------------------------------- defaults, fields_set, documents built without pydantic
+
+
+class MyDict(dict[str, Any]):
+    """An empty default of a dict subclass is deep-copied: the copy keeps the class."""
+
+
+class Defaults(BaseDoc):
+    text: str | None = None
+    count: int = 0
+    flag: bool = False
+    note: str | None = "default"
+    empty_dict: dict[str, Any] = {}  # noqa: RUF012 - the mutable defaults are the point
+    empty_list: list[int] = []  # noqa: RUF012
+    empty_set: set[str] = set()  # noqa: RUF012
+    nested: dict[str, list[int]] = {"a": [1, 2]}  # noqa: RUF012
+    rows: list[list[int]] = [[1], [2]]  # noqa: RUF012
+    subclassed: dict[str, Any] = MyDict()
+    shared: tuple[int, ...] = (1, 2)
+    made: list[str] = Field(default_factory=lambda: ["made"])
+
+
+MUTABLE_DEFAULTS = ("empty_dict", "empty_list", "empty_set", "nested", "rows", "subclassed", "made")
+
+
+def _only(doc: BaseDoc, *names: str) -> document_pb2.Doc:
+    """``doc``'s message with only the named fields left in it."""
+    message = encode_doc(doc)
+    for name in list(message.data):
+        if name not in names:
+            del message.data[name]
+    return message
+
+
+def _two_of(message: document_pb2.Doc) -> bytes:
+    return document_pb2.DocList(docs=[message, message]).SerializeToString()
+
+
+def _comparable(value: Any) -> Any:
+    """A ``model_dump`` with tensors turned into what ``==`` can compare."""
+    if isinstance(value, np.ndarray):
+        return (type(value), value.dtype, value.shape, value.tolist())
+    if isinstance(value, dict):
+        return {key: _comparable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_comparable(item) for item in value)
+    return value
+
+
+def _dumped(doc: BaseDoc, *exclude: str) -> Any:
+    return _comparable(doc.model_dump(exclude=set(exclude)))
+
+
+# The codec reads a message holding few of the declared fields key by key, a fuller one
+# field by field: the cases below take one way each.
+DEFAULTS_KEPT = [
+    pytest.param(("text",), id="few-fields"),
+    pytest.param(("id", "text", "count", "flag", "note"), id="most-fields"),
+]
+
+
+@pytest.mark.parametrize("kept", DEFAULTS_KEPT)
+def test_absent_mutable_defaults_are_fresh_deep_copies(kept: tuple[str, ...]) -> None:
+    data = _two_of(_only(Defaults(text="t", count=3, note=None), *kept))
+    first, second = decode_docs(data, Defaults)
+    absent_id = () if "id" in kept else ("id",)
+    for ours, theirs in zip((first, second), docarray_decode(data, Defaults), strict=True):
+        assert _dumped(ours, *absent_id) == _dumped(theirs, *absent_id)
+        assert ours.__pydantic_fields_set__ == theirs.__pydantic_fields_set__ == set(kept)
+        assert list(ours.__dict__) == list(theirs.__dict__)
+    for name in MUTABLE_DEFAULTS:
+        mine, other = getattr(first, name), getattr(second, name)
+        assert mine is not other, name
+        assert mine is not Defaults.model_fields[name].default, name
+        assert type(mine) is type(getattr(Defaults(), name)), name
+    assert type(first.subclassed) is MyDict
+    # Deep copies, as pydantic makes of an unhashable default: nothing inside is shared.
+    assert first.nested["a"] is not second.nested["a"]
+    assert first.rows[0] is not second.rows[0]
+    first.empty_dict["k"] = 1
+    first.nested["a"].append(3)
+    first.rows[0].append(3)
+    assert (second.empty_dict, second.nested, second.rows) == ({}, {"a": [1, 2]}, [[1], [2]])
+    assert (Defaults().nested, Defaults().rows) == ({"a": [1, 2]}, [[1], [2]])
+    # A hashable default is shared, as pydantic shares it.
+    assert first.shared is second.shared is Defaults.model_fields["shared"].default
+    assert first.shared is Defaults().shared
+
+
+DOCUMENT_KEPT = [
+    pytest.param((), id="nothing"),
+    pytest.param(("id",), id="id"),
+    pytest.param(("id", "embedding"), id="id-embedding"),
+    pytest.param(("text", "tags"), id="text-tags"),
+    pytest.param(("id", "text", "url", "embedding"), id="four"),
+    pytest.param(tuple(name for name in Document.model_fields if name != "tags"), id="all-but-tags"),
+    pytest.param(tuple(Document.model_fields), id="all"),
+]
+
+
+@pytest.mark.parametrize("kept", DOCUMENT_KEPT)
+def test_fields_set_is_what_pydantic_init_records(kept: tuple[str, ...]) -> None:
+    full = Document(text="t", url="https://e.com/a", embedding=np.ones(3, dtype=np.float32), tags={"k": [1]})
+    message = _only(full, *kept)
+    ours = decode_doc(message, Document)
+    theirs = Document.from_protobuf(DocProto.FromString(message.SerializeToString()))
+    by_init = Document(**{name: getattr(theirs, name) for name in kept})
+    assert ours.__pydantic_fields_set__ == theirs.__pydantic_fields_set__ == by_init.__pydantic_fields_set__
+    assert ours.__pydantic_fields_set__ == set(kept)
+    assert list(ours.__dict__) == list(theirs.__dict__) == list(Document.model_fields)
+    absent_id = () if "id" in kept else ("id",)
+    assert _dumped(ours, *absent_id) == _dumped(theirs, *absent_id)
+    if "id" in kept:
+        assert_same(ours, theirs)
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [
+        pytest.param([TextEmbedding(text="t", embedding=np.ones(2)) for _ in range(2)], id="few-fields"),
+        pytest.param([Document(text="t"), Document(text="u")], id="all-fields"),
+    ],
+)
+def test_documents_share_no_mutable_state(docs: list[BaseDoc]) -> None:
+    first, second = decode_docs(encode_docs(docs), Document)
+    assert first.__pydantic_fields_set__ is not second.__pydantic_fields_set__
+    assert first.tags is not second.tags
+    assert first.tags == second.tags == {}
+    before = set(second.__pydantic_fields_set__)
+    first.url = "https://e.com/changed"  # pydantic records the assignment in fields_set
+    first.tags["k"] = 1
+    assert "url" in first.__pydantic_fields_set__
+    assert second.__pydantic_fields_set__ == before
+    assert second.tags == {}
+
+
+class AlphaFirst(BaseDoc):
+    alpha: NdArray | None = None
+    beta: NdArray | None = None
+    c: str | None = None
+    d: str | None = None
+    e: str | None = None
+    f: str | None = None
+    g: str | None = None
+    h: str | None = None
+
+
+class BetaFirst(BaseDoc):
+    beta: NdArray | None = None
+    alpha: NdArray | None = None
+    c: str | None = None
+    d: str | None = None
+    e: str | None = None
+    f: str | None = None
+    g: str | None = None
+    h: str | None = None
+
+
+@pytest.mark.parametrize("extra", [pytest.param((), id="few-fields"), pytest.param("cdefgh", id="most-fields")])
+@pytest.mark.parametrize(("doc_type", "reported"), [(AlphaFirst, "alpha"), (BetaFirst, "beta")])
+def test_the_first_declared_bad_field_is_reported(
+    doc_type: type[BaseDoc], reported: str, extra: tuple[str, ...]
+) -> None:
+    # Whatever order the message's map yields its keys in, one of the two classes sees
+    # its second field first.
+    message = document_pb2.Doc()
+    for name in ("alpha", "beta", *extra):
+        message.data[name].text = "not a tensor"
+    with pytest.raises(DocumentSchemaError, match=rf"^field '{reported}' of {doc_type.__name__} expects a tensor"):
+        decode_doc(message, doc_type)
+
+
+def test_decoded_tensors_are_independent_writable_copies() -> None:
+    message = encode_doc(TextEmbedding(text="t", embedding=np.arange(6, dtype=np.float32).reshape(2, 3)))
+    first, second = decode_doc(message, TextEmbedding), decode_doc(message, TextEmbedding)
+    assert type(first.embedding) is NdArrayEmbedding
+    assert first.embedding.shape == (2, 3)
+    assert first.embedding.flags.c_contiguous
+    assert first.embedding.flags.writeable
+    assert not np.shares_memory(first.embedding, second.embedding)
+    # Built on the copied bytes: no array or memoryview in between for the GC to track.
+    assert not isinstance(first.embedding.base, (np.ndarray, memoryview))
+    first.embedding[0, 0] = 42
+    np.testing.assert_array_equal(decode_doc(message, TextEmbedding).embedding, np.arange(6).reshape(2, 3))
+
+
+class Marked(NdArray):
+    """A tensor class with its own ``__array_finalize__``: decoded tensors go through it."""
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.marked = True
+
+
+class WithMarked(BaseDoc):
+    tensor: Marked
+
+
+def test_tensor_classes_with_their_own_array_finalize_are_finalized() -> None:
+    data = encode_docs([WithMarked(tensor=np.arange(3, dtype=np.float32))])
+    (ours,) = decode_docs(data, WithMarked)
+    assert_same(ours, docarray_decode(data, WithMarked)[0])
+    assert type(ours.tensor) is Marked
+    assert ours.tensor.marked
 
 
 def test_plain_text_id_is_an_id() -> None:

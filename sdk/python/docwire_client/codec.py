@@ -22,8 +22,10 @@ same documents, faster:
   declared tensor class through that class' own validator, as pydantic does). When
   every field came out already valid, the document is built directly, without
   pydantic (``__dict__`` and ``__pydantic_fields_set__`` set as ``__init__`` would set
-  them). When one did not (a value pydantic would coerce or reject, a missing field,
-  a constrained field, a class with its own validators), the document is built with
+  them; absent fields take their defaults as pydantic gives them: a hashable default
+  shared, any other a fresh deep copy per document, a factory called). When one did
+  not (a value pydantic would coerce or reject, a missing required field, a
+  constrained field, a class with its own validators), the document is built with
   ``cls(**fields)``, exactly as docarray builds it, so the outcome is docarray's.
   Classes that override docarray's protobuf hooks are decoded by docarray itself.
 
@@ -65,6 +67,7 @@ from __future__ import annotations
 import copy
 import types
 from collections.abc import Callable, Iterable
+from math import prod
 from typing import Any, Final, NoReturn, TypeVar, Union, cast, get_args, get_origin
 
 import numpy as np
@@ -493,6 +496,26 @@ def _encodes_fast(cls: type[Any]) -> bool:
     return fast
 
 
+_NONE_ENTRIES: dict[tuple[str, ...], bytes] = {}
+
+
+def _none_entries(names: tuple[str, ...]) -> bytes:
+    """A serialized ``Doc`` holding an empty node (None) for each of ``names``.
+
+    Merging it adds those entries in one call, where adding them one by one takes a
+    call each; documents of a class mostly have the same fields set to None.
+    """
+    entries = _NONE_ENTRIES.get(names)
+    if entries is None:
+        message = document_pb2.Doc()
+        for name in names:
+            message.data.get_or_create(name)
+        entries = message.SerializeToString()
+        if len(_NONE_ENTRIES) < _WIRE_CACHE_LIMIT:
+            _NONE_ENTRIES[names] = entries
+    return entries
+
+
 def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
     """Write a document's fields into ``message``, as docarray's ``to_protobuf`` would."""
     cls = type(doc)
@@ -511,11 +534,15 @@ def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
         return
     data = message.data
     get = _ENCODERS.get
+    nones: list[str] | None = None
     for name, value in doc.__dict__.items():
         if name[:1] == "_":
             continue
-        if value is None:
-            data.get_or_create(name)  # None is a node without content
+        if value is None:  # a node without content, written below
+            if nones is None:
+                nones = [name]
+            else:
+                nones.append(name)
             continue
         encoder = get(id(type(value))) or _resolve_encoder(type(value))
         try:
@@ -525,6 +552,11 @@ def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
             raise
         except (ValueError, TypeError, OverflowError) as exc:
             raise _FieldError(f"cannot be encoded: {exc}").at_field(name, cls) from exc
+    if nones is not None:
+        if len(nones) == 1:
+            data.get_or_create(nones[0])
+        else:
+            message.MergeFromString(_none_entries(tuple(nones)))
     extra = doc.__pydantic_extra__
     if extra:  # iterating a pydantic model yields its extra fields last
         for name, value in extra.items():
@@ -601,12 +633,32 @@ def _dtype(name: str) -> np.dtype[Any]:
     return dtype
 
 
+# ``ndarray.__new__(cls, shape, dtype, buffer)`` builds the tensor straight on the copied
+# bytes: one object, where ``np.frombuffer(...).view(cls)`` leaves three behind (an
+# array, a memoryview and its managed buffer, the last two tracked by the garbage
+# collector). Same class, shape, dtype, data and flags; only ``.base`` differs (the
+# bytearray itself). Used for classes that keep numpy's ``__array_finalize__``, which
+# is what ``view`` would have called.
+_NEW_ARRAY: Final = np.ndarray.__new__
+_PLAIN_FINALIZE: Final = np.ndarray.__array_finalize__
+
+
+def _builds_directly(cls: type[Any]) -> bool:
+    """Whether tensors of ``cls`` can be built with ``ndarray.__new__`` instead of a view."""
+    return cls.__array_finalize__ is _PLAIN_FINALIZE
+
+
 def _decode_tensor(message: document_pb2.NdArray, cls: type[Any]) -> Any:
     """An ``NdArray`` message -> a writable array viewed as the numpy tensor class ``cls``."""
     dense = message.dense
     buffer = dense.buffer
     dtype = _dtype(dense.dtype)
     shape = dense.shape
+    if buffer and _builds_directly(cls):
+        dims = tuple(shape)
+        if prod(dims) * dtype.itemsize == len(buffer):
+            return _NEW_ARRAY(cls, dims, dtype, bytearray(buffer))
+        # Otherwise numpy says what is wrong, below.
     try:
         if buffer:
             array = np.frombuffer(bytearray(buffer), dtype)
@@ -797,11 +849,15 @@ def _raw_set(node: Node, context: _Context) -> Any:
 
 
 def _raw_dict(node: Node, context: _Context) -> Any:
+    data = node.dict.data
+    values: dict[str, Any] = {}
+    if not data:
+        return values
     value_context = context.value
-    values = {}
-    for key, item in node.dict.data.items():
+    # Keys, then look-ups: a protobuf map's items() is a pure-Python view, far slower.
+    for key in data:
         try:
-            values[key] = _raw(item, value_context)
+            values[key] = _raw(data[key], value_context)
         except _FieldError as issue:
             issue.at_item(key)
             raise
@@ -866,12 +922,14 @@ def _instance_of(tp: type[Any], nullable: bool) -> _Coercer:
 
 def _items_of(container: type[Any], item: type[Any] | None, nullable: bool) -> _Coercer:
     def coerce(value: Any) -> Any:
-        if value is None and nullable:
-            return value
         if type(value) is container:
-            items = value.values() if container is dict else value
-            if item is None or all(type(one) is item for one in items):
+            if item is None:
                 return value
+            items = value.values() if container is dict else value
+            if all(type(one) is item for one in items):
+                return value
+        elif value is None and nullable:
+            return value
         raise _PydanticNeededError(value)
 
     return coerce
@@ -1017,10 +1075,11 @@ class _AnyDocPlan(_Plan):
         # AnyDoc(**fields) is AnyDoc() (a fresh id, nothing in fields_set) updated with fields.
         values: dict[str, Any] = {"id": None}
         has_id = False
-        for name, node in message.data.items():
+        data = message.data
+        for name in data:  # not items(): see _raw_dict
             context = self.declared.get(name, self.undeclared)
             try:
-                values[name] = _raw(node, context)
+                values[name] = _raw(data[name], context)
             except _FieldError as issue:
                 issue.at_field(name, AnyDoc)
                 raise
@@ -1083,14 +1142,32 @@ def _numpy_tensor_type_names() -> frozenset[str]:
     )
 
 
+# An empty node: a field holding None. Comparing with it is one cheap call (upb
+# compares presence first), where reading the content and the type takes two.
+_EMPTY_NODE: Final = Node()
+# Nodes holding an empty dict or list (``tags={}``), compared with the same way: equal
+# means that content, nothing in it, no ``type``.
+_EMPTY_CONTAINER_NODES: Final[dict[type[Any], tuple[Node, Callable[[], Any]]]] = {
+    dict: (Node(dict=document_pb2.DictOfAny()), dict),
+    list: (Node(list=document_pb2.ListOfAny()), list),
+}
+
+
+def _none_is_valid(annotation: Any, coerce: _Coercer) -> bool:
+    """Whether an empty node (None) is the field's value as it is, without pydantic."""
+    return annotation is Any or (_strip_optional(annotation)[1] and coerce is not _needs_validation)
+
+
 def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Decoder:
     """Field name -> decoder: a fast path for the common kinds, docarray's rules otherwise."""
 
-    tp, nullable = _strip_optional(annotation)
-    none_is_valid = annotation is Any or (nullable and coerce is not _needs_validation)
+    tp = _strip_optional(annotation)[0]
+    none_is_valid = _none_is_valid(annotation, coerce)
 
     def decode(node: Node) -> Any:
         # _raw, inlined: this runs for every field without a faster path below.
+        if none_is_valid and node == _EMPTY_NODE:
+            return None
         kind = node.WhichOneof("content")
         if node.HasField("type"):
             return coerce(_raw(node, context))
@@ -1101,26 +1178,61 @@ def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Dec
     if tp is str and coerce is not _needs_validation:
 
         def decode_text(node: Node) -> Any:
-            if node.HasField("text") and not node.HasField("type"):
-                return node.text
+            # Non-empty text means the content is text; the type must still be unset.
+            text = node.text
+            if text and not node.HasField("type"):
+                return text
             return decode(node)
 
         return decode_text
     if tp is ID and coerce is not _needs_validation:
 
         def decode_id(node: Node) -> Any:
-            if node.HasField("text") and node.type == "id":
-                return ID(node.text)
+            if node.type == "id":
+                text = node.text
+                if text:
+                    return ID(text)
             return decode(node)
 
         return decode_id
+    origin = get_origin(tp) or tp
+    if (origin is dict or origin is list) and coerce is not _needs_validation:
+        empty_node, new_container = _EMPTY_CONTAINER_NODES[origin]
+
+        def decode_container(node: Node) -> Any:
+            if node == empty_node:
+                return coerce(new_container())
+            return decode(node)
+
+        return decode_container
     target = _fast_tensor_class(tp) if coerce is not _needs_validation else None
     if target is not None:
         # Any numpy tensor docarray would read (by its ``type``) and then validate into
-        # the declared class ends up as a view of the same bytes as ``target``.
+        # the declared class ends up as a tensor of the same bytes of class ``target``.
         type_names = _numpy_tensor_type_names()
+        if _builds_directly(target):
 
-        def decode_tensor(node: Node) -> Any:
+            def decode_tensor(node: Node) -> Any:
+                if node.type in type_names:
+                    dense = node.ndarray.dense
+                    buffer = dense.buffer
+                    dtype = _DTYPES.get(dense.dtype)
+                    if buffer and dtype is not None:
+                        shape = dense.shape
+                        if len(shape) == 1:
+                            length = shape[0]
+                            if length * dtype.itemsize == len(buffer):
+                                return _NEW_ARRAY(target, (length,), dtype, bytearray(buffer))
+                        else:
+                            dims = tuple(shape)
+                            if prod(dims) * dtype.itemsize == len(buffer):
+                                return _NEW_ARRAY(target, dims, dtype, bytearray(buffer))
+                # Everything else, malformed tensors and None included, takes the careful path.
+                return decode(node)
+
+            return decode_tensor
+
+        def decode_tensor_view(node: Node) -> Any:
             if node.type in type_names:
                 dense = node.ndarray.dense
                 buffer = dense.buffer
@@ -1134,10 +1246,9 @@ def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Dec
                     except ValueError:
                         return decode(node)
                     return array.view(target)
-            # Everything else, malformed tensors included, takes the careful path.
             return decode(node)
 
-        return decode_tensor
+        return decode_tensor_view
     return decode
 
 
@@ -1149,8 +1260,71 @@ def _is_hashable(value: Any) -> bool:
     return True
 
 
+def _copying(default: Any) -> Callable[[], Any]:
+    """A fresh copy of an unhashable default per document, as pydantic makes one.
+
+    pydantic deep-copies a default it cannot hash and shares one it can. An empty
+    ``dict``/``list``/``set`` (exactly those types) deep-copies to a new empty one,
+    which the type itself makes far more cheaply.
+    """
+    if type(default) in (dict, list, set) and not default:
+        return cast(Callable[[], Any], type(default))
+    return lambda: copy.deepcopy(default)
+
+
+# How an absent field is filled: a value shared by every document (pydantic shares a
+# hashable default), a factory called per document, or only pydantic can tell.
+_SHARED: Final = "shared"
+_FACTORY: Final = "factory"
+_PYDANTIC: Final = "pydantic"
+
+
+def _absent(info: Any) -> tuple[str, Any]:
+    """How pydantic fills an absent field: ``(_SHARED, value)``, ``(_FACTORY, factory)`` or ``(_PYDANTIC, None)``."""
+    if info.validate_default:
+        return _PYDANTIC, None
+    factory = info.default_factory
+    if factory is not None:
+        takes_data = getattr(info, "default_factory_takes_validated_data", None)
+        if takes_data is None:
+            takes_data = getattr(info, "default_factory_takes_data", False)
+        return (_PYDANTIC, None) if takes_data else (_FACTORY, factory)
+    if info.is_required():
+        return _PYDANTIC, None
+    default = info.default
+    if _is_hashable(default):
+        return _SHARED, default
+    return _FACTORY, _copying(default)
+
+
+# What pydantic's __init__ sets on a model, in the order it sets them.
+_MODEL_SLOTS: Final = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+
+
+def _attribute_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:
+    """``object.__setattr__(obj, name, value)`` for instances of ``cls``, minus the look-up.
+
+    These are slots (data descriptors) of ``BaseModel``; ``object.__setattr__`` finds the
+    first one along the MRO and calls its ``__set__``, so this calls that ``__set__``.
+    """
+    for klass in cls.__mro__:
+        namespace = vars(klass)
+        if name in namespace:
+            found = namespace[name]
+            if hasattr(type(found), "__set__"):
+                return cast(Callable[[Any, Any], None], found.__set__)
+            break
+    return lambda obj, value: object.__setattr__(obj, name, value)
+
+
 class _TypedPlan(_Plan):
-    """A schema'd document class: one decoder per declared field, built once."""
+    """A schema'd document class: one decoder per declared field, built once.
+
+    Decoding starts from a copy of ``template`` (every field in declaration order,
+    shared defaults already in place), overwrites the fields the message holds and
+    fills the absent ones that need a fresh default. A message holding few of the
+    declared fields is read key by key; a fuller one field by field.
+    """
 
     def __init__(self, cls: Any) -> None:
         self.cls = cls
@@ -1177,30 +1351,34 @@ class _TypedPlan(_Plan):
         )
         self.extra_allowed = config.get("extra") == "allow"
         self.post_init = bool(cls.__pydantic_post_init__)
-        self.fields: list[tuple[str, _Decoder, Callable[[], Any] | None]] = []
+        # What building a document without pydantic takes, looked up once.
+        self.new = cls.__new__
+        self.setters = tuple(_attribute_setter(cls, name) for name in _MODEL_SLOTS)
+        self.fields: tuple[tuple[str, _Decoder, bool], ...] = ()
+        self.decoders: dict[str, _Decoder] = {}
+        self.names: frozenset[str] = frozenset(fields)
+        self.template: dict[str, Any] = {}
+        factories: list[tuple[str, Callable[[], Any]]] = []
+        required: list[str] = []
         for name, info in fields.items():
             annotation = info.annotation
             coerce = _coercer(annotation, bool(info.metadata))
             decoder = _field_decoder(annotation, _field_context(cls, name), coerce)
-            self.fields.append((name, decoder, self._default(info)))
-
-    @staticmethod
-    def _default(info: Any) -> Callable[[], Any] | None:
-        """How pydantic fills an absent field, or None when it must see the gap itself."""
-        if info.validate_default:
-            return None
-        factory = info.default_factory
-        if factory is not None:
-            takes_data = getattr(info, "default_factory_takes_validated_data", None)
-            if takes_data is None:
-                takes_data = getattr(info, "default_factory_takes_data", False)
-            return None if takes_data else cast(Callable[[], Any], factory)
-        default = info.default
-        if info.is_required():
-            return None
-        if _is_hashable(default):
-            return lambda: default
-        return lambda: copy.deepcopy(default)
+            how, default = _absent(info)
+            # A field whose default is None is often sent as None: the loop checks for an
+            # empty node itself, sparing the call. (Others, ``id`` say, rarely are.)
+            likely_none = how == _SHARED and default is None and _none_is_valid(annotation, coerce)
+            self.fields += ((name, decoder, likely_none),)
+            self.decoders[name] = decoder
+            self.template[name] = default if how == _SHARED else None
+            if how == _FACTORY:
+                factories.append((name, default))
+            elif how == _PYDANTIC:
+                required.append(name)
+        self.factories = tuple(factories)
+        self.required = tuple(required)
+        # Reading the message key by key pays when it holds at most a third of the fields.
+        self.sparse_below = len(fields) // 3 + 1
 
     def decode(self, message: document_pb2.Doc) -> Any:
         # Only declared fields are read. Fields the message has and the class does not
@@ -1208,45 +1386,86 @@ class _TypedPlan(_Plan):
         # (it reads them only for classes with _load_extra_fields_from_protobuf, which
         # are decoded by docarray itself, or AnyDoc, which has its own plan).
         data = message.data
-        values: dict[str, Any] = {}
-        defaulted: list[str] | None = None
-        construct = self.construct
+        values = self.template.copy()
+        pending = False  # a value only pydantic can judge
+        fields_set: set[str]
+        if len(data) < self.sparse_below:
+            decoders = self.decoders
+            present = []
+            for name in data:
+                decoder = decoders.get(name)
+                if decoder is not None:
+                    try:
+                        values[name] = decoder(data[name])
+                    except _PydanticNeededError as needed:
+                        values[name] = needed.value
+                        pending = True
+                    except Exception as exc:
+                        # Fail as reading field by field would: on the first field, in
+                        # declaration order, that fails.
+                        self._raise_first_error(data)
+                        if isinstance(exc, _FieldError):
+                            exc.at_field(name, self.cls)
+                        raise
+                    present.append(name)
+            fields_set = set(present)
+        else:
+            missing = None
+            for name, decoder, likely_none in self.fields:
+                if name in data:
+                    node = data[name]
+                    if likely_none and node == _EMPTY_NODE:
+                        values[name] = None
+                        continue
+                    try:
+                        values[name] = decoder(node)
+                    except _PydanticNeededError as needed:
+                        values[name] = needed.value
+                        pending = True
+                    except _FieldError as issue:
+                        issue.at_field(name, self.cls)
+                        raise
+                elif missing is None:
+                    missing = [name]
+                else:
+                    missing.append(name)
+            fields_set = set(self.names)
+            if missing is not None:
+                fields_set.difference_update(missing)
+        complete = len(fields_set) == len(values)
+        if pending or not self.construct or not (complete or fields_set.issuperset(self.required)):
+            return self._validate(values, fields_set)
+        if not complete:
+            for name, factory in self.factories:
+                if name not in fields_set:
+                    values[name] = factory()
         cls = self.cls
-        for name, decoder, default in self.fields:
-            node = data.get(name)
-            if node is not None:
-                try:
-                    values[name] = decoder(node)
-                except _PydanticNeededError as pending:
-                    values[name] = pending.value
-                    construct = False
-                except _FieldError as issue:
-                    issue.at_field(name, cls)
-                    raise
-            elif default is not None:
-                values[name] = default()
-                defaulted = [*defaulted, name] if defaulted else [name]
-            else:
-                construct = False
-        if not construct:
-            return self._validate(values, defaulted)
-        doc = cls.__new__(cls)
-        _set = object.__setattr__
-        fields_set = set(values)
-        if defaulted:
-            fields_set.difference_update(defaulted)
-        _set(doc, "__dict__", values)
-        _set(doc, "__pydantic_fields_set__", fields_set)
-        _set(doc, "__pydantic_extra__", {} if self.extra_allowed else None)
-        _set(doc, "__pydantic_private__", None)
+        doc = self.new(cls)
+        set_dict, set_fields_set, set_extra, set_private = self.setters
+        set_dict(doc, values)
+        set_fields_set(doc, fields_set)
+        set_extra(doc, {} if self.extra_allowed else None)
+        set_private(doc, None)
         if self.post_init:
             doc.model_post_init(None)
         return doc
 
-    def _validate(self, values: dict[str, Any], defaulted: list[str] | None) -> Any:
-        """docarray's last step, ``cls(**fields)``: pydantic decides."""
-        if defaulted:
-            values = {name: value for name, value in values.items() if name not in defaulted}
+    def _raise_first_error(self, data: Any) -> None:
+        """Decode the message's declared fields in order; raise what the first failing one raises."""
+        for name, decoder, _ in self.fields:
+            if name in data:
+                try:
+                    decoder(data[name])
+                except _FieldError as issue:
+                    issue.at_field(name, self.cls)
+                    raise
+                except _PydanticNeededError:
+                    pass
+
+    def _validate(self, values: dict[str, Any], fields_set: set[str]) -> Any:
+        """docarray's last step, ``cls(**fields)`` with the fields the message holds: pydantic decides."""
+        if len(fields_set) != len(values):
+            values = {name: value for name, value in values.items() if name in fields_set}
         try:
             return self.cls(**values)
         except ValidationError as exc:
@@ -1258,6 +1477,9 @@ class _TypedPlan(_Plan):
 
 
 _PLANS: dict[type[Any], _Plan] = {}
+# DocList[X] for each X decoded: docarray caches the class too, but reaching it costs
+# more than a dict look-up.
+_LIST_TYPES: dict[type[Any], type[Any]] = {}
 
 
 def _plan(cls: type[Any]) -> _Plan:
@@ -1310,12 +1532,15 @@ def decode_docs(data: bytes, doc_type: type[T]) -> DocList[T]:
         message.ParseFromString(data)
     except DecodeError as exc:
         raise BadRequest(f"the documents cannot be parsed ({len(data)} bytes): {exc}") from None
-    docs = []
+    docs: list[Any] = []
     decode = plan.decode
-    for index, doc in enumerate(message.docs):
-        try:
-            docs.append(decode(doc))
-        except _FieldError as issue:
-            raise _schema_error(issue, index) from None
-    list_type = cast(type[Any], get_origin(DocList.__class_getitem__(doc_type)))
+    append = docs.append
+    try:
+        for doc in message.docs:
+            append(decode(doc))
+    except _FieldError as issue:
+        raise _schema_error(issue, len(docs)) from None
+    list_type = _LIST_TYPES.get(doc_type)
+    if list_type is None:
+        list_type = _LIST_TYPES[doc_type] = cast(type[Any], get_origin(DocList.__class_getitem__(doc_type)))
     return cast("DocList[T]", list_type(docs, validate_input_docs=False))
