@@ -20,11 +20,12 @@ PROTOS := $(wildcard proto/docwire/v1/*.proto)
 .PHONY: help install tools proto proto-python proto-check proto-lint lint test bench run lock clean
 
 include sdk_gen/go.mk
+include sdk_gen/js.mk
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: $(INSTALLED) tools tools-go ## create .venv with every pinned Python package, plus the Go tools and modules
+install: $(INSTALLED) tools tools-go tools-js ## create .venv with every pinned Python package, plus the Go tools and modules
 
 $(INSTALLED): requirements/lock.txt pyproject.toml sdk/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,7 +57,7 @@ proto-lint: $(GOOGLEAPIS)/annotations.proto ## buf lint, buf format, and buf bre
 	  $(BUF) breaking --against .build/against; \
 	else echo "no local main branch: buf breaking not run"; fi
 
-proto: proto-python proto-go ## regenerate every language's code from proto/ (reproducible)
+proto: proto-python proto-go proto-ts ## regenerate every language's code from proto/ (reproducible)
 
 proto-python: proto-lint ## regenerate the Python messages, stubs and .pyi from proto/
 	rm -rf .build/proto && mkdir -p .build/proto/py
@@ -72,13 +73,13 @@ proto-python: proto-lint ## regenerate the Python messages, stubs and .pyi from 
 	cp sdk_gen/python/__init__.py .build/proto/py/docwire/v1/__init__.py
 	rm -rf $(GEN_PY) && cp -r .build/proto/py/docwire/v1 $(GEN_PY)
 
-GENERATED = $(GEN_PY) $(GEN_GO)
+GENERATED = $(GEN_PY) $(GEN_GO) $(GEN_TS)
 
 proto-check: proto ## fail when the committed generated code differs from `make proto`
 	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain -- $(GENERATED))" || { git status --porcelain -- $(GENERATED); echo "untracked generated files: run 'make proto' and commit"; exit 1; }
 
-lint: $(INSTALLED) lint-go ## ruff, mypy --strict, gofmt and go vet
+lint: $(INSTALLED) lint-go lint-js ## ruff, mypy --strict, gofmt, go vet, prettier and tsc
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -99,4 +100,4 @@ lock: ## re-resolve requirements/lock.txt from requirements/dev.in
 	  .build/lockvenv/bin/pip freeze --exclude-editable; } > requirements/lock.txt
 
 clean: ## remove the virtualenv and build outputs
-	rm -rf $(VENV) .build .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .build .mypy_cache .ruff_cache .pytest_cache sdk/js/node_modules sdk/js/dist
