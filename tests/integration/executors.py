@@ -131,3 +131,91 @@ class ConcurrencyProbe(Executor):
         finally:
             self.active -= 1
         return {"in_flight": seen}
+
+
+# ---------------------------------------------------------------- the client's tests (issue 3)
+
+
+class Picky(Executor):
+    """Raises on any document whose text starts with "bad"; leaves the others as they are."""
+
+    @requests(on="/picky")
+    def picky(self, docs: DocList[TextDoc], **kwargs: object) -> None:
+        bad = [d.text for d in docs if d.text.startswith("bad")]
+        if bad:
+            raise ValueError("bad documents", *bad)
+
+
+class Recorder(Executor):
+    """Counts how often it saw each text (across gateways); ``/seen`` returns the counts."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.seen: dict[str, int] = {}
+
+    @requests
+    async def record(self, docs: DocList[TextDoc], parameters: dict[str, object], **kwargs: object) -> None:
+        for d in docs:
+            self.seen[d.text] = self.seen.get(d.text, 0) + 1
+        await asyncio.sleep(float(parameters.get("sleep", 0.0)))  # type: ignore[arg-type]
+
+    @requests(on="/seen")
+    async def report(self, **kwargs: object) -> dict[str, object]:
+        return {"seen": dict(self.seen)}
+
+
+class Dawdler(Executor):
+    """Sleeps a random while up to ``parameters['sleep']``; longer on the request holding "ordinal-0" when
+    ``parameters['first_lags']``, so that later requests overtake it."""
+
+    @requests
+    def dawdle(self, docs: DocList[TextDoc], parameters: dict[str, object], **kwargs: object) -> None:
+        lag = 0.3 if parameters.get("first_lags") and any(d.text == "ordinal-0" for d in docs) else 0.0
+        time.sleep(lag + random.uniform(0.0, float(parameters.get("sleep", 0.02))))  # type: ignore[arg-type]
+
+
+class Toolbox(Executor):
+    """An in-memory index (``/index``, ``/search``, ``/update``, ``/delete``), ``/metadata`` returning the
+    caller's metadata, and a default endpoint that keeps documents as they are."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.store: dict[str, str] = {}
+
+    @requests(on="/index")
+    def index(self, docs: DocList[TextDoc], **kwargs: object) -> None:
+        self.store.update((str(d.id), d.text) for d in docs)
+
+    @requests(on="/search")
+    def search(self, docs: DocList[TextDoc], **kwargs: object) -> DocList[TextDoc]:
+        found = [TextDoc(id=i, text=t) for q in docs for i, t in sorted(self.store.items()) if q.text in t]
+        return DocList[TextDoc](found)
+
+    @requests(on="/update")
+    def update(self, docs: DocList[TextDoc], **kwargs: object) -> None:
+        self.store.update((str(d.id), d.text) for d in docs if str(d.id) in self.store)
+
+    @requests(on="/delete")
+    def delete(self, docs: DocList[TextDoc], **kwargs: object) -> None:
+        for d in docs:
+            self.store.pop(str(d.id), None)
+
+    @requests(on="/metadata")
+    async def metadata(self, metadata: dict[str, str], **kwargs: object) -> dict[str, object]:
+        return {"metadata": metadata}
+
+    @requests
+    async def keep(self, docs: DocList[TextDoc], **kwargs: object) -> None:
+        pass
+
+
+class Countdown(Executor):
+    """A generator endpoint: yields ``count`` documents, then raises if ``parameters['fail']``."""
+
+    @requests(on="/countdown")
+    async def countdown(self, doc: TextDoc, parameters: dict[str, object], **kwargs: object) -> AsyncIterator[TextDoc]:
+        for i in range(int(parameters.get("count", 3))):  # type: ignore[call-overload]
+            await asyncio.sleep(0)
+            yield TextDoc(text=f"{doc.text} {i}")
+        if parameters.get("fail"):
+            raise RuntimeError(f"countdown of {doc.text!r} broke")

@@ -119,7 +119,7 @@ def test_dead_executor_is_unavailable_naming_it_and_its_address(lone_faulty: Flo
     with pytest.raises(ExecutorUnavailable, match=r"executor 'faulty' at 127\.0\.0\.1:\d+"):
         client.post("/ok", TextDoc(text="x"))
     # The gateway keeps serving: other executors still answer, and the dry run names the dead one.
-    assert client.post("/x", TextDoc(text="x"), target_executor="tail", return_type=TextDoc).text == ["x[tail]"]
+    assert client.post("/x", TextDoc(text="x"), target_executor="tail", return_type=TextDoc).text == "x[tail]"
     status = client.dry_run()
     assert status.code == 1
     assert "faulty" in status.description

@@ -33,7 +33,7 @@ def test_leaving_the_context_stops_every_process() -> None:
 def test_deployment_serves_one_executor_with_replicas() -> None:
     with Deployment(uses=Appender, name="dep", replicas=2, host="127.0.0.1") as dep:
         assert len(dep.pids()) == 3
-        assert dep.post("/", TextDoc(text="a"), return_type=TextDoc).text == ["a[dep]"]
+        assert dep.post("/", TextDoc(text="a"), return_type=TextDoc).text == "a[dep]"
 
 
 def test_workers_stop_when_their_launcher_is_killed(tmp_path: Path) -> None:

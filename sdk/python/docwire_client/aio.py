@@ -4,40 +4,72 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
-from collections.abc import AsyncIterator, Mapping
+import inspect
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import grpc
-from docarray import BaseDoc
-from google.protobuf import empty_pb2, json_format
+from docarray import BaseDoc, DocList
+from google.protobuf import json_format
 
 from docwire.v1 import request_pb2
+from docwire_client import profiling
+from docwire_client.callbacks import Callback
 from docwire_client.codec import decode_doc, encode_doc
 from docwire_client.doc_types import return_doc_class
-from docwire_client.errors import DocwireError, error_from_rpc
-from docwire_client.inputs import Inputs, RequestSpec, batches, build_request
-from docwire_client.methods import GatewayMethods
+from docwire_client.errors import DocwireError
+from docwire_client.grpc_transport import GrpcTransport, Reply
+from docwire_client.inputs import Inputs, Outgoing, RequestSpec, batches, outgoing
+from docwire_client.options import Metadata, PostKwargs, PostOptions, headers_of
+from docwire_client.progress import ProgressBar
 from docwire_client.response import Response
 from docwire_client.target import Target, parse_target
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "AsyncClient"]
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "AsyncClient", "single_doc_class"]
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 async def _chain(
-    first: list[BaseDoc], second: list[BaseDoc], rest: AsyncIterator[list[BaseDoc]]
-) -> AsyncIterator[list[BaseDoc]]:
+    first: Outgoing, second: Outgoing, rest: AsyncGenerator[Outgoing, None]
+) -> AsyncGenerator[Outgoing, None]:
     yield first
     yield second
-    async for batch in rest:
-        yield batch
+    async with contextlib.aclosing(rest):
+        async for item in rest:
+            yield item
+
+
+async def _in_order(replies: AsyncIterator[Reply]) -> AsyncGenerator[Reply, None]:
+    """Replies in input order; the ones that overtake an earlier request wait for it."""
+    held: dict[int, Reply] = {}
+    following = 0
+    async for reply in replies:
+        held[reply[0].position] = reply
+        while following in held:
+            yield held.pop(following)
+            following += 1
+
+
+def single_doc_class(return_type: Any) -> bool:
+    """Whether ``return_type`` is a document class (not ``DocList[...]``): a lone document comes back as itself."""
+    return inspect.isclass(return_type) and issubclass(return_type, BaseDoc)
+
+
+def result_docs(docs: DocList[Any], return_type: Any) -> Any:
+    """The documents ``post`` gives back: one document alone when ``return_type`` is a document class."""
+    return docs[0] if len(docs) == 1 and single_doc_class(return_type) else docs
 
 
 class AsyncClient:
     """Talks to a docwire gateway over gRPC with asyncio.
+
+    A client belongs to the event loop it is first used in (gRPC channels cannot move
+    between loops): use one per loop, or share a sync ``Client`` between threads.
 
     Args:
         host: a host name, ``host:port``, or a URI such as ``grpc://host:port`` (``grpcs://`` for TLS).
@@ -64,137 +96,54 @@ class AsyncClient:
         self.target: Target = parse_target(host, port, protocol, tls)
         if self.target.protocol != "grpc":
             raise ValueError(f"protocol {self.target.protocol!r} is not available in this client yet; use 'grpc'")
-        self._root_certificates = root_certificates
-        self._options = [
-            ("grpc.max_receive_message_length", max_message_size),
-            ("grpc.max_send_message_length", max_message_size),
-        ]
-        self._channel: grpc.aio.Channel | None = None
+        self._transport = GrpcTransport(
+            self.target, root_certificates=root_certificates, max_message_size=max_message_size
+        )
 
-    @property
-    def channel(self) -> grpc.aio.Channel:
-        """The one channel this client uses, opened on first use."""
-        if self._channel is None:
-            address = self.target.address
-            if self.target.tls:
-                credentials = grpc.ssl_channel_credentials(root_certificates=self._root_certificates)
-                self._channel = grpc.aio.secure_channel(address, credentials, options=self._options)
-            else:
-                self._channel = grpc.aio.insecure_channel(address, options=self._options)
-        return self._channel
-
-    def _error(self, exc: grpc.aio.AioRpcError) -> DocwireError:
-        return error_from_rpc(exc, self.target.uri)
-
-    async def responses(
-        self,
-        on: str,
-        inputs: Inputs = None,
-        *,
-        parameters: Mapping[str, Any] | None = None,
-        target_executor: str | None = None,
-        request_size: int = 100,
-        return_type: Any = None,
-        results_in_order: bool = False,
-        prefetch: int = 100,
-        timeout: float | None = None,
-    ) -> AsyncIterator[Response[Any]]:
-        """Sends the inputs as requests and yields every reply.
+    async def _replies(
+        self, on: str, inputs: Inputs, options: PostOptions
+    ) -> AsyncGenerator[tuple[int, Response[Any]], None]:
+        """Sends the inputs as requests; yields each reply with the number of documents its request carried.
 
         Inputs that fit in one request go as one unary call. Longer inputs stream over
-        one bidi call: sending and receiving overlap, at most ``prefetch`` requests are
-        in flight, so memory stays bounded however long the input is. Replies come as
-        they finish, or in input order with ``results_in_order``.
+        one bidi call (``stream=True``) or go as unary calls (``stream=False``); either
+        way at most ``prefetch`` requests are in flight, so memory stays bounded however
+        long the input is. A request's slot frees when its reply is handed on: in input
+        order with ``results_in_order``, else as soon as it arrives.
+        """
+        timeout_ms = None if options.timeout is None else int(options.timeout * 1000)
+        spec = RequestSpec(on, options.parameters, options.target_executor, timeout_ms)
+        doc_type = return_doc_class(options.return_type)
+        requests = outgoing(spec, batches(inputs, options.request_size))
+        first = await anext(requests)
+        second = await anext(requests, None)
+        if second is None:
+            yield first.size, Response(await self._transport.post(first.raw, options), doc_type)
+            return
+        slots = asyncio.Semaphore(options.prefetch)
+        send = self._transport.stream if options.stream else self._transport.posts
+        replies = send(_chain(first, second, requests), slots, options)
+        ordered = _in_order(replies) if options.results_in_order else replies
+        async with contextlib.aclosing(replies), contextlib.aclosing(ordered):
+            async for sent, message in ordered:
+                slots.release()
+                yield sent.size, Response(message, doc_type)
+
+    async def responses(self, on: str, inputs: Inputs, options: PostOptions) -> AsyncGenerator[Response[Any], None]:
+        """Every reply, after the progress bar and the callbacks have seen it (the core of ``post``).
+
+        Error replies come too when ``on_error`` or ``continue_on_error`` handled them.
 
         Raises:
-            DocwireError: the call failed (the server is unreachable, a bad request, ...).
+            ExecutorError: an executor raised and nothing handles it.
+            DocwireError: the call failed, or the gateway reported an error for a request.
         """
-        if prefetch < 1:
-            raise ValueError(f"prefetch must be at least 1, not {prefetch}")
-        spec = RequestSpec(on, parameters, target_executor, None if timeout is None else int(timeout * 1000))
-        doc_type = return_doc_class(return_type)
-        pending_batches = batches(inputs, request_size)
-        first = await anext(pending_batches)
-        second = await anext(pending_batches, None)
-        if second is None:
-            yield await self._post_one(spec, first, doc_type)
-            return
-        async for response in self._stream(
-            spec, _chain(first, second, pending_batches), doc_type, results_in_order, prefetch
-        ):
-            yield response
-
-    async def _post_one(self, spec: RequestSpec, batch: list[BaseDoc], doc_type: type[BaseDoc]) -> Response[Any]:
-        """One request as one unary Post call: the shortest path for a single batch."""
-        call: grpc.aio.UnaryUnaryMultiCallable[bytes, request_pb2.DataRequest] = self.channel.unary_unary(
-            GatewayMethods.POST, response_deserializer=request_pb2.DataRequest.FromString
-        )
-        _, raw = build_request(spec, batch)
-        try:
-            message: request_pb2.DataRequest = await call(raw)
-        except grpc.aio.AioRpcError as exc:
-            raise self._error(exc) from None
-        return Response(message, doc_type)
-
-    async def _stream(
-        self,
-        spec: RequestSpec,
-        request_batches: AsyncIterator[list[BaseDoc]],
-        doc_type: type[BaseDoc],
-        results_in_order: bool,
-        prefetch: int,
-    ) -> AsyncIterator[Response[Any]]:
-        """Streams batches over one bidi call, at most ``prefetch`` in flight, yielding every reply."""
-        slots = asyncio.Semaphore(prefetch)
-        order: dict[str, int] = {}  # request id -> input position, for results_in_order
-        positions = itertools.count()
-        call: grpc.aio.StreamStreamCall[bytes, request_pb2.DataRequest] = self.channel.stream_stream(
-            GatewayMethods.STREAM, response_deserializer=request_pb2.DataRequest.FromString
-        )()
-        failure: list[BaseException] = []
-
-        async def send() -> None:
-            try:
-                async for batch in request_batches:
-                    await slots.acquire()
-                    request_id, raw = build_request(spec, batch)
-                    order[request_id] = next(positions)
-                    await call.write(raw)
-                await call.done_writing()
-            except (grpc.RpcError, asyncio.InvalidStateError):
-                pass  # the call failed; the reading side reports why
-            except BaseException as exc:  # the inputs failed: stop the call, report this instead
-                failure.append(exc)
-                call.cancel()
-                raise
-
-        sender = asyncio.create_task(send())
-        pending: dict[int, Response[Any]] = {}
-        next_index = 0
-        try:
-            async for message in call:
-                slots.release()
-                response = Response(message, doc_type)
-                if not results_in_order:
+        with ProgressBar(options.show_progress, on) as progress:
+            async with contextlib.aclosing(self._replies(on, inputs, options)) as replies:
+                async for size, response in replies:
+                    progress.advance(size)
+                    options.callbacks.handle(response)
                     yield response
-                    continue
-                pending[order.pop(message.header.request_id)] = response
-                while next_index in pending:
-                    yield pending.pop(next_index)
-                    next_index += 1
-            await sender
-        except grpc.aio.AioRpcError as exc:
-            if failure:
-                raise failure[0] from None
-            raise self._error(exc) from None
-        except asyncio.CancelledError:
-            if failure:
-                raise failure[0] from None
-            raise
-        finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
 
     async def post(
         self,
@@ -209,8 +158,23 @@ class AsyncClient:
         results_in_order: bool = False,
         prefetch: int = 100,
         timeout: float | None = None,
+        stream: bool = True,
+        compression: str | None = None,
+        metadata: Metadata | None = None,
+        on_done: Callback | None = None,
+        on_error: Callback | None = None,
+        on_always: Callback | None = None,
+        continue_on_error: bool = False,
+        max_attempts: int = 1,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 2.0,
+        backoff_multiplier: float = 1.5,
+        show_progress: bool = False,
     ) -> AsyncIterator[Any]:
         """Sends documents to endpoint ``on``; yields each reply's documents (or the replies).
+
+        Callbacks, when given, see each reply before it is yielded (the sync ``Client.post``
+        then returns None instead).
 
         Args:
             on: the endpoint, for example ``"/index"``.
@@ -219,29 +183,73 @@ class AsyncClient:
             target_executor: a regular expression: only executors whose name matches see the request.
             request_size: documents per request.
             return_responses: yield ``Response`` objects instead of documents.
-            return_type: the document class (or ``DocList[X]``) replies are decoded into.
+            return_type: the document class (or ``DocList[X]``) replies are decoded into; with a
+                document class, a reply holding one document yields that document.
             results_in_order: yield in input order even when replies finish out of order.
             prefetch: the most requests in flight at once.
             timeout: seconds each request may take.
+            stream: send over one bidi stream (True) or each request as a unary call (False).
+            compression: ``"gzip"`` or ``"deflate"`` for what the client sends.
+            metadata: headers for the calls (for example ``{"authorization": "Bearer ..."}``);
+                executors receive them as ``metadata``.
+            on_done: called with each successful reply.
+            on_error: called with each reply carrying an executor's exception (instead of raising).
+            on_always: called with every reply, after ``on_done`` or ``on_error``.
+            continue_on_error: log executor errors (and callback exceptions) and go on instead of raising.
+            max_attempts: attempts per call on transient connectivity errors, the first included.
+            initial_backoff: seconds bounding the first retry's random delay.
+            max_backoff: the largest bound of a retry's random delay, in seconds.
+            backoff_multiplier: how much the bound grows from one retry to the next.
+            show_progress: draw a progress bar (documents and requests done, rate) on stderr.
 
         Raises:
             ExecutorError: an executor raised (the error names it, with its traceback).
             DocwireError: the call failed.
         """
-        async for response in self.responses(
-            on,
-            inputs,
+        options = PostOptions(
             parameters=parameters,
             target_executor=target_executor,
             request_size=request_size,
+            return_responses=return_responses,
             return_type=return_type,
             results_in_order=results_in_order,
             prefetch=prefetch,
             timeout=timeout,
-        ):
-            if response.is_error:
-                raise response.error()
-            yield response if return_responses else response.docs
+            stream=stream,
+            compression=compression,
+            metadata=metadata,
+            on_done=on_done,
+            on_error=on_error,
+            on_always=on_always,
+            continue_on_error=continue_on_error,
+            max_attempts=max_attempts,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+            backoff_multiplier=backoff_multiplier,
+            show_progress=show_progress,
+        )
+        async with contextlib.aclosing(self.responses(on, inputs, options)) as responses:
+            async for response in responses:
+                if return_responses:
+                    yield response
+                elif not response.is_error:
+                    yield result_docs(response.docs, return_type)
+
+    def index(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> AsyncIterator[Any]:
+        """``post("/index", ...)``."""
+        return self.post("/index", inputs, **kwargs)
+
+    def search(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> AsyncIterator[Any]:
+        """``post("/search", ...)``."""
+        return self.post("/search", inputs, **kwargs)
+
+    def update(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> AsyncIterator[Any]:
+        """``post("/update", ...)``."""
+        return self.post("/update", inputs, **kwargs)
+
+    def delete(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> AsyncIterator[Any]:
+        """``post("/delete", ...)``."""
+        return self.post("/delete", inputs, **kwargs)
 
     async def stream_doc(
         self,
@@ -251,6 +259,7 @@ class AsyncClient:
         parameters: Mapping[str, Any] | None = None,
         return_type: Any = None,
         timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> AsyncIterator[BaseDoc]:
         """Sends one document to a generator endpoint and yields each document as it is produced.
 
@@ -264,19 +273,33 @@ class AsyncClient:
             request.parameters.update(dict(parameters))
         request.document.CopyFrom(encode_doc(inputs))
         doc_type = return_doc_class(return_type) if return_type is not None else type(inputs)
-        call = self.channel.unary_stream(
-            GatewayMethods.STREAM_DOC,
-            request_serializer=request_pb2.SingleDocumentRequest.SerializeToString,
-            response_deserializer=request_pb2.SingleDocumentRequest.FromString,
-        )
-        try:
-            async for reply in call(request, timeout=timeout):
-                if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
-                    carrier = request_pb2.DataRequest(header=reply.header)
-                    raise Response(carrier, doc_type).error()
-                yield decode_doc(reply.document, doc_type)
-        except grpc.aio.AioRpcError as exc:
-            raise self._error(exc) from None
+        async for reply in self._transport.stream_doc(request, timeout, headers_of(metadata)):
+            if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
+                carrier = request_pb2.DataRequest(header=reply.header)
+                raise Response(carrier, doc_type).error()
+            yield decode_doc(reply.document, doc_type)
+
+    async def profiling(
+        self, on: str = "/", inputs: Inputs = None, *, metadata: Metadata | None = None, show: bool = True
+    ) -> dict[str, float]:
+        """Sends one request (one empty document by default) and tells where its time went.
+
+        Prints seed 000's tree (round trip, client-server network, server, gateway-executors
+        network, each executor) unless ``show=False``, and returns the same figures, in
+        milliseconds, keyed by those names and the executors' names.
+
+        Raises:
+            DocwireError: the request failed.
+        """
+        options = PostOptions(return_responses=True, metadata=metadata)
+        start = time.perf_counter()
+        probe = BaseDoc() if inputs is None else inputs  # an id only: it fits any endpoint's schema
+        replies = [reply async for reply in self.responses(on, probe, options)]
+        roundtrip_ms = (time.perf_counter() - start) * 1e3
+        figures = profiling.latencies(roundtrip_ms, replies[0].routes)
+        if show:
+            profiling.show(figures)
+        return figures
 
     async def dry_run(self, timeout: float = 5.0) -> request_pb2.Status:
         """Asks the gateway whether every executor answers; returns the Status it reports.
@@ -284,16 +307,7 @@ class AsyncClient:
         Raises:
             DocwireError: the gateway cannot be reached.
         """
-        call = self.channel.unary_unary(
-            GatewayMethods.DRY_RUN,
-            request_serializer=empty_pb2.Empty.SerializeToString,
-            response_deserializer=request_pb2.Status.FromString,
-        )
-        try:
-            status: request_pb2.Status = await call(empty_pb2.Empty(), timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise self._error(exc) from None
-        return status
+        return await self._transport.dry_run(timeout)
 
     async def is_flow_ready(self, timeout: float = 5.0) -> bool:
         """Whether the gateway and every executor behind it answer."""
@@ -305,23 +319,13 @@ class AsyncClient:
 
     async def endpoints(self, timeout: float = 5.0) -> dict[str, Any]:
         """The Flow's endpoints with their JSON schemas: ``{"/index": {"input": ..., "output": ...}}``."""
-        call = self.channel.unary_unary(
-            GatewayMethods.ENDPOINTS,
-            request_serializer=empty_pb2.Empty.SerializeToString,
-            response_deserializer=request_pb2.EndpointsInfo.FromString,
-        )
-        try:
-            info: request_pb2.EndpointsInfo = await call(empty_pb2.Empty(), timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise self._error(exc) from None
+        info = await self._transport.endpoints(timeout)
         schemas = json_format.MessageToDict(info.schemas)
         return {endpoint: schemas.get(endpoint, {}) for endpoint in info.endpoints}
 
     async def close(self) -> None:
         """Closes the channel."""
-        if self._channel is not None:
-            await self._channel.close()
-            self._channel = None
+        await self._transport.close()
 
     async def __aenter__(self) -> AsyncClient:
         return self

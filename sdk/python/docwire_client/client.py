@@ -1,30 +1,45 @@
-"""The sync ``Client``: the asyncio client driven on one private event loop for its whole life.
+"""The sync ``Client``: the asyncio client driven on one private event loop.
 
-One loop and one channel per client, not one per call: starting a loop and a
-channel per call costs more CPU than the round trip itself. The loop runs in a
-daemon thread, so the client also works inside programs that run their own loop,
-and calls from several threads are safe: they are all served by that one loop.
+Every sync Client of a process shares one event loop, running in a daemon thread;
+each client keeps one channel for its life. Starting a loop and a channel per call
+would cost more CPU than the round trip itself. Because gRPC channels cannot move
+between event loops or threads (grpc/grpc#25364), this is also what makes a sync
+Client safe to share between threads: each thread's calls are handed to that one
+loop, and run there concurrently. gRPC does not survive ``fork()``: a client used
+in a process forked after gRPC was used raises, rather than hang.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
+import os
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Generator, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from docarray import BaseDoc
 
 from docwire.v1 import request_pb2
-from docwire_client.aio import DEFAULT_MAX_MESSAGE_BYTES, AsyncClient
+from docwire_client.aio import DEFAULT_MAX_MESSAGE_BYTES, AsyncClient, result_docs
+from docwire_client.callbacks import Callback
 from docwire_client.doc_types import doclist_of, return_doc_class
 from docwire_client.inputs import Inputs
+from docwire_client.options import Metadata, PostKwargs, PostOptions
 from docwire_client.response import Response
+from docwire_client.target import Target
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["Client"]
 
 R = TypeVar("R")
+
+#: How often a caller waiting on the loop checks that the loop's thread is still alive.
+_LIVENESS_CHECK_S = 1.0
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -35,46 +50,82 @@ def _new_loop() -> asyncio.AbstractEventLoop:
     return uvloop.new_event_loop()
 
 
+async def _next(agen: AsyncIterator[R]) -> R:
+    return await anext(agen)
+
+
+async def _close(agen: AsyncIterator[Any]) -> None:
+    await agen.aclose()  # type: ignore[attr-defined]
+
+
 class _LoopThread:
-    """An event loop running forever in a daemon thread."""
+    """An event loop running forever in a daemon thread: one per process, shared by its sync Clients."""
+
+    _shared: ClassVar[_LoopThread | None] = None
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self) -> None:
+        self.pid = os.getpid()
         self.loop = _new_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="docwire-client", daemon=True)
         self._thread.start()
 
+    @classmethod
+    def shared(cls) -> _LoopThread:
+        """This process' loop thread, started on first use (again in a forked child, whose threads are gone)."""
+        with cls._lock:
+            current = cls._shared
+            if current is None or current.pid != os.getpid() or not current._thread.is_alive():
+                current = cls._shared = cls()
+            return current
+
     def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Runs ``coro`` on the loop and waits for its result, from any thread but the loop's own."""
         if threading.current_thread() is self._thread:
             coro.close()
-            raise RuntimeError("a sync Client cannot be called from its own callbacks; use the AsyncClient there")
+            raise RuntimeError(
+                "a sync Client cannot be called from a callback (callbacks run on the clients' event loop); "
+                "use an AsyncClient there, or collect what you need and call the client afterwards"
+            )
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
+            while True:
+                try:
+                    future.exception(timeout=_LIVENESS_CHECK_S)  # waits; does not raise the call's error
+                    break
+                except concurrent.futures.TimeoutError:
+                    if not self._thread.is_alive():
+                        raise RuntimeError("the client's event loop thread has stopped") from None
             return future.result()
         except BaseException:
             future.cancel()
             raise
 
-    def iterate(self, agen: AsyncIterator[R]) -> Iterator[R]:
+    def iterate(self, agen: AsyncIterator[R]) -> Generator[R, None, None]:
+        """Iterates an async iterator on the loop, item by item, from the calling thread."""
         try:
             while True:
                 try:
-                    yield self.run(agen.__anext__())  # type: ignore[arg-type]
+                    yield self.run(_next(agen))
                 except StopAsyncIteration:
                     return
         finally:
-            self.run(agen.aclose())  # type: ignore[attr-defined]
+            self.run(_close(agen))
 
-    def close(self, wait: bool = True) -> None:
-        if self.loop.is_closed():
-            return
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        if wait:
-            self._thread.join(timeout=10)
-            self.loop.close()
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Starts ``coro`` on the loop without waiting (best effort: for finalizers)."""
+        try:
+            if self.loop.is_closed() or not self._thread.is_alive():
+                raise RuntimeError("the loop is gone")
+            asyncio.run_coroutine_threadsafe(coro, self.loop)
+        except RuntimeError:
+            coro.close()
 
 
 class Client:
     """Talks to a docwire gateway; ``Client(..., asyncio=True)`` gives the AsyncClient.
+
+    Safe to share between threads (see the module's notes); create one per process.
 
     Args:
         host: a host name, ``host:port``, or a URI such as ``grpc://host:port`` (``grpcs://`` for TLS).
@@ -110,18 +161,15 @@ class Client:
             host, port, protocol, tls, root_certificates=root_certificates, max_message_size=max_message_size
         )
         self._loop: _LoopThread | None = None
-        self._lock = threading.Lock()
 
     @property
-    def target(self) -> Any:
+    def target(self) -> Target:
         """Where this client connects (host, port, protocol, tls)."""
         return self._async.target
 
     def _runner(self) -> _LoopThread:
-        with self._lock:
-            if self._loop is None:
-                self._loop = _LoopThread()
-            return self._loop
+        self._loop = _LoopThread.shared()
+        return self._loop
 
     def post(
         self,
@@ -136,38 +184,86 @@ class Client:
         results_in_order: bool = False,
         prefetch: int = 100,
         timeout: float | None = None,
+        stream: bool = True,
+        compression: str | None = None,
+        metadata: Metadata | None = None,
+        on_done: Callback | None = None,
+        on_error: Callback | None = None,
+        on_always: Callback | None = None,
+        continue_on_error: bool = False,
+        max_attempts: int = 1,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 2.0,
+        backoff_multiplier: float = 1.5,
+        show_progress: bool = False,
     ) -> Any:
         """Sends documents to endpoint ``on`` and returns every reply's documents as one DocList.
 
-        Arguments are those of ``AsyncClient.post``. With ``return_responses=True``
-        the list of ``Response`` objects is returned instead.
+        Arguments are those of ``AsyncClient.post``. Returns the list of ``Response``
+        objects with ``return_responses=True``; one document when ``return_type`` is a
+        document class and one document came back; and None when a callback is given
+        (replies then go to the callbacks only, and nothing is accumulated). Callbacks
+        run on the clients' event loop thread: keep them quick.
 
         Raises:
             ExecutorError: an executor raised (the error names it, with its traceback).
             DocwireError: the call failed.
         """
-        kwargs: dict[str, Any] = {
-            "parameters": parameters,
-            "target_executor": target_executor,
-            "request_size": request_size,
-            "return_type": return_type,
-            "results_in_order": results_in_order,
-            "prefetch": prefetch,
-            "timeout": timeout,
-        }
-        return self._runner().run(self._collect(on, inputs, return_responses, kwargs))
+        options = PostOptions(
+            parameters=parameters,
+            target_executor=target_executor,
+            request_size=request_size,
+            return_responses=return_responses,
+            return_type=return_type,
+            results_in_order=results_in_order,
+            prefetch=prefetch,
+            timeout=timeout,
+            stream=stream,
+            compression=compression,
+            metadata=metadata,
+            on_done=on_done,
+            on_error=on_error,
+            on_always=on_always,
+            continue_on_error=continue_on_error,
+            max_attempts=max_attempts,
+            initial_backoff=initial_backoff,
+            max_backoff=max_backoff,
+            backoff_multiplier=backoff_multiplier,
+            show_progress=show_progress,
+        )
+        return self._runner().run(self._collect(on, inputs, options))
 
-    async def _collect(self, on: str, inputs: Inputs, return_responses: bool, kwargs: dict[str, Any]) -> Any:
+    async def _collect(self, on: str, inputs: Inputs, options: PostOptions) -> Any:
+        keep = not options.callbacks.given
         responses: list[Response[Any]] = []
-        collected = doclist_of(return_doc_class(kwargs["return_type"]))
-        async for response in self._async.responses(on, inputs, **kwargs):
-            if response.is_error:
-                raise response.error()
-            if return_responses:
-                responses.append(response)
-            else:  # decode now, while later replies are still on their way
-                collected.extend(response.docs)
-        return responses if return_responses else collected
+        collected = doclist_of(return_doc_class(options.return_type))
+        async with contextlib.aclosing(self._async.responses(on, inputs, options)) as replies:
+            async for response in replies:
+                if not keep:
+                    continue
+                if options.return_responses:
+                    responses.append(response)
+                elif not response.is_error:  # decode now, while later replies are still on their way
+                    collected.extend(response.docs)
+        if not keep:
+            return None
+        return responses if options.return_responses else result_docs(collected, options.return_type)
+
+    def index(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> Any:
+        """``post("/index", ...)``."""
+        return self.post("/index", inputs, **kwargs)
+
+    def search(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> Any:
+        """``post("/search", ...)``."""
+        return self.post("/search", inputs, **kwargs)
+
+    def update(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> Any:
+        """``post("/update", ...)``."""
+        return self.post("/update", inputs, **kwargs)
+
+    def delete(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> Any:
+        """``post("/delete", ...)``."""
+        return self.post("/delete", inputs, **kwargs)
 
     def stream_doc(
         self,
@@ -177,10 +273,25 @@ class Client:
         parameters: Mapping[str, Any] | None = None,
         return_type: Any = None,
         timeout: float | None = None,
-    ) -> Iterator[BaseDoc]:
-        """Sends one document to a generator endpoint and yields each document as it is produced."""
-        agen = self._async.stream_doc(on, inputs, parameters=parameters, return_type=return_type, timeout=timeout)
+        metadata: Metadata | None = None,
+    ) -> Generator[BaseDoc, None, None]:
+        """Sends one document to a generator endpoint and yields each document as it is produced.
+
+        Raises:
+            ExecutorError: the endpoint raised.
+            DocwireError: the call failed.
+        """
+        agen = self._async.stream_doc(
+            on, inputs, parameters=parameters, return_type=return_type, timeout=timeout, metadata=metadata
+        )
         return self._runner().iterate(agen)
+
+    def profiling(
+        self, on: str = "/", inputs: Inputs = None, *, metadata: Metadata | None = None, show: bool = True
+    ) -> dict[str, float]:
+        """Where one request's time goes: prints seed 000's tree and returns its figures in ms
+        (see ``AsyncClient.profiling``)."""
+        return self._runner().run(self._async.profiling(on, inputs, metadata=metadata, show=show))
 
     def dry_run(self, timeout: float = 5.0) -> request_pb2.Status:
         """The Status of a dry run through the whole Flow."""
@@ -195,12 +306,10 @@ class Client:
         return self._runner().run(self._async.endpoints(timeout))
 
     def close(self) -> None:
-        """Closes the channel and stops the client's event loop."""
-        with self._lock:
-            loop, self._loop = self._loop, None
-        if loop is not None:
+        """Closes the channel (a later call opens a new one)."""
+        loop, self._loop = self._loop, None
+        if loop is not None and loop.pid == os.getpid():
             loop.run(self._async.close())
-            loop.close()
 
     def __enter__(self) -> Client:
         return self
@@ -211,7 +320,7 @@ class Client:
         self.close()
 
     def __del__(self) -> None:
-        # Garbage collection or interpreter exit: only ask the loop to stop.
+        # Garbage collection or interpreter exit: ask the loop to close the channel, do not wait.
         loop = getattr(self, "_loop", None)
-        if loop is not None:
-            loop.close(wait=False)
+        if loop is not None and loop.pid == os.getpid():
+            loop.submit(self._async.close())

@@ -18,6 +18,7 @@ __all__ = [
     "GatewayUnavailable",
     "MessageTooLarge",
     "RequestTimeout",
+    "ended_while_sending",
     "error_from_rpc",
     "error_from_status",
 ]
@@ -134,6 +135,16 @@ def error_from_status(name: str, description: str) -> DocwireError | None:
     return None if cls is None else cls(description)
 
 
+def ended_while_sending(exc: grpc.aio.AioRpcError) -> bool:
+    """Whether grpc.aio replaced a call's status because a message could not be sent: the server had
+    ended the call meanwhile, and its own status (UNAVAILABLE when a gateway stops) is lost (grpc/grpc#36066)."""
+    return (
+        exc.code() == grpc.StatusCode.INTERNAL
+        and exc.details() == "Internal error from Core"
+        and "SendMessageOperation" in (exc.debug_error_string() or "")
+    )
+
+
 def error_from_rpc(exc: grpc.aio.AioRpcError, address: str) -> DocwireError:
     """The DocwireError a failed gRPC call stands for; the one place client-side errors are mapped.
 
@@ -143,6 +154,10 @@ def error_from_rpc(exc: grpc.aio.AioRpcError, address: str) -> DocwireError:
     """
     code: grpc.StatusCode = exc.code()
     details: str = exc.details() or ""
+    if ended_while_sending(exc):
+        lost = GatewayUnavailable(f"the server at {address} ended the call while a request was being sent")
+        lost.grpc_code = grpc.StatusCode.UNAVAILABLE
+        return lost
     named = [str(value) for key, value in exc.trailing_metadata() or () if key == ERROR_METADATA_KEY]
     cls = (_BY_NAME.get(named[0]) if named else None) or _BY_CODE.get(code, DocwireError)
     if cls is GatewayUnavailable:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -13,7 +14,7 @@ from docarray import BaseDoc
 from docwire.v1 import request_pb2
 from docwire_client.codec import encode_docs
 
-__all__ = ["Inputs", "RequestSpec", "batches", "build_request"]
+__all__ = ["Inputs", "Outgoing", "RequestSpec", "batches", "build_request", "outgoing"]
 
 #: Everything ``post`` accepts as input: nothing, one document, an iterable or
 #: async iterable of documents, or a function returning one of those.
@@ -36,7 +37,7 @@ class RequestSpec:
     timeout_ms: int | None = None
 
 
-async def batches(inputs: Inputs, request_size: int) -> AsyncIterator[list[BaseDoc]]:
+async def batches(inputs: Inputs, request_size: int) -> AsyncGenerator[list[BaseDoc], None]:
     """Groups the inputs into lists of at most ``request_size`` documents.
 
     No input (None, or an empty iterable) gives one empty batch, so ``post(on)``
@@ -77,6 +78,28 @@ async def _iterate(source: Any) -> AsyncIterator[Any]:
         raise TypeError("inputs must be documents or an iterable of them, not an awaitable; await it first")
     else:
         raise TypeError(f"inputs must be documents or an iterable of them, not {type(source).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One serialized request on its way: kept until its reply comes, so a retry can re-send it."""
+
+    request_id: str
+    raw: bytes
+    size: int  # documents it carries
+    position: int  # its place in the input, for results_in_order
+
+
+async def outgoing(
+    spec: RequestSpec, request_batches: AsyncGenerator[list[BaseDoc], None]
+) -> AsyncGenerator[Outgoing, None]:
+    """Serializes each batch when it is about to be sent, numbering them in input order."""
+    position = 0
+    async with contextlib.aclosing(request_batches):
+        async for batch in request_batches:
+            request_id, raw = build_request(spec, batch)
+            yield Outgoing(request_id, raw, len(batch), position)
+            position += 1
 
 
 def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, bytes]:

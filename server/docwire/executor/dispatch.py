@@ -31,12 +31,21 @@ class Outcome:
     result: dict[str, Any] | None = None
 
 
-def _arguments(bound: BoundEndpoint, data: Mapping[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+def _arguments(
+    bound: BoundEndpoint, data: Mapping[str, Any], parameters: dict[str, Any], metadata: Mapping[str, str] | None
+) -> dict[str, Any]:
     sig = bound.signature
     params: Any = parameters
     if sig.parameters_model is not None:
         params = sig.parameters_model.model_validate(parameters)
-    offered = {"parameters": params, "tracing_context": None, "docs_matrix": None, "docs_map": None, **data}
+    offered = {
+        "parameters": params,
+        "metadata": dict(metadata or {}),  # the client's call headers, e.g. authorization
+        "tracing_context": None,
+        "docs_matrix": None,
+        "docs_map": None,
+        **data,
+    }
     if sig.accepted is None:
         return offered
     return {k: v for k, v in offered.items() if k in sig.accepted}
@@ -67,15 +76,17 @@ async def run_endpoint(
     docs: DocList[Any],
     parameters: dict[str, Any],
     pool: Executor | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Runs a batch endpoint (``docs``) or a single-document one (``doc``, once per document).
 
     Sync methods run on ``pool`` (the event loop's default executor when None).
+    ``metadata`` (the caller's headers) is offered to the method as ``metadata``.
     """
     sig = bound.signature
     method = executor.method(bound)
     if not sig.single_doc:
-        returned = await _call(method, sig.is_async, _arguments(bound, {"docs": docs}, parameters), pool)
+        returned = await _call(method, sig.is_async, _arguments(bound, {"docs": docs}, parameters, metadata), pool)
         if returned is None:
             return Outcome(docs)
         if isinstance(returned, Mapping):
@@ -85,7 +96,7 @@ async def run_endpoint(
     outputs: list[BaseDoc] = []
     result: dict[str, Any] | None = None
     for doc in docs:
-        returned = await _call(method, sig.is_async, _arguments(bound, {"doc": doc}, parameters), pool)
+        returned = await _call(method, sig.is_async, _arguments(bound, {"doc": doc}, parameters, metadata), pool)
         if isinstance(returned, Mapping):
             result = {**(result or {}), **returned}
             outputs.append(doc)
@@ -100,10 +111,11 @@ async def stream_endpoint(
     doc: BaseDoc,
     parameters: dict[str, Any],
     pool: Executor | None = None,
+    metadata: Mapping[str, str] | None = None,
 ) -> AsyncIterator[BaseDoc]:
     """Runs a generator endpoint on one document, yielding each document it produces."""
     method = executor.method(bound)
-    produced = method(**_arguments(bound, {"doc": doc, "docs": doclist_of(type(doc), [doc])}, parameters))
+    produced = method(**_arguments(bound, {"doc": doc, "docs": doclist_of(type(doc), [doc])}, parameters, metadata))
     if bound.signature.is_async:
         async for item in produced:
             yield item

@@ -50,6 +50,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     report_ready(ready_fd, server.port)
 
     async def stop() -> None:
+        servicer.drain()  # open streams answer what they took in, then end: clients re-send the rest
         await server.stop()
         await servicer.close()
 

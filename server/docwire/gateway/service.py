@@ -23,9 +23,9 @@ from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire.gateway.router import ExecutorNode, plan_route, scope_parameters
 from docwire.gateway.upstream import ReplicaPool
 from docwire.runtime.servicer import RESULTS_KEY
-from docwire.transports.grpc_server import abort
+from docwire.transports.grpc_server import abort, call_metadata
 from docwire.v1 import request_pb2
-from docwire_client.errors import BadRequest, DocwireError, EndpointNotFound
+from docwire_client.errors import BadRequest, DocwireError, EndpointNotFound, GatewayUnavailable
 from docwire_client.methods import GATEWAY_SERVICE
 
 __all__ = ["GatewayServicer"]
@@ -52,6 +52,7 @@ class GatewayServicer:
         self._prefetch = prefetch
         self._versions = versions
         self._endpoints = request_pb2.EndpointsInfo()
+        self._draining = asyncio.Event()
 
     async def discover(self, timeout: float) -> None:
         """Asks every executor for its endpoints (waiting for them to be up) and builds the Flow's table."""
@@ -88,7 +89,9 @@ class GatewayServicer:
             },
         )
 
-    async def handle(self, raw: bytes, *, errors_in_reply: bool = False) -> bytes:
+    async def handle(
+        self, raw: bytes, *, errors_in_reply: bool = False, metadata: Sequence[tuple[str, str]] = ()
+    ) -> bytes:
         """Routes one serialized DataRequest through the Flow and returns the serialized reply.
 
         Args:
@@ -96,6 +99,7 @@ class GatewayServicer:
             errors_in_reply: answer a failure of this request (unknown endpoint, executor
                 unavailable, ...) with an error status in its reply instead of raising, so
                 the other requests of a stream go on. Unparsable bytes still raise.
+            metadata: the client's call metadata, passed on to every executor.
 
         Raises:
             DocwireError: the request failed (always BadRequest for unparsable bytes).
@@ -103,13 +107,15 @@ class GatewayServicer:
         start = time.time_ns()
         request = _parse_request(raw)
         try:
-            return await self._route(request, raw, start)
+            return await self._route(request, raw, start, metadata)
         except DocwireError as error:
             if not errors_in_reply:
                 raise
             return _error_reply(request, error, start)
 
-    async def _route(self, request: request_pb2.DataRequest, raw: bytes, start: int) -> bytes:
+    async def _route(
+        self, request: request_pb2.DataRequest, raw: bytes, start: int, metadata: Sequence[tuple[str, str]]
+    ) -> bytes:
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else None
@@ -125,7 +131,7 @@ class GatewayServicer:
                 scoped = scope_parameters(parameters or {}, node.name, self._names)
                 current = _with_parameters(reply, _with_results(scoped, reply))
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-            current = await self._pools[node.name].process(current, remaining)
+            current = await self._pools[node.name].process(current, remaining, metadata)
             reply = request_pb2.DataRequest.FromString(current)
             if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
                 break
@@ -136,43 +142,70 @@ class GatewayServicer:
     async def post(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         """Post: one request, one reply."""
         try:
-            return await self.handle(raw)
+            return await self.handle(raw, metadata=call_metadata(context))
         except DocwireError as error:
             await abort(context, error)
 
     async def stream(
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[bytes]:
-        """Stream: handles requests concurrently, at most ``prefetch`` in flight, replies as they finish."""
+        """Stream: handles requests concurrently, at most ``prefetch`` in flight, replies as they finish.
+
+        When the gateway drains (it is stopping), it stops reading: the requests it took
+        in are answered, then the call ends with UNAVAILABLE. A request without a reply
+        was never forwarded, so the client may send it again without it running twice.
+        """
         slots = asyncio.Semaphore(self._prefetch)
         replies: asyncio.Queue[bytes | DocwireError | None] = asyncio.Queue()
+        in_flight: set[asyncio.Task[None]] = set()
+        metadata = call_metadata(context)
+        cut_short = False
 
         async def handle_one(raw: bytes) -> None:
             try:
-                await replies.put(await self.handle(raw, errors_in_reply=True))
+                await replies.put(await self.handle(raw, errors_in_reply=True, metadata=metadata))
             except DocwireError as error:  # unparsable bytes: no request id to answer
                 await replies.put(error)
 
         async def read_requests() -> None:
-            tasks: set[asyncio.Task[None]] = set()
             async for raw in requests:
                 await slots.acquire()
                 task = asyncio.create_task(handle_one(raw))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-            await asyncio.gather(*tasks)
-            await replies.put(None)
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
 
-        reader = asyncio.create_task(read_requests())
+        async def feed() -> None:
+            nonlocal cut_short
+            reading = asyncio.create_task(read_requests())
+            draining = asyncio.create_task(self._draining.wait())
+            try:
+                await asyncio.wait((reading, draining), return_when=asyncio.FIRST_COMPLETED)
+                if not reading.done():
+                    cut_short = True  # what it read and did not start is dropped: never forwarded
+                    reading.cancel()
+                    await asyncio.wait((reading,))
+                if not reading.cancelled() and (failure := reading.exception()) is not None:
+                    raise failure
+                while in_flight:
+                    await asyncio.wait(set(in_flight))
+            finally:
+                draining.cancel()
+                reading.cancel()
+                replies.put_nowait(None)
+
+        feeder = asyncio.create_task(feed())
         try:
             while (item := await replies.get()) is not None:
                 slots.release()
                 if isinstance(item, DocwireError):
                     await abort(context, item)
                 yield item
-            await reader
+            await feeder
+            if cut_short:
+                await abort(context, GatewayUnavailable("the gateway is stopping; send the unanswered requests again"))
         finally:
-            reader.cancel()
+            for task in (feeder, *in_flight):
+                task.cancel()
 
     async def stream_doc(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
         """StreamDoc: forwards to the executor that serves the generator endpoint, reply by reply."""
@@ -191,7 +224,7 @@ class GatewayServicer:
                 raise EndpointNotFound(f"no executor serves endpoint {endpoint!r}")
             node = candidates[0]
             timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
-            async for reply in self._pools[node.name].stream_doc(raw, timeout):
+            async for reply in self._pools[node.name].stream_doc(raw, timeout, call_metadata(context)):
                 yield reply
         except DocwireError as error:
             await abort(context, error)
@@ -216,6 +249,10 @@ class GatewayServicer:
     ) -> request_pb2.EndpointsInfo:
         """Endpoints: the Flow's endpoints with input schemas of the first and output of the last executor."""
         return self._endpoints
+
+    def drain(self) -> None:
+        """Stops taking requests from open streams; those taken in are still answered (see ``stream``)."""
+        self._draining.set()
 
     async def close(self) -> None:
         """Closes the channels to the executors."""

@@ -66,8 +66,8 @@ class ReplicaPool:
         count = len(self._channels)
         return [(first + i) % count for i in range(count)]
 
-    async def process(self, raw: bytes, timeout: float | None) -> bytes:
-        """Runs one request on the next replica.
+    async def process(self, raw: bytes, timeout: float | None, metadata: Sequence[tuple[str, str]] = ()) -> bytes:
+        """Runs one request on the next replica, passing ``metadata`` (the client's headers) on.
 
         A replica that refuses the connection is skipped for the next one: the
         request never reached it. A replica that fails once the request may have
@@ -77,7 +77,7 @@ class ReplicaPool:
         index = 0
         for index in self._order():
             try:
-                reply: bytes = await self._process[index](raw, timeout=timeout)
+                reply: bytes = await self._process[index](raw, timeout=timeout, metadata=metadata or None)
                 return reply
             except grpc.aio.AioRpcError as exc:
                 if not _never_delivered(exc):
@@ -86,11 +86,13 @@ class ReplicaPool:
         assert failure is not None
         raise upstream_error(failure, self.node.name, self.node.addresses[index]) from failure
 
-    async def stream_doc(self, raw: bytes, timeout: float | None) -> AsyncIterator[bytes]:
+    async def stream_doc(
+        self, raw: bytes, timeout: float | None, metadata: Sequence[tuple[str, str]] = ()
+    ) -> AsyncIterator[bytes]:
         """Streams a generator endpoint's replies from the next replica."""
         index = self._order()[0]
         try:
-            async for reply in self._stream_doc[index](raw, timeout=timeout):
+            async for reply in self._stream_doc[index](raw, timeout=timeout, metadata=metadata or None):
                 yield reply
         except grpc.aio.AioRpcError as exc:
             raise upstream_error(exc, self.node.name, self.node.addresses[index]) from exc

@@ -164,24 +164,46 @@ class Flow:
         if self._gateway is not None:
             raise RuntimeError("the Flow is already started")
         try:
-            nodes = self._start_executors()
-            self._nodes = nodes
-            spec = GatewaySpec(
-                executors=tuple(nodes),
-                host=self._config.host,
-                port=self._config.port,
-                prefetch=self._config.prefetch,
-                max_message_bytes=self._config.max_message_bytes,
-                discovery_timeout=self._config.timeout_ready,
-            )
-            self._gateway = ServiceProcess("gateway", "docwire.gateway.app", spec)
-            self._gateway.start()
-            self._gateway.wait_ready(self._config.timeout_ready)
+            self._nodes = self._start_executors()
+            self._gateway = self._start_gateway(self._config.port)
         except BaseException:
             self.close()
             raise
         print_ready_banner(type(self).__name__, self.protocol, self._config.host, self.port or 0)
         return self
+
+    def _start_gateway(self, port: int) -> ServiceProcess:
+        spec = GatewaySpec(
+            executors=tuple(self._nodes),
+            host=self._config.host,
+            port=port,
+            prefetch=self._config.prefetch,
+            max_message_bytes=self._config.max_message_bytes,
+            discovery_timeout=self._config.timeout_ready,
+        )
+        gateway = ServiceProcess("gateway", "docwire.gateway.app", spec)
+        self._gateway = gateway  # stopped by close() even if it never gets ready
+        gateway.start()
+        gateway.wait_ready(self._config.timeout_ready)
+        return gateway
+
+    def restart_gateway(self) -> None:
+        """Stops the gateway and starts a new one on the same port, in front of the same executors.
+
+        The old gateway drains first: streams answer the requests it took in, and
+        clients with retries re-send the rest to the new one. (A rolling restart; tests
+        use it to check that nothing is lost or run twice.)
+
+        Raises:
+            RuntimeError: the Flow is not started.
+            StartupError: the new gateway did not become ready.
+        """
+        if self._gateway is None or self._gateway.port is None:
+            raise RuntimeError("start the Flow first: `with flow:` or `flow.start()`")
+        port = self._gateway.port
+        self._gateway.stop()
+        self._gateway = None
+        self._start_gateway(port)
 
     def _start_executors(self) -> list[ExecutorNode]:
         started: list[tuple[ExecutorConfig, list[ServiceProcess]]] = []

@@ -21,7 +21,7 @@ from docwire.executor.base import BoundEndpoint, Executor
 from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire.executor.dispatch import Outcome, run_endpoint, stream_endpoint
 from docwire.runtime.status import error_status
-from docwire.transports.grpc_server import abort
+from docwire.transports.grpc_server import abort, call_metadata
 from docwire.v1 import request_pb2
 from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs
 from docwire_client.doc_types import doclist_of
@@ -91,11 +91,12 @@ class ExecutorServicer:
             await abort(context, exc)
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
         user_parameters = {k: v for k, v in parameters.items() if k != RESULTS_KEY}
+        metadata = dict(call_metadata(context))
         try:
             if bound.signature.is_generator:
-                outcome = await self._collect_stream(bound, docs, user_parameters)
+                outcome = await self._collect_stream(bound, docs, user_parameters, metadata)
             else:
-                outcome = await run_endpoint(self._executor, bound, docs, user_parameters, self._pool)
+                outcome = await run_endpoint(self._executor, bound, docs, user_parameters, self._pool, metadata)
             encoded = encode_docs(outcome.docs)
         except Exception as exc:  # user code: its failure travels in the reply
             logger.exception("%s failed on %s", self._name, bound.endpoint)
@@ -113,10 +114,14 @@ class ExecutorServicer:
             request.parameters.Clear()
             request.parameters.update(parameters)
 
-    async def _collect_stream(self, bound: BoundEndpoint, docs: DocList[Any], parameters: dict[str, Any]) -> Outcome:
+    async def _collect_stream(
+        self, bound: BoundEndpoint, docs: DocList[Any], parameters: dict[str, Any], metadata: dict[str, str]
+    ) -> Outcome:
         """A generator endpoint called with a batch: every yielded document, in order."""
         produced = [
-            d for doc in docs async for d in stream_endpoint(self._executor, bound, doc, parameters, self._pool)
+            d
+            for doc in docs
+            async for d in stream_endpoint(self._executor, bound, doc, parameters, self._pool, metadata)
         ]
         return Outcome(doclist_of(bound.signature.output_type, produced))
 
@@ -132,16 +137,17 @@ class ExecutorServicer:
         except BadRequest as exc:
             await abort(context, exc)
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
+        metadata = dict(call_metadata(context))
         reply = request_pb2.SingleDocumentRequest()
         reply.header.CopyFrom(request.header)
         try:
             if bound.signature.is_generator:
-                async for produced in stream_endpoint(self._executor, bound, doc, parameters, self._pool):
+                async for produced in stream_endpoint(self._executor, bound, doc, parameters, self._pool, metadata):
                     reply.document.CopyFrom(encode_doc(produced))
                     yield reply.SerializeToString()
                 return
             batch = doclist_of(bound.signature.input_type, [doc])
-            outcome = await run_endpoint(self._executor, bound, batch, parameters, self._pool)
+            outcome = await run_endpoint(self._executor, bound, batch, parameters, self._pool, metadata)
             for produced in outcome.docs:
                 reply.document.CopyFrom(encode_doc(produced))
                 yield reply.SerializeToString()

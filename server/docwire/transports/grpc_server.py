@@ -16,7 +16,14 @@ from grpc_reflection.v1alpha import reflection
 
 from docwire_client.errors import ERROR_METADATA_KEY, DocwireError
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "GrpcServer", "abort", "channel_options", "start_grpc_server"]
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "GrpcServer",
+    "abort",
+    "call_metadata",
+    "channel_options",
+    "start_grpc_server",
+]
 
 #: Default limit on one message, either direction (grpcio's own default is 4 MiB for receiving).
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -87,6 +94,23 @@ async def start_grpc_server(
     started = GrpcServer(server, bound, health_servicer, tuple(service_names))
     await started.set_serving(False)
     return started
+
+
+#: Headers that describe a hop, not the caller's request: never passed on to executors.
+_HOP_HEADERS = frozenset({"user-agent", "content-type", "te", "host", "accept-encoding", "authority"})
+
+
+def call_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> tuple[tuple[str, str], ...]:
+    """The caller's metadata worth passing on (for example ``authorization``).
+
+    gRPC's own (``grpc-*``), HTTP/2 pseudo and hop headers are left out, and so are
+    binary (``*-bin``) values.
+    """
+    return tuple(
+        (key, value)
+        for key, value in context.invocation_metadata() or ()
+        if isinstance(value, str) and not key.startswith(("grpc-", ":")) and key not in _HOP_HEADERS
+    )
 
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DocwireError) -> NoReturn:

@@ -1,0 +1,346 @@
+"""The client's gRPC transport: one channel, the data calls (unary and bidi stream) with retries, and the rest.
+
+A gRPC channel belongs to the event loop it was opened in, and gRPC does not
+survive ``fork()``: both misuses raise a RuntimeError saying what to do instead,
+rather than hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncGenerator, AsyncIterator
+
+import grpc
+from google.protobuf import empty_pb2
+
+from docwire.v1 import request_pb2
+from docwire_client.errors import DocwireError, error_from_rpc
+from docwire_client.inputs import Outgoing
+from docwire_client.methods import GatewayMethods
+from docwire_client.options import PostOptions
+from docwire_client.retry import is_transient
+from docwire_client.target import Target
+
+__all__ = ["GrpcTransport"]
+
+logger = logging.getLogger("docwire.client")
+
+_COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}
+
+#: The process whose client first opened a channel: gRPC cannot be used in a child it forks.
+_grpc_pid: int | None = None
+
+Reply = tuple[Outgoing, request_pb2.DataRequest]
+
+
+def _check_not_forked() -> None:
+    if _grpc_pid is not None and _grpc_pid != os.getpid():
+        raise RuntimeError(
+            f"this process was forked from process {_grpc_pid} after it had opened a gRPC channel, and gRPC does "
+            "not survive fork(): a call here would hang. Create clients in processes started with "
+            "multiprocessing's 'spawn' or 'forkserver' method, or fork before any client is used."
+        )
+
+
+class _Source:
+    """The requests still to send, pulled one at a time.
+
+    A pull that a failed stream interrupts is kept for the next stream: cancelling
+    it would end the user's input generator and lose the rest of the inputs.
+    """
+
+    def __init__(self, requests: AsyncGenerator[Outgoing, None]) -> None:
+        self._requests = requests
+        self._pull: asyncio.Future[Outgoing | None] | None = None
+
+    async def next(self) -> Outgoing | None:
+        if self._pull is None:
+            self._pull = asyncio.ensure_future(anext(self._requests, None))
+        item = await asyncio.shield(self._pull)
+        self._pull = None
+        return item
+
+    async def aclose(self) -> None:
+        """Stops a pull under way, then closes the inputs."""
+        if self._pull is not None:
+            self._pull.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._pull
+        await self._requests.aclose()
+
+
+class GrpcTransport:
+    """Calls a docwire gateway over one gRPC channel.
+
+    Args:
+        target: where to connect.
+        root_certificates: PEM CA certificates to verify the server with (TLS only).
+        max_message_size: the largest message, in bytes, sent or received.
+    """
+
+    def __init__(self, target: Target, *, root_certificates: bytes | None, max_message_size: int) -> None:
+        self.target = target
+        self._root_certificates = root_certificates
+        self._options = [
+            ("grpc.max_receive_message_length", max_message_size),
+            ("grpc.max_send_message_length", max_message_size),
+            # Reconnect soon after a gateway comes back (gRPC's default waits up to 120 s),
+            # so retries with backoff find it.
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 2000),
+        ]
+        self._channel: grpc.aio.Channel | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def channel(self) -> grpc.aio.Channel:
+        """The channel, opened on first use in the running event loop.
+
+        Raises:
+            RuntimeError: called from another event loop than the one the channel belongs to,
+                or in a process forked after gRPC was used.
+        """
+        global _grpc_pid  # one per process, by design
+        _check_not_forked()
+        loop = asyncio.get_running_loop()
+        if self._channel is not None and self._loop is not loop:
+            if self._loop is not None and not self._loop.is_closed():
+                raise RuntimeError(
+                    "this AsyncClient is bound to the event loop it was first used in, and gRPC channels cannot "
+                    "move between loops (or threads). Create one AsyncClient per event loop, or share one sync "
+                    "Client between threads: it serves them all on its own loop."
+                )
+            self._channel = None  # its loop is gone, and the channel with it
+        if self._channel is None:
+            address = self.target.address
+            if self.target.tls:
+                credentials = grpc.ssl_channel_credentials(root_certificates=self._root_certificates)
+                self._channel = grpc.aio.secure_channel(address, credentials, options=self._options)
+            else:
+                self._channel = grpc.aio.insecure_channel(address, options=self._options)
+            self._loop = loop
+            _grpc_pid = _grpc_pid or os.getpid()
+        return self._channel
+
+    def error(self, exc: grpc.aio.AioRpcError) -> DocwireError:
+        """The DocwireError a failed call stands for."""
+        return error_from_rpc(exc, self.target.uri)
+
+    async def post(self, raw: bytes, options: PostOptions) -> request_pb2.DataRequest:
+        """One request as one unary Post call, retried on transient errors.
+
+        Raises:
+            DocwireError: the call failed (after its retries).
+        """
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, request_pb2.DataRequest] = self.channel.unary_unary(
+            GatewayMethods.POST, response_deserializer=request_pb2.DataRequest.FromString
+        )
+        retries = 0
+        while True:
+            try:
+                reply: request_pb2.DataRequest = await call(
+                    raw, metadata=options.headers or None, compression=_compression(options)
+                )
+                return reply
+            except grpc.aio.AioRpcError as exc:
+                if not is_transient(exc) or retries + 1 >= options.retry.max_attempts:
+                    raise self.error(exc) from None
+                retries += 1
+                logger.warning("retry %d of a Post after: %s", retries, exc.details())
+            await asyncio.sleep(options.retry.delay(retries))
+
+    async def posts(
+        self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
+    ) -> AsyncGenerator[Reply, None]:
+        """Each request as its own unary call, as many at once as ``slots`` allows; replies as they finish.
+
+        A slot is taken before each request is pulled; the caller releases it when it
+        is done with the reply.
+        """
+        finished: asyncio.Queue[Reply | BaseException | None] = asyncio.Queue()
+        calls: set[asyncio.Task[None]] = set()
+
+        async def call(item: Outgoing) -> None:
+            try:
+                finished.put_nowait((item, await self.post(item.raw, options)))
+            except DocwireError as exc:
+                finished.put_nowait(exc)
+
+        async def feed() -> None:
+            try:
+                while True:
+                    await slots.acquire()
+                    item = await anext(requests, None)
+                    if item is None:
+                        slots.release()
+                        break
+                    task = asyncio.create_task(call(item))
+                    calls.add(task)
+                    task.add_done_callback(calls.discard)
+                while calls:
+                    await asyncio.wait(set(calls))
+                finished.put_nowait(None)
+            except Exception as exc:  # the inputs (user code) failed: report it to the reader too
+                finished.put_nowait(exc)
+                raise
+
+        feeder = asyncio.create_task(feed())
+        try:
+            while (got := await finished.get()) is not None:
+                if isinstance(got, BaseException):
+                    raise got
+                yield got
+        finally:
+            pending = [feeder, *calls]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await requests.aclose()
+
+    async def stream(
+        self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
+    ) -> AsyncGenerator[Reply, None]:
+        """Streams requests over one bidi call, sending and receiving at once; yields each reply.
+
+        A slot is taken before each request is pulled; the caller releases it when it
+        is done with the reply. When the stream fails on a transient error, a new one
+        re-sends only the requests that got no reply (the gateway drains a stream when it
+        stops: whatever it took in is answered, the rest it never forwarded), then goes on
+        with the inputs. ``max_attempts`` counts consecutive attempts without a reply.
+
+        Raises:
+            DocwireError: the stream failed (after its retries).
+        """
+        source = _Source(requests)
+        unanswered: dict[str, Outgoing] = {}  # sent (or about to be re-sent), no reply yet; in send order
+        retries = 0
+        try:
+            while True:
+                call: grpc.aio.StreamStreamCall[bytes, request_pb2.DataRequest] = self.channel.stream_stream(
+                    GatewayMethods.STREAM, response_deserializer=request_pb2.DataRequest.FromString
+                )(metadata=options.headers or None, compression=_compression(options))
+                resend = list(unanswered.values())
+                sender = asyncio.create_task(_send(call, resend, source, unanswered, slots))
+                try:
+                    async for message in call:
+                        sent = unanswered.pop(message.header.request_id, None)
+                        if sent is None:
+                            raise DocwireError(f"the server answered an unknown request {message.header.request_id!r}")
+                        retries = 0
+                        yield sent, message
+                    await sender
+                    return
+                except (grpc.aio.AioRpcError, asyncio.CancelledError) as exc:
+                    if sender.done() and not sender.cancelled() and (failed := sender.exception()) is not None:
+                        raise failed from None  # the inputs failed; the call was cancelled for it
+                    if not isinstance(exc, grpc.aio.AioRpcError):
+                        raise
+                    if not is_transient(exc) or retries + 1 >= options.retry.max_attempts:
+                        raise self.error(exc) from None
+                    retries += 1
+                    logger.warning("retry %d of a stream (%d requests to re-send): %s", retries, len(unanswered), exc)
+                finally:
+                    sender.cancel()
+                    call.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await sender
+                await asyncio.sleep(options.retry.delay(retries))
+        finally:
+            await source.aclose()
+
+    async def stream_doc(
+        self, request: request_pb2.SingleDocumentRequest, timeout: float | None, headers: tuple[tuple[str, str], ...]
+    ) -> AsyncIterator[request_pb2.SingleDocumentRequest]:
+        """StreamDoc: one document in, each reply of the generator endpoint out.
+
+        Raises:
+            DocwireError: the call failed.
+        """
+        call = self.channel.unary_stream(
+            GatewayMethods.STREAM_DOC,
+            request_serializer=request_pb2.SingleDocumentRequest.SerializeToString,
+            response_deserializer=request_pb2.SingleDocumentRequest.FromString,
+        )
+        try:
+            async for reply in call(request, timeout=timeout, metadata=headers or None):
+                yield reply
+        except grpc.aio.AioRpcError as exc:
+            raise self.error(exc) from None
+
+    async def dry_run(self, timeout: float) -> request_pb2.Status:
+        """DryRun: the Status of the whole Flow.
+
+        Raises:
+            DocwireError: the gateway cannot be reached.
+        """
+        call = self.channel.unary_unary(
+            GatewayMethods.DRY_RUN,
+            request_serializer=empty_pb2.Empty.SerializeToString,
+            response_deserializer=request_pb2.Status.FromString,
+        )
+        try:
+            status: request_pb2.Status = await call(empty_pb2.Empty(), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise self.error(exc) from None
+        return status
+
+    async def endpoints(self, timeout: float) -> request_pb2.EndpointsInfo:
+        """Endpoints: the Flow's endpoints and their schemas.
+
+        Raises:
+            DocwireError: the gateway cannot be reached.
+        """
+        call = self.channel.unary_unary(
+            GatewayMethods.ENDPOINTS,
+            request_serializer=empty_pb2.Empty.SerializeToString,
+            response_deserializer=request_pb2.EndpointsInfo.FromString,
+        )
+        try:
+            info: request_pb2.EndpointsInfo = await call(empty_pb2.Empty(), timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            raise self.error(exc) from None
+        return info
+
+    async def close(self) -> None:
+        """Closes the channel (a later call opens a new one)."""
+        channel, self._channel = self._channel, None
+        if channel is not None:
+            await channel.close()
+
+
+def _compression(options: PostOptions) -> grpc.Compression | None:
+    return None if options.compression is None else _COMPRESSION[options.compression.lower()]
+
+
+async def _send(
+    call: grpc.aio.StreamStreamCall[bytes, request_pb2.DataRequest],
+    resend: list[Outgoing],
+    source: _Source,
+    unanswered: dict[str, Outgoing],
+    slots: asyncio.Semaphore,
+) -> None:
+    """Writes the requests to re-send (they hold their slots), then new ones, each after taking a slot."""
+    try:
+        for item in resend:
+            await call.write(item.raw)
+        while True:
+            await slots.acquire()
+            try:
+                item_or_end = await source.next()
+            except BaseException:
+                slots.release()
+                raise
+            if item_or_end is None:
+                slots.release()
+                break
+            unanswered[item_or_end.request_id] = item_or_end
+            await call.write(item_or_end.raw)
+        await call.done_writing()
+    except (grpc.RpcError, asyncio.InvalidStateError):
+        pass  # the call failed; the reading side reports why
+    except BaseException:  # the inputs failed (or we are cancelled): end the call
+        call.cancel()
+        raise

@@ -1,0 +1,129 @@
+"""Item 11: a sync Client is safe to share between threads; misuse across event loops, processes and
+callbacks fails with a clear message instead of hanging."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from client_scenarios import Served, protocols, serve
+from executors import Appender, TextDoc
+from processes import wait_gone
+
+from docwire import AsyncClient, Client, DocList, Response
+
+
+@pytest.fixture(scope="module", params=protocols())
+def served(request: pytest.FixtureRequest) -> Iterator[Served]:
+    with serve(request.param, lambda flow: flow.add(uses=Appender, name="tail", replicas=2)) as served:
+        yield served
+
+
+def post_texts(client: Client, prefix: str, n: int) -> list[str]:
+    docs = DocList[TextDoc]([TextDoc(text=f"{prefix}{i}") for i in range(n)])
+    returned: DocList[TextDoc] = client.post(
+        "/", docs, request_size=2, results_in_order=True, return_type=DocList[TextDoc]
+    )
+    return list(returned.text)
+
+
+def test_one_client_shared_by_many_threads(served: Served) -> None:
+    client = served.client()
+
+    def work(t: int) -> list[list[str]]:
+        return [post_texts(client, f"t{t}-{k}-", 5) for k in range(10)]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = {t: pool.submit(work, t) for t in range(8)}
+        results = {t: future.result(timeout=60) for t, future in futures.items()}
+    for t, rounds in results.items():
+        assert rounds == [[f"t{t}-{k}-{i}[tail]" for i in range(5)] for k in range(10)]
+
+
+def test_a_client_per_thread(served: Served) -> None:
+    def work(t: int) -> list[str]:
+        with Client(host="127.0.0.1", port=served.port, protocol=served.protocol) as client:
+            return post_texts(client, f"own{t}-", 4)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, range(4), timeout=60))
+    assert results == [[f"own{t}-{i}[tail]" for i in range(4)] for t in range(4)]
+
+
+async def test_an_async_client_refuses_a_second_event_loop(served: Served) -> None:
+    async with AsyncClient(host="127.0.0.1", port=served.port, protocol=served.protocol) as client:
+        assert await client.is_flow_ready()
+
+        async def elsewhere() -> bool:
+            return await client.is_flow_ready()
+
+        with pytest.raises(RuntimeError, match="bound to the event loop it was first used in"):
+            await asyncio.wait_for(asyncio.to_thread(asyncio.run, elsewhere()), timeout=30)
+        assert await client.is_flow_ready()  # still fine on its own loop
+
+
+def test_a_sync_client_called_from_its_callback_raises(served: Served) -> None:
+    client = served.client()
+    failures: list[BaseException] = []
+
+    def nested(response: Response[Any]) -> None:
+        try:
+            client.post("/", TextDoc(text="nested"))
+        except RuntimeError as exc:
+            failures.append(exc)
+
+    client.post("/", TextDoc(text="outer"), on_done=nested)
+    assert len(failures) == 1
+    assert "cannot be called from a callback" in str(failures[0])
+
+
+def test_a_client_in_a_forked_process_raises_instead_of_hanging(served: Served) -> None:
+    client = served.client()
+    assert post_texts(client, "parent", 1) == ["parent0[tail]"]
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+ warns about fork with threads
+        pid = os.fork()
+    if pid == 0:  # the child: report what each kind of use does, then leave at once
+        os.close(read_end)
+        outcomes = []
+        inherited_then_new: list[Callable[[], Client]] = [
+            lambda: client,
+            lambda: Client(host="127.0.0.1", port=served.port, protocol=served.protocol),
+        ]
+        for make in inherited_then_new:
+            try:
+                make().is_flow_ready(timeout=5)
+                outcomes.append("no error")
+            except RuntimeError as exc:
+                outcomes.append(str(exc))
+        os.write(write_end, "\n".join(outcomes).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        outcomes = pipe.read().decode().split("\n")
+    assert wait_gone([pid], timeout=30) == []
+    os.waitpid(pid, 0)
+    assert len(outcomes) == 2
+    assert all("forked from process" in outcome and "'spawn'" in outcome for outcome in outcomes), outcomes
+    assert post_texts(client, "parent", 1) == ["parent0[tail]"]  # the parent's client is unharmed
+
+
+def post_from_a_process(port: int, protocol: str, prefix: str) -> list[str]:
+    """Runs in a spawned worker: a process makes its own client."""
+    with Client(host="127.0.0.1", port=port, protocol=protocol) as client:
+        return post_texts(client, prefix, 3)
+
+
+def test_a_client_per_spawned_process(served: Served) -> None:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
+        futures = [pool.submit(post_from_a_process, served.port, served.protocol, f"p{i}-") for i in range(2)]
+        results = [future.result(timeout=90) for future in futures]
+    assert results == [[f"p{i}-{k}[tail]" for k in range(3)] for i in range(2)]
