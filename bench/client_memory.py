@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -39,7 +38,12 @@ PEAK_RSS_TARGET_MB = 250.0
 
 
 def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    """This process's peak RSS. Not ``getrusage``: Linux carries ``ru_maxrss`` across ``execve``, so a
+    child of a large process would report its parent's peak; ``VmHWM`` belongs to the new address space."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def _documents(n: int) -> Iterator[workloads.TextDoc]:

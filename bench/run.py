@@ -45,9 +45,10 @@ from rich.table import Column, Table
 from docwire import AsyncClient, Client, Flow
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
-    from bench import bare, profile_hop, workloads
+    from bench import bare, client_memory, profile_hop, workloads
 else:
     import bare
+    import client_memory
     import profile_hop
     import workloads
 
@@ -146,9 +147,10 @@ def _per_s() -> Figure:
     return Figure("docs/s", higher_is_better=True)
 
 
-def measure(reps: int, n: int, warmup: int) -> list[Row]:
-    """Runs every workload ``reps`` times (docwire and bare interleaved) and returns the table rows."""
-    bare_p50, bare_p99, bare_thr = _ms(), _ms(), _per_s()
+def measure(reps: int, n: int, warmup: int) -> tuple[list[Row], dict[str, float]]:
+    """Runs every workload ``reps`` times (docwire and bare interleaved); returns the table rows and the
+    client's memory figures for a 1,000,000-document generator."""
+    bare_p50, bare_p99, bare_thr, bare_large = _ms(), _ms(), _per_s(), _per_s()
     rows = [
         Row("sequential", "p50, Client", _ms(), bare_p50, P50_TARGET),
         Row("sequential", "p99, Client", _ms(), bare_p99),
@@ -157,11 +159,16 @@ def measure(reps: int, n: int, warmup: int) -> list[Row]:
         Row("stream", "Client.post", _per_s(), bare_thr, THROUGHPUT_TARGET),
         Row("stream", "return_responses=True", _per_s(), bare_thr, THROUGHPUT_TARGET),
         Row("stream", "return_type=EmbedDoc", _per_s(), bare_thr, THROUGHPUT_TARGET),
+        Row("stream 100k", "Client.post", _per_s(), bare_large, THROUGHPUT_TARGET),
+        Row("stream 100k", "return_responses=True", _per_s(), bare_large, THROUGHPUT_TARGET),
     ]
-    sync_p50, sync_p99, async_p50, async_p99, thr_docs, thr_raw, thr_typed = (row.docwire for row in rows)
+    sync_p50, sync_p99, async_p50, async_p99, thr_docs, thr_raw, thr_typed, large_docs, large_raw = (
+        row.docwire for row in rows
+    )
 
-    with console.status("building 20,000 documents"):
-        docs = workloads.embed_docs()
+    with console.status(f"building {workloads.N_DOCS_LARGE:,} documents"):
+        large = workloads.embed_docs(workloads.N_DOCS_LARGE)
+        docs = large[: workloads.N_DOCS]
         seq_payload = workloads.small_request()
         batch_payload = workloads.batch_request(docs[: workloads.DOCS_PER_REQUEST])
 
@@ -181,6 +188,8 @@ def measure(reps: int, n: int, warmup: int) -> list[Row]:
                 thr_docs.runs.append(throughput(client, docs))
                 thr_raw.runs.append(throughput(client, docs, return_responses=True))
                 thr_typed.runs.append(throughput(client, docs, return_type=DocList[workloads.EmbedDoc]))
+                large_docs.runs.append(throughput(client, large))
+                large_raw.runs.append(throughput(client, large, return_responses=True))
 
         def docwire_async_client() -> None:
             _add(async_latency(port, n, warmup), async_p50, async_p99)
@@ -191,6 +200,10 @@ def measure(reps: int, n: int, warmup: int) -> list[Row]:
         def bare_stream() -> None:
             result = bare.stream_throughput(batch_payload, n_requests=workloads.N_DOCS // workloads.DOCS_PER_REQUEST)
             bare_thr.runs.append(result["docs_per_s"])
+            result = bare.stream_throughput(
+                batch_payload, n_requests=workloads.N_DOCS_LARGE // workloads.DOCS_PER_REQUEST
+            )
+            bare_large.runs.append(result["docs_per_s"])
 
         steps: list[tuple[str, Callable[[], None]]] = [
             ("docwire, Client: sequential, then the three streams", docwire_sync_client),
@@ -202,7 +215,9 @@ def measure(reps: int, n: int, warmup: int) -> list[Row]:
             for label, step in steps:
                 with console.status(f"repetition {rep}/{reps}: {label}"):
                     step()
-    return rows
+        with console.status(f"client memory: {client_memory.N_DOCS:,} documents from a generator"):
+            memory = client_memory.measure(port)
+    return rows, memory
 
 
 def _add(result: dict[str, float], p50: Figure, p99: Figure) -> None:
@@ -290,8 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.reps < 1 or args.n < 100 or args.warmup < 0:
         parser.error("--reps must be >= 1, -n >= 100 and --warmup >= 0")
     start = time.perf_counter()
-    rows = measure(args.reps, args.n, args.warmup)
+    rows, memory = measure(args.reps, args.n, args.warmup)
     report(rows, args.reps, args.n, time.perf_counter() - start)
+    client_memory.report(memory)
     return 0
 
 

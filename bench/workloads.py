@@ -47,6 +47,7 @@ __all__ = [
 
 DIM = 512
 N_DOCS = 20_000
+N_DOCS_LARGE = 100_000
 DOCS_PER_REQUEST = 100
 #: The throughput workload goes to the default endpoint (the brief's NoOp), the latency one to /text.
 THROUGHPUT_ENDPOINT = "/"
