@@ -9,6 +9,9 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
+from google.protobuf.descriptor import Descriptor
+
+from docwire.v1 import document_pb2, request_pb2
 
 from .support import (
     EXECUTOR_SERVICE,
@@ -298,3 +301,25 @@ def test_errors_carry_a_status_code_and_a_message_to_act_on(
     assert result.code == code, result.run.explain()
     for fragment in fragments:
         assert fragment in result.details, result.run.explain()
+
+
+def _all_messages() -> list[Descriptor]:
+    found: list[Descriptor] = []
+    pending = [
+        message
+        for module in (document_pb2, request_pb2)
+        for message in module.DESCRIPTOR.message_types_by_name.values()
+    ]
+    while pending:
+        message = pending.pop()
+        found.append(message)
+        pending.extend(nested for nested in message.nested_types if not nested.GetOptions().map_entry)
+    return sorted(found, key=lambda m: m.full_name)
+
+
+@pytest.mark.parametrize("message", _all_messages(), ids=lambda m: m.full_name)
+def test_reflection_describes_every_message_of_the_contract(gateway: str, message: Descriptor) -> None:
+    description = describe(gateway, message.full_name)
+    assert description.startswith(f"{message.full_name} is a message:"), description
+    numbers = field_numbers(description)
+    assert {f.name: numbers.get(f.name) for f in message.fields} == {f.name: f.number for f in message.fields}
