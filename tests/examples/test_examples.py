@@ -26,3 +26,13 @@ def test_examples_are_found() -> None:
 def test_example_runs(script: Path) -> None:
     run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=script.parent)
     assert run.returncode == 0, f"{script.name} failed:\n{run.stdout}\n{run.stderr[-3000:]}"
+
+
+def test_readme_flow_example_runs(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    script = tmp_path / "readme_example.py"
+    script.write_text(code)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip() == "['hello, world!']"
