@@ -26,7 +26,9 @@ def test_example_flow_yaml() -> None:
         ("with: {prot: grpc}\n", "unknown Flow setting"),
         ("executors:\n  - {name: a, replica: 2}\n", "unknown key"),
         ("- just a list\n", "mapping at the top level"),
-        ("with: {protocol: carrier}\n", "not served yet"),
+        ("with: {protocol: carrier}\n", "is not served"),
+        ("with: {protocol: [grpc, http], port: [1]}\n", "one port per protocol"),
+        ("with: {protocol: [grpc, grpc]}\n", "names a protocol twice"),
         ("executors:\n  - {name: a__b}\n", "must not contain '__'"),
     ],
 )
@@ -45,3 +47,17 @@ def test_python_api_builds_the_same_model() -> None:
         flow.add(name="foo")
     with pytest.raises(ValueError, match="replicas must be at least 1"):
         ExecutorConfig(name="x", replicas=0)
+
+
+def test_yaml_flow_serves_several_protocols_each_on_its_port(tmp_path: Path) -> None:
+    path = tmp_path / "flow.yml"
+    path.write_text("with: {protocol: [grpc, http], port: [12345, 12346]}\n")
+    config, _ = load_flow_yaml(path)
+    assert config.protocols == ("grpc", "http")
+    assert config.ports == (12345, 12346)
+    assert Flow.from_config(config, []).ports == {"grpc": 12345, "http": 12346}
+
+
+def test_one_port_goes_to_the_first_protocol() -> None:
+    flow = Flow(protocol=["http", "grpc"], port=8080)
+    assert (flow.protocol, flow.port, flow.ports) == ("http", 8080, {"http": 8080, "grpc": 0})

@@ -15,7 +15,9 @@ from docwire.gateway.service import GatewayServicer
 from docwire.gateway.spec import GatewaySpec
 from docwire.gateway.upstream import ReplicaPool
 from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
-from docwire.transports.grpc_server import start_grpc_server
+from docwire.transports.grpc_server import GrpcServer, start_grpc_server
+from docwire.transports.http import HttpServer, HttpTranscoder, start_http_server
+from docwire.v1 import gateway_pb2
 from docwire_client.methods import GATEWAY_SERVICE
 
 __all__ = ["main"]
@@ -37,21 +39,41 @@ def versions() -> dict[str, str]:
 
 
 async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
-    """Connects to the executors, then serves the Flow until a stop signal."""
+    """Connects to the executors, then serves the Flow on every protocol until a stop signal.
+
+    gRPC and HTTP share the process, the event loop and the servicer: an HTTP call runs
+    the same in-process handler a gRPC call does.
+    """
+    protocols = spec.protocols or ("grpc",)
+    wanted = dict(zip(protocols, spec.ports or (spec.port,), strict=True))
     pools = [ReplicaPool(node, spec.max_message_bytes) for node in spec.executors]
     servicer = GatewayServicer(pools, spec.prefetch, versions())
-    server = await start_grpc_server(
-        [servicer.handler()], [GATEWAY_SERVICE], spec.host, spec.port, max_message_bytes=spec.max_message_bytes
-    )
+    grpc_server: GrpcServer | None = None
+    http_server: HttpServer | None = None
+    if "grpc" in wanted:
+        grpc_server = await start_grpc_server(
+            [servicer.handler()], [GATEWAY_SERVICE], spec.host, wanted["grpc"], max_message_bytes=spec.max_message_bytes
+        )
     await servicer.discover(spec.discovery_timeout)
-    await server.set_serving(True)
-    logger.info("gateway serving %d executor(s) on port %d", len(pools), server.port)
+    if "http" in wanted:
+        service = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
+        transcoder = HttpTranscoder(
+            service, servicer.method_handlers(), lambda: servicer.endpoints_info, versions().get("docwire", "0")
+        )
+        http_server = await start_http_server(transcoder.app(), spec.host, wanted["http"])
+    if grpc_server is not None:
+        await grpc_server.set_serving(True)
+    bound = {name: (grpc_server.port if name == "grpc" else http_server.port) for name in protocols}  # type: ignore[union-attr]
+    logger.info("gateway serving %d executor(s) on %s", len(pools), bound)
     tune_garbage_collector()
-    report_ready(ready_fd, server.port)
+    report_ready(ready_fd, bound[protocols[0]], bound)
 
     async def stop() -> None:
         servicer.drain()  # open streams answer what they took in, then end: clients re-send the rest
-        await server.stop()
+        if http_server is not None:
+            await http_server.stop()
+        if grpc_server is not None:
+            await grpc_server.stop()
         await servicer.close()
 
     await wait_for_stop_signal(stop)

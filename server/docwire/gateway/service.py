@@ -63,31 +63,37 @@ class GatewayServicer:
         ]
         self._endpoints = _merge_endpoints(infos)
 
+    @property
+    def endpoints_info(self) -> request_pb2.EndpointsInfo:
+        """The Flow's endpoints and their schemas, as discovered."""
+        return self._endpoints
+
     def handler(self) -> grpc.GenericRpcHandler:
         """The generic handler to register on a grpc.aio server."""
-        return grpc.method_handlers_generic_handler(
-            GATEWAY_SERVICE,
-            {
-                "Post": grpc.unary_unary_rpc_method_handler(self.post),
-                "Stream": grpc.stream_stream_rpc_method_handler(self.stream),
-                "StreamDoc": grpc.unary_stream_rpc_method_handler(self.stream_doc),
-                "DryRun": grpc.unary_unary_rpc_method_handler(
-                    self.dry_run,
-                    request_deserializer=empty_pb2.Empty.FromString,
-                    response_serializer=request_pb2.Status.SerializeToString,
-                ),
-                "Status": grpc.unary_unary_rpc_method_handler(
-                    self.status,
-                    request_deserializer=empty_pb2.Empty.FromString,
-                    response_serializer=request_pb2.ServerInfo.SerializeToString,
-                ),
-                "Endpoints": grpc.unary_unary_rpc_method_handler(
-                    self.endpoints,
-                    request_deserializer=empty_pb2.Empty.FromString,
-                    response_serializer=request_pb2.EndpointsInfo.SerializeToString,
-                ),
-            },
-        )
+        return grpc.method_handlers_generic_handler(GATEWAY_SERVICE, self.method_handlers())
+
+    def method_handlers(self) -> dict[str, grpc.RpcMethodHandler[Any, Any]]:
+        """Each rpc's handler by method name: what the gRPC server serves and other transports call in-process."""
+        return {
+            "Post": grpc.unary_unary_rpc_method_handler(self.post),
+            "Stream": grpc.stream_stream_rpc_method_handler(self.stream),
+            "StreamDoc": grpc.unary_stream_rpc_method_handler(self.stream_doc),
+            "DryRun": grpc.unary_unary_rpc_method_handler(
+                self.dry_run,
+                request_deserializer=empty_pb2.Empty.FromString,
+                response_serializer=request_pb2.Status.SerializeToString,
+            ),
+            "Status": grpc.unary_unary_rpc_method_handler(
+                self.status,
+                request_deserializer=empty_pb2.Empty.FromString,
+                response_serializer=request_pb2.ServerInfo.SerializeToString,
+            ),
+            "Endpoints": grpc.unary_unary_rpc_method_handler(
+                self.endpoints,
+                request_deserializer=empty_pb2.Empty.FromString,
+                response_serializer=request_pb2.EndpointsInfo.SerializeToString,
+            ),
+        }
 
     async def handle(
         self, raw: bytes, *, errors_in_reply: bool = False, metadata: Sequence[tuple[str, str]] = ()

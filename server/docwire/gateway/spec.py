@@ -17,6 +17,10 @@ class GatewaySpec:
     executors: tuple[ExecutorNode, ...]
     host: str = "0.0.0.0"
     port: int = 0
+    #: Every protocol served, each on its own port (``ports[i]`` for ``protocols[i]``; 0: the OS chooses).
+    #: Empty means gRPC alone on ``port``.
+    protocols: tuple[str, ...] = ()
+    ports: tuple[int, ...] = ()
     prefetch: int = 100
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     discovery_timeout: float = 60.0

@@ -4,7 +4,7 @@ YAML spelling::
 
     jtype: Flow            # optional
     with:                  # the Flow's own settings
-      port: 12345
+      port: 12345          # or, with protocol: [grpc, http], one port each: [12345, 12346]
     executors:
       - name: encoder
         uses: my_package.Encoder   # or a class name + py_modules, or an executor YAML file
@@ -19,7 +19,7 @@ An executor YAML file (``uses: encoder.yml``) holds ``jtype: ClassName``, ``with
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,10 @@ import yaml
 from docwire.executor.base import Executor
 from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES
 
-__all__ = ["ExecutorConfig", "FlowConfig", "load_flow_yaml"]
+__all__ = ["PROTOCOLS", "ExecutorConfig", "FlowConfig", "load_flow_yaml"]
+
+#: The protocols a gateway serves.
+PROTOCOLS = ("grpc", "http")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,24 +82,45 @@ class FlowConfig:
     """A Flow's own settings.
 
     Attributes:
-        port: the gateway's port; 0 lets the OS choose.
+        port: the gateway's port (0 lets the OS choose), or one port per protocol.
         host: the address the gateway binds.
-        protocol: the client protocol the gateway serves.
+        protocol: the protocol the gateway serves (``"grpc"``, ``"http"``), or several, each on its own port.
         prefetch: the most requests one client stream may have in flight at the gateway.
         max_message_bytes: the largest message any hop accepts.
         timeout_ready: seconds to wait for every process to be ready.
     """
 
-    port: int = 0
+    port: int | Sequence[int] = 0
     host: str = "0.0.0.0"
-    protocol: str = "grpc"
+    protocol: str | Sequence[str] = "grpc"
     prefetch: int = 100
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     timeout_ready: float = 60.0
 
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """Every protocol served, the main one first."""
+        return (self.protocol,) if isinstance(self.protocol, str) else tuple(self.protocol)
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        """One port per protocol: a single ``port`` goes to the first, the others are OS-chosen."""
+        if isinstance(self.port, int):
+            return (self.port,) + (0,) * (len(self.protocols) - 1)
+        return tuple(self.port)
+
     def __post_init__(self) -> None:
-        if self.protocol != "grpc":
-            raise ValueError(f"protocol {self.protocol!r} is not served yet; use 'grpc'")
+        if not isinstance(self.protocol, str):
+            object.__setattr__(self, "protocol", tuple(self.protocol))
+        if not isinstance(self.port, int):
+            object.__setattr__(self, "port", tuple(int(p) for p in self.port))
+        unknown = [p for p in self.protocols if p not in PROTOCOLS]
+        if unknown or not self.protocols:
+            raise ValueError(f"protocol {unknown or self.protocol!r} is not served; use one or more of {PROTOCOLS}")
+        if len(set(self.protocols)) != len(self.protocols):
+            raise ValueError(f"protocol {list(self.protocols)} names a protocol twice")
+        if not isinstance(self.port, int) and len(self.port) != len(self.protocols):
+            raise ValueError(f"port {list(self.port)} must give one port per protocol {list(self.protocols)}")
         if self.prefetch < 1:
             raise ValueError(f"prefetch must be at least 1, not {self.prefetch}")
 

@@ -38,9 +38,10 @@ class Flow:
             docs = f.post("/index", inputs=[TextDoc(text="hello")])
 
     Args:
-        port: the gateway's port (default: chosen by the OS, see ``.port``).
+        port: the gateway's port (default: chosen by the OS, see ``.port``), or one per protocol.
         host: the address the gateway binds (default all interfaces).
-        protocol: the protocol clients use; ``"grpc"``.
+        protocol: the protocol clients use, ``"grpc"`` or ``"http"``, or a list of them served side by side
+            by one gateway, each on its own port (see ``.ports``).
         prefetch: the most requests one client stream may have in flight at the gateway.
         max_message_size: the largest message, in bytes, any hop accepts.
         timeout_ready: seconds to wait for every process to become ready.
@@ -49,9 +50,9 @@ class Flow:
     def __init__(
         self,
         *,
-        port: int | None = None,
+        port: int | Sequence[int] | None = None,
         host: str = "0.0.0.0",
-        protocol: str = "grpc",
+        protocol: str | Sequence[str] = "grpc",
         prefetch: int = 100,
         max_message_size: int | None = None,
         timeout_ready: float = 60.0,
@@ -133,12 +134,24 @@ class Flow:
         """The gateway's port: the bound one once started, else the configured one (None: OS-chosen)."""
         if self._gateway is not None and self._gateway.port is not None:
             return self._gateway.port
-        return self._config.port or None
+        return self._config.ports[0] or None
+
+    @property
+    def ports(self) -> dict[str, int]:
+        """Protocol -> the gateway's port for it: bound ones once started, else configured ones (0: OS-chosen)."""
+        if self._gateway is not None and self._gateway.ports:
+            return dict(self._gateway.ports)
+        return dict(zip(self._config.protocols, self._config.ports, strict=True))
 
     @property
     def protocol(self) -> str:
-        """The protocol the gateway serves."""
-        return self._config.protocol
+        """The gateway's main protocol (the first one given)."""
+        return self._config.protocols[0]
+
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """Every protocol the gateway serves."""
+        return self._config.protocols
 
     @property
     def host(self) -> str:
@@ -165,18 +178,21 @@ class Flow:
             raise RuntimeError("the Flow is already started")
         try:
             self._nodes = self._start_executors()
-            self._gateway = self._start_gateway(self._config.port)
+            self._gateway = self._start_gateway(self._config.ports)
         except BaseException:
             self.close()
             raise
-        print_ready_banner(type(self).__name__, self.protocol, self._config.host, self.port or 0)
+        others = {name: port for name, port in self.ports.items() if name != self.protocol}
+        print_ready_banner(type(self).__name__, self.protocol, self._config.host, self.port or 0, others)
         return self
 
-    def _start_gateway(self, port: int) -> ServiceProcess:
+    def _start_gateway(self, ports: tuple[int, ...]) -> ServiceProcess:
         spec = GatewaySpec(
             executors=tuple(self._nodes),
             host=self._config.host,
-            port=port,
+            port=ports[0],
+            protocols=self._config.protocols,
+            ports=ports,
             prefetch=self._config.prefetch,
             max_message_bytes=self._config.max_message_bytes,
             discovery_timeout=self._config.timeout_ready,
@@ -200,10 +216,10 @@ class Flow:
         """
         if self._gateway is None or self._gateway.port is None:
             raise RuntimeError("start the Flow first: `with flow:` or `flow.start()`")
-        port = self._gateway.port
+        ports = tuple(self._gateway.ports[name] for name in self._config.protocols)
         self._gateway.stop()
         self._gateway = None
-        self._start_gateway(port)
+        self._start_gateway(ports)
 
     def _start_executors(self) -> list[ExecutorNode]:
         started: list[tuple[ExecutorConfig, list[ServiceProcess]]] = []
@@ -257,7 +273,9 @@ class Flow:
         if self._client is None:
             from docwire_client import Client  # noqa: PLC0415  (the SDK is optional for serving)
 
-            self._client = Client(host=self.host, port=self.port, protocol=self.protocol)
+            if "grpc" not in self.ports:
+                raise RuntimeError(f"the Python client speaks gRPC; this Flow serves {list(self.protocols)}")
+            self._client = Client(host=self.host, port=self.ports["grpc"], protocol="grpc")
         return self._client
 
     def post(self, on: str, inputs: Any = None, **kwargs: Any) -> Any:

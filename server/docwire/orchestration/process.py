@@ -49,6 +49,8 @@ class ServiceProcess:
         self._ready_read: int | None = None
         self._reader: threading.Thread | None = None
         self.port: int | None = None
+        #: Protocol -> port, as the child reported them (``{"grpc": port}`` for a one-protocol server).
+        self.ports: dict[str, int] = {}
 
     @property
     def pid(self) -> int | None:
@@ -115,7 +117,9 @@ class ServiceProcess:
             received += chunk
         os.close(self._ready_read)
         self._ready_read = None
-        self.port = int(json.loads(received.decode())["port"])
+        report = json.loads(received.decode())
+        self.port = int(report["port"])
+        self.ports = {str(k): int(v) for k, v in (report.get("ports") or {"grpc": self.port}).items()}
         return self.port
 
     def _join_reader(self) -> None:

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 __all__ = ["PARENT_PID_ENV", "configure_logging", "report_ready", "tune_garbage_collector", "wait_for_stop_signal"]
 
@@ -35,12 +35,21 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(50_000, older, oldest)
 
 
-def report_ready(ready_fd: int | None, port: int) -> None:
-    """Tells the launching process (through an inherited pipe) which port we serve on."""
+def report_ready(ready_fd: int | None, port: int, ports: Mapping[str, int] | None = None) -> None:
+    """Tells the launching process (through an inherited pipe) which port we serve on.
+
+    Args:
+        ready_fd: the pipe, or None when nobody is waiting.
+        port: the main port (the first protocol's).
+        ports: every protocol's port, for a server that speaks several.
+    """
     if ready_fd is None:
         return
+    report: dict[str, object] = {"port": port, "pid": os.getpid()}
+    if ports is not None:
+        report["ports"] = dict(ports)
     with os.fdopen(ready_fd, "w") as pipe:
-        pipe.write(json.dumps({"port": port, "pid": os.getpid()}) + "\n")
+        pipe.write(json.dumps(report) + "\n")
 
 
 #: Set by the launcher: when that process is gone, this one stops too (no orphans).

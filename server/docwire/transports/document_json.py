@@ -1,0 +1,179 @@
+"""Documents as plain JSON objects, converted to and from the wire without executor code.
+
+Into the wire, documents are validated against the input JSON schema the serving
+executor published through discovery: docarray rebuilds a document class from it
+(``create_base_doc_from_schema``, cached per schema), pydantic checks and coerces
+each object (an error names the field), and the shared codec encodes the result.
+That keeps the gateway free of executor code while giving the executor exactly the
+field kinds it declared (a JSON number array becomes a tensor only where the schema
+says tensor).
+
+Out of the wire no schema is needed: ``docwire.v1.Node`` says what each value is, so
+replies are rendered directly (tensors as nested number arrays by shape, bytes as
+base64), whichever executor produced them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from docarray import BaseDoc, DocList
+from docarray.utils.create_dynamic_doc_class import create_base_doc_from_schema
+from pydantic import ValidationError
+
+from docwire.v1 import document_pb2
+from docwire_client.codec import encode_docs
+from docwire_client.doc_types import Document
+from docwire_client.errors import DocumentSchemaError
+
+__all__ = ["DocumentJson", "doc_list_to_json", "doc_to_json"]
+
+logger = logging.getLogger("docwire.gateway")
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+#: The compact tensor form: {"buffer": base64, "dtype": "<f4", "shape": [4]}.
+_TENSOR_KEYS = frozenset({"buffer", "dtype", "shape"})
+
+
+def _snake(name: str) -> str:
+    return _CAMEL.sub("_", name).lower()
+
+
+def _tensor(value: Mapping[str, Any]) -> np.ndarray[Any, Any]:
+    try:
+        array = np.frombuffer(base64.b64decode(value["buffer"], validate=True), dtype=np.dtype(value["dtype"]))
+        return array.reshape([int(n) for n in value["shape"]])
+    except (ValueError, TypeError) as exc:
+        raise DocumentSchemaError(f"not a valid compact tensor ({{buffer, dtype, shape}}): {exc}") from exc
+
+
+def _prepared(value: Any, fields: Mapping[str, Any] | None) -> Any:
+    """``value`` with compact tensors made arrays and camelCase keys renamed to the snake_case fields they name."""
+    if isinstance(value, list):
+        return [_prepared(item, None) for item in value]
+    if not isinstance(value, dict):
+        return value
+    if value.keys() >= _TENSOR_KEYS:
+        return _tensor(value)
+    renamed = {}
+    for key, item in value.items():
+        name = key if fields is None or key in fields else _snake(key)
+        renamed[name if fields is None or name in fields else key] = _prepared(item, None)
+    return renamed
+
+
+def _field_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path
+
+
+class DocumentJson:
+    """Turns JSON documents into the wire form an endpoint's executor expects.
+
+    Args:
+        schemas: discovery's per-endpoint schemas: ``{"/x": {"input": {...}, "output": {...}}}``.
+    """
+
+    def __init__(self, schemas: Mapping[str, Any]) -> None:
+        self._schemas = schemas
+        self._classes: dict[str, type[BaseDoc]] = {}
+
+    def input_class(self, endpoint: str) -> type[BaseDoc]:
+        """The document class built from the endpoint's input schema ("/default"'s, else Document)."""
+        entry = self._schemas.get(endpoint) or self._schemas.get("/default") or {}
+        schema = entry.get("input")
+        if not schema:
+            return Document
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._classes:
+            try:
+                self._classes[key] = create_base_doc_from_schema(dict(schema), str(schema.get("title", "Doc")), {})
+            except (Exception, RecursionError) as exc:  # noqa: BLE001  (docarray cannot rebuild every schema)
+                logger.info(
+                    "no document class from the schema of %s (%s); using Document", endpoint, type(exc).__name__
+                )
+                self._classes[key] = Document
+        return self._classes[key]
+
+    def validate(self, items: Any, endpoint: str, where: str = "data") -> list[BaseDoc]:
+        """JSON objects to documents of the endpoint's input class.
+
+        Raises:
+            DocumentSchemaError: an item is not an object or does not fit; the message names the field.
+        """
+        cls = self.input_class(endpoint)
+        if not isinstance(items, list):
+            items = [items]
+        docs = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise DocumentSchemaError(f"{where}[{index}] must be a JSON object, not {type(item).__name__}")
+            try:
+                doc = cls.model_validate(_prepared(item, cls.model_fields))
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{where}[{index}].{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+                )
+                raise DocumentSchemaError(
+                    f"documents do not fit {cls.__name__} of endpoint {endpoint}: {problems}"
+                ) from exc
+            except DocumentSchemaError as exc:
+                raise DocumentSchemaError(f"{where}[{index}]: {exc}") from exc
+            if getattr(doc, "id", "") is None:
+                doc.id = uuid.uuid4().hex  # type: ignore[assignment] # what BaseDoc's own default does; the rebuilt class makes id optional
+            docs.append(doc)
+        return docs
+
+    def encode(self, items: Any, endpoint: str) -> bytes:
+        """JSON objects to a serialized ``docwire.v1.DocList`` for ``endpoint``."""
+        docs = self.validate(items, endpoint)
+        cls = self.input_class(endpoint)
+        return encode_docs(DocList[cls](docs))  # type: ignore[valid-type]
+
+    def encode_one(self, item: Any, endpoint: str) -> document_pb2.Doc:
+        """One JSON object to a ``docwire.v1.Doc`` for ``endpoint``."""
+        return document_pb2.DocList.FromString(self.encode([item], endpoint)).docs[0]
+
+
+def _ndarray(message: document_pb2.NdArray) -> Any:
+    dense = message.dense
+    array = np.frombuffer(dense.buffer, dtype=np.dtype(dense.dtype or "<f8"))
+    return array.reshape(list(dense.shape)).tolist() if dense.shape else array.tolist()
+
+
+def _node(node: document_pb2.Node) -> Any:
+    kind = node.WhichOneof("content")
+    if kind is None:
+        return None
+    if kind in ("text", "integer", "float", "boolean"):
+        return getattr(node, kind)
+    if kind == "blob":
+        return base64.b64encode(node.blob).decode()
+    if kind == "ndarray":
+        return _ndarray(node.ndarray)
+    if kind == "doc":
+        return doc_to_json(node.doc)
+    if kind == "doc_array":
+        return doc_list_to_json(node.doc_array)
+    if kind == "dict":
+        return {key: _node(value) for key, value in node.dict.data.items()}
+    return [_node(item) for item in getattr(node, kind).data]  # list, set, tuple
+
+
+def doc_to_json(doc: document_pb2.Doc) -> dict[str, Any]:
+    """A wire document as a plain JSON object."""
+    return {key: _node(value) for key, value in doc.data.items()}
+
+
+def doc_list_to_json(docs: document_pb2.DocList) -> list[dict[str, Any]]:
+    """Wire documents as a list of plain JSON objects."""
+    return [doc_to_json(doc) for doc in docs.docs]

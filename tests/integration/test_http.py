@@ -1,0 +1,195 @@
+"""The HTTP/JSON transport of a gateway serving gRPC and HTTP side by side (real processes)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from executors import Appender, ConcurrencyProbe, Embedder, Faulty, Strict
+
+from docwire import Client, DocList, Flow
+from docwire_client import Document
+
+
+@pytest.fixture(scope="module")
+def flow() -> Iterator[Flow]:
+    with (
+        Flow(host="127.0.0.1", protocol=["grpc", "http"], port=[0, 0])
+        .add(uses=Appender, name="first")
+        .add(uses=Embedder, name="embedder") as started
+    ):
+        yield started
+
+
+@pytest.fixture(scope="module")
+def broken() -> Iterator[Flow]:
+    """Schema checks first, then an executor that raises, then one that sleeps on request."""
+    with (
+        Flow(host="127.0.0.1", protocol=["http", "grpc"])
+        .add(uses=Strict, name="strict")
+        .add(uses=Faulty, name="faulty")
+        .add(uses=ConcurrencyProbe, name="probe") as started
+    ):
+        yield started
+
+
+def _url(flow: Flow, path: str) -> str:
+    return f"http://127.0.0.1:{flow.ports['http']}{path}"
+
+
+def _post(flow: Flow, path: str, body: Any) -> httpx.Response:
+    return httpx.post(_url(flow, path), json=body, timeout=30)
+
+
+def test_both_protocols_have_their_own_port(flow: Flow) -> None:
+    assert set(flow.ports) == {"grpc", "http"}
+    assert flow.port == flow.ports["grpc"] != flow.ports["http"]
+    with Client(host="127.0.0.1", port=flow.port) as client:
+        docs = client.post("/embed", [Document(text="abc")], return_type=DocList[Document])
+    assert docs[0].text == "abc[first]"
+
+
+def test_http_first_makes_http_the_main_port(broken: Flow) -> None:
+    assert broken.protocol == "http"
+    assert broken.port == broken.ports["http"]
+
+
+def test_post_with_exec_endpoint_returns_plain_documents(flow: Flow) -> None:
+    reply = _post(flow, "/post", {"data": [{"text": "hello"}, {"text": "hi"}], "execEndpoint": "/embed"})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert [d["text"] for d in body["data"]] == ["hello[first]", "hi[first]"]
+    assert body["data"][0]["embedding"] == [12.0, 0.0, 1.0, 2.0]
+    assert body["header"]["execEndpoint"] == "/embed"
+    assert [r["executor"] for r in body["routes"]] == ["gateway", "first", "embedder"]
+
+
+def test_endpoint_in_the_path_with_parameters_and_results(flow: Flow) -> None:
+    reply = _post(flow, "/embed", {"data": [{"text": "abc"}], "parameters": {"limit": 3}})
+    body = reply.json()
+    assert reply.status_code == 200, reply.text
+    assert body["data"][0]["embedding"] == [10.0, 0.0, 1.0, 2.0]  # len("abc[first]")
+    assert body["parameters"]["limit"] == 3
+    assert body["parameters"]["__results__"]["first/rep-0"]["parameters"] == {"limit": 3}
+
+
+def test_target_executor_and_snake_case_keys(flow: Flow) -> None:
+    reply = _post(flow, "/post", {"data": [{"text": "x"}], "exec_endpoint": "/embed", "target_executor": "embed.*"})
+    body = reply.json()
+    assert body["data"][0]["text"] == "x"
+    assert [r["executor"] for r in body["routes"]] == ["gateway", "embedder"]
+
+
+def test_given_id_is_kept(flow: Flow) -> None:
+    reply = _post(flow, "/post", {"data": [{"text": "t", "id": "fixed"}]})
+    assert reply.status_code == 200
+    assert reply.json()["data"] == [{"id": "fixed", "text": "t[first]"}]
+
+
+def test_dry_run_status_liveness_and_endpoints(flow: Flow) -> None:
+    assert httpx.get(_url(flow, "/dry_run")).json()["code"] == 0
+    assert httpx.get(_url(flow, "/status")).json()["versions"]["protocol"] == "docwire.v1"
+    live = httpx.get(_url(flow, "/"))
+    assert (live.status_code, live.json()) == (200, {})
+    assert httpx.get(_url(flow, "/endpoints")).json()["endpoints"] == ["/default", "/embed"]
+
+
+def test_openapi_describes_every_endpoint_with_its_schemas(flow: Flow) -> None:
+    spec = httpx.get(_url(flow, "/openapi.json")).json()
+    assert spec["openapi"].startswith("3.0")
+    assert {"/post", "/embed", "/default", "/dry_run", "/status", "/endpoints", "/"} <= set(spec["paths"])
+    embed = spec["paths"]["/embed"]["post"]
+    reply = embed["responses"]["200"]["content"]["application/json"]["schema"]
+    ref = reply["properties"]["data"]["items"]["$ref"].rsplit("/", 1)[1]
+    output = spec["components"]["schemas"][ref]
+    assert output["title"] == "EmbeddedDoc"
+    assert output["properties"]["embedding"]["type"] == "array"
+    assert "ID of the BaseDoc" in output["properties"]["id"]["description"]
+    assert "anyOf" not in json.dumps(output["properties"]["id"])  # 3.0: nullable, not a union with null
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_api_pages_serve_their_assets_locally(flow: Flow, page: str) -> None:
+    html = httpx.get(_url(flow, page))
+    assert html.status_code == 200
+    assert "text/html" in html.headers["content-type"]
+    assets = re.findall(r'(?:src|href)="(/[^"]+)"', html.text)
+    assert any(a.endswith(".js") for a in assets)
+    assert "http" not in "".join(assets)  # no CDN
+    for asset in assets:
+        fetched = httpx.get(_url(flow, asset))
+        assert fetched.status_code == 200
+        assert len(fetched.content) > 1000
+
+
+def test_malformed_json_is_400_with_the_position(flow: Flow) -> None:
+    reply = httpx.post(_url(flow, "/post"), content=b'{"data": [}', headers={"content-type": "application/json"})
+    assert reply.status_code == 400
+    assert "line 1 column 11" in reply.json()["message"]
+
+
+def test_unknown_route_is_404_listing_the_endpoints(flow: Flow) -> None:
+    reply = httpx.get(_url(flow, "/nowhere"))
+    assert reply.status_code == 404
+    assert reply.json()["endpoints"] == ["/default", "/embed"]
+
+
+def test_unknown_endpoint_is_404_listing_the_endpoints(broken: Flow) -> None:
+    reply = _post(broken, "/nowhere", {"data": [], "targetExecutor": "faulty"})
+    assert reply.status_code == 404
+    body = reply.json()
+    assert body["error"] == "EndpointNotFound"
+    assert "/fail" in body["endpoints"]
+
+
+def test_documents_not_fitting_the_schema_are_422_naming_the_field(broken: Flow) -> None:
+    reply = _post(broken, "/strict", {"data": [{"text": "a", "count": 1}, {"text": "b"}]})
+    assert reply.status_code == 422
+    assert "data[1].count" in reply.json()["message"]
+    good = _post(broken, "/strict", {"data": [{"text": "a", "count": "1"}], "targetExecutor": "strict"})
+    assert good.json()["data"][0]["count"] == 2
+
+
+def test_executor_error_is_500_with_the_exception(broken: Flow) -> None:
+    reply = _post(broken, "/fail", {"data": [{"text": "a"}]})
+    assert reply.status_code == 500
+    status = reply.json()["header"]["status"]
+    assert status["code"] == 1
+    assert status["exception"]["name"] == "NotImplementedError"
+    assert status["exception"]["args"] == ["no time for it"]
+    assert status["exception"]["executor"] == "faulty"
+    assert any("raise NotImplementedError" in line for line in status["exception"]["stacks"])
+
+
+def test_deadline_is_504(broken: Flow) -> None:
+    reply = _post(broken, "/post", {"data": [], "execEndpoint": "/x", "timeout": 100, "parameters": {"sleep": 2}})
+    assert reply.status_code == 504, reply.text
+    assert reply.json()["error"] == "RequestTimeout"
+
+
+def test_unavailable_executor_is_503() -> None:
+    with Flow(host="127.0.0.1", protocol="http").add(uses=Faulty, name="faulty") as started:
+        _post(started, "/die", {"data": []})  # the replica exits while answering
+        reply = _post(started, "/ok", {"data": [{"text": "a"}]})
+    assert reply.status_code == 503, reply.text
+    assert reply.json()["status"] == "UNAVAILABLE"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_seed_curl_example(flow: Flow) -> None:
+    port = flow.ports["http"]
+    command = (
+        f"curl --request POST 'http://localhost:{port}/post' --header 'Content-Type: application/json' "
+        """-d '{"data": [{"text": "hello world"}],"execEndpoint": "/search"}'"""
+    )
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True, timeout=30)
+    body = json.loads(done.stdout)
+    assert body["data"][0]["text"] == "hello world[first]"
+    assert body["header"]["execEndpoint"] == "/search"
+    assert body["routes"][0]["executor"] == "gateway"
