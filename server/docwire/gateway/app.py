@@ -15,7 +15,7 @@ from docwire.gateway.service import GatewayServicer
 from docwire.gateway.spec import GatewaySpec
 from docwire.gateway.upstream import ReplicaPool
 from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
-from docwire.transports.grpc_server import GrpcServer, start_grpc_server
+from docwire.transports.grpc_server import GrpcServer, server_credentials, start_grpc_server
 from docwire.transports.http import HttpServer, HttpTranscoder, start_http_server
 from docwire.v1 import gateway_pb2
 from docwire_client.methods import GATEWAY_SERVICE
@@ -50,9 +50,17 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     servicer = GatewayServicer(pools, spec.prefetch, versions())
     grpc_server: GrpcServer | None = None
     http_server: HttpServer | None = None
+    credentials = None
+    if spec.ssl_certfile is not None and spec.ssl_keyfile is not None:
+        credentials = server_credentials(spec.ssl_certfile, spec.ssl_keyfile)
     if "grpc" in wanted:
         grpc_server = await start_grpc_server(
-            [servicer.handler()], [GATEWAY_SERVICE], spec.host, wanted["grpc"], max_message_bytes=spec.max_message_bytes
+            [servicer.handler()],
+            [GATEWAY_SERVICE],
+            spec.host,
+            wanted["grpc"],
+            max_message_bytes=spec.max_message_bytes,
+            credentials=credentials,
         )
     await servicer.discover(spec.discovery_timeout)
     if "http" in wanted:
@@ -60,11 +68,18 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
         transcoder = HttpTranscoder(
             service, servicer.method_handlers(), lambda: servicer.endpoints_info, versions().get("docwire", "0")
         )
-        http_server = await start_http_server(transcoder.app(), spec.host, wanted["http"])
+        http_server = await start_http_server(
+            transcoder.app(),
+            spec.host,
+            wanted["http"],
+            ssl_certfile=spec.ssl_certfile,
+            ssl_keyfile=spec.ssl_keyfile,
+            cors_origins=spec.cors_origins,
+        )
     if grpc_server is not None:
         await grpc_server.set_serving(True)
     bound = {name: (grpc_server.port if name == "grpc" else http_server.port) for name in protocols}  # type: ignore[union-attr]
-    logger.info("gateway serving %d executor(s) on %s", len(pools), bound)
+    logger.info("gateway serving %d executor(s) on %s%s", len(pools), bound, " over TLS" if spec.ssl_certfile else "")
     tune_garbage_collector()
     report_ready(ready_fd, bound[protocols[0]], bound)
 

@@ -24,3 +24,8 @@ class GatewaySpec:
     prefetch: int = 100
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     discovery_timeout: float = 60.0
+    #: PEM certificate chain and key files: when given, gRPC and HTTP are served to clients over TLS.
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    #: Origins browsers may call the HTTP port from (``"*"``: any); empty: no CORS headers.
+    cors_origins: tuple[str, ...] = ()

@@ -5,6 +5,9 @@ YAML spelling::
     jtype: Flow            # optional
     with:                  # the Flow's own settings
       port: 12345          # or, with protocol: [grpc, http], one port each: [12345, 12346]
+      ssl_certfile: cert.pem   # TLS for clients on every protocol (grpcs://, https://);
+      ssl_keyfile: key.pem     # paths relative to the YAML file
+      cors: [https://app.example]  # or true for every origin (HTTP only)
     executors:
       - name: encoder
         uses: my_package.Encoder   # or a class name + py_modules, or an executor YAML file
@@ -19,6 +22,7 @@ An executor YAML file (``uses: encoder.yml``) holds ``jtype: ClassName``, ``with
 from __future__ import annotations
 
 import dataclasses
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,6 +92,11 @@ class FlowConfig:
         prefetch: the most requests one client stream may have in flight at the gateway.
         max_message_bytes: the largest message any hop accepts.
         timeout_ready: seconds to wait for every process to be ready.
+        ssl_certfile: a PEM certificate (chain) the gateway presents to clients: with ``ssl_keyfile``,
+            gRPC is served over TLS (``grpcs://``) and HTTP as HTTPS. Executors stay plaintext on loopback.
+        ssl_keyfile: the PEM private key of ``ssl_certfile``.
+        cors: let browsers call the HTTP port from other origins: True for any origin, or a list of origins
+            (``"https://app.example"``). Off by default.
     """
 
     port: int | Sequence[int] = 0
@@ -96,6 +105,23 @@ class FlowConfig:
     prefetch: int = 100
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     timeout_ready: float = 60.0
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    cors: bool | Sequence[str] = False
+
+    @property
+    def tls(self) -> bool:
+        """Whether the gateway serves its clients over TLS."""
+        return self.ssl_certfile is not None
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        """The origins allowed to call the HTTP port from a browser (``("*",)``: any; empty: CORS off)."""
+        if self.cors is True:
+            return ("*",)
+        if self.cors is False:
+            return ()
+        return tuple(self.cors)
 
     @property
     def protocols(self) -> tuple[str, ...]:
@@ -123,6 +149,44 @@ class FlowConfig:
             raise ValueError(f"port {list(self.port)} must give one port per protocol {list(self.protocols)}")
         if self.prefetch < 1:
             raise ValueError(f"prefetch must be at least 1, not {self.prefetch}")
+        self._check_tls()
+        self._check_cors()
+
+    def _check_tls(self) -> None:
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            given, missing = (
+                ("ssl_certfile", "ssl_keyfile") if self.ssl_keyfile is None else ("ssl_keyfile", "ssl_certfile")
+            )
+            raise ValueError(f"TLS needs both ssl_certfile and ssl_keyfile: {given} is given, {missing} is not")
+        if self.ssl_certfile is None or self.ssl_keyfile is None:
+            return
+        paths = {}
+        for name, value in (("ssl_certfile", self.ssl_certfile), ("ssl_keyfile", self.ssl_keyfile)):
+            path = Path(value).expanduser().resolve()
+            if not path.is_file():
+                raise ValueError(f"{name} {str(value)!r} does not exist or is not a file ({path})")
+            paths[name] = str(path)
+            object.__setattr__(self, name, str(path))
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+                paths["ssl_certfile"],
+                paths["ssl_keyfile"],
+                password=lambda: b"",  # an encrypted key fails, never prompts
+            )
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ValueError(
+                f"cannot use ssl_certfile {paths['ssl_certfile']!r} with ssl_keyfile {paths['ssl_keyfile']!r}: "
+                f"{exc} (both must be PEM, the key unencrypted and matching the certificate)"
+            ) from exc
+
+    def _check_cors(self) -> None:
+        if isinstance(self.cors, bool):
+            return
+        if isinstance(self.cors, str) or not all(isinstance(o, str) and o for o in self.cors):
+            raise ValueError(
+                f"cors must be true, false or a list of origins such as ['https://app.example'], not {self.cors!r}"
+            )
+        object.__setattr__(self, "cors", tuple(self.cors))
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -162,4 +226,7 @@ def load_flow_yaml(path: str | Path) -> tuple[FlowConfig, list[ExecutorConfig]]:
         entry.setdefault("name", f"executor{index}")
         entry["py_modules"] = tuple(entry.get("py_modules") or ())
         executors.append(ExecutorConfig(**entry).resolved(file.parent))
+    for key in ("ssl_certfile", "ssl_keyfile"):
+        if settings.get(key) is not None:
+            settings[key] = str(file.parent / Path(settings[key]).expanduser())
     return FlowConfig(**settings), executors

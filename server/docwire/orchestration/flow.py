@@ -45,6 +45,10 @@ class Flow:
         prefetch: the most requests one client stream may have in flight at the gateway.
         max_message_size: the largest message, in bytes, any hop accepts.
         timeout_ready: seconds to wait for every process to become ready.
+        ssl_certfile: a PEM certificate (chain) file; with ``ssl_keyfile`` the gateway serves its clients
+            over TLS on every protocol (``grpcs://``, ``https://``). Executors stay plaintext on loopback.
+        ssl_keyfile: the PEM private key of ``ssl_certfile`` (unencrypted).
+        cors: let browsers call the HTTP port from other origins: True for any, or a list of origins.
     """
 
     def __init__(
@@ -56,11 +60,20 @@ class Flow:
         prefetch: int = 100,
         max_message_size: int | None = None,
         timeout_ready: float = 60.0,
+        ssl_certfile: str | Path | None = None,
+        ssl_keyfile: str | Path | None = None,
+        cors: bool | Sequence[str] = False,
     ) -> None:
         settings: dict[str, Any] = {"port": port or 0, "host": host, "protocol": protocol, "prefetch": prefetch}
         if max_message_size is not None:
             settings["max_message_bytes"] = max_message_size
-        self._config = FlowConfig(**settings, timeout_ready=timeout_ready)
+        self._config = FlowConfig(
+            **settings,
+            timeout_ready=timeout_ready,
+            ssl_certfile=None if ssl_certfile is None else str(ssl_certfile),
+            ssl_keyfile=None if ssl_keyfile is None else str(ssl_keyfile),
+            cors=cors,
+        )
         self._executors: list[ExecutorConfig] = []
         self._processes: list[ServiceProcess] = []
         self._gateway: ServiceProcess | None = None
@@ -183,7 +196,9 @@ class Flow:
             self.close()
             raise
         others = {name: port for name, port in self.ports.items() if name != self.protocol}
-        print_ready_banner(type(self).__name__, self.protocol, self._config.host, self.port or 0, others)
+        print_ready_banner(
+            type(self).__name__, self.protocol, self._config.host, self.port or 0, others, tls=self._config.tls
+        )
         return self
 
     def _start_gateway(self, ports: tuple[int, ...]) -> ServiceProcess:
@@ -196,6 +211,9 @@ class Flow:
             prefetch=self._config.prefetch,
             max_message_bytes=self._config.max_message_bytes,
             discovery_timeout=self._config.timeout_ready,
+            ssl_certfile=self._config.ssl_certfile,
+            ssl_keyfile=self._config.ssl_keyfile,
+            cors_origins=self._config.cors_origins,
         )
         gateway = ServiceProcess("gateway", "docwire.gateway.app", spec)
         self._gateway = gateway  # stopped by close() even if it never gets ready
@@ -267,7 +285,11 @@ class Flow:
         self.close()
 
     def client(self) -> Client:
-        """A client connected to this Flow's gateway (created once, closed with the Flow)."""
+        """A client connected to this Flow's gateway (created once, closed with the Flow).
+
+        Over TLS it trusts the certificate in ``ssl_certfile`` itself as the anchor (no CA file is
+        needed), so that certificate must name ``.host`` (``IP:127.0.0.1`` unless ``host`` is given).
+        """
         if self._gateway is None:
             raise RuntimeError("start the Flow first: `with flow:` or `flow.start()`")
         if self._client is None:
@@ -275,7 +297,13 @@ class Flow:
 
             if "grpc" not in self.ports:
                 raise RuntimeError(f"the Python client speaks gRPC; this Flow serves {list(self.protocols)}")
-            self._client = Client(host=self.host, port=self.ports["grpc"], protocol="grpc")
+            if self._config.ssl_certfile is None:
+                self._client = Client(host=self.host, port=self.ports["grpc"], protocol="grpc")
+            else:
+                trusted = Path(self._config.ssl_certfile).read_bytes()
+                self._client = Client(
+                    host=self.host, port=self.ports["grpc"], protocol="grpc", tls=True, root_certificates=trusted
+                )
         return self._client
 
     def post(self, on: str, inputs: Any = None, **kwargs: Any) -> Any:

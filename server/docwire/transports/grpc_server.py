@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NoReturn
 
 import grpc
@@ -22,6 +23,7 @@ __all__ = [
     "abort",
     "call_metadata",
     "channel_options",
+    "server_credentials",
     "start_grpc_server",
 ]
 
@@ -58,6 +60,11 @@ class GrpcServer:
         await self.server.stop(grace)
 
 
+def server_credentials(certfile: str, keyfile: str) -> grpc.ServerCredentials:
+    """TLS credentials for a server from a PEM certificate (chain) file and its key file."""
+    return grpc.ssl_server_credentials([(Path(keyfile).read_bytes(), Path(certfile).read_bytes())])
+
+
 async def start_grpc_server(
     handlers: Sequence[grpc.GenericRpcHandler],
     service_names: Sequence[str],
@@ -65,10 +72,13 @@ async def start_grpc_server(
     port: int,
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    credentials: grpc.ServerCredentials | None = None,
 ) -> GrpcServer:
     """Starts a grpc.aio server with ``handlers``, health checking and reflection.
 
     Health reports NOT_SERVING until the caller says otherwise with ``set_serving``.
+    With ``credentials`` (``server_credentials(...)``) the port speaks TLS only, health and
+    reflection included; without, plaintext.
     Port reuse is off, so a port already taken fails loudly instead of sharing.
 
     Raises:
@@ -85,7 +95,9 @@ async def start_grpc_server(
     )
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        bound = server.add_insecure_port(address)
+        bound = (
+            server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
+        )
     except RuntimeError as exc:
         raise OSError(f"cannot bind {address}: {exc}") from exc
     if bound == 0:

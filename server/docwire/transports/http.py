@@ -26,10 +26,12 @@ from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire.transports import openapi
@@ -332,8 +334,20 @@ class HttpServer:
         self._socket.close()
 
 
-async def start_http_server(app: Starlette, host: str, port: int) -> HttpServer:
+async def start_http_server(
+    app: Starlette,
+    host: str,
+    port: int,
+    *,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+    cors_origins: Sequence[str] = (),
+) -> HttpServer:
     """Binds ``host:port`` (0: the OS chooses) and serves ``app`` there.
+
+    With ``ssl_certfile`` and ``ssl_keyfile`` (PEM) it serves HTTPS only. ``cors_origins``
+    (``"*"`` for any) lets browsers on those origins call it: preflights are answered and
+    replies carry ``Access-Control-Allow-Origin``; empty, no CORS headers are sent.
 
     Raises:
         OSError: the address cannot be bound.
@@ -348,7 +362,18 @@ async def start_http_server(app: Starlette, host: str, port: int) -> HttpServer:
         raise OSError(f"cannot bind {host}:{port} for HTTP: {exc}") from exc
     sock.listen(2048)
     sock.setblocking(False)
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False, http="h11")
+    served: ASGIApp = app
+    if cors_origins:
+        served = CORSMiddleware(app, allow_origins=list(cors_origins), allow_methods=["*"], allow_headers=["*"])
+    config = uvicorn.Config(
+        served,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        http="h11",
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
     server = HttpServer(uvicorn.Server(config), sock)
     await server.start()
     return server
