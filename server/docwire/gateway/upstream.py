@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2
@@ -112,7 +111,3 @@ class ReplicaPool:
         """Closes every channel."""
         for channel in self._channels:
             await channel.close()
-
-    def describe(self) -> dict[str, Any]:
-        """Name and addresses, for logs."""
-        return {"name": self.node.name, "addresses": list(self.node.addresses)}

@@ -130,10 +130,6 @@ class ServiceProcess:
         lines = "".join(self._lines).rstrip()
         return f"; its last log lines:\n{lines}" if lines else " (it wrote no output)"
 
-    def last_log_lines(self) -> list[str]:
-        """The child's most recent output lines."""
-        return list(self._lines)
-
     def alive(self) -> bool:
         """Whether the child is still running."""
         return self._popen is not None and self._popen.poll() is None
