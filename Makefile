@@ -12,12 +12,14 @@ BUF := $(VENV)/bin/buf
 GRPCURL_VERSION := v1.9.3
 HEALTH_PROBE_VERSION := v0.4.61  # v0.4.63 is not served by the Go module proxy
 INSTALLED := $(VENV)/.installed
+#: Debian packages the tests run (package:command), installed with apt when the command is missing.
+SYSTEM_TOOLS := chromium:/usr/bin/chromium jq:/usr/bin/jq curl:/usr/bin/curl
 GOTOOLS := $(BIN)/grpcurl $(BIN)/grpc-health-probe
 GOOGLEAPIS := .build/googleapis/google/api
 GEN_PY := sdk/python/docwire/v1
 PROTOS := $(wildcard proto/docwire/v1/*.proto)
 
-.PHONY: help install tools proto proto-python proto-check proto-lint lint test bench run lock clean
+.PHONY: help install tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
 
 include sdk_gen/go.mk
 include sdk_gen/js.mk
@@ -25,13 +27,22 @@ include sdk_gen/js.mk
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: $(INSTALLED) tools tools-go tools-js ## create .venv with every pinned Python package, plus the Go tools and modules
+install: $(INSTALLED) tools tools-go tools-js tools-system ## create .venv with every pinned Python package, plus the Go, JS and system tools
 
 $(INSTALLED): requirements/lock.txt pyproject.toml sdk/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e sdk/python -e .
 	touch $@
+
+# Debian's Chromium for the browser tests (Playwright drives it and never downloads a browser of its own),
+# and curl and jq for the seeds' own commands (tests/integration/test_seed_commands.py).
+tools-system: ## apt-get install the Debian packages the tests run (chromium, curl, jq) when missing
+	@missing=""; for tool in $(SYSTEM_TOOLS); do test -x "$${tool#*:}" || missing="$$missing $${tool%%:*}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing with apt-get"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
 
 tools: $(GOTOOLS) ## install grpcurl and grpc-health-probe (pinned) into .build/bin
 
@@ -89,6 +100,7 @@ test: install proto-check lint ## install everything, then run every check and t
 
 bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio)
 	$(PY) bench/run.py
+	$(PY) bench/transports.py
 
 run: install ## serve the quickstart Flow and call it once
 	$(PY) examples/quickstart.py

@@ -14,24 +14,42 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import pytest
-
 from docwire import Client, Flow
 
-__all__ = ["SCENARIOS", "Scenario", "Served", "WireTap", "protocols", "serve"]
+__all__ = ["FEATURES", "SCENARIOS", "Scenario", "Served", "WireTap", "protocols", "serve"]
 
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """A protocol the gateway speaks, and what its transport can do beyond the common core."""
+    """A protocol the gateway speaks, what its transport can do beyond the common core, and why it lacks the rest."""
 
     protocol: str
     features: frozenset[str] = frozenset()
+    lacks: tuple[tuple[str, str], ...] = ()  # (feature, why): documentation, checked against FEATURES
 
 
-#: Every protocol the gateway speaks. Features: "compression" (``compression=``), "metadata"
-#: (``metadata=`` reaches executors), "http2" (calls can be counted on the wire).
-SCENARIOS = (Scenario("grpc", frozenset({"compression", "metadata", "http2"})),)
+#: Features beyond the common core (post, callbacks, ordering, prefetch, retries, stream_doc, endpoints...):
+FEATURES = {
+    "compression": "``compression=`` shrinks the bytes sent",
+    "metadata": "``metadata=`` reaches executors",
+    "http2": "calls can be counted on the wire as HTTP/2 streams; ``stream=True`` is one bidi call",
+    "fork_check": "a client used in a forked child raises instead of hanging",
+}
+
+#: Every protocol the gateway speaks.
+SCENARIOS = (
+    Scenario("grpc", frozenset({"compression", "metadata", "http2", "fork_check"})),
+    Scenario(
+        "http",
+        frozenset({"metadata"}),  # metadata travels as HTTP headers
+        lacks=(
+            ("compression", "the HTTP server does not decode compressed request bodies: the client ignores it"),
+            ("http2", "HTTP/1.1 JSON: one call per request whatever ``stream=`` says, nothing to count as streams"),
+            ("fork_check", "httpx survives fork(); only gRPC needs the guard"),
+        ),
+    ),
+)
+assert all(set(s.features) | {f for f, _ in s.lacks} == set(FEATURES) for s in SCENARIOS)
 
 
 def protocols(*features: str) -> list[str]:
@@ -51,11 +69,6 @@ class Served:
     def port(self) -> int:
         assert self.flow.port is not None
         return self.flow.port
-
-    def require(self, feature: str) -> None:
-        """Skips the test when this protocol's transport lacks ``feature``."""
-        if self.protocol not in protocols(feature):
-            pytest.skip(f"{self.protocol} has no {feature}")
 
     def client(self, port: int | None = None) -> Client:
         """A client of the Flow (or of ``port``, a proxy in front of it), closed with the Flow."""

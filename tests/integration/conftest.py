@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 
 import pytest
@@ -56,3 +57,10 @@ def client_of() -> Iterator[object]:
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collects garbage after each test, so that an unclosed resource warns in the test that leaked it."""
+    yield
+    gc.collect()

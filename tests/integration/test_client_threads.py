@@ -83,6 +83,7 @@ def test_a_sync_client_called_from_its_callback_raises(served: Served) -> None:
     assert "cannot be called from a callback" in str(failures[0])
 
 
+@pytest.mark.parametrize("served", protocols("fork_check"), indirect=True)
 def test_a_client_in_a_forked_process_raises_instead_of_hanging(served: Served) -> None:
     client = served.client()
     assert post_texts(client, "parent", 1) == ["parent0[tail]"]

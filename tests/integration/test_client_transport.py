@@ -24,14 +24,13 @@ def compressible(n: int) -> DocList[TextDoc]:
 
 @pytest.fixture
 def tapped(served: Served) -> Iterator[WireTap]:
-    served.require("http2")
     with WireTap(served.port) as tap:
         yield tap
 
 
+@pytest.mark.parametrize("served", protocols("compression"), indirect=True)
 @pytest.mark.parametrize("n_docs", [5, 40], ids=["unary", "stream"])
 def test_compression_sends_fewer_bytes(served: Served, n_docs: int) -> None:
-    served.require("compression")
     docs = compressible(n_docs)
     sent: dict[str | None, int] = {}
     with WireTap(served.port) as tap:
@@ -51,6 +50,7 @@ def test_an_unknown_compression_is_refused(served: Served) -> None:
         served.client().post("/", TextDoc(), compression="brotli")
 
 
+@pytest.mark.parametrize("served", protocols("http2"), indirect=True)
 @pytest.mark.parametrize(("stream", "calls"), [(True, 1), (False, 4)], ids=["stream", "unary"])
 def test_stream_false_makes_one_unary_call_per_request(
     served: Served, tapped: WireTap, stream: bool, calls: int
@@ -63,10 +63,10 @@ def test_stream_false_makes_one_unary_call_per_request(
     assert tapped.calls == calls
 
 
+@pytest.mark.parametrize("served", protocols("metadata"), indirect=True)
 @pytest.mark.parametrize("stream", [True, False], ids=["stream", "unary"])
 @pytest.mark.parametrize("n_docs", [1, 6])
 def test_metadata_reaches_the_executors(served: Served, stream: bool, n_docs: int) -> None:
-    served.require("metadata")
     headers = {"authorization": "Bearer s3cret", "x-team": "search"}
     responses = served.client().post(
         "/metadata", [TextDoc()] * n_docs, request_size=3, stream=stream, metadata=headers, return_responses=True

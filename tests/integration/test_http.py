@@ -135,8 +135,10 @@ def test_malformed_json_is_400_with_the_position(flow: Flow) -> None:
 
 
 def test_unknown_route_is_404_listing_the_endpoints(flow: Flow) -> None:
-    reply = httpx.get(_url(flow, "/nowhere"))
+    # GET and POST /{endpoint} are routes for any endpoint (and this Flow has a default one): DELETE is none.
+    reply = httpx.delete(_url(flow, "/nowhere"))
     assert reply.status_code == 404
+    assert "no route DELETE /nowhere" in reply.json()["message"]
     assert reply.json()["endpoints"] == ["/default", "/embed"]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import tempfile
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from types import TracebackType
@@ -16,10 +17,12 @@ from google.protobuf import json_format
 from docwire.v1 import request_pb2
 from docwire_client import profiling
 from docwire_client.callbacks import Callback
-from docwire_client.codec import decode_doc, encode_doc
 from docwire_client.doc_types import return_doc_class
 from docwire_client.errors import DocwireError
-from docwire_client.grpc_transport import GrpcTransport, Reply
+from docwire_client.graphql import graphql_url
+from docwire_client.graphql import mutate as graphql_mutate
+from docwire_client.grpc_transport import GrpcTransport
+from docwire_client.http_transport import HttpTransport
 from docwire_client.inputs import Inputs, Outgoing, RequestSpec, batches, outgoing
 from docwire_client.options import Metadata, PostKwargs, PostOptions, headers_of
 from docwire_client.progress import ProgressBar
@@ -44,6 +47,16 @@ async def _chain(
             yield item
 
 
+Reply = tuple[Outgoing, Any]
+
+
+def _ca_file(root_certificates: bytes) -> str:
+    """A file holding PEM CA certificates (httpx verifies with a path), kept for the process' life."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False) as file:
+        file.write(root_certificates)
+    return file.name
+
+
 async def _in_order(replies: AsyncIterator[Reply]) -> AsyncGenerator[Reply, None]:
     """Replies in input order; the ones that overtake an earlier request wait for it."""
     held: dict[int, Reply] = {}
@@ -66,15 +79,16 @@ def result_docs(docs: DocList[Any], return_type: Any) -> Any:
 
 
 class AsyncClient:
-    """Talks to a docwire gateway over gRPC with asyncio.
+    """Talks to a docwire gateway over gRPC (or HTTP/JSON) with asyncio.
 
     A client belongs to the event loop it is first used in (gRPC channels cannot move
     between loops): use one per loop, or share a sync ``Client`` between threads.
 
     Args:
-        host: a host name, ``host:port``, or a URI such as ``grpc://host:port`` (``grpcs://`` for TLS).
+        host: a host name, ``host:port``, or a URI such as ``grpc://host:port`` or ``http://host:port``
+            (``grpcs://``, ``https://`` for TLS).
         port: the port, unless the host gives it.
-        protocol: ``"grpc"``, unless the URI gives it.
+        protocol: ``"grpc"`` or ``"http"`` (JSON over HTTP/1.1, see ``http_transport``), unless the URI gives it.
         tls: use TLS, unless the URI's scheme says.
         root_certificates: PEM CA certificates to verify the server with (TLS only).
         max_message_size: the largest message, in bytes, sent or received.
@@ -94,11 +108,19 @@ class AsyncClient:
         max_message_size: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.target: Target = parse_target(host, port, protocol, tls)
-        if self.target.protocol != "grpc":
-            raise ValueError(f"protocol {self.target.protocol!r} is not available in this client yet; use 'grpc'")
-        self._transport = GrpcTransport(
-            self.target, root_certificates=root_certificates, max_message_size=max_message_size
-        )
+        self._transport: Any
+        #: What HTTPS calls (HTTP transport, GraphQL) verify the server with.
+        self._verify: bool | str = _ca_file(root_certificates) if root_certificates else True
+        if self.target.protocol == "grpc":
+            self._transport = GrpcTransport(
+                self.target, root_certificates=root_certificates, max_message_size=max_message_size
+            )
+        elif self.target.protocol == "http":
+            self._transport = HttpTransport(self.target, verify=self._verify)
+        else:
+            raise ValueError(
+                f"protocol {self.target.protocol!r} is not available in this client yet; use 'grpc' or 'http'"
+            )
 
     async def _replies(
         self, on: str, inputs: Inputs, options: PostOptions
@@ -114,11 +136,12 @@ class AsyncClient:
         timeout_ms = None if options.timeout is None else int(options.timeout * 1000)
         spec = RequestSpec(on, options.parameters, options.target_executor, timeout_ms)
         doc_type = return_doc_class(options.return_type)
-        requests = outgoing(spec, batches(inputs, options.request_size))
+        transport = self._transport
+        requests = outgoing(spec, batches(inputs, options.request_size), transport.build_request)
         first = await anext(requests)
         second = await anext(requests, None)
         if second is None:
-            yield first.size, Response(await self._transport.post(first.raw, options), doc_type)
+            yield first.size, transport.response(await transport.post(first.raw, options), doc_type)
             return
         slots = asyncio.Semaphore(options.prefetch)
         send = self._transport.stream if options.stream else self._transport.posts
@@ -127,7 +150,7 @@ class AsyncClient:
         async with contextlib.aclosing(replies), contextlib.aclosing(ordered):
             async for sent, message in ordered:
                 slots.release()
-                yield sent.size, Response(message, doc_type)
+                yield sent.size, transport.response(message, doc_type)
 
     async def responses(self, on: str, inputs: Inputs, options: PostOptions) -> AsyncGenerator[Response[Any], None]:
         """Every reply, after the progress bar and the callbacks have seen it (the core of ``post``).
@@ -267,17 +290,11 @@ class AsyncClient:
             ExecutorError: the endpoint raised.
             DocwireError: the call failed.
         """
-        request = request_pb2.SingleDocumentRequest()
-        request.header.exec_endpoint = on
-        if parameters:
-            request.parameters.update(dict(parameters))
-        request.document.CopyFrom(encode_doc(inputs))
         doc_type = return_doc_class(return_type) if return_type is not None else type(inputs)
-        async for reply in self._transport.stream_doc(request, timeout, headers_of(metadata)):
-            if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
-                carrier = request_pb2.DataRequest(header=reply.header)
-                raise Response(carrier, doc_type).error()
-            yield decode_doc(reply.document, doc_type)
+        produced = self._transport.stream_doc(on, inputs, parameters, doc_type, timeout, headers_of(metadata))
+        async with contextlib.aclosing(produced):
+            async for doc in produced:
+                yield doc
 
     async def profiling(
         self, on: str = "/", inputs: Inputs = None, *, metadata: Metadata | None = None, show: bool = True
@@ -307,7 +324,8 @@ class AsyncClient:
         Raises:
             DocwireError: the gateway cannot be reached.
         """
-        return await self._transport.dry_run(timeout)
+        status: request_pb2.Status = await self._transport.dry_run(timeout)
+        return status
 
     async def is_flow_ready(self, timeout: float = 5.0) -> bool:
         """Whether the gateway and every executor behind it answer."""
@@ -322,6 +340,34 @@ class AsyncClient:
         info = await self._transport.endpoints(timeout)
         schemas = json_format.MessageToDict(info.schemas)
         return {endpoint: schemas.get(endpoint, {}) for endpoint in info.endpoints}
+
+    async def mutate(
+        self,
+        mutation: str,
+        variables: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Sends a GraphQL mutation (or query) to the gateway's ``/graphql``; returns the GraphQL response,
+        ``{"data": {"docs": [...]}}``, with GraphQL's errors (an executor's exception, a bad query) in
+        ``"errors"``. GraphQL is served on the gateway's HTTP port: point the client there.
+
+        Raises:
+            GatewayUnavailable: the server cannot be reached (or the port speaks gRPC).
+            RequestTimeout: no answer within ``timeout`` seconds.
+            DocwireError: the answer is not a GraphQL response (for example HTTP 404).
+        """
+        transport = self._transport
+        pool = transport.client if isinstance(transport, HttpTransport) else None
+        return await graphql_mutate(
+            graphql_url(self.target),
+            mutation,
+            variables=variables,
+            timeout=timeout,
+            headers=headers,
+            verify=self._verify,
+            client=pool,
+        )
 
     async def close(self) -> None:
         """Closes the channel."""

@@ -128,9 +128,10 @@ class Client:
     Safe to share between threads (see the module's notes); create one per process.
 
     Args:
-        host: a host name, ``host:port``, or a URI such as ``grpc://host:port`` (``grpcs://`` for TLS).
+        host: a host name, ``host:port``, or a URI such as ``grpc://host:port`` or ``http://host:port``
+            (``grpcs://``, ``https://`` for TLS).
         port: the port, unless the host gives it (default 80, or 443 with TLS).
-        protocol: ``"grpc"``, unless the URI gives it.
+        protocol: ``"grpc"`` or ``"http"`` (JSON over HTTP/1.1, see ``http_transport``), unless the URI gives it.
         tls: use TLS, unless the URI's scheme says.
         asyncio: return an AsyncClient instead.
         root_certificates: PEM CA certificates to verify the server with.
@@ -304,6 +305,16 @@ class Client:
     def endpoints(self, timeout: float = 5.0) -> dict[str, Any]:
         """The Flow's endpoints with their JSON schemas."""
         return self._runner().run(self._async.endpoints(timeout))
+
+    def mutate(
+        self,
+        mutation: str,
+        variables: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """Sends a GraphQL mutation to the gateway's ``/graphql`` (see ``AsyncClient.mutate``)."""
+        return self._runner().run(self._async.mutate(mutation, variables, timeout, headers))
 
     def close(self) -> None:
         """Closes the channel (a later call opens a new one)."""

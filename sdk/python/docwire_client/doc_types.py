@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import inspect
 import typing
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
 from docarray import BaseDoc, DocList
@@ -20,10 +21,23 @@ class Document(LegacyDocument):
     into unless told otherwise. (A subclass, not LegacyDocument itself: docarray
     builds ``DocList[LegacyDocument]`` before that class is complete, so its
     column access such as ``docs.text`` is missing; a subclass gets it.)
+
+    ``uri`` is the incumbent's name for where the content lives (its curl examples send
+    ``{"uri": "https://..."}``); docarray's legacy document calls it ``url``, kept too.
     """
 
+    uri: str | None = None
 
-__all__ = ["Document", "doclist_of", "document_class", "return_doc_class"]
+
+__all__ = [
+    "Document",
+    "bytes_from_json",
+    "doclist_of",
+    "document_class",
+    "from_json_values",
+    "holds_bytes",
+    "return_doc_class",
+]
 
 
 def document_class(annotation: Any) -> type[BaseDoc] | None:
@@ -71,3 +85,45 @@ def doclist_of(doc_type: type[T], docs: Iterable[T] = ()) -> DocList[T]:
     typed: Any = DocList.__class_getitem__(doc_type)
     result: DocList[T] = typed(docs)
     return result
+
+
+def holds_bytes(annotation: Any) -> bool:
+    """Whether a field holds ``bytes`` (or a bytes type such as docarray's ImageBytes), optional or not."""
+    if inspect.isclass(annotation):
+        return issubclass(annotation, bytes)
+    return any(holds_bytes(arg) for arg in typing.get_args(annotation))
+
+
+def bytes_from_json(name: str, text: str) -> bytes:
+    """A bytes field's JSON value (base64 text) as bytes.
+
+    Raises:
+        ValueError: the text is not base64; the message names the field.
+    """
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise ValueError(f"{name}: a bytes field takes base64 text ({exc})") from exc
+
+
+def from_json_values(doc_type: type[BaseDoc], obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON object's values as ``doc_type``'s fields take them: bytes fields arrive as base64 text (protobuf's
+    JSON mapping, and what docwire's replies carry) and are decoded, nested documents included.
+
+    Raises:
+        ValueError: a bytes field's text is not base64; the message names the field.
+    """
+    values = dict(obj)
+    for name, field in doc_type.model_fields.items():
+        value = values.get(name)
+        if isinstance(value, str) and holds_bytes(field.annotation):
+            values[name] = bytes_from_json(name, value)
+            continue
+        nested = document_class(field.annotation)
+        if nested is None or value is None:
+            continue
+        if isinstance(value, Mapping):
+            values[name] = from_json_values(nested, value)
+        elif isinstance(value, list):
+            values[name] = [from_json_values(nested, item) if isinstance(item, Mapping) else item for item in value]
+    return values

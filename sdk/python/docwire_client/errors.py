@@ -19,6 +19,7 @@ __all__ = [
     "MessageTooLarge",
     "RequestTimeout",
     "ended_while_sending",
+    "error_from_http",
     "error_from_rpc",
     "error_from_status",
 ]
@@ -166,3 +167,35 @@ def error_from_rpc(exc: grpc.aio.AioRpcError, address: str) -> DocwireError:
         error = cls(details or code.name)
     error.grpc_code = code
     return error
+
+
+#: HTTP status -> the error it stands for when the body names none (grpc-gateway's table, read backwards).
+_BY_HTTP: dict[int, type[DocwireError]] = {
+    400: BadRequest,
+    404: EndpointNotFound,
+    413: MessageTooLarge,
+    422: DocumentSchemaError,
+    429: MessageTooLarge,
+    503: GatewayUnavailable,
+    504: RequestTimeout,
+}
+
+
+def error_from_http(status: int, body: object) -> DocwireError:
+    """The DocwireError an HTTP error answer stands for; the one place HTTP errors are mapped.
+
+    A docwire server's body is ``{"code", "status", "error", "message"}``: the class it names
+    (``"error"``) decides, as trailing metadata does over gRPC; otherwise its gRPC status
+    name (``"status"``) or code, then the HTTP status.
+    """
+    fields = body if isinstance(body, dict) else {}
+    message = str(fields.get("message") or f"HTTP {status}")
+    code = _CODE_BY_NAME.get(str(fields.get("status", ""))) or _CODE_BY_VALUE.get(fields.get("code"))  # type: ignore[arg-type]
+    cls = _BY_NAME.get(str(fields.get("error", ""))) or (_BY_CODE.get(code) if code else None) or _BY_HTTP.get(status)
+    error = (cls or DocwireError)(message)
+    error.grpc_code = code or error.grpc_code
+    return error
+
+
+_CODE_BY_NAME = {code.name: code for code in grpc.StatusCode}
+_CODE_BY_VALUE = {code.value[0]: code for code in grpc.StatusCode}

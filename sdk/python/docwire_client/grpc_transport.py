@@ -11,16 +11,20 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any
 
 import grpc
+from docarray import BaseDoc
 from google.protobuf import empty_pb2
 
 from docwire.v1 import request_pb2
+from docwire_client.codec import decode_doc, encode_doc
 from docwire_client.errors import DocwireError, error_from_rpc
-from docwire_client.inputs import Outgoing
+from docwire_client.inputs import Outgoing, build_request
 from docwire_client.methods import GatewayMethods
 from docwire_client.options import PostOptions
+from docwire_client.response import Response
 from docwire_client.retry import is_transient
 from docwire_client.target import Target
 
@@ -124,6 +128,14 @@ class GrpcTransport:
             self._loop = loop
             _grpc_pid = _grpc_pid or os.getpid()
         return self._channel
+
+    #: The serialized request a batch of documents travels as.
+    build_request = staticmethod(build_request)
+
+    @staticmethod
+    def response(message: request_pb2.DataRequest, doc_type: type[Any]) -> Response[Any]:
+        """The Response a reply stands for."""
+        return Response(message, doc_type)
 
     def error(self, exc: grpc.aio.AioRpcError) -> DocwireError:
         """The DocwireError a failed call stands for."""
@@ -252,13 +264,25 @@ class GrpcTransport:
             await source.aclose()
 
     async def stream_doc(
-        self, request: request_pb2.SingleDocumentRequest, timeout: float | None, headers: tuple[tuple[str, str], ...]
-    ) -> AsyncIterator[request_pb2.SingleDocumentRequest]:
-        """StreamDoc: one document in, each reply of the generator endpoint out.
+        self,
+        on: str,
+        doc: BaseDoc,
+        parameters: Mapping[str, Any] | None,
+        doc_type: type[Any],
+        timeout: float | None,
+        headers: tuple[tuple[str, str], ...],
+    ) -> AsyncIterator[Any]:
+        """StreamDoc: one document in, each document the generator endpoint produces out.
 
         Raises:
+            ExecutorError: the endpoint raised.
             DocwireError: the call failed.
         """
+        request = request_pb2.SingleDocumentRequest()
+        request.header.exec_endpoint = on
+        if parameters:
+            request.parameters.update(dict(parameters))
+        request.document.CopyFrom(encode_doc(doc))
         call = self.channel.unary_stream(
             GatewayMethods.STREAM_DOC,
             request_serializer=request_pb2.SingleDocumentRequest.SerializeToString,
@@ -266,7 +290,9 @@ class GrpcTransport:
         )
         try:
             async for reply in call(request, timeout=timeout, metadata=headers or None):
-                yield reply
+                if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
+                    raise Response(request_pb2.DataRequest(header=reply.header), doc_type).error()
+                yield decode_doc(reply.document, doc_type)
         except grpc.aio.AioRpcError as exc:
             raise self.error(exc) from None
 

@@ -91,13 +91,17 @@ class Outgoing:
 
 
 async def outgoing(
-    spec: RequestSpec, request_batches: AsyncGenerator[list[BaseDoc], None]
+    spec: RequestSpec,
+    request_batches: AsyncGenerator[list[BaseDoc], None],
+    build: Callable[[RequestSpec, Sequence[BaseDoc]], tuple[str, bytes]] | None = None,
 ) -> AsyncGenerator[Outgoing, None]:
-    """Serializes each batch when it is about to be sent, numbering them in input order."""
+    """Serializes each batch when it is about to be sent (``build``: the transport's form, protobuf by
+    default), numbering them in input order."""
+    build = build or build_request
     position = 0
     async with contextlib.aclosing(request_batches):
         async for batch in request_batches:
-            request_id, raw = build_request(spec, batch)
+            request_id, raw = build(spec, batch)
             yield Outgoing(request_id, raw, len(batch), position)
             position += 1
 

@@ -9,6 +9,7 @@ from google.protobuf import json_format
 
 from docwire.v1 import request_pb2
 from docwire_client.codec import decode_docs
+from docwire_client.doc_types import doclist_of, from_json_values
 from docwire_client.errors import DocwireError, ExecutorError, error_from_status
 
 __all__ = ["Response"]
@@ -22,11 +23,14 @@ class Response(Generic[T]):
     Documents are decoded into ``doc_type`` the first time ``docs`` is read.
     """
 
-    __slots__ = ("_docs", "_parameters", "doc_type", "message")
+    __slots__ = ("_docs", "_json_docs", "_parameters", "doc_type", "message")
 
-    def __init__(self, message: request_pb2.DataRequest, doc_type: type[T]) -> None:
+    def __init__(
+        self, message: request_pb2.DataRequest, doc_type: type[T], *, json_docs: list[dict[str, Any]] | None = None
+    ) -> None:
         self.message = message
         self.doc_type = doc_type
+        self._json_docs = json_docs  # the documents of a reply that came as JSON (HTTP), not in ``message``
         self._docs: DocList[T] | None = None
         self._parameters: dict[str, Any] | None = None
 
@@ -66,6 +70,9 @@ class Response(Generic[T]):
     @property
     def docs(self) -> DocList[T]:
         """The documents, decoded into ``doc_type``."""
+        if self._docs is None and self._json_docs is not None:
+            cls = self.doc_type
+            self._docs = doclist_of(cls, (cls.model_validate(from_json_values(cls, d)) for d in self._json_docs))
         if self._docs is None:
             data = self.message.data
             form = data.WhichOneof("documents")

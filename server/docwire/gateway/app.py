@@ -17,6 +17,7 @@ from docwire.gateway.upstream import ReplicaPool
 from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
 from docwire.transports.grpc_server import GrpcServer, server_credentials, start_grpc_server
 from docwire.transports.http import HttpServer, HttpTranscoder, start_http_server
+from docwire.transports.websocket import WebSocketGateway
 from docwire.v1 import gateway_pb2
 from docwire_client.methods import GATEWAY_SERVICE
 
@@ -41,8 +42,8 @@ def versions() -> dict[str, str]:
 async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     """Connects to the executors, then serves the Flow on every protocol until a stop signal.
 
-    gRPC and HTTP share the process, the event loop and the servicer: an HTTP call runs
-    the same in-process handler a gRPC call does.
+    gRPC, HTTP and WebSocket share the process, the event loop and the servicer: an HTTP
+    call or a WebSocket stream runs the same in-process handler a gRPC call does.
     """
     protocols = spec.protocols or ("grpc",)
     wanted = dict(zip(protocols, spec.ports or (spec.port,), strict=True))
@@ -50,6 +51,8 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     servicer = GatewayServicer(pools, spec.prefetch, versions())
     grpc_server: GrpcServer | None = None
     http_server: HttpServer | None = None
+    websocket_gateway: WebSocketGateway | None = None
+    websocket_server: HttpServer | None = None
     credentials = None
     if spec.ssl_certfile is not None and spec.ssl_keyfile is not None:
         credentials = server_credentials(spec.ssl_certfile, spec.ssl_keyfile)
@@ -76,15 +79,32 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             ssl_keyfile=spec.ssl_keyfile,
             cors_origins=spec.cors_origins,
         )
+    if "websocket" in wanted:
+        websocket_gateway = WebSocketGateway(
+            servicer.method_handlers(), lambda: servicer.endpoints_info, allowed_origins=spec.cors_origins
+        )
+        websocket_server = await start_http_server(
+            websocket_gateway.app(),
+            spec.host,
+            wanted["websocket"],
+            ssl_certfile=spec.ssl_certfile,
+            ssl_keyfile=spec.ssl_keyfile,
+            cors_origins=spec.cors_origins,
+            ws_max_size=spec.max_message_bytes,
+        )
     if grpc_server is not None:
         await grpc_server.set_serving(True)
-    bound = {name: (grpc_server.port if name == "grpc" else http_server.port) for name in protocols}  # type: ignore[union-attr]
+    servers = {"grpc": grpc_server, "http": http_server, "websocket": websocket_server}
+    bound = {name: servers[name].port for name in protocols}  # type: ignore[union-attr]
     logger.info("gateway serving %d executor(s) on %s%s", len(pools), bound, " over TLS" if spec.ssl_certfile else "")
     tune_garbage_collector()
     report_ready(ready_fd, bound[protocols[0]], bound)
 
     async def stop() -> None:
         servicer.drain()  # open streams answer what they took in, then end: clients re-send the rest
+        if websocket_gateway is not None and websocket_server is not None:
+            await websocket_gateway.wait_closed(timeout=5.0)  # before uvicorn closes the rest with 1012
+            await websocket_server.stop()
         if http_server is not None:
             await http_server.stop()
         if grpc_server is not None:

@@ -4,10 +4,10 @@ YAML spelling::
 
     jtype: Flow            # optional
     with:                  # the Flow's own settings
-      port: 12345          # or, with protocol: [grpc, http], one port each: [12345, 12346]
-      ssl_certfile: cert.pem   # TLS for clients on every protocol (grpcs://, https://);
+      port: 12345          # or, with protocol: [grpc, http, websocket], one port each: [12345, 12346, 12347]
+      ssl_certfile: cert.pem   # TLS for clients on every protocol (grpcs://, https://, wss://);
       ssl_keyfile: key.pem     # paths relative to the YAML file
-      cors: [https://app.example]  # or true for every origin (HTTP only)
+      cors: [https://app.example]  # or true for every origin (HTTP; WebSocket refuses other Origins)
     executors:
       - name: encoder
         uses: my_package.Encoder   # or a class name + py_modules, or an executor YAML file
@@ -36,7 +36,7 @@ from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES
 __all__ = ["PROTOCOLS", "ExecutorConfig", "FlowConfig", "load_flow_yaml"]
 
 #: The protocols a gateway serves.
-PROTOCOLS = ("grpc", "http")
+PROTOCOLS = ("grpc", "http", "websocket")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,15 +88,18 @@ class FlowConfig:
     Attributes:
         port: the gateway's port (0 lets the OS choose), or one port per protocol.
         host: the address the gateway binds.
-        protocol: the protocol the gateway serves (``"grpc"``, ``"http"``), or several, each on its own port.
+        protocol: the protocol the gateway serves (``"grpc"``, ``"http"``, ``"websocket"``), or several, each
+            on its own port.
         prefetch: the most requests one client stream may have in flight at the gateway.
         max_message_bytes: the largest message any hop accepts.
         timeout_ready: seconds to wait for every process to be ready.
         ssl_certfile: a PEM certificate (chain) the gateway presents to clients: with ``ssl_keyfile``,
-            gRPC is served over TLS (``grpcs://``) and HTTP as HTTPS. Executors stay plaintext on loopback.
+            gRPC is served over TLS (``grpcs://``), HTTP as HTTPS and WebSocket as ``wss://``. Executors stay
+            plaintext on loopback.
         ssl_keyfile: the PEM private key of ``ssl_certfile``.
         cors: let browsers call the HTTP port from other origins: True for any origin, or a list of origins
-            (``"https://app.example"``). Off by default.
+            (``"https://app.example"``). Off by default. With a list, the WebSocket port refuses handshakes
+            from browsers on other origins.
     """
 
     port: int | Sequence[int] = 0

@@ -40,8 +40,8 @@ class Flow:
     Args:
         port: the gateway's port (default: chosen by the OS, see ``.port``), or one per protocol.
         host: the address the gateway binds (default all interfaces).
-        protocol: the protocol clients use, ``"grpc"`` or ``"http"``, or a list of them served side by side
-            by one gateway, each on its own port (see ``.ports``).
+        protocol: the protocol clients use, ``"grpc"``, ``"http"`` or ``"websocket"``, or a list of them served
+            side by side by one gateway, each on its own port (see ``.ports``).
         prefetch: the most requests one client stream may have in flight at the gateway.
         max_message_size: the largest message, in bytes, any hop accepts.
         timeout_ready: seconds to wait for every process to become ready.

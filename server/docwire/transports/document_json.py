@@ -30,7 +30,7 @@ from pydantic import ValidationError
 
 from docwire.v1 import document_pb2
 from docwire_client.codec import encode_docs
-from docwire_client.doc_types import Document
+from docwire_client.doc_types import Document, bytes_from_json, holds_bytes
 from docwire_client.errors import DocumentSchemaError
 
 __all__ = ["DocumentJson", "doc_list_to_json", "doc_to_json"]
@@ -65,8 +65,19 @@ def _prepared(value: Any, fields: Mapping[str, Any] | None) -> Any:
     renamed = {}
     for key, item in value.items():
         name = key if fields is None or key in fields else _snake(key)
-        renamed[name if fields is None or name in fields else key] = _prepared(item, None)
+        name = name if fields is None or name in fields else key
+        if isinstance(item, str) and fields is not None and name in fields and holds_bytes(fields[name].annotation):
+            renamed[name] = _bytes(name, item)
+        else:
+            renamed[name] = _prepared(item, None)
     return renamed
+
+
+def _bytes(name: str, text: str) -> bytes:
+    try:
+        return bytes_from_json(name, text)
+    except ValueError as exc:
+        raise DocumentSchemaError(str(exc)) from exc
 
 
 def _field_path(location: tuple[int | str, ...]) -> str:

@@ -18,12 +18,12 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
 import grpc
 import uvicorn
-from google.protobuf import json_format, message_factory
-from google.protobuf.descriptor import Descriptor, FieldDescriptor, ServiceDescriptor
+from google.protobuf import message_factory
+from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -33,62 +33,34 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint
-from docwire.transports import openapi
-from docwire.transports.document_json import DocumentJson, doc_list_to_json, doc_to_json
+from docwire.transports import graphql, openapi
+from docwire.transports.document_json import DocumentJson
+from docwire.transports.in_process import Aborted as _Aborted
+from docwire.transports.in_process import CallContext as _CallContext
+from docwire.transports.json_requests import SchemaDocuments, message_from_json, parse_json
+from docwire.transports.json_requests import json_field as _field
+from docwire.transports.json_requests import message_to_json as _message_to_json
+from docwire.transports.json_requests import set_path as _insert
 from docwire.transports.status_map import http_status_of
 from docwire.transports.transcoding import Binding, bindings
 from docwire.v1 import document_pb2, request_pb2
-from docwire_client.errors import ERROR_METADATA_KEY, BadRequest, DocwireError, EndpointNotFound, error_from_status
+from docwire_client.errors import (
+    BadRequest,
+    DocwireError,
+    EndpointNotFound,
+    ExecutorError,
+    error_from_status,
+)
 
 __all__ = ["HttpServer", "HttpTranscoder", "start_http_server"]
 
-_DOC_LIST = request_pb2.DataContent.DESCRIPTOR
 _DOC = document_pb2.Doc.DESCRIPTOR
 #: HTTP headers that describe the connection, not the caller's request: never passed on to executors.
 _HOP_HEADERS = frozenset({"content-length", "connection", "accept", "keep-alive", "transfer-encoding", "upgrade"})
 
 
-class _Aborted(Exception):
-    """What the in-process call context raises where a gRPC context would end the call."""
-
-    def __init__(self, code: grpc.StatusCode, details: str, error_name: str) -> None:
-        super().__init__(details)
-        self.error = error_from_status(error_name, details) or DocwireError(details or code.name)
-        self.error.grpc_code = code
-
-
-class _CallContext:
-    """The part of ``grpc.aio.ServicerContext`` the gateway's handlers use, for an in-process call."""
-
-    def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
-        self._metadata = tuple(metadata)
-        self._trailing: tuple[tuple[str, str], ...] = ()
-
-    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
-        return self._metadata
-
-    def set_trailing_metadata(self, metadata: Sequence[tuple[str, str]]) -> None:
-        self._trailing = tuple(metadata)
-
-    async def abort(self, code: grpc.StatusCode, details: str = "", *_: object) -> NoReturn:
-        name = next((str(value) for key, value in self._trailing if key == ERROR_METADATA_KEY), "")
-        raise _Aborted(code, details, name)
-
-
 def _json_response(content: Any, status: int = 200) -> Response:
     return Response(json.dumps(content, separators=(",", ":")), status, media_type="application/json")
-
-
-def _field(descriptor: Descriptor, key: str) -> FieldDescriptor | None:
-    return descriptor.fields_by_name.get(key) or next((f for f in descriptor.fields if f.json_name == key), None)
-
-
-def _insert(target: dict[str, Any], path: str, value: Any) -> None:
-    *parents, leaf = path.split(".")
-    for name in parents:
-        target = target.setdefault(name, {})
-    target[leaf] = value
 
 
 class HttpTranscoder:
@@ -112,24 +84,22 @@ class HttpTranscoder:
         self._handlers = handlers
         self._endpoints = endpoints
         self._version = version
-        self._documents: tuple[request_pb2.EndpointsInfo, DocumentJson] | None = None
+        self._documents = SchemaDocuments(endpoints)
 
     def documents(self) -> DocumentJson:
         """The JSON <-> document converter for the current schemas (rebuilt when discovery changes them)."""
-        info = self._endpoints()
-        if self._documents is None or self._documents[0] is not info:
-            self._documents = (info, DocumentJson(json_format.MessageToDict(info.schemas)))
-        return self._documents[1]
+        return self._documents()
 
     def app(self) -> Starlette:
-        """The ASGI application: the contract's routes plus liveness, OpenAPI and the Swagger UI."""
+        """The ASGI application: the contract's routes plus liveness, OpenAPI, Swagger UI and Redoc."""
         return Starlette(
             routes=[
                 Route("/", self._liveness, methods=["GET"]),
                 Route("/openapi.json", self._openapi, methods=["GET"]),
                 Route("/docs", self._swagger, methods=["GET"]),
                 Route("/redoc", self._redoc, methods=["GET"]),
-                Mount(openapi.ASSETS_PATH, StaticFiles(directory=str(openapi.swagger_ui_directory())), name="assets"),
+                Mount(openapi.ASSETS_PATH, StaticFiles(directory=openapi.assets_directory()), name="assets"),
+                Route(graphql.GRAPHQL_PATH, graphql.graphql_app(self._handlers, self.documents)),
                 Route("/{path:path}", self._dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             ]
         )
@@ -146,22 +116,29 @@ class HttpTranscoder:
     async def _redoc(self, request: Request) -> Response:
         return HTMLResponse(openapi.redoc_page("/openapi.json"))
 
-    def _match(self, verb: str, path: str) -> tuple[Binding, dict[str, str]]:
+    def _match(self, request: Request) -> tuple[Binding, dict[str, str]]:
+        """The binding a request takes. Where rpcs share a verb and path (``POST /{endpoint}`` is Post and
+        StreamDoc), ``Accept: text/event-stream`` picks the server-streaming one, anything else the other."""
+        verb, path = request.method, request.url.path
+        wants_events = "text/event-stream" in request.headers.get("accept", "")
         allowed = []
+        found: list[tuple[Binding, dict[str, str]]] = []
         for binding in self._bindings:
             fields = binding.path.match(path)
             if fields is None:
                 continue
             if binding.verb == verb:
-                return binding, fields
-            if not binding.path.greedy:
+                found.append((binding, fields))
+            elif not binding.path.greedy:
                 allowed.append(binding.verb)
+        if found:
+            return next((each for each in found if each[0].method.server_streaming == wants_events), found[0])
         hint = f"; use {' or '.join(sorted(set(allowed)))}" if allowed else ""
         raise EndpointNotFound(f"no route {verb} {path}{hint}")
 
     async def _dispatch(self, request: Request) -> Response:
         try:
-            binding, fields = self._match(request.method, request.url.path)
+            binding, fields = self._match(request)
             message = await self._decode(request, binding, fields)
             handler = self._handlers[binding.method.name]
             context = cast(Any, _CallContext(self._metadata(request)))
@@ -169,8 +146,16 @@ class HttpTranscoder:
             reply_class = message_factory.GetMessageClass(binding.method.output_type)
             serialize = handler.response_serializer or (lambda reply: reply)
             if handler.unary_stream is not None:
-                replies = cast(AsyncIterator[Any], handler.unary_stream(argument, context))
-                return StreamingResponse(self._events(replies, serialize, reply_class), media_type="text/event-stream")
+                replies = aiter(cast(AsyncIterator[Any], handler.unary_stream(argument, context)))
+                # Wait for the first reply: a call that fails before it answers gets a real HTTP error status.
+                first = await anext(replies, None)
+                if first is None:
+                    return StreamingResponse(iter([_END_EVENT]), media_type="text/event-stream")
+                reply = reply_class.FromString(serialize(first))
+                if _failed(reply):
+                    return self._reply(reply)
+                events = self._events(reply, replies, serialize, reply_class)
+                return StreamingResponse(events, media_type="text/event-stream")
             if handler.unary_unary is None:
                 raise BadRequest(f"{binding.method.name} is a client-streaming rpc; HTTP serves only unary ones")
             reply = reply_class.FromString(serialize(await handler.unary_unary(argument, context)))
@@ -185,21 +170,10 @@ class HttpTranscoder:
 
     async def _decode(self, request: Request, binding: Binding, fields: Mapping[str, str]) -> Message:
         descriptor = binding.method.input_type
-        message = message_factory.GetMessageClass(descriptor)()
         obj: dict[str, Any] = {}
         if binding.body:
             raw = await request.body()
-            try:
-                body = json.loads(raw) if raw.strip() else {}
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                where = (
-                    f" at line {exc.lineno} column {exc.colno} (char {exc.pos})"
-                    if isinstance(exc, json.JSONDecodeError)
-                    else ""
-                )
-                raise BadRequest(
-                    f"the body is not valid JSON{where}: {exc.msg if isinstance(exc, json.JSONDecodeError) else exc}"
-                ) from exc
+            body = parse_json(raw, "the body") if raw.strip() else {}
             if binding.body == "*":
                 if not isinstance(body, dict):
                     raise BadRequest(f"the body must be a JSON object, not {type(body).__name__}")
@@ -207,53 +181,22 @@ class HttpTranscoder:
             else:
                 obj = {binding.body: body}
         document_field = next((f for f in descriptor.fields if f.message_type is _DOC), None)
+        header_field = _field(descriptor, "header")
+        header_type = header_field.message_type if header_field is not None else None
         for key, value in request.query_params.items():
-            if _field(descriptor, key.split(".")[0]) is not None or document_field is None:
+            top = key.split(".")[0]
+            if _field(descriptor, top) is not None or document_field is None:
                 _insert(obj, key, value)
+            elif header_type is not None and _field(header_type, top) is not None:  # ?exec_endpoint=/hello
+                _insert(obj, key, value)  # lifted into the header below
             else:  # the incumbent's GET /{endpoint}?text=hello: unknown parameters are document fields
                 obj.setdefault(document_field.json_name, {})[key] = value
         for path, value in fields.items():
             _insert(obj, path, value)
-        self._lift_header(descriptor, obj)
-        documents = {}
-        for field in descriptor.fields:
-            if field.message_type in (_DOC_LIST, _DOC):
-                for key in (field.name, field.json_name):
-                    if key in obj:
-                        documents[field.name] = obj.pop(key)
-        try:
-            json_format.ParseDict(obj, message)
-        except json_format.ParseError as exc:
-            raise BadRequest(f"the request does not fit {descriptor.name}: {exc}") from exc
-        endpoint = self._endpoint_of(message)
-        if endpoint != DEFAULT_ENDPOINT:
-            message.header.exec_endpoint = endpoint  # type: ignore[attr-defined]  # "embed" from the path is "/embed"
-        converter = self.documents()
-        for name, value in documents.items():
-            if descriptor.fields_by_name[name].message_type is _DOC:
-                getattr(message, name).CopyFrom(converter.encode_one(value, endpoint))
-            else:
-                getattr(message, name).docs_bytes = converter.encode(value, endpoint)
-        return message
+        return message_from_json(descriptor, obj, self.documents())
 
-    @staticmethod
-    def _lift_header(descriptor: Descriptor, obj: dict[str, Any]) -> None:
-        """Moves header fields given at the top level (``execEndpoint``) into ``header``."""
-        header = _field(descriptor, "header")
-        if header is None or header.message_type is None:
-            return
-        for key in list(obj):
-            if _field(descriptor, key) is None and _field(header.message_type, key) is not None:
-                obj.setdefault(header.json_name, {})[key] = obj.pop(key)
-
-    @staticmethod
-    def _endpoint_of(message: Message) -> str:
-        header = getattr(message, "header", None)
-        if header is None or not header.HasField("exec_endpoint"):
-            return DEFAULT_ENDPOINT
-        return normalize_endpoint(header.exec_endpoint)
-
-    def _error(self, error: DocwireError) -> Response:
+    def _error_body(self, error: DocwireError) -> dict[str, Any]:
+        """The JSON an error travels as, in a response body and in an SSE ``error`` event alike."""
         body: dict[str, Any] = {
             "code": error.grpc_code.value[0],
             "status": error.grpc_code.name,
@@ -262,51 +205,68 @@ class HttpTranscoder:
         }
         if isinstance(error, EndpointNotFound):
             body["endpoints"] = list(self._endpoints().endpoints)
-        return _json_response(body, http_status_of(error))
+        return body
+
+    def _error(self, error: DocwireError) -> Response:
+        return _json_response(self._error_body(error), http_status_of(error))
 
     def _reply(self, reply: Message) -> Response:
+        """A reply as JSON; one carrying an error status (an executor's exception) gets a non-2xx status."""
         content = _message_to_json(reply)
-        status = getattr(getattr(reply, "header", None), "status", None)
-        if status is None or status.code == request_pb2.Status.CODE_SUCCESS:
+        if not _failed(reply):
             return _json_response(content)
+        status = reply.header.status  # type: ignore[attr-defined]
         named = error_from_status(status.exception.name, status.description)
         return _json_response(content, http_status_of(named) if named is not None else 500)
 
     async def _events(
-        self, replies: AsyncIterator[Any], serialize: Callable[[Any], bytes], reply_class: type[Message]
+        self,
+        first: Message,
+        replies: AsyncIterator[Any],
+        serialize: Callable[[Any], bytes],
+        reply_class: type[Message],
     ) -> AsyncIterator[bytes]:
+        """``event: update`` per reply, then ``event: end``. An error after the first reply (the response
+        status is sent by then) is an ``event: error`` whose data is what an error response's body holds,
+        plus the reply's header when an executor raised; the stream still ends with ``event: end``."""
+        reply: Message | None = first
         try:
-            async for reply in replies:
-                data = json.dumps(_message_to_json(reply_class.FromString(serialize(reply))), separators=(",", ":"))
-                yield f"event: update\r\ndata: {data}\r\n\r\n".encode()
+            while reply is not None:
+                content = _message_to_json(reply)
+                if _failed(reply):
+                    yield _event("error", {**self._error_body(_executor_error(reply)), **content})
+                    break
+                yield _event("update", content)
+                raw = await anext(replies, None)
+                reply = None if raw is None else reply_class.FromString(serialize(raw))
         except _Aborted as aborted:
-            yield self._error_event(aborted.error)
+            yield _event("error", self._error_body(aborted.error))
         except DocwireError as error:
-            yield self._error_event(error)
-        yield b"event: end\r\n\r\n"
-
-    def _error_event(self, error: DocwireError) -> bytes:
-        body = {"code": error.grpc_code.value[0], "error": type(error).__name__, "message": str(error)}
-        return f"event: error\r\ndata: {json.dumps(body)}\r\n\r\n".encode()
+            yield _event("error", self._error_body(error))
+        yield _END_EVENT
 
 
-def _message_to_json(message: Message) -> dict[str, Any]:
-    """A reply as JSON: protobuf's JSON mapping, with documents as plain objects (kept last)."""
-    documents: dict[str, Any] = {}
-    rest = type(message)()
-    rest.CopyFrom(message)
-    for field in message.DESCRIPTOR.fields:
-        if field.message_type is _DOC_LIST:
-            content = getattr(message, field.name)
-            kind = content.WhichOneof("documents")
-            docs = document_pb2.DocList.FromString(content.docs_bytes) if kind == "docs_bytes" else content.docs
-            documents[field.json_name] = doc_list_to_json(docs)
-            rest.ClearField(field.name)
-        elif field.message_type is _DOC:
-            documents[field.json_name] = doc_to_json(getattr(message, field.name))
-            rest.ClearField(field.name)
-    plain = json_format.MessageToDict(rest, always_print_fields_with_no_presence=True, use_integers_for_enums=True)
-    return {**plain, **documents}
+_END_EVENT = b"event: end\r\n\r\n"
+
+
+def _event(name: str, data: Any) -> bytes:
+    """One server-sent event (CRLF framing; JSON data has no raw newlines)."""
+    return f"event: {name}\r\ndata: {json.dumps(data, separators=(',', ':'))}\r\n\r\n".encode()
+
+
+def _failed(reply: Message) -> bool:
+    """Whether a reply carries an error status (an executor raised)."""
+    header = getattr(reply, "header", None)
+    return header is not None and header.HasField("status") and header.status.code != request_pb2.Status.CODE_SUCCESS
+
+
+def _executor_error(reply: Message) -> DocwireError:
+    """The error a reply's error status stands for: the gateway's own when it names one, else ExecutorError."""
+    status = reply.header.status  # type: ignore[attr-defined]
+    exception = status.exception
+    return error_from_status(exception.name, status.description) or ExecutorError(
+        status.description, name=exception.name, executor=exception.executor
+    )
 
 
 class HttpServer:
@@ -342,12 +302,15 @@ async def start_http_server(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
     cors_origins: Sequence[str] = (),
+    ws_max_size: int = 16 * 1024 * 1024,
 ) -> HttpServer:
     """Binds ``host:port`` (0: the OS chooses) and serves ``app`` there.
 
     With ``ssl_certfile`` and ``ssl_keyfile`` (PEM) it serves HTTPS only. ``cors_origins``
     (``"*"`` for any) lets browsers on those origins call it: preflights are answered and
     replies carry ``Access-Control-Allow-Origin``; empty, no CORS headers are sent.
+    WebSocket routes are served by uvicorn's websockets (sans-I/O) protocol, without
+    per-message compression; a message over ``ws_max_size`` bytes closes its socket with 1009.
 
     Raises:
         OSError: the address cannot be bound.
@@ -373,6 +336,9 @@ async def start_http_server(
         http="h11",
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
+        ws="websockets-sansio",
+        ws_max_size=ws_max_size,
+        ws_per_message_deflate=False,  # deflating tensors costs ~25x the throughput; gRPC does not compress either
     )
     server = HttpServer(uvicorn.Server(config), sock)
     await server.start()

@@ -3,28 +3,49 @@
 Built from the same HTTP bindings the transport serves plus discovery's schemas:
 each endpoint gets its own ``POST /<endpoint>`` path whose request and response
 documents are that endpoint's input and output schemas (field descriptions and
-examples from the executors' pydantic models included). OpenAPI 3.0.3 is emitted
-because the Swagger UI the ``swagger-ui-bundle`` package ships (4.x) renders 3.0
-only: pydantic's ``anyOf [..., {"type": "null"}]`` becomes ``nullable``.
+examples from the executors' pydantic models included).
+
+The pages: Swagger UI at ``/docs`` (with "Try it out") and Redoc at ``/redoc``, their
+scripts served by the gateway itself from an installed package, so an air-gapped
+cluster shows them (no CDN, nothing fetched from outside: no fonts, no validator badge).
+The files come from ``fastapi-offline``, which ships the standalone builds of both
+(Swagger UI 5, Redoc 2; it replaces ``swagger-ui-bundle``, whose Swagger UI 4 dates from
+2023). Of the packages that ship Redoc's standalone build, it is the smallest install:
+``drf-spectacular-sidecar`` (released monthly) hard-requires Django, ``fastapi-standalone-docs``
+needs Python 3.11+ (docwire runs on 3.10), the Flask/star-openapi Redoc plugins require their
+frameworks. Its one requirement, FastAPI, is a thin layer over the Starlette and pydantic we
+already use, and is never imported: the package is found with ``importlib`` and only its
+``static`` folder is read. Each page also carries a same-origin Content-Security-Policy, so
+the browser itself refuses any request elsewhere.
+
+OpenAPI 3.0.3 is emitted (pydantic's ``anyOf [..., {"type": "null"}]`` becomes
+``nullable``): both pages render 3.1 too, but 3.0 is what most client generators
+and API tools still read best, and nothing here needs 3.1.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from docwire.transports.transcoding import Binding
 from docwire.v1 import request_pb2
 
-__all__ = ["ASSETS_PATH", "document", "redoc_page", "swagger_page", "swagger_ui_directory"]
+__all__ = ["ASSETS_PACKAGE", "ASSETS_PATH", "assets_directory", "document", "redoc_page", "swagger_page"]
 
-#: Where the Swagger UI's files are served.
+#: Where the pages' scripts and styles are served.
 ASSETS_PATH = "/docs/assets"
+#: The installed package whose ``static`` folder holds Swagger UI's and Redoc's standalone builds.
+ASSETS_PACKAGE = "fastapi_offline"
+_ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
 
 _SCALARS = {
     FieldDescriptor.TYPE_STRING: {"type": "string"},
@@ -42,32 +63,70 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
 }
 
 
-def swagger_ui_directory() -> Path:
-    """The Swagger UI files the ``swagger-ui-bundle`` package ships."""
-    return Path(str(swagger_ui_path))
+def assets_directory() -> Path:
+    """The folder holding the pages' files, found without importing the package (nor FastAPI).
+
+    Raises:
+        RuntimeError: the package is not installed or lacks one of the files, naming which.
+    """
+    spec = importlib.util.find_spec(ASSETS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"the API pages' assets package {ASSETS_PACKAGE!r} is not installed: pip install fastapi-offline"
+        )
+    folder = Path(next(iter(spec.submodule_search_locations))) / "static"
+    missing = [name for name in _ASSET_FILES if not (folder / name).is_file()]
+    if missing:
+        raise RuntimeError(f"{folder} lacks {', '.join(missing)}: reinstall the pinned fastapi-offline")
+    return folder
+
+
+def _same_origin_only(*inline_scripts: str) -> str:
+    """A ``<meta>`` Content-Security-Policy letting the page load from its own origin only.
+
+    The browser then refuses anything else before it leaves the machine: the pages work the same
+    air-gapped, and a script that reaches out (Redoc's footer loads its maker's logo from a CDN)
+    is stopped and shows without it. ``inline_scripts`` are allowed by their SHA-256; styles may be
+    inline (both UIs set style attributes), images may be ``data:`` (their icons), Redoc's search
+    runs in a ``blob:`` worker.
+    """
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'" for script in inline_scripts
+    )
+    policy = (
+        f"default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'self'"
+    )
+    return f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
 
 
 def swagger_page(spec_url: str) -> str:
-    """The Swagger UI page for the document at ``spec_url``."""
+    """The Swagger UI page for the document at ``spec_url``, with "Try it out" on every operation.
+
+    ``validatorUrl: null`` keeps Swagger UI from loading a badge from validator.swagger.io.
+    """
+    config = {"url": spec_url, "dom_id": "#swagger-ui", "validatorUrl": None, "deepLinking": True}
+    script = f"window.ui = SwaggerUIBundle({json.dumps(config)});".replace("</", "<\\/")  # stays one script
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>docwire - Swagger UI</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{_same_origin_only(script)}
 <link rel="stylesheet" href="{ASSETS_PATH}/swagger-ui.css"></head>
 <body><div id="swagger-ui"></div>
 <script src="{ASSETS_PATH}/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({{url: {json.dumps(spec_url)}, dom_id: "#swagger-ui"}});</script>
+<script>{script}</script>
 </body></html>"""
 
 
 def redoc_page(spec_url: str) -> str:
-    """The reference page at ``/redoc``: no maintained Python package ships Redoc's script on its own, so
-    this is the Swagger UI with its try-it-out turned off, a read-only reference served from local assets."""
+    """The Redoc reference page for the document at ``spec_url`` (no web fonts: the system's are used)."""
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>docwire - API reference</title>
-<link rel="stylesheet" href="{ASSETS_PATH}/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
-<script src="{ASSETS_PATH}/swagger-ui-bundle.js"></script>
-<script>window.ui = SwaggerUIBundle({{url: {json.dumps(spec_url)}, dom_id: "#swagger-ui",
-  supportedSubmitMethods: [], docExpansion: "full"}});</script>
+<html lang="en"><head><meta charset="utf-8"><title>docwire - Redoc</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+{_same_origin_only()}
+<style>body {{ margin: 0; padding: 0; }}</style></head>
+<body><redoc spec-url="{html.escape(spec_url)}"></redoc>
+<script src="{ASSETS_PATH}/redoc.standalone.js"></script>
 </body></html>"""
 
 
@@ -167,12 +226,45 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": schema}}}
 
 
+def _unique(name: str, verb: str, taken: set[str]) -> str:
+    """An operation id from ``name``; the verb is added when an rpc has two bindings on one path."""
+    found = name.replace("/", "_")
+    if found in taken:
+        found = f"{found}_{verb.lower()}"
+    taken.add(found)
+    return found
+
+
+def _json_reply(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"description": "The reply", **_json_body(schema)}
+
+
+def _single_request(doc_schema: dict[str, Any], parameters: dict[str, Any]) -> dict[str, Any]:
+    """StreamDoc's body: one document, its parameters, and the header's fields at the top level."""
+    request = _data_request(doc_schema, parameters, None)
+    request["properties"].pop("data")
+    request["properties"]["document"] = doc_schema
+    return request
+
+
+def _events_reply(doc_schema: dict[str, Any]) -> dict[str, Any]:
+    """A stream of server-sent events, each ``update``'s data a SingleDocumentRequest holding one document."""
+    event = _message_schema(request_pb2.SingleDocumentRequest.DESCRIPTOR)
+    event["properties"]["document"] = doc_schema
+    return {
+        "description": "Server-sent events: `event: update` per document (data: this schema), then `event: end`;"
+        " an error after the first event is an `event: error` with the Error schema as data",
+        "content": {"text/event-stream": {"schema": event}},
+    }
+
+
 def document(bindings: list[Binding], info: request_pb2.EndpointsInfo, version: str) -> dict[str, Any]:
     """The OpenAPI 3.0.3 document for these bindings and the Flow's discovered endpoints."""
     schemas = json_format.MessageToDict(info.schemas)
     components: dict[str, Any] = {}
     error = {"description": "An error", **_json_body({"$ref": "#/components/schemas/Error"})}
     paths: dict[str, Any] = {}
+    operation_ids: set[str] = set()
     for binding in bindings:
         method = binding.method
         summary = method.name
@@ -189,15 +281,20 @@ def document(bindings: list[Binding], info: request_pb2.EndpointsInfo, version: 
                 doc_in = _component(components, entry.get("input"))
                 doc_out = _component(components, entry.get("output"))
                 params = _openapi30(entry.get("parameters") or {}, components)
+                streams = method.server_streaming
                 operation: dict[str, Any] = {
                     "summary": f"{summary} {endpoint}",
-                    "operationId": f"{method.name}{endpoint}".replace("/", "_"),
+                    "operationId": _unique(f"{method.name}{prefix}{endpoint}", binding.verb, operation_ids),
                     "responses": {
-                        "200": {"description": "The reply", **_json_body(_data_reply(doc_out))},
+                        "200": _events_reply(doc_out) if streams else _json_reply(_data_reply(doc_out)),
                         "default": error,
                     },
                 }
-                if binding.body:
+                if streams and binding.body:  # POST with Accept: text/event-stream
+                    operation["description"] = "Server-sent events: send `Accept: text/event-stream`."
+                    body = _single_request(doc_in, params)
+                    operation["requestBody"] = {"required": True, **_json_body(body)}
+                elif binding.body:
                     operation["requestBody"] = {"required": True, **_json_body(_data_request(doc_in, params, None))}
                 else:
                     operation["parameters"] = [

@@ -27,7 +27,7 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64ocwire/v1/gateway.proto\x12\ndocwire.v1\x1a\x18\x64ocwire/v1/request.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto2\xa4\x04\n\x0eGatewayService\x12k\n\x04Post\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest\"1\x82\xd3\xe4\x93\x02+\"\x05/post:\x01*Z\x1f\"\x1a/{header.exec_endpoint=**}:\x01*\x12>\n\x06Stream\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest(\x01\x30\x01\x12~\n\tStreamDoc\x12!.docwire.v1.SingleDocumentRequest\x1a!.docwire.v1.SingleDocumentRequest\")\x82\xd3\xe4\x93\x02#\x12!/stream/{header.exec_endpoint=**}0\x01\x12\x46\n\x06\x44ryRun\x12\x16.google.protobuf.Empty\x1a\x12.docwire.v1.Status\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/dry_run\x12I\n\x06Status\x12\x16.google.protobuf.Empty\x1a\x16.docwire.v1.ServerInfo\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/status\x12R\n\tEndpoints\x12\x16.google.protobuf.Empty\x1a\x19.docwire.v1.EndpointsInfo\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/endpointsB<Z:github.com/docwire/docwire/sdk/go/gen/docwire/v1;docwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x64ocwire/v1/gateway.proto\x12\ndocwire.v1\x1a\x18\x64ocwire/v1/request.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto2\xe4\x04\n\x0eGatewayService\x12k\n\x04Post\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest\"1\x82\xd3\xe4\x93\x02+\"\x05/post:\x01*Z\x1f\"\x1a/{header.exec_endpoint=**}:\x01*\x12>\n\x06Stream\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest(\x01\x30\x01\x12\xbd\x01\n\tStreamDoc\x12!.docwire.v1.SingleDocumentRequest\x1a!.docwire.v1.SingleDocumentRequest\"h\x82\xd3\xe4\x93\x02\x62\x12\x1a/{header.exec_endpoint=**}Z\x1f\"\x1a/{header.exec_endpoint=**}:\x01*Z#\x12!/stream/{header.exec_endpoint=**}0\x01\x12\x46\n\x06\x44ryRun\x12\x16.google.protobuf.Empty\x1a\x12.docwire.v1.Status\"\x10\x82\xd3\xe4\x93\x02\n\x12\x08/dry_run\x12I\n\x06Status\x12\x16.google.protobuf.Empty\x1a\x16.docwire.v1.ServerInfo\"\x0f\x82\xd3\xe4\x93\x02\t\x12\x07/status\x12R\n\tEndpoints\x12\x16.google.protobuf.Empty\x1a\x19.docwire.v1.EndpointsInfo\"\x12\x82\xd3\xe4\x93\x02\x0c\x12\n/endpointsB<Z:github.com/docwire/docwire/sdk/go/gen/docwire/v1;docwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,7 +38,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GATEWAYSERVICE'].methods_by_name['Post']._loaded_options = None
   _globals['_GATEWAYSERVICE'].methods_by_name['Post']._serialized_options = b'\202\323\344\223\002+\"\005/post:\001*Z\037\"\032/{header.exec_endpoint=**}:\001*'
   _globals['_GATEWAYSERVICE'].methods_by_name['StreamDoc']._loaded_options = None
-  _globals['_GATEWAYSERVICE'].methods_by_name['StreamDoc']._serialized_options = b'\202\323\344\223\002#\022!/stream/{header.exec_endpoint=**}'
+  _globals['_GATEWAYSERVICE'].methods_by_name['StreamDoc']._serialized_options = b'\202\323\344\223\002b\022\032/{header.exec_endpoint=**}Z\037\"\032/{header.exec_endpoint=**}:\001*Z#\022!/stream/{header.exec_endpoint=**}'
   _globals['_GATEWAYSERVICE'].methods_by_name['DryRun']._loaded_options = None
   _globals['_GATEWAYSERVICE'].methods_by_name['DryRun']._serialized_options = b'\202\323\344\223\002\n\022\010/dry_run'
   _globals['_GATEWAYSERVICE'].methods_by_name['Status']._loaded_options = None
@@ -46,5 +46,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GATEWAYSERVICE'].methods_by_name['Endpoints']._loaded_options = None
   _globals['_GATEWAYSERVICE'].methods_by_name['Endpoints']._serialized_options = b'\202\323\344\223\002\014\022\n/endpoints'
   _globals['_GATEWAYSERVICE']._serialized_start=126
-  _globals['_GATEWAYSERVICE']._serialized_end=674
+  _globals['_GATEWAYSERVICE']._serialized_end=738
 # @@protoc_insertion_point(module_scope)

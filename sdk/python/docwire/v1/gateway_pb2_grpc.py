@@ -89,6 +89,9 @@ class GatewayServiceServicer:
 
     def StreamDoc(self, request, context):
         """Sends one document to a generator endpoint and streams the documents it yields.
+        Over HTTP these are server-sent events: `GET /{endpoint}?text=hi` (document
+        fields in the query), or `POST /{endpoint}` with `Accept: text/event-stream`
+        and the request as the body (the same path as Post: the Accept header picks).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -41,7 +41,11 @@ class GatewayServiceStub:
     by request id. This is the Python client's default path.
     """
     StreamDoc: _grpc.UnaryStreamMultiCallable[_request_pb2.SingleDocumentRequest, _request_pb2.SingleDocumentRequest]
-    """Sends one document to a generator endpoint and streams the documents it yields."""
+    """Sends one document to a generator endpoint and streams the documents it yields.
+    Over HTTP these are server-sent events: `GET /{endpoint}?text=hi` (document
+    fields in the query), or `POST /{endpoint}` with `Accept: text/event-stream`
+    and the request as the body (the same path as Post: the Accept header picks).
+    """
     DryRun: _grpc.UnaryUnaryMultiCallable[_empty_pb2.Empty, _request_pb2.Status]
     """Checks that every executor of the Flow answers."""
     Status: _grpc.UnaryUnaryMultiCallable[_empty_pb2.Empty, _request_pb2.ServerInfo]
@@ -61,7 +65,11 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     by request id. This is the Python client's default path.
     """
     StreamDoc: _aio.UnaryStreamMultiCallable[_request_pb2.SingleDocumentRequest, _request_pb2.SingleDocumentRequest]  # type: ignore[assignment]
-    """Sends one document to a generator endpoint and streams the documents it yields."""
+    """Sends one document to a generator endpoint and streams the documents it yields.
+    Over HTTP these are server-sent events: `GET /{endpoint}?text=hi` (document
+    fields in the query), or `POST /{endpoint}` with `Accept: text/event-stream`
+    and the request as the body (the same path as Post: the Accept header picks).
+    """
     DryRun: _aio.UnaryUnaryMultiCallable[_empty_pb2.Empty, _request_pb2.Status]  # type: ignore[assignment]
     """Checks that every executor of the Flow answers."""
     Status: _aio.UnaryUnaryMultiCallable[_empty_pb2.Empty, _request_pb2.ServerInfo]  # type: ignore[assignment]
@@ -96,7 +104,11 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _request_pb2.SingleDocumentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_request_pb2.SingleDocumentRequest], _abc.AsyncIterator[_request_pb2.SingleDocumentRequest]]:
-        """Sends one document to a generator endpoint and streams the documents it yields."""
+        """Sends one document to a generator endpoint and streams the documents it yields.
+        Over HTTP these are server-sent events: `GET /{endpoint}?text=hi` (document
+        fields in the query), or `POST /{endpoint}` with `Accept: text/event-stream`
+        and the request as the body (the same path as Post: the Accept header picks).
+        """
 
     @_abc_1.abstractmethod
     def DryRun(

@@ -29,11 +29,11 @@ var File_docwire_v1_gateway_proto protoreflect.FileDescriptor
 const file_docwire_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"\x18docwire/v1/gateway.proto\x12\n" +
-	"docwire.v1\x1a\x18docwire/v1/request.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto2\xa4\x04\n" +
+	"docwire.v1\x1a\x18docwire/v1/request.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto2\xe4\x04\n" +
 	"\x0eGatewayService\x12k\n" +
 	"\x04Post\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest\"1\x82\xd3\xe4\x93\x02+:\x01*Z\x1f:\x01*\"\x1a/{header.exec_endpoint=**}\"\x05/post\x12>\n" +
-	"\x06Stream\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest(\x010\x01\x12~\n" +
-	"\tStreamDoc\x12!.docwire.v1.SingleDocumentRequest\x1a!.docwire.v1.SingleDocumentRequest\")\x82\xd3\xe4\x93\x02#\x12!/stream/{header.exec_endpoint=**}0\x01\x12F\n" +
+	"\x06Stream\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest(\x010\x01\x12\xbd\x01\n" +
+	"\tStreamDoc\x12!.docwire.v1.SingleDocumentRequest\x1a!.docwire.v1.SingleDocumentRequest\"h\x82\xd3\xe4\x93\x02bZ\x1f:\x01*\"\x1a/{header.exec_endpoint=**}Z#\x12!/stream/{header.exec_endpoint=**}\x12\x1a/{header.exec_endpoint=**}0\x01\x12F\n" +
 	"\x06DryRun\x12\x16.google.protobuf.Empty\x1a\x12.docwire.v1.Status\"\x10\x82\xd3\xe4\x93\x02\n" +
 	"\x12\b/dry_run\x12I\n" +
 	"\x06Status\x12\x16.google.protobuf.Empty\x1a\x16.docwire.v1.ServerInfo\"\x0f\x82\xd3\xe4\x93\x02\t\x12\a/status\x12R\n" +

@@ -42,6 +42,9 @@ type GatewayServiceClient interface {
 	// by request id. This is the Python client's default path.
 	Stream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[DataRequest, DataRequest], error)
 	// Sends one document to a generator endpoint and streams the documents it yields.
+	// Over HTTP these are server-sent events: `GET /{endpoint}?text=hi` (document
+	// fields in the query), or `POST /{endpoint}` with `Accept: text/event-stream`
+	// and the request as the body (the same path as Post: the Accept header picks).
 	StreamDoc(ctx context.Context, in *SingleDocumentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SingleDocumentRequest], error)
 	// Checks that every executor of the Flow answers.
 	DryRun(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*Status, error)
@@ -143,6 +146,9 @@ type GatewayServiceServer interface {
 	// by request id. This is the Python client's default path.
 	Stream(grpc.BidiStreamingServer[DataRequest, DataRequest]) error
 	// Sends one document to a generator endpoint and streams the documents it yields.
+	// Over HTTP these are server-sent events: `GET /{endpoint}?text=hi` (document
+	// fields in the query), or `POST /{endpoint}` with `Accept: text/event-stream`
+	// and the request as the body (the same path as Post: the Accept header picks).
 	StreamDoc(*SingleDocumentRequest, grpc.ServerStreamingServer[SingleDocumentRequest]) error
 	// Checks that every executor of the Flow answers.
 	DryRun(context.Context, *emptypb.Empty) (*Status, error)

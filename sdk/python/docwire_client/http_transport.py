@@ -1,0 +1,386 @@
+"""The client's HTTP/JSON transport: the gateway's ``google.api.http`` routes, over one keep-alive ``httpx`` pool.
+
+Same duties as ``GrpcTransport``, so ``AsyncClient`` drives either one unchanged:
+
+- every request is one ``POST /post`` with a JSON body (``{"header": ..., "parameters": ..., "data": [...]}``);
+  documents travel as plain objects (tensors in the gateway's compact ``{buffer, dtype, shape}`` form; replies
+  carry them as nested lists) and replies are validated into ``return_type`` by pydantic. HTTP/1.1 has no
+  bidi stream: ``stream=True`` and ``stream=False`` both send one request per call, ``prefetch`` of them in
+  flight (one connection each);
+- a reply carrying an executor's error (HTTP 500 with the whole reply) is a reply, for the callbacks;
+  any other non-2xx answer raises the DocwireError its JSON body names (``errors.error_from_http``);
+- connection errors are retried like gRPC's UNAVAILABLE (same ``RetryPolicy``);
+- ``stream_doc`` reads the server-sent events of ``POST /{endpoint}`` (``Accept: text/event-stream``).
+
+Options with no HTTP meaning: ``compression`` is ignored (the server does not decode compressed request
+bodies); ``metadata`` travels as HTTP headers, which the gateway hands to executors as their metadata.
+``bytes`` fields travel as base64 text both ways, as protobuf's JSON mapping writes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import httpx
+import numpy as np
+from docarray import BaseDoc
+from google.protobuf import json_format
+
+from docwire.v1 import request_pb2
+from docwire_client.errors import DocwireError, GatewayUnavailable, RequestTimeout, error_from_http
+from docwire_client.inputs import Outgoing, RequestSpec
+from docwire_client.options import PostOptions
+from docwire_client.response import Response
+from docwire_client.target import Target
+
+__all__ = ["HttpTransport", "JsonReply"]
+
+logger = logging.getLogger("docwire.client")
+
+#: Connection-level failures a retry may follow: the server was not reached, or went away before answering.
+_TRANSIENT = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+#: How long a stopped ``posts`` waits for its calls under way before cancelling them.
+_SETTLE_SECONDS = 5.0
+
+
+class JsonReply:
+    """One reply read from JSON: the message without its documents, and the documents as plain objects."""
+
+    __slots__ = ("docs", "message")
+
+    def __init__(self, message: request_pb2.DataRequest, docs: list[dict[str, Any]]) -> None:
+        self.message = message
+        self.docs = docs
+
+
+def _json_default(value: Any) -> Any:
+    """What ``json.dumps`` cannot write itself, in a request body: tensors in the gateway's compact form
+    (``{"buffer": base64, "dtype", "shape"}``: ten times cheaper than nested number lists)."""
+    if isinstance(value, np.ndarray):
+        array = np.ascontiguousarray(value)
+        return {"buffer": base64.b64encode(array.tobytes()).decode(), "dtype": array.dtype.str, "shape": array.shape}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)  # ids, urls and other str subclasses or scalars pydantic keeps as objects
+
+
+def _header_message(obj: dict[str, Any], message: Any) -> Any:
+    json_format.ParseDict(obj, message, ignore_unknown_fields=True)
+    return message
+
+
+class HttpTransport:
+    """Calls a docwire gateway's HTTP/JSON transport over one ``httpx.AsyncClient`` (keep-alive).
+
+    Args:
+        target: where to connect (``http://`` or ``https://``).
+        verify: what TLS verifies the server with: True (system CAs), or a path to PEM CA certificates.
+    """
+
+    def __init__(self, target: Target, *, verify: bool | str = True) -> None:
+        self.target = target
+        host = f"[{target.host}]" if ":" in target.host and not target.host.startswith("[") else target.host
+        self.base_url = f"{'https' if target.tls else 'http'}://{host}:{target.port}"
+        self._verify = verify
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._warned_compression = False
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """The connection pool, opened on first use in the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._client is not None and self._loop is not loop:
+            if self._loop is not None and not self._loop.is_closed():
+                raise RuntimeError(
+                    "this AsyncClient is bound to the event loop it was first used in, and its connections "
+                    "cannot move between loops (or threads). Create one AsyncClient per event loop, or share "
+                    "one sync Client between threads: it serves them all on its own loop."
+                )
+            self._client = None  # its loop is gone, and its connections with it
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url,
+                verify=self._verify,
+                # Replies may take as long as the executors do: requests carry their own deadline (header.timeout).
+                timeout=httpx.Timeout(None, connect=10.0),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
+            )
+            self._loop = loop
+        return self._client
+
+    def unreachable(self, exc: Exception) -> GatewayUnavailable:
+        """The error a connection failure stands for."""
+        error = GatewayUnavailable(f"cannot reach the server at {self.target.uri}: {type(exc).__name__}: {exc}")
+        return error
+
+    # -- requests ---------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, bytes]:
+        """One JSON ``POST /post`` body carrying ``docs``, and its request id."""
+        request_id = uuid.uuid4().hex
+        header: dict[str, Any] = {"requestId": request_id, "execEndpoint": spec.endpoint}
+        if spec.target_executor is not None:
+            header["targetExecutor"] = spec.target_executor
+        if spec.timeout_ms is not None:
+            header["timeout"] = spec.timeout_ms
+        body: dict[str, Any] = {"header": header, "data": [doc.model_dump(warnings=False) for doc in docs]}
+        if spec.parameters:
+            body["parameters"] = dict(spec.parameters)
+        return request_id, json.dumps(body, separators=(",", ":"), default=_json_default).encode()
+
+    @staticmethod
+    def response(reply: JsonReply, doc_type: type[Any]) -> Response[Any]:
+        """The Response a reply stands for."""
+        return Response(reply.message, doc_type, json_docs=reply.docs)
+
+    def _headers(self, headers: Sequence[tuple[str, str]]) -> dict[str, str]:
+        return dict(headers)
+
+    async def _send_once(self, raw: bytes, options: PostOptions) -> JsonReply:
+        headers = {"content-type": "application/json", **self._headers(options.headers)}
+        reply = await self.client.post("/post", content=raw, headers=headers)
+        body = _json_body(reply)
+        if isinstance(body, dict) and "header" in body:  # a reply, maybe carrying an executor's error
+            docs = body.pop("data", None) or []
+            return JsonReply(_header_message(body, request_pb2.DataRequest()), docs)
+        raise error_from_http(reply.status_code, body)
+
+    async def post(self, raw: bytes, options: PostOptions) -> JsonReply:
+        """Sends one request, retried on connection errors.
+
+        Raises:
+            DocwireError: the call failed (after its retries).
+        """
+        if options.compression is not None and not self._warned_compression:
+            self._warned_compression = True
+            logger.warning("compression=%r is ignored over HTTP", options.compression)
+        retries = 0
+        while True:
+            try:
+                return await self._send_once(raw, options)
+            except _TRANSIENT as exc:
+                if retries + 1 >= options.retry.max_attempts:
+                    raise self.unreachable(exc) from None
+                retries += 1
+                logger.warning("retry %d of a Post after: %s", retries, exc)
+            except httpx.HTTPError as exc:
+                raise self.unreachable(exc) from None
+            await asyncio.sleep(options.retry.delay(retries))
+
+    async def posts(
+        self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
+    ) -> AsyncGenerator[tuple[Outgoing, JsonReply], None]:
+        """Each request as its own HTTP call, as many at once as ``slots`` allows; replies as they finish.
+
+        A slot is taken before each request is pulled; the caller releases it when it
+        is done with the reply.
+        """
+        finished: asyncio.Queue[tuple[Outgoing, JsonReply] | BaseException | None] = asyncio.Queue()
+        calls: set[asyncio.Task[None]] = set()
+
+        async def call(item: Outgoing) -> None:
+            try:
+                finished.put_nowait((item, await self.post(item.raw, options)))
+            except DocwireError as exc:
+                finished.put_nowait(exc)
+
+        async def feed() -> None:
+            try:
+                while True:
+                    await slots.acquire()
+                    item = await anext(requests, None)
+                    if item is None:
+                        slots.release()
+                        break
+                    task = asyncio.create_task(call(item))
+                    calls.add(task)
+                    task.add_done_callback(calls.discard)
+                while calls:
+                    await asyncio.wait(set(calls))
+                finished.put_nowait(None)
+            except Exception as exc:  # the inputs (user code) failed: report it to the reader too
+                finished.put_nowait(exc)
+                raise
+
+        feeder = asyncio.create_task(feed())
+        try:
+            while (got := await finished.get()) is not None:
+                if isinstance(got, BaseException):
+                    raise got
+                yield got
+        finally:
+            feeder.cancel()
+            await asyncio.gather(feeder, return_exceptions=True)
+            await self._settle(calls)
+            await requests.aclose()
+
+    @staticmethod
+    async def _settle(calls: set[asyncio.Task[None]]) -> None:
+        """Lets the calls under way end on their own for a moment before cancelling the rest.
+
+        Cancelling an httpx call in the middle of connecting can leave its socket open (the
+        transport is made, the stream that would close it is not yet): calls that are only
+        waiting to fail (the server is gone) or about to answer are better let go.
+        """
+        if not calls:
+            return
+        _, pending = await asyncio.wait(set(calls), timeout=_SETTLE_SECONDS)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    #: HTTP/1.1 has no bidi stream: ``stream=True`` sends like ``stream=False``.
+    stream = posts
+
+    # -- server-sent events -----------------------------------------------------------------------------------
+
+    async def stream_doc(
+        self,
+        on: str,
+        doc: BaseDoc,
+        parameters: Mapping[str, Any] | None,
+        doc_type: type[Any],
+        timeout: float | None,
+        headers: Sequence[tuple[str, str]],
+    ) -> AsyncIterator[Any]:
+        """``POST /{endpoint}`` with ``Accept: text/event-stream``: one document in, each produced document out.
+
+        Raises:
+            ExecutorError: the endpoint raised.
+            DocwireError: the call failed.
+        """
+        body: dict[str, Any] = {"header": {"execEndpoint": on}, "document": doc.model_dump(warnings=False)}
+        if parameters:
+            body["parameters"] = dict(parameters)
+        raw = json.dumps(body, separators=(",", ":"), default=_json_default).encode()
+        try:
+            async with self.client.stream(
+                "POST",
+                "/" + on.lstrip("/"),
+                content=raw,
+                headers={
+                    "accept": "text/event-stream",
+                    "content-type": "application/json",
+                    **self._headers(headers),
+                },
+                timeout=httpx.Timeout(timeout, connect=10.0),
+            ) as reply:
+                if reply.status_code >= 400:
+                    await reply.aread()
+                    body = _json_body(reply)
+                    if isinstance(body, dict) and "header" in body:  # the executor failed before its first document
+                        failed = _header_message(body["header"], request_pb2.Header())
+                        raise Response(request_pb2.DataRequest(header=failed), doc_type).error()
+                    raise error_from_http(reply.status_code, body)
+                events = _events(reply.aiter_lines())
+                async with contextlib.aclosing(events):  # an early stop closes the line reader too
+                    async for event, data in events:
+                        if event == "end":
+                            return
+                        if event == "error":
+                            failure = json.loads(data)
+                            if "header" in failure:  # an executor's exception, with its status
+                                failed = _header_message(failure["header"], request_pb2.Header())
+                                raise Response(request_pb2.DataRequest(header=failed), doc_type).error()
+                            raise error_from_http(500, failure)
+                        if event != "update":
+                            continue
+                        item = json.loads(data)
+                        header = _header_message(item.get("header", {}), request_pb2.Header())
+                        if header.status.code != request_pb2.Status.CODE_SUCCESS:
+                            raise Response(request_pb2.DataRequest(header=header), doc_type).error()
+                        yield doc_type.model_validate(item.get("document", {}))
+        except httpx.TimeoutException as exc:
+            raise _timeout(exc) from None
+        except httpx.HTTPError as exc:
+            raise self.unreachable(exc) from None
+
+    # -- the rest ---------------------------------------------------------------------------------------------
+
+    async def _get(self, path: str, timeout: float) -> Any:
+        try:
+            reply = await self.client.get(path, timeout=timeout)
+        except httpx.TimeoutException as exc:
+            raise _timeout(exc) from None
+        except httpx.HTTPError as exc:
+            raise self.unreachable(exc) from None
+        body = _json_body(reply)
+        if reply.status_code >= 400:
+            raise error_from_http(reply.status_code, body)
+        return body
+
+    async def dry_run(self, timeout: float) -> request_pb2.Status:
+        """``GET /dry_run``: the Status of the whole Flow.
+
+        Raises:
+            DocwireError: the gateway cannot be reached.
+        """
+        status: request_pb2.Status = _header_message(await self._get("/dry_run", timeout), request_pb2.Status())
+        return status
+
+    async def endpoints(self, timeout: float) -> request_pb2.EndpointsInfo:
+        """``GET /endpoints``: the Flow's endpoints and their schemas.
+
+        Raises:
+            DocwireError: the gateway cannot be reached.
+        """
+        info: request_pb2.EndpointsInfo = _header_message(
+            await self._get("/endpoints", timeout), request_pb2.EndpointsInfo()
+        )
+        return info
+
+    async def close(self) -> None:
+        """Closes the connections (a later call opens new ones), on the event loop they belong to."""
+        client, self._client = self._client, None
+        loop = self._loop
+        if client is None or loop is None or loop.is_closed():
+            return  # nothing opened, or its loop is gone (and its connections with it)
+        if loop is asyncio.get_running_loop():
+            await client.aclose()
+        else:  # connections belong to their loop: close them there
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(client.aclose(), loop))
+
+
+def _timeout(exc: Exception) -> DocwireError:
+    return RequestTimeout(f"no answer in time: {exc}")
+
+
+def _json_body(reply: httpx.Response) -> Any:
+    try:
+        return reply.json()
+    except ValueError:
+        return {"message": reply.text[:500]}
+
+
+async def _events(lines: AsyncIterator[str]) -> AsyncGenerator[tuple[str, str], None]:
+    """(event, data) pairs of a server-sent event stream (multi-line data joined with newlines)."""
+    event, data = "message", list[str]()
+    async for line in lines:
+        if not line:
+            if data or event != "message":
+                yield event, "\n".join(data)
+            event, data = "message", list[str]()
+        elif line.startswith(":"):
+            continue
+        else:
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "event":
+                event = value
+            elif name == "data":
+                data.append(value)
+    if data or event != "message":
+        yield event, "\n".join(data)

@@ -1,0 +1,50 @@
+"""Calling the gateway's rpc handlers in-process, as the HTTP and WebSocket transports do.
+
+Those transports do not re-implement the gateway: they call the very handler the gRPC
+server registers, with a stand-in for ``grpc.aio.ServicerContext`` that holds the
+caller's metadata and turns ``context.abort(...)`` into an exception carrying the
+DocwireError the handler meant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NoReturn
+
+import grpc
+
+from docwire_client.errors import ERROR_METADATA_KEY, DocwireError, error_from_status
+
+__all__ = ["Aborted", "CallContext"]
+
+
+class Aborted(Exception):
+    """What the in-process call context raises where a gRPC context would end the call.
+
+    Attributes:
+        error: the DocwireError the handler ended the call with (its class named in
+            trailing metadata, else a plain DocwireError), with ``grpc_code`` set.
+    """
+
+    def __init__(self, code: grpc.StatusCode, details: str, error_name: str) -> None:
+        super().__init__(details)
+        self.error = error_from_status(error_name, details) or DocwireError(details or code.name)
+        self.error.grpc_code = code
+
+
+class CallContext:
+    """The part of ``grpc.aio.ServicerContext`` the gateway's handlers use, for an in-process call."""
+
+    def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
+        self._metadata = tuple(metadata)
+        self._trailing: tuple[tuple[str, str], ...] = ()
+
+    def invocation_metadata(self) -> tuple[tuple[str, str], ...]:
+        return self._metadata
+
+    def set_trailing_metadata(self, metadata: Sequence[tuple[str, str]]) -> None:
+        self._trailing = tuple(metadata)
+
+    async def abort(self, code: grpc.StatusCode, details: str = "", *_: object) -> NoReturn:
+        name = next((str(value) for key, value in self._trailing if key == ERROR_METADATA_KEY), "")
+        raise Aborted(code, details, name)
