@@ -48,6 +48,15 @@ SCENARIOS = (
             ("fork_check", "httpx survives fork(); only gRPC needs the guard"),
         ),
     ),
+    Scenario(
+        "websocket",
+        frozenset({"metadata"}),  # metadata travels as handshake headers
+        lacks=(
+            ("compression", "per-message deflate costs more than it saves on tensors: the client ignores it"),
+            ("http2", "one socket per post, whatever ``stream=`` says; no HTTP/2 streams to count"),
+            ("fork_check", "websockets survives fork(); only gRPC needs the guard"),
+        ),
+    ),
 )
 assert all(set(s.features) | {f for f, _ in s.lacks} == set(FEATURES) for s in SCENARIOS)
 

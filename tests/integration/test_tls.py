@@ -127,7 +127,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def flow(pki: Pki) -> Iterator[Flow]:
     with Flow(
         host="127.0.0.1",
-        protocol=["grpc", "http"],
+        protocol=["grpc", "http", "websocket"],
         ssl_certfile=pki.cert_file,
         ssl_keyfile=pki.key_file,
     ).add(uses=Appender, name="first") as started:
@@ -198,6 +198,19 @@ def test_grpc_client_verifies_the_gateway_against_the_ca(flow: Flow, pki: Pki, h
         assert client.is_flow_ready()
         docs = client.post("/any", [Document(text="a")], return_type=DocList[Document])
     assert docs[0].text == "a[first]"
+
+
+@pytest.mark.parametrize("scheme", ["https", "wss"])
+def test_http_and_websocket_clients_verify_the_gateway_against_the_ca(flow: Flow, pki: Pki, scheme: str) -> None:
+    port = flow.ports["http" if scheme == "https" else "websocket"]
+    with Client(host=f"{scheme}://localhost:{port}", root_certificates=pki.ca_pem) as client:
+        assert client.is_flow_ready()
+        docs = client.post("/any", [Document(text=str(i)) for i in range(30)], request_size=4)
+        assert [d.text for d in docs] == [f"{i}[first]" for i in range(30)] or sorted(d.text for d in docs) == sorted(
+            f"{i}[first]" for i in range(30)
+        )
+    with Client(host=f"{scheme}://localhost:{port}") as untrusting, pytest.raises(GatewayUnavailable):
+        untrusting.post("/any", [Document(text="a")])
 
 
 def test_flow_own_client_speaks_tls(flow: Flow) -> None:

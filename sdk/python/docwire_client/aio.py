@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import tempfile
+import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from types import TracebackType
@@ -28,6 +28,7 @@ from docwire_client.options import Metadata, PostKwargs, PostOptions, headers_of
 from docwire_client.progress import ProgressBar
 from docwire_client.response import Response
 from docwire_client.target import Target, parse_target
+from docwire_client.ws_transport import WebSocketTransport
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -50,11 +51,11 @@ async def _chain(
 Reply = tuple[Outgoing, Any]
 
 
-def _ca_file(root_certificates: bytes) -> str:
-    """A file holding PEM CA certificates (httpx verifies with a path), kept for the process' life."""
-    with tempfile.NamedTemporaryFile("wb", suffix=".pem", delete=False) as file:
-        file.write(root_certificates)
-    return file.name
+def _tls_context(root_certificates: bytes | None) -> ssl.SSLContext | bool:
+    """What HTTPS and WSS verify the server with: the given PEM CA certificates, else the system's."""
+    if root_certificates is None:
+        return True
+    return ssl.create_default_context(cadata=root_certificates.decode("ascii"))
 
 
 async def _in_order(replies: AsyncIterator[Reply]) -> AsyncGenerator[Reply, None]:
@@ -110,17 +111,17 @@ class AsyncClient:
         self.target: Target = parse_target(host, port, protocol, tls)
         self._transport: Any
         #: What HTTPS calls (HTTP transport, GraphQL) verify the server with.
-        self._verify: bool | str = _ca_file(root_certificates) if root_certificates else True
+        self._verify = _tls_context(root_certificates)
         if self.target.protocol == "grpc":
             self._transport = GrpcTransport(
                 self.target, root_certificates=root_certificates, max_message_size=max_message_size
             )
         elif self.target.protocol == "http":
             self._transport = HttpTransport(self.target, verify=self._verify)
+        elif self.target.protocol == "websocket":
+            self._transport = WebSocketTransport(self.target, verify=self._verify, max_message_size=max_message_size)
         else:
-            raise ValueError(
-                f"protocol {self.target.protocol!r} is not available in this client yet; use 'grpc' or 'http'"
-            )
+            raise ValueError(f"unknown protocol {self.target.protocol!r}; use 'grpc', 'http' or 'websocket'")
 
     async def _replies(
         self, on: str, inputs: Inputs, options: PostOptions

@@ -13,6 +13,7 @@ something that is not a GraphQL response.
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import Mapping
 from typing import Any
 
@@ -41,7 +42,7 @@ async def mutate(
     variables: Mapping[str, Any] | None = None,
     timeout: float | None = None,
     headers: Mapping[str, str] | None = None,
-    verify: bool | str = True,
+    verify: bool | ssl.SSLContext = True,
     client: httpx.AsyncClient | None = None,
 ) -> dict[str, Any]:
     """Sends a GraphQL mutation (or query) and returns the GraphQL response.
@@ -52,7 +53,7 @@ async def mutate(
         variables: values for the document's ``$variables``.
         timeout: seconds to wait for the answer; None waits as long as the Flow takes.
         headers: HTTP headers to send; the gateway passes them on to executors as their metadata.
-        verify: how TLS verifies the server: True (system CAs), False, or a path to PEM CA certificates.
+        verify: how TLS verifies the server: True (system CAs), False, or an SSL context trusting given CAs.
         client: an open ``httpx.AsyncClient`` to send with (its connections are reused); by default a
             new one is opened and closed for this call.
 

@@ -28,7 +28,7 @@ from docwire_client.response import Response
 from docwire_client.retry import is_transient
 from docwire_client.target import Target
 
-__all__ = ["GrpcTransport"]
+__all__ = ["GrpcTransport", "RequestSource"]
 
 logger = logging.getLogger("docwire.client")
 
@@ -49,7 +49,7 @@ def _check_not_forked() -> None:
         )
 
 
-class _Source:
+class RequestSource:
     """The requests still to send, pulled one at a time.
 
     A pull that a failed stream interrupts is kept for the next stream: cancelling
@@ -226,7 +226,7 @@ class GrpcTransport:
         Raises:
             DocwireError: the stream failed (after its retries).
         """
-        source = _Source(requests)
+        source = RequestSource(requests)
         unanswered: dict[str, Outgoing] = {}  # sent (or about to be re-sent), no reply yet; in send order
         retries = 0
         try:
@@ -344,7 +344,7 @@ def _compression(options: PostOptions) -> grpc.Compression | None:
 async def _send(
     call: grpc.aio.StreamStreamCall[bytes, request_pb2.DataRequest],
     resend: list[Outgoing],
-    source: _Source,
+    source: RequestSource,
     unanswered: dict[str, Outgoing],
     slots: asyncio.Semaphore,
 ) -> None:

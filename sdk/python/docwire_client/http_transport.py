@@ -24,6 +24,7 @@ import base64
 import contextlib
 import json
 import logging
+import ssl
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -85,10 +86,10 @@ class HttpTransport:
 
     Args:
         target: where to connect (``http://`` or ``https://``).
-        verify: what TLS verifies the server with: True (system CAs), or a path to PEM CA certificates.
+        verify: what TLS verifies the server with: True (system CAs), or an SSL context trusting given CAs.
     """
 
-    def __init__(self, target: Target, *, verify: bool | str = True) -> None:
+    def __init__(self, target: Target, *, verify: bool | ssl.SSLContext = True) -> None:
         self.target = target
         host = f"[{target.host}]" if ":" in target.host and not target.host.startswith("[") else target.host
         self.base_url = f"{'https' if target.tls else 'http'}://{host}:{target.port}"

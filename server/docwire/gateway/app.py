@@ -66,11 +66,11 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             credentials=credentials,
         )
     await servicer.discover(spec.discovery_timeout)
+    service = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
+    transcoder = HttpTranscoder(
+        service, servicer.method_handlers(), lambda: servicer.endpoints_info, versions().get("docwire", "0")
+    )
     if "http" in wanted:
-        service = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
-        transcoder = HttpTranscoder(
-            service, servicer.method_handlers(), lambda: servicer.endpoints_info, versions().get("docwire", "0")
-        )
         http_server = await start_http_server(
             transcoder.app(),
             spec.host,
@@ -84,7 +84,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             servicer.method_handlers(), lambda: servicer.endpoints_info, allowed_origins=spec.cors_origins
         )
         websocket_server = await start_http_server(
-            websocket_gateway.app(),
+            websocket_gateway.app(transcoder.app().routes),  # the HTTP API too: dry_run, endpoints, SSE
             spec.host,
             wanted["websocket"],
             ssl_certfile=spec.ssl_certfile,

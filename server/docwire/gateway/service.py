@@ -174,8 +174,12 @@ class GatewayServicer:
                 await replies.put(error)
 
         async def read_requests() -> None:
+            nonlocal cut_short
             async for raw in requests:
                 await slots.acquire()
+                if self._draining.is_set():  # read after the drain began (a stream opened meanwhile): not forwarded
+                    cut_short = True
+                    return
                 task = asyncio.create_task(handle_one(raw))
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)

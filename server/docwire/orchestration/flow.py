@@ -295,14 +295,14 @@ class Flow:
         if self._client is None:
             from docwire_client import Client  # noqa: PLC0415  (the SDK is optional for serving)
 
-            if "grpc" not in self.ports:
-                raise RuntimeError(f"the Python client speaks gRPC; this Flow serves {list(self.protocols)}")
+            # gRPC when served (the fastest), else the socket, else HTTP/JSON.
+            protocol = next(p for p in ("grpc", "websocket", "http") if p in self.ports)
             if self._config.ssl_certfile is None:
-                self._client = Client(host=self.host, port=self.ports["grpc"], protocol="grpc")
+                self._client = Client(host=self.host, port=self.ports[protocol], protocol=protocol)
             else:
                 trusted = Path(self._config.ssl_certfile).read_bytes()
                 self._client = Client(
-                    host=self.host, port=self.ports["grpc"], protocol="grpc", tls=True, root_certificates=trusted
+                    host=self.host, port=self.ports[protocol], protocol=protocol, tls=True, root_certificates=trusted
                 )
         return self._client
 

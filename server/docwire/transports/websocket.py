@@ -53,7 +53,7 @@ from google.protobuf.message import DecodeError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from docwire.transports.in_process import Aborted, CallContext
@@ -379,9 +379,12 @@ class WebSocketGateway:
         self._origins = frozenset(allowed_origins)
         self._sessions: set[asyncio.Task[None]] = set()
 
-    def app(self) -> Starlette:
-        """The ASGI application: the socket at ``/`` (and a liveness answer to ``GET /``)."""
-        return Starlette(routes=[WebSocketRoute("/", self._serve), Route("/", self._liveness, methods=["GET"])])
+    def app(self, http_routes: Sequence[BaseRoute] = ()) -> Starlette:
+        """The ASGI application: the socket at ``/``, then ``http_routes`` (the gateway serves its HTTP API on
+        the WebSocket port too, so clients of this port reach ``/dry_run``, ``/endpoints`` and the SSE of
+        generator endpoints); with none, a liveness answer to ``GET /``."""
+        routes = list(http_routes) or [Route("/", self._liveness, methods=["GET"])]
+        return Starlette(routes=[WebSocketRoute("/", self._serve), *routes])
 
     async def wait_closed(self, timeout: float) -> None:
         """Waits up to ``timeout`` seconds for the open sockets to end.

@@ -1,0 +1,234 @@
+"""The client's WebSocket transport: requests streamed over one socket per ``post``, as serialized protobuf.
+
+Speaks the gateway's ``bytes`` subprotocol (``docs/websocket.md``): each binary frame is a
+serialized ``docwire.v1.DataRequest`` (built exactly as for gRPC), each reply one too, matched
+by request id; an empty binary frame ends the input, and the server answers it with the same
+marker once every reply is out, then closes with 1000. So ``post`` has gRPC streaming's
+semantics: sending and receiving at once, ``prefetch`` requests in flight, error replies
+for the callbacks, and retries that re-send only the requests without a reply (a stopping
+gateway closes with 1013 after answering what it took in).
+
+The gateway serves its HTTP API on the WebSocket port too, so ``dry_run``, ``endpoints``
+and ``stream_doc`` (server-sent events) are the HTTP transport's, inherited.
+``stream=False`` streams too (a socket has no unary calls); ``compression`` is ignored
+(per-message deflate costs far more than it saves on tensors); ``metadata`` travels as
+handshake headers, which the gateway hands to executors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from docwire.v1 import request_pb2
+from docwire_client.errors import DocwireError, GatewayUnavailable, MessageTooLarge, error_from_status
+from docwire_client.grpc_transport import RequestSource
+from docwire_client.http_transport import HttpTransport
+from docwire_client.inputs import Outgoing, build_request
+from docwire_client.options import PostOptions
+from docwire_client.response import Response
+from docwire_client.target import Target
+
+__all__ = ["WebSocketTransport"]
+
+logger = logging.getLogger("docwire.client")
+
+SUBPROTOCOL = "bytes"
+END = b""
+#: Close codes after which the unanswered requests may be sent again: the server restarts (1012), is
+#: stopping and answered what it took in (1013), or the connection dropped without a close frame (1006).
+_RETRYABLE_CLOSES = frozenset({1006, 1012, 1013})
+_MESSAGE_TOO_BIG = 1009
+
+Reply = tuple[Outgoing, request_pb2.DataRequest]
+
+
+class WebSocketTransport(HttpTransport):
+    """Calls a docwire gateway's WebSocket port (``ws://`` or ``wss://``).
+
+    Args:
+        target: where to connect.
+        verify: what TLS verifies the server with: True (system CAs), or an SSL context trusting given CAs.
+        max_message_size: the largest frame, in bytes, accepted from the server.
+    """
+
+    def __init__(self, target: Target, *, verify: bool | ssl.SSLContext = True, max_message_size: int) -> None:
+        super().__init__(target, verify=verify)
+        host = f"[{target.host}]" if ":" in target.host and not target.host.startswith("[") else target.host
+        self.url = f"{'wss' if target.tls else 'ws'}://{host}:{target.port}/"
+        self._max_size = max_message_size
+        self._ssl: ssl.SSLContext | None = None
+        if target.tls:
+            self._ssl = verify if isinstance(verify, ssl.SSLContext) else ssl.create_default_context()
+
+    #: The serialized request a batch of documents travels as: the same protobuf as over gRPC.
+    build_request = staticmethod(build_request)
+
+    @staticmethod
+    def response(message: request_pb2.DataRequest, doc_type: type[Any]) -> Response[Any]:  # type: ignore[override]
+        """The Response a reply stands for."""
+        return Response(message, doc_type)
+
+    async def post(self, raw: bytes, options: PostOptions) -> request_pb2.DataRequest:  # type: ignore[override]
+        """Sends one request (over a socket of its own) and returns its reply.
+
+        Raises:
+            DocwireError: the call failed (after its retries).
+        """
+        request_id = request_pb2.DataRequest.FromString(raw).header.request_id
+
+        async def one() -> AsyncGenerator[Outgoing, None]:
+            yield Outgoing(request_id, raw, 0, 0)
+
+        replies = self.stream(one(), asyncio.Semaphore(1), options)
+        async with contextlib.aclosing(replies):
+            async for _, message in replies:
+                return message
+        raise GatewayUnavailable(f"the server at {self.target.uri} ended the socket without answering")
+
+    async def stream(  # type: ignore[override]
+        self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
+    ) -> AsyncGenerator[Reply, None]:
+        """Streams requests over one socket, sending and receiving at once; yields each reply.
+
+        A slot is taken before each request is pulled; the caller releases it when it is
+        done with the reply. A socket that closes before the end (the gateway stopping or
+        restarting, the connection lost) is opened again and only the requests without a
+        reply are re-sent; ``max_attempts`` counts consecutive attempts without a reply.
+
+        Raises:
+            DocwireError: the stream failed (after its retries).
+        """
+        source = RequestSource(requests)
+        unanswered: dict[str, Outgoing] = {}  # sent (or about to be re-sent), no reply yet; in send order
+        retries = 0
+        try:
+            while True:
+                try:
+                    socket = await self._connect(options)
+                except DocwireError as error:
+                    if not isinstance(error, GatewayUnavailable) or retries + 1 >= options.retry.max_attempts:
+                        raise
+                    retries += 1
+                    logger.warning("retry %d of a WebSocket stream: %s", retries, error)
+                    await asyncio.sleep(options.retry.delay(retries))
+                    continue
+                sender = asyncio.create_task(_send(socket, list(unanswered.values()), source, unanswered, slots))
+                try:
+                    async for frame in socket:
+                        if frame == END:
+                            break
+                        message = _reply(frame)
+                        sent = unanswered.pop(message.header.request_id, None)
+                        if sent is None:
+                            raise _unmatched(message)
+                        retries = 0
+                        yield sent, message
+                    else:  # the socket closed before the end marker
+                        raise _closed_early(socket)
+                    await sender
+                    return
+                except ConnectionClosed as closed:
+                    failed = sender.exception() if sender.done() and not sender.cancelled() else None
+                    if failed is not None and not isinstance(failed, ConnectionClosed):
+                        raise failed from None  # the inputs failed
+                    code = closed.rcvd.code if closed.rcvd is not None else 1006
+                    if code not in _RETRYABLE_CLOSES or retries + 1 >= options.retry.max_attempts:
+                        raise self._close_error(closed) from None
+                    retries += 1
+                    logger.warning(
+                        "retry %d of a WebSocket stream (%d requests to re-send): %s", retries, len(unanswered), closed
+                    )
+                finally:
+                    sender.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await sender
+                    await socket.close()
+                await asyncio.sleep(options.retry.delay(retries))
+        finally:
+            await source.aclose()
+
+    #: A socket has no unary calls: ``stream=False`` streams too.
+    posts = stream  # type: ignore[assignment]
+
+    async def _connect(self, options: PostOptions) -> ClientConnection:
+        try:
+            return await connect(
+                self.url,
+                subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                additional_headers=list(options.headers),
+                ssl=self._ssl,
+                compression=None,
+                max_size=self._max_size,
+                open_timeout=10,
+                ping_interval=None,  # requests may run long; TCP keeps the connection
+            )
+        except InvalidStatus as exc:
+            raise DocwireError(f"the server at {self.target.uri} refused the WebSocket: {exc}") from None
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
+            raise self.unreachable(exc) from None
+
+    def _close_error(self, closed: ConnectionClosed) -> DocwireError:
+        """The DocwireError a close stands for: the reason names the error class (``"Name: message"``)."""
+        code = closed.rcvd.code if closed.rcvd is not None else 1006
+        reason = closed.rcvd.reason if closed.rcvd is not None else ""
+        if code == _MESSAGE_TOO_BIG:
+            return MessageTooLarge(f"the server at {self.target.uri} refused a frame as too large: {reason}")
+        name, _, message = reason.partition(": ")
+        named = error_from_status(name, message) if message else None
+        if named is not None:
+            return named
+        detail = f" ({code}: {reason})" if reason else f" ({code})"
+        return GatewayUnavailable(f"the server at {self.target.uri} closed the WebSocket{detail}")
+
+
+async def _send(
+    socket: ClientConnection,
+    resend: list[Outgoing],
+    source: RequestSource,
+    unanswered: dict[str, Outgoing],
+    slots: asyncio.Semaphore,
+) -> None:
+    """Writes the requests to re-send (they hold their slots), then new ones, each after taking a slot,
+    then the end marker."""
+    for item in resend:
+        await socket.send(item.raw)
+    while True:
+        await slots.acquire()
+        try:
+            item_or_end = await source.next()
+        except BaseException:
+            slots.release()
+            raise
+        if item_or_end is None:
+            slots.release()
+            break
+        unanswered[item_or_end.request_id] = item_or_end
+        await socket.send(item_or_end.raw)
+    await socket.send(END)
+
+
+def _reply(frame: str | bytes) -> request_pb2.DataRequest:
+    if isinstance(frame, str):
+        raise DocwireError("the server sent a text frame on the bytes subprotocol")
+    return request_pb2.DataRequest.FromString(frame)
+
+
+def _unmatched(message: request_pb2.DataRequest) -> DocwireError:
+    """What a reply to no request of ours means: the server refused a frame (its status says why)."""
+    status = message.header.status
+    if status.code != request_pb2.Status.CODE_SUCCESS:
+        return error_from_status(status.exception.name, status.description) or DocwireError(status.description)
+    return DocwireError(f"the server answered an unknown request {message.header.request_id!r}")
+
+
+def _closed_early(socket: ClientConnection) -> ConnectionClosed:
+    """A clean close before the end marker is still an early end: treat it as the close it was."""
+    return ConnectionClosed(socket.protocol.close_rcvd, socket.protocol.close_sent)
