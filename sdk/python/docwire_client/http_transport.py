@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import json
 import logging
 import ssl
 import uuid
@@ -31,6 +30,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import orjson
 from docarray import BaseDoc
 from google.protobuf import json_format
 
@@ -62,7 +62,7 @@ class JsonReply:
 
 
 def _json_default(value: Any) -> Any:
-    """What ``json.dumps`` cannot write itself, in a request body: tensors in the gateway's compact form
+    """What orjson cannot write itself, in a request body: tensors in the gateway's compact form
     (``{"buffer": base64, "dtype", "shape"}``: ten times cheaper than nested number lists)."""
     if isinstance(value, np.ndarray):
         array = np.ascontiguousarray(value)
@@ -140,7 +140,7 @@ class HttpTransport:
         body: dict[str, Any] = {"header": header, "data": [doc.model_dump(warnings=False) for doc in docs]}
         if spec.parameters:
             body["parameters"] = dict(spec.parameters)
-        return request_id, json.dumps(body, separators=(",", ":"), default=_json_default).encode()
+        return request_id, orjson.dumps(body, default=_json_default)
 
     @staticmethod
     def response(reply: JsonReply, doc_type: type[Any]) -> Response[Any]:
@@ -266,7 +266,7 @@ class HttpTransport:
         body: dict[str, Any] = {"header": {"execEndpoint": on}, "document": doc.model_dump(warnings=False)}
         if parameters:
             body["parameters"] = dict(parameters)
-        raw = json.dumps(body, separators=(",", ":"), default=_json_default).encode()
+        raw = orjson.dumps(body, default=_json_default)
         try:
             async with self.client.stream(
                 "POST",
@@ -292,14 +292,14 @@ class HttpTransport:
                         if event == "end":
                             return
                         if event == "error":
-                            failure = json.loads(data)
+                            failure = orjson.loads(data)
                             if "header" in failure:  # an executor's exception, with its status
                                 failed = _header_message(failure["header"], request_pb2.Header())
                                 raise Response(request_pb2.DataRequest(header=failed), doc_type).error()
                             raise error_from_http(500, failure)
                         if event != "update":
                             continue
-                        item = json.loads(data)
+                        item = orjson.loads(data)
                         header = _header_message(item.get("header", {}), request_pb2.Header())
                         if header.status.code != request_pb2.Status.CODE_SUCCESS:
                             raise Response(request_pb2.DataRequest(header=header), doc_type).error()
@@ -361,8 +361,8 @@ def _timeout(exc: Exception) -> DocwireError:
 
 def _json_body(reply: httpx.Response) -> Any:
     try:
-        return reply.json()
-    except ValueError:
+        return orjson.loads(reply.content)
+    except ValueError:  # orjson.JSONDecodeError included
         return {"message": reply.text[:500]}
 
 

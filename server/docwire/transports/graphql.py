@@ -45,7 +45,7 @@ from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
 from docwire.executor.decorators import normalize_endpoint
-from docwire.transports.document_json import DocumentJson, doc_to_json
+from docwire.transports.document_json import DocumentJson, doc_to_json, to_plain
 from docwire.transports.in_process import Aborted, CallContext
 from docwire.v1 import document_pb2, request_pb2
 from docwire_client.errors import BadRequest, DocwireError, ExecutorError, error_from_status
@@ -143,7 +143,7 @@ class DocumentOut:
             return None
         single = document_pb2.Doc()
         single.data[name].CopyFrom(self.wire.data[name])
-        return doc_to_json(single)[name]
+        return to_plain(doc_to_json(single)[name])
 
     def _docs(self, name: str) -> list[DocumentOut] | None:
         if name not in self.wire.data or self.wire.data[name].WhichOneof("content") != "doc_array":

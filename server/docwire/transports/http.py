@@ -15,7 +15,6 @@ top level of a body (``{"execEndpoint": "/x", "data": [...]}``).
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any, cast
@@ -34,7 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from docwire.transports import graphql, openapi
-from docwire.transports.document_json import DocumentJson
+from docwire.transports.document_json import DocumentJson, dumps
 from docwire.transports.in_process import Aborted as _Aborted
 from docwire.transports.in_process import CallContext as _CallContext
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, parse_json
@@ -60,7 +59,7 @@ _HOP_HEADERS = frozenset({"content-length", "connection", "accept", "keep-alive"
 
 
 def _json_response(content: Any, status: int = 200) -> Response:
-    return Response(json.dumps(content, separators=(",", ":")), status, media_type="application/json")
+    return Response(dumps(content), status, media_type="application/json")
 
 
 class HttpTranscoder:
@@ -251,7 +250,7 @@ _END_EVENT = b"event: end\r\n\r\n"
 
 def _event(name: str, data: Any) -> bytes:
     """One server-sent event (CRLF framing; JSON data has no raw newlines)."""
-    return f"event: {name}\r\ndata: {json.dumps(data, separators=(',', ':'))}\r\n\r\n".encode()
+    return b"event: " + name.encode() + b"\r\ndata: " + dumps(data) + b"\r\n\r\n"
 
 
 def _failed(reply: Message) -> bool:

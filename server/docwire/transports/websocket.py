@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
@@ -56,6 +55,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from docwire.transports.document_json import dumps
 from docwire.transports.in_process import Aborted, CallContext
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, message_to_json, parse_json
 from docwire.transports.status_map import close_code_of
@@ -243,7 +243,7 @@ class _BytesFrames:
 
 
 def _dumps(content: Any) -> str:
-    return json.dumps(content, separators=(",", ":"))
+    return dumps(content).decode()
 
 
 def _kind(value: Any) -> str:
