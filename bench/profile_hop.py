@@ -19,7 +19,7 @@ Parts:
   profiling) and SIGUSR2 (stop, write ``<module>-<pid>.prof``) handlers and drops a marker
   file; only processes that dropped one are signalled. Only each process' main thread is
   profiled: grpc's event loop and docwire's code run there; the sync executor method runs
-  in ``asyncio.to_thread`` (a no-op here).
+  on the executor's sync-method thread (``docwire.executor.sync_runner``; a no-op here).
 * ``cpu``: CPU seconds each process spends (``/proc/<pid>/stat``, all threads) per
   100-document request and per sequential small request: docwire's client, gateway and
   executor against bare's client, relay and echo. On a 2-core machine with three busy
@@ -27,8 +27,10 @@ Parts:
 * ``costs``: the per-request Python steps of each process, timed alone on the same
   100-document (214 kB) DataRequest: the client's encode/parse/decode, the gateway's two
   ``DataRequest.FromString`` per hop and reply concatenation, the executor's parse,
-  ``decode_docs``/``encode_docs``, ``docs_bytes`` copies, ``SerializeToString`` and the
-  ``asyncio.to_thread`` hop of a sync endpoint.
+  ``decode_docs``/``encode_docs``, the pass-through check (``reencodes_unchanged``: a no-op
+  endpoint answers with the request's document bytes), ``docs_bytes`` copies,
+  ``SerializeToString`` and the hop to the sync-method thread (``SyncRunner``) against
+  ``asyncio.to_thread``.
 
 A hook in docwire itself would be simpler than the sitecustomize trick: e.g. in
 ``docwire.runtime.lifecycle`` (which both server processes go through), when
@@ -64,8 +66,9 @@ from rich.console import Console
 from rich.table import Column, Table
 
 from docwire import AsyncClient, Client, Flow
+from docwire.executor.sync_runner import SyncRunner
 from docwire.v1 import request_pb2
-from docwire_client.codec import decode_docs, encode_docs
+from docwire_client.codec import decode_docs, encode_docs, reencodes_unchanged
 from docwire_client.doc_types import Document, doclist_of
 from docwire_client.inputs import RequestSpec, build_request
 from docwire_client.methods import GatewayMethods
@@ -428,16 +431,30 @@ def _per_call_us(fn: Callable[[], object], number: int = 20, repeat: int = 7) ->
     return best, (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults) / (repeat * number)
 
 
-async def _to_thread_us(n: int = 2000) -> float:
-    def nothing() -> None:
-        return None
+def _nothing() -> None:
+    return None
 
+
+async def _to_thread_us(n: int = 2000) -> float:
     for _ in range(100):
-        await asyncio.to_thread(nothing)
+        await asyncio.to_thread(_nothing)
     start = time.perf_counter()
     for _ in range(n):
-        await asyncio.to_thread(nothing)
+        await asyncio.to_thread(_nothing)
     return (time.perf_counter() - start) / n * 1e6
+
+
+async def _sync_runner_us(n: int = 2000) -> float:
+    runner = SyncRunner("bench")
+    try:
+        for _ in range(100):
+            await runner.run(_nothing)
+        start = time.perf_counter()
+        for _ in range(n):
+            await runner.run(_nothing)
+        return (time.perf_counter() - start) / n * 1e6
+    finally:
+        runner.shutdown()
 
 
 def step_costs(docs: Sequence[workloads.EmbedDoc]) -> None:
@@ -456,6 +473,7 @@ def step_costs(docs: Sequence[workloads.EmbedDoc]) -> None:
     parsed = request_pb2.DataRequest.FromString(raw_request)
     as_embed = decode_docs(docs_bytes, workloads.EmbedDoc)
     as_document = decode_docs(docs_bytes, Document)
+    embed = workloads.EmbedDoc
 
     def set_docs_bytes() -> None:
         # a fresh message each time, as the executor has: setting one repeatedly grows its arena
@@ -484,7 +502,8 @@ def step_costs(docs: Sequence[workloads.EmbedDoc]) -> None:
         ),
         ("executor", "DataRequest.FromString(request)", lambda: parsed.FromString(raw_request)),
         ("executor", "request.data.docs_bytes (read)", lambda: parsed.data.docs_bytes),
-        ("executor", "decode_docs -> EmbedDoc", lambda: decode_docs(docs_bytes, workloads.EmbedDoc)),
+        ("executor", "reencodes_unchanged (pass-through check)", lambda: reencodes_unchanged(docs_bytes, embed)),
+        ("executor", "decode_docs -> EmbedDoc (when it reads docs)", lambda: decode_docs(docs_bytes, embed)),
         ("executor", "encode_docs(100 EmbedDoc)", lambda: encode_docs(as_embed)),
         ("executor", "DataRequest().data.docs_bytes = encoded", set_docs_bytes),
         ("executor", "DataRequest.SerializeToString()", parsed.SerializeToString),
@@ -503,8 +522,10 @@ def step_costs(docs: Sequence[workloads.EmbedDoc]) -> None:
         us, faults = _per_call_us(fn)
         table.add_row(side if side != previous else "", label, f"{us:,.1f}", f"{us / 100:,.2f}", f"{faults:,.0f}")
         previous = side
-    hop: float = uvloop.run(_to_thread_us())
-    table.add_row("executor", "asyncio.to_thread hop (sync endpoint), uvloop", f"{hop:,.1f}", f"{hop / 100:,.2f}", "")
+    hop: float = uvloop.run(_sync_runner_us())
+    table.add_row("executor", "SyncRunner hop (sync endpoint), uvloop", f"{hop:,.1f}", f"{hop / 100:,.2f}", "")
+    hop = uvloop.run(_to_thread_us())
+    table.add_row("reference", "asyncio.to_thread hop, uvloop", f"{hop:,.1f}", f"{hop / 100:,.2f}", "")
     console.print(table)
     console.print(
         f"[dim]decoded as {type(as_document[0]).__name__} x {len(as_document)}. Page faults: each 214 kB buffer "

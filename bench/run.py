@@ -15,11 +15,17 @@ Workloads (each repeated ``--reps`` times, the median reported, every repetition
    ``return_type=DocList[EmbedDoc]`` (decoded into the small schema instead of the default
    ``Document``), to show what client-side decoding costs.
 
+The stream rows also show the CPU time every process spent per 100-document request
+(``/proc/<pid>/stat``, all threads): docwire's client + gateway + executor against bare's
+client + relay + echo. Wall-clock docs/s move with whatever else runs on the machine;
+CPU per request much less, and on 2 cores it is what bounds the throughput.
+
 Targets from the issue (informational; the exit code is 0 unless something crashes):
 throughput docwire/bare >= 0.67 and sequential p50 docwire/bare <= 2.0.
 
-    .venv/bin/python bench/run.py              # the comparison, about 40 s on 2 cores
+    .venv/bin/python bench/run.py              # the comparison, about 60 s on 2 cores
     .venv/bin/python bench/run.py --reps 1     # quicker, noisier
+    .venv/bin/python bench/run.py --quick      # one repetition, 20,000-document rows only, ~15 s
     .venv/bin/python bench/run.py --profile    # bench/profile_hop.py: where the time goes
 """
 
@@ -74,6 +80,24 @@ class Figure:
 
 
 @dataclass(slots=True)
+class CpuFigure:
+    """CPU µs per request of each process, over the repetitions of a workload."""
+
+    runs: list[dict[str, float]] = field(default_factory=list)
+
+    def add(self, cpu: dict[str, float], requests: int) -> None:
+        self.runs.append({label: seconds / requests * 1e6 for label, seconds in cpu.items()})
+
+    def render(self) -> str:
+        """The median total, and the median of each process, ``"1,234 (500+400+334)"``."""
+        if not self.runs:
+            return ""
+        parts = [statistics.median(run[label] for run in self.runs) for label in self.runs[0]]
+        total = statistics.median(sum(run.values()) for run in self.runs)
+        return f"{total:,.0f} ({'+'.join(f'{part:.0f}' for part in parts)})"
+
+
+@dataclass(slots=True)
 class Row:
     """A table row: one docwire figure against its bare counterpart."""
 
@@ -82,6 +106,8 @@ class Row:
     docwire: Figure
     bare: Figure
     target: float | None = None  # the ratio docwire/bare must reach (None: informational)
+    docwire_cpu: CpuFigure = field(default_factory=CpuFigure)
+    bare_cpu: CpuFigure | None = None
 
 
 # --------------------------------------------------------------------- docwire side
@@ -125,14 +151,25 @@ def async_latency(port: int, n: int, warmup: int) -> dict[str, float]:
     return workloads.quantiles_ms(samples)
 
 
-def throughput(client: Client, docs: Sequence[workloads.EmbedDoc], **post_kwargs: Any) -> float:
-    """Documents per second for one ``Client.post`` of ``docs``, 100 per request."""
-    start = time.perf_counter()
+def throughput(
+    client: Client,
+    docs: Sequence[workloads.EmbedDoc],
+    pids: dict[str, int] | None = None,
+    cpu: CpuFigure | None = None,
+    **post_kwargs: Any,
+) -> float:
+    """Documents per second for one ``Client.post`` of ``docs``, 100 per request.
+
+    With ``pids`` and ``cpu``, adds the CPU per request each of those processes spent to ``cpu``.
+    """
+    before = workloads.CpuSnapshot.take(pids or {})
     reply = client.post(workloads.THROUGHPUT_ENDPOINT, docs, request_size=workloads.DOCS_PER_REQUEST, **post_kwargs)
-    elapsed = time.perf_counter() - start
+    elapsed, spent = workloads.CpuSnapshot.take(pids or {}).since(before)
     expected = len(docs) if not post_kwargs.get("return_responses") else -(-len(docs) // workloads.DOCS_PER_REQUEST)
     if len(reply) != expected:
         raise RuntimeError(f"expected {expected} items back, got {len(reply)}")
+    if cpu is not None:
+        cpu.add(spent, len(docs) // workloads.DOCS_PER_REQUEST)
     return len(docs) / elapsed
 
 
@@ -147,27 +184,39 @@ def _per_s() -> Figure:
     return Figure("docs/s", higher_is_better=True)
 
 
-def measure(reps: int, n: int, warmup: int) -> tuple[list[Row], dict[str, float]]:
+def _bare_stream(target: str, payload: bytes, n_requests: int, pids: dict[str, int], cpu: CpuFigure) -> float:
+    """Docs/s of ``bare._throughput`` on a running relay (warmed up by the caller); its CPU per request to ``cpu``."""
+    before = workloads.CpuSnapshot.take(pids)
+    elapsed: float = uvloop.run(bare._throughput(target, payload, n_requests, 0))
+    _, spent = workloads.CpuSnapshot.take(pids).since(before)
+    cpu.add(spent, n_requests)
+    return n_requests * workloads.DOCS_PER_REQUEST / elapsed
+
+
+def measure(reps: int, n: int, warmup: int, *, full: bool = True) -> tuple[list[Row], dict[str, float] | None]:
     """Runs every workload ``reps`` times (docwire and bare interleaved); returns the table rows and the
-    client's memory figures for a 1,000,000-document generator."""
+    client's memory figures for a 1,000,000-document generator.
+
+    Without ``full``, leaves out the 100,000-document streams and the memory figures (None).
+    """
+    large_rows = full
     bare_p50, bare_p99, bare_thr, bare_large = _ms(), _ms(), _per_s(), _per_s()
+    bare_thr_cpu, bare_large_cpu = CpuFigure(), CpuFigure()
     rows = [
         Row("sequential", "p50, Client", _ms(), bare_p50, P50_TARGET),
         Row("sequential", "p99, Client", _ms(), bare_p99),
         Row("sequential", "p50, AsyncClient", _ms(), bare_p50, P50_TARGET),
         Row("sequential", "p99, AsyncClient", _ms(), bare_p99),
-        Row("stream", "Client.post", _per_s(), bare_thr, THROUGHPUT_TARGET),
-        Row("stream", "return_responses=True", _per_s(), bare_thr, THROUGHPUT_TARGET),
-        Row("stream", "return_type=EmbedDoc", _per_s(), bare_thr, THROUGHPUT_TARGET),
-        Row("stream 100k", "Client.post", _per_s(), bare_large, THROUGHPUT_TARGET),
-        Row("stream 100k", "return_responses=True", _per_s(), bare_large, THROUGHPUT_TARGET),
+        Row("stream", "Client.post", _per_s(), bare_thr, THROUGHPUT_TARGET, bare_cpu=bare_thr_cpu),
+        Row("stream", "return_responses=True", _per_s(), bare_thr, THROUGHPUT_TARGET, bare_cpu=bare_thr_cpu),
+        Row("stream", "return_type=EmbedDoc", _per_s(), bare_thr, THROUGHPUT_TARGET, bare_cpu=bare_thr_cpu),
+        Row("stream 100k", "Client.post", _per_s(), bare_large, THROUGHPUT_TARGET, bare_cpu=bare_large_cpu),
+        Row("stream 100k", "return_responses=True", _per_s(), bare_large, THROUGHPUT_TARGET, bare_cpu=bare_large_cpu),
     ]
-    sync_p50, sync_p99, async_p50, async_p99, thr_docs, thr_raw, thr_typed, large_docs, large_raw = (
-        row.docwire for row in rows
-    )
+    sync_p50, sync_p99, async_p50, async_p99, thr_docs, thr_raw, thr_typed, large_docs, large_raw = rows
 
-    with console.status(f"building {workloads.N_DOCS_LARGE:,} documents"):
-        large = workloads.embed_docs(workloads.N_DOCS_LARGE)
+    with console.status(f"building {workloads.N_DOCS_LARGE if large_rows else workloads.N_DOCS:,} documents"):
+        large = workloads.embed_docs(workloads.N_DOCS_LARGE if large_rows else workloads.N_DOCS)
         docs = large[: workloads.N_DOCS]
         seq_payload = workloads.small_request()
         batch_payload = workloads.batch_request(docs[: workloads.DOCS_PER_REQUEST])
@@ -177,6 +226,11 @@ def measure(reps: int, n: int, warmup: int) -> tuple[list[Row], dict[str, float]
             flow = stack.enter_context(Flow(host="127.0.0.1").add(uses=workloads.NoOp))
         port = flow.port
         assert port is not None
+        executor_pid, gateway_pid = flow.pids()
+        pids = {"client": os.getpid(), "gateway": gateway_pid, "executor": executor_pid}
+
+        def stream(client: Client, row: Row, batch: Sequence[workloads.EmbedDoc], **post_kwargs: Any) -> None:
+            row.docwire.runs.append(throughput(client, batch, pids, row.docwire_cpu, **post_kwargs))
 
         def docwire_sync_client() -> None:
             # One sync Client per repetition, closed before any other event loop runs here:
@@ -184,26 +238,30 @@ def measure(reps: int, n: int, warmup: int) -> tuple[list[Row], dict[str, float]
             # alive and one closes (grpc/grpc#25364).
             with Client(port=port) as client:
                 throughput(client, docs[:THROUGHPUT_WARMUP_DOCS])
-                _add(sync_latency(client, n, warmup), sync_p50, sync_p99)
-                thr_docs.runs.append(throughput(client, docs))
-                thr_raw.runs.append(throughput(client, docs, return_responses=True))
-                thr_typed.runs.append(throughput(client, docs, return_type=DocList[workloads.EmbedDoc]))
-                large_docs.runs.append(throughput(client, large))
-                large_raw.runs.append(throughput(client, large, return_responses=True))
+                _add(sync_latency(client, n, warmup), sync_p50.docwire, sync_p99.docwire)
+                stream(client, thr_docs, docs)
+                stream(client, thr_raw, docs, return_responses=True)
+                stream(client, thr_typed, docs, return_type=DocList[workloads.EmbedDoc])
+                if large_rows:
+                    stream(client, large_docs, large)
+                    stream(client, large_raw, large, return_responses=True)
 
         def docwire_async_client() -> None:
-            _add(async_latency(port, n, warmup), async_p50, async_p99)
+            _add(async_latency(port, n, warmup), async_p50.docwire, async_p99.docwire)
 
         def bare_sequential() -> None:
             _add(bare.sequential_latency(n, warmup, seq_payload), bare_p50, bare_p99)
 
         def bare_stream() -> None:
-            result = bare.stream_throughput(batch_payload, n_requests=workloads.N_DOCS // workloads.DOCS_PER_REQUEST)
-            bare_thr.runs.append(result["docs_per_s"])
-            result = bare.stream_throughput(
-                batch_payload, n_requests=workloads.N_DOCS_LARGE // workloads.DOCS_PER_REQUEST
-            )
-            bare_large.runs.append(result["docs_per_s"])
+            with bare.bare_system() as target:
+                children = workloads.bare_children()
+                bare_pids = {"client": os.getpid(), "relay": children["relay"], "echo": children["echo"]}
+                uvloop.run(bare._throughput(target, batch_payload, 20, 0))  # warm-up
+                requests = workloads.N_DOCS // workloads.DOCS_PER_REQUEST
+                bare_thr.runs.append(_bare_stream(target, batch_payload, requests, bare_pids, bare_thr_cpu))
+                if large_rows:
+                    requests = workloads.N_DOCS_LARGE // workloads.DOCS_PER_REQUEST
+                    bare_large.runs.append(_bare_stream(target, batch_payload, requests, bare_pids, bare_large_cpu))
 
         steps: list[tuple[str, Callable[[], None]]] = [
             ("docwire, Client: sequential, then the three streams", docwire_sync_client),
@@ -215,9 +273,11 @@ def measure(reps: int, n: int, warmup: int) -> tuple[list[Row], dict[str, float]
             for label, step in steps:
                 with console.status(f"repetition {rep}/{reps}: {label}"):
                     step()
-        with console.status(f"client memory: {client_memory.N_DOCS:,} documents from a generator"):
-            memory = client_memory.measure(port)
-    return rows, memory
+        memory = None
+        if full:
+            with console.status(f"client memory: {client_memory.N_DOCS:,} documents from a generator"):
+                memory = client_memory.measure(port)
+    return [row for row in rows if row.docwire.runs], memory
 
 
 def _add(result: dict[str, float], p50: Figure, p99: Figure) -> None:
@@ -264,11 +324,14 @@ def report(rows: Sequence[Row], reps: int, n: int, elapsed: float) -> None:
         Column("bare", justify="right"),
         Column("docwire/bare", justify="right"),
         "target",
+        Column("CPU µs/req docwire", justify="right"),
+        Column("CPU µs/req bare", justify="right"),
         Column("runs: docwire | bare", style="dim"),
         title=f"docwire vs bare grpcio relay, median of {reps}",
         caption=(
             f"{len(os.sched_getaffinity(0))} CPUs, Python {platform.python_version()}, {versions}; "
-            f"{elapsed:.0f} s. Targets are informational."
+            f"{elapsed:.0f} s. Targets are informational. CPU µs per 100-doc request, all threads: "
+            "total (client+gateway+executor | client+relay+echo)."
         ),
     )
     previous = ""
@@ -284,6 +347,8 @@ def report(rows: Sequence[Row], reps: int, n: int, elapsed: float) -> None:
             f"{_fmt(row.bare.median, unit)} {unit}",
             f"{ratio:.2f}",
             _verdict(row, ratio),
+            row.docwire_cpu.render(),
+            row.bare_cpu.render() if row.bare_cpu is not None else "",
             runs,
         )
         previous = row.workload
@@ -295,6 +360,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3, help="repetitions per workload (median reported)")
     parser.add_argument("-n", type=int, default=2000, help="sequential requests per repetition")
     parser.add_argument("--warmup", type=int, default=200, help="sequential warm-up requests per repetition")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one repetition of 500 sequential requests; no 100,000-document rows, no memory figures",
+    )
     parser.add_argument("--profile", action="store_true", help="run bench/profile_hop.py instead (see its --help)")
     args, rest = parser.parse_known_args(argv)
     if args.profile:
@@ -304,10 +374,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.reps < 1 or args.n < 100 or args.warmup < 0:
         parser.error("--reps must be >= 1, -n >= 100 and --warmup >= 0")
+    if args.quick:
+        args.reps, args.n, args.warmup = 1, min(args.n, 500), min(args.warmup, 50)
     start = time.perf_counter()
-    rows, memory = measure(args.reps, args.n, args.warmup)
+    rows, memory = measure(args.reps, args.n, args.warmup, full=not args.quick)
     report(rows, args.reps, args.n, time.perf_counter() - start)
-    client_memory.report(memory)
+    if memory is not None:
+        client_memory.report(memory)
     return 0
 
 

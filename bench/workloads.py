@@ -61,7 +61,11 @@ class EmbedDoc(BaseDoc):
 
 
 class NoOp(Executor):
-    """Does nothing; its endpoints are sync ``def``s, as most user code is (they run via ``to_thread``)."""
+    """Does nothing; its endpoints are sync ``def``s, as most user code is (they run on the sync-method thread).
+
+    Its methods never read ``docs``, so the executor answers with the request's document
+    bytes instead of decoding and re-encoding them (see ``docwire.runtime.servicer``).
+    """
 
     @requests
     def noop(self, docs: DocList[EmbedDoc], **kwargs: Any) -> None:

@@ -37,7 +37,9 @@ def test_compression_sends_fewer_bytes(served: Served, n_docs: int) -> None:
         client = served.client(port=tap.port)
         for compression in (None, "gzip", "deflate", "GZIP"):
             tap.reset()
-            returned = client.post("/", docs, request_size=10, compression=compression, return_type=DocList[TextDoc])
+            returned = client.post(
+                "/", docs, request_size=10, compression=compression, return_type=DocList[TextDoc], results_in_order=True
+            )
             assert returned.text == docs.text
             sent[compression] = tap.sent
     assert sent["gzip"] < sent[None] / 3

@@ -67,7 +67,9 @@ from __future__ import annotations
 import copy
 import types
 from collections.abc import Callable, Iterable
+from itertools import repeat
 from math import prod
+from operator import attrgetter
 from typing import Any, Final, NoReturn, TypeVar, Union, cast, get_args, get_origin
 
 import numpy as np
@@ -87,9 +89,10 @@ from google.protobuf.message import DecodeError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from docwire.v1 import document_pb2
+from docwire_client import batch_layout
 from docwire_client.errors import BadRequest, DocumentSchemaError
 
-__all__ = ["decode_doc", "decode_docs", "encode_doc", "encode_docs"]
+__all__ = ["decode_doc", "decode_docs", "encode_doc", "encode_docs", "reencodes_unchanged"]
 
 T = TypeVar("T", bound=BaseDoc)
 
@@ -313,6 +316,8 @@ def _enc_id(value: Any, node: Node) -> None:
 
 
 _DTYPE_NAMES: dict[np.dtype[Any], str] = {}
+# The encoders _tensor_encoder made: the values they encode can be written a batch at a time.
+_TENSOR_ENCODERS: set[_Encoder] = set()
 
 
 def _tensor_encoder(type_name: str) -> _Encoder:
@@ -329,6 +334,7 @@ def _tensor_encoder(type_name: str) -> _Encoder:
         dense.dtype = dtype_name
         node.type = type_name
 
+    _TENSOR_ENCODERS.add(encode)
     return encode
 
 
@@ -597,13 +603,200 @@ def encode_doc(doc: BaseDoc) -> document_pb2.Doc:
     return message
 
 
+# ------------------------------------------------------------- uniform batches, encoding
+
+#: Below this many documents a batch is encoded and decoded one document at a time.
+_UNIFORM_MIN_DOCS: Final = 8
+
+_DICT_OF: Final = attrgetter("__dict__")
+_EXTRA_OF: Final = attrgetter("__pydantic_extra__")
+_DTYPE_OF: Final = attrgetter("dtype")
+_SHAPE_OF: Final = attrgetter("shape")
+
+
+def _varint_bytes(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+# What one field of a uniform batch holds, for encoding: the same in every document.
+_NONE: Final = "none"  # None everywhere: an empty node
+_EMPTY: Final = "empty"  # an empty dict (or list) everywhere
+_TEXT: Final = "text"  # str (or ID) values of one length, ASCII
+_FLOAT: Final = "float"
+_TENSOR: Final = "tensor"  # numpy tensors of one class, dtype and shape
+
+
+def _uniform_columns(
+    dicts: list[dict[str, Any]], first: dict[str, Any]
+) -> tuple[tuple[Any, ...], list[tuple[str, str, Any]]] | None:
+    """Per field, what every document holds, if it is the same kind of value of the same size.
+
+    Returns the batch's signature (what determines the record's layout) and, per field,
+    ``(name, kind, data)``: the joined text, the floats, or ``(dtype, shape, arrays)``.
+    """
+    signature: list[Any] = []
+    columns: list[tuple[str, str, Any]] = []
+    for name, value in first.items():
+        if name[:1] == "_":
+            continue
+        try:
+            column = [d[name] for d in dicts]
+        except KeyError:
+            return None
+        kind = type(value)
+        if len(set(map(type, column))) != 1:  # types, not values: == on an array is elementwise
+            return None
+        if value is None:
+            signature.append((name, _NONE))
+            continue
+        if kind is dict or kind is list:
+            if any(column):
+                return None
+            signature.append((name, _EMPTY, kind))
+        elif kind is str or kind is ID:
+            joined = "".join(column)
+            if not joined.isascii() or set(map(len, column)) != {len(value)}:
+                return None
+            signature.append((name, _TEXT, kind, len(value)))
+            columns.append((name, _TEXT, joined.encode("ascii")))
+        elif kind is float:
+            signature.append((name, _FLOAT))
+            columns.append((name, _FLOAT, column))
+        elif (_ENCODERS.get(id(kind)) or _resolve_encoder(kind)) in _TENSOR_ENCODERS:
+            dtype, shape = value.dtype, value.shape
+            if (
+                dtype.hasobject
+                or value.size == 0
+                or set(map(_DTYPE_OF, column)) != {dtype}
+                or set(map(_SHAPE_OF, column)) != {shape}
+            ):
+                return None
+            signature.append((name, _TENSOR, kind, dtype, shape))
+            columns.append((name, _TENSOR, (dtype, shape, column)))
+        else:
+            return None
+    return tuple(signature), columns
+
+
+# Per batch signature: the layout of its records and where each field's payload lies.
+_UniformEncoding = tuple[batch_layout.Layout, dict[str, tuple[int, int]]]
+_UNIFORM_ENCODINGS: dict[tuple[Any, ...], _UniformEncoding] = {}
+
+
+def _uniform_encoding(signature: tuple[Any, ...], record: bytes) -> _UniformEncoding | None:
+    """The layout of ``record`` (the batch's first document), checked against what the batch holds."""
+    cached = _UNIFORM_ENCODINGS.get(signature)
+    if cached is not None:
+        layout = cached[0]
+        # Map entries come in the order protobuf writes them: use the cached layout only
+        # when this record has its constant bytes exactly.
+        if len(record) == layout.record_size and bool(
+            (np.frombuffer(record, dtype=np.uint8)[layout.constant_columns] == layout.constants).all()
+        ):
+            return cached
+    layout_read = batch_layout.read_layout(record)
+    if layout_read is None or layout_read.record_size != len(record):
+        return None
+    expected = {item[0]: item for item in signature[1:]}
+    payloads: dict[str, tuple[int, int]] = {}
+    for node in layout_read.nodes:
+        item = expected.pop(node.key, None)
+        if item is None:
+            return None
+        kind = item[1]
+        content = node.content
+        if kind == _NONE:
+            fits = content is None and node.type_name is None
+        elif kind == _EMPTY:
+            fits = content == (batch_layout.DICT if item[2] is dict else batch_layout.LIST)
+        elif kind == _TEXT:
+            fits = content == batch_layout.TEXT and node.payload is not None
+        elif kind == _FLOAT:
+            fits = content == batch_layout.FLOAT
+        else:
+            fits = content == batch_layout.NDARRAY
+        if not fits:
+            return None
+        if node.payload is not None:
+            payloads[node.key] = node.payload
+    if expected:
+        return None
+    encoding = (layout_read, payloads)
+    if len(_UNIFORM_ENCODINGS) < _WIRE_CACHE_LIMIT:
+        _UNIFORM_ENCODINGS[signature] = encoding
+    return encoding
+
+
+def _encode_uniform(docs: list[Any]) -> bytes | None:
+    """A batch of documents of one class whose fields have one size each, in a few numpy calls.
+
+    Returns None (the caller encodes document by document) for anything else: documents
+    of several classes, extra fields, texts of different lengths, tensors of different
+    shapes, value kinds other than None, str, ID, float, numpy tensors and empty
+    containers. The first document is encoded by the general path; the others are its
+    record with their payloads in place, so the bytes are what protobuf would write.
+    """
+    first = docs[0]
+    cls = type(first)
+    fast = _FAST_ENCODE.get(cls)
+    if fast is None:
+        fast = _encodes_fast(cls)
+    if not fast or len(set(map(type, docs))) != 1 or any(map(_EXTRA_OF, docs)):
+        return None
+    dicts = list(map(_DICT_OF, docs))
+    if len(set(map(len, dicts))) != 1:
+        return None
+    found = _uniform_columns(dicts, dicts[0])
+    if found is None:
+        return None
+    signature, columns = found
+    message = document_pb2.Doc()
+    try:
+        _encode_doc_into(first, message)
+    except (_FieldError, RecursionError):
+        return None  # the general path raises it, naming the document
+    row = message.SerializeToString()
+    record = b"\n" + _varint_bytes(len(row)) + row
+    encoding = _uniform_encoding((cls, *signature), record)
+    if encoding is None:
+        return None
+    layout, payloads = encoding
+    texts: list[tuple[tuple[int, int], bytes]] = []
+    floats: list[tuple[tuple[int, int], list[float]]] = []
+    tensors: list[tuple[tuple[int, int], Any, tuple[int, ...], list[Any]]] = []
+    for name, kind, data in columns:
+        where = payloads[name]
+        if kind == _TEXT:
+            texts.append((where, data))
+        elif kind == _FLOAT:
+            floats.append((where, data))
+        else:
+            dtype, shape, arrays = data
+            if where[1] - where[0] != dtype.itemsize * prod(shape):
+                return None
+            tensors.append((where, dtype, shape, arrays))
+    return batch_layout.build(record, layout, len(docs), texts, floats, tensors)
+
+
 def encode_docs(docs: Iterable[BaseDoc]) -> bytes:
     """Encode documents as a serialized ``docwire.v1.DocList`` (docarray's ``DocListProto``).
+
+    A list of documents of one class whose fields hold values of one size each (ids,
+    embeddings of one shape, None) is written a batch at a time; the bytes are the same.
 
     Raises:
         DocumentSchemaError: a field holds a value the wire cannot carry; the message
             names the document's index and the field.
     """
+    if isinstance(docs, list) and len(docs) >= _UNIFORM_MIN_DOCS:
+        encoded = _encode_uniform(docs)
+        if encoded is not None:
+            return encoded
     message = document_pb2.DocList()
     add = message.docs.add
     for index, doc in enumerate(docs):
@@ -1133,6 +1326,28 @@ def _fast_tensor_class(tp: Any) -> type[Any] | None:
     return None
 
 
+def _uniform_kind(annotation: Any, coerce: _Coercer) -> tuple[str | None, Any]:
+    """Which payload a field's decoder turns into its value as it is, for uniform batches.
+
+    ``(_TEXT, str)``: text without a ``type`` is the value; ``(_TEXT, ID)``: text typed
+    ``"id"`` becomes an ``ID``; ``(_FLOAT, float)``; ``(_TENSOR, cls)``: a numpy tensor
+    becomes a ``cls`` on a copy of its bytes. These mirror the fast paths of
+    ``_field_decoder``; ``(None, None)`` for every other field (only nodes without a
+    payload, None and empty containers, are read for those, through the decoder).
+    """
+    if coerce is _needs_validation:
+        return None, None
+    tp = _strip_optional(annotation)[0]
+    if tp is str or tp is ID:
+        return _TEXT, tp
+    if tp is float:
+        return _FLOAT, float
+    target = _fast_tensor_class(tp)
+    if target is not None and _builds_directly(target):
+        return _TENSOR, target
+    return None, None
+
+
 def _numpy_tensor_type_names() -> frozenset[str]:
     """The ``type`` names of registered numpy tensor classes read the standard way."""
     return frozenset(
@@ -1358,12 +1573,15 @@ class _TypedPlan(_Plan):
         self.decoders: dict[str, _Decoder] = {}
         self.names: frozenset[str] = frozenset(fields)
         self.template: dict[str, Any] = {}
+        # Per field, how a uniform batch's payload becomes its value (see _uniform_kind).
+        self.uniform: dict[str, tuple[str | None, Any]] = {}
         factories: list[tuple[str, Callable[[], Any]]] = []
         required: list[str] = []
         for name, info in fields.items():
             annotation = info.annotation
             coerce = _coercer(annotation, bool(info.metadata))
             decoder = _field_decoder(annotation, _field_context(cls, name), coerce)
+            self.uniform[name] = _uniform_kind(annotation, coerce)
             how, default = _absent(info)
             # A field whose default is None is often sent as None: the loop checks for an
             # empty node itself, sparing the call. (Others, ``id`` say, rarely are.)
@@ -1376,6 +1594,7 @@ class _TypedPlan(_Plan):
             elif how == _PYDANTIC:
                 required.append(name)
         self.factories = tuple(factories)
+        self.tensor_type_names = _numpy_tensor_type_names()
         self.required = tuple(required)
         # Reading the message key by key pays when it holds at most a third of the fields.
         self.sparse_below = len(fields) // 3 + 1
@@ -1476,6 +1695,190 @@ class _TypedPlan(_Plan):
             raise issue from exc
 
 
+# ------------------------------------------------------------- uniform batches, decoding
+
+
+class _UniformRead:
+    """How a uniform batch becomes documents of one plan: per field, where its values come from.
+
+    Attributes:
+        present: the declared fields the records hold (the documents' fields set).
+        shared: the values of fields whose node has no payload and decodes to None.
+        fresh: fields whose node decodes to an empty dict or list: a new one per document.
+        columns: ``(name, node)`` of the fields read from payloads.
+        canonical: encoding the decoded documents gives these records back (every declared
+            field present, none undeclared, tensors with their class' ``type`` and dtype
+            spelled as numpy spells it).
+    """
+
+    __slots__ = ("canonical", "columns", "fresh", "present", "shared")
+
+    def __init__(self) -> None:
+        self.present: set[str] = set()
+        self.shared: dict[str, Any] = {}
+        self.fresh: list[tuple[str, Callable[[], Any]]] = []
+        self.columns: list[tuple[str, batch_layout.NodeShape]] = []
+        self.canonical = True
+
+
+def _read_uniform(plan: _TypedPlan, batch: batch_layout.Batch) -> _UniformRead | None:
+    """What the documents of ``batch`` hold, or None when the general path must decide.
+
+    Every field is read as the general path reads it, or the batch is refused: payloads
+    only where the field's decoder takes them as they are (see ``_uniform_kind``);
+    payload-free nodes through the field's own decoder, once for the whole batch.
+    """
+    if not plan.construct:
+        return None
+    read = _UniformRead()
+    for node in batch.layout.nodes:
+        name = node.key
+        decoder = plan.decoders.get(name)
+        if decoder is None:
+            read.canonical = False  # undeclared: dropped, as the general path drops it
+            continue
+        read.present.add(name)
+        content, type_name = node.content, node.type_name
+        if node.payload is None:
+            try:
+                value = decoder(Node.FromString(node.node))
+            except (_FieldError, _PydanticNeededError):
+                return None
+            if value is None and content is None and type_name is None:
+                read.shared[name] = None
+            elif type(value) in (dict, list) and not value and type_name is None and content is not None:
+                read.fresh.append((name, type(value)))
+                read.canonical = read.canonical and content == (
+                    batch_layout.DICT if type(value) is dict else batch_layout.LIST
+                )
+            else:
+                return None
+            continue
+        kind, target = plan.uniform[name]
+        if content == batch_layout.TEXT:
+            if kind != _TEXT:
+                return None
+            if target is ID:
+                if type_name != "id" or node.payload[0] == node.payload[1]:
+                    return None
+            elif type_name is not None:
+                return None
+        elif content == batch_layout.FLOAT:
+            if kind != _FLOAT or type_name is not None:
+                return None
+        elif content == batch_layout.NDARRAY:
+            if kind != _TENSOR or type_name not in plan.tensor_type_names:
+                return None
+            dtype = _DTYPES.get(cast(str, node.dtype))
+            if dtype is None:
+                try:
+                    dtype = _dtype(cast(str, node.dtype))
+                except _FieldError:
+                    return None
+            start, stop = node.payload
+            if prod(cast(tuple[int, ...], node.shape)) * dtype.itemsize != stop - start:
+                return None
+            read.canonical = read.canonical and type_name == target._proto_type_name and node.dtype == dtype.str
+        else:
+            return None
+        read.columns.append((name, node))
+    complete = len(read.present) == len(plan.names)
+    if not (complete or read.present.issuperset(plan.required)):
+        return None
+    read.canonical = read.canonical and complete and not plan.post_init and _encodes_fast(plan.cls)
+    return read
+
+
+def _uniform_values(
+    data: bytes, batch: batch_layout.Batch, plan: _TypedPlan, name: str, node: batch_layout.NodeShape
+) -> list[Any] | None:
+    """One field's value in every document of the batch, read from its payloads."""
+    payload = cast(tuple[int, int], node.payload)
+    if node.content == batch_layout.TEXT:
+        values = batch_layout.texts(batch, payload)
+        if values is not None and plan.uniform[name][1] is ID:
+            return list(map(ID, values))
+        return values
+    if node.content == batch_layout.FLOAT:
+        return batch_layout.floats(batch, payload)
+    target = plan.uniform[name][1]
+    dtype = _dtype(cast(str, node.dtype))
+    shape = cast(tuple[int, ...], node.shape)
+    start, stop = payload
+    step = batch.layout.record_size
+    view = memoryview(data)
+    # A writable copy of its own bytes per tensor, as the general path makes.
+    return [
+        _NEW_ARRAY(target, shape, dtype, bytearray(view[offset : offset + stop - start]))
+        for offset in range(start, step * batch.size, step)
+    ]
+
+
+def _decode_uniform(data: bytes, plan: _TypedPlan) -> list[Any] | None:
+    """The documents of a uniform batch, built as ``_TypedPlan.decode`` builds them; None if not one."""
+    batch = batch_layout.match(data, _UNIFORM_MIN_DOCS)
+    if batch is None:
+        return None
+    read = _read_uniform(plan, batch)
+    if read is None:
+        return None
+    names: list[str] = []
+    columns: list[list[Any]] = []
+    for name, node in read.columns:
+        column = _uniform_values(data, batch, plan, name, node)
+        if column is None:
+            return None
+        names.append(name)
+        columns.append(column)
+    present = read.present
+    base = plan.template.copy()
+    base.update(read.shared)
+    fills = [(name, factory) for name, factory in plan.factories if name not in present] + read.fresh
+    cls, new, extra_allowed, post_init = plan.cls, plan.new, plan.extra_allowed, plan.post_init
+    set_dict, set_fields_set, set_extra, set_private = plan.setters
+    docs: list[Any] = []
+    append = docs.append
+    rows = zip(*columns, strict=True) if columns else repeat((), batch.size)
+    for row in rows:
+        values = base.copy()
+        values.update(zip(names, row, strict=True))
+        for name, factory in fills:
+            values[name] = factory()
+        doc = new(cls)
+        set_dict(doc, values)
+        set_fields_set(doc, present.copy())
+        set_extra(doc, {} if extra_allowed else None)
+        set_private(doc, None)
+        if post_init:
+            doc.model_post_init(None)
+        append(doc)
+    return docs
+
+
+def reencodes_unchanged(data: bytes, doc_type: type[BaseDoc]) -> bool:
+    """Whether decoding ``data`` as ``doc_type`` and encoding the documents again gives ``data``'s documents.
+
+    True only for uniform batches (see :mod:`docwire_client.batch_layout`) that hold
+    exactly ``doc_type``'s fields, each as its encoder writes it, with valid text: then
+    an executor that leaves the documents alone may answer with ``data`` itself. False
+    says nothing (the general path decides, and raises what is wrong).
+    """
+    plan = _plan(doc_type)
+    if not isinstance(plan, _TypedPlan):
+        return False
+    batch = batch_layout.match(data, _UNIFORM_MIN_DOCS)
+    if batch is None:
+        return False
+    read = _read_uniform(plan, batch)
+    if read is None or not read.canonical:
+        return False
+    return all(
+        batch_layout.texts(batch, cast(tuple[int, int], node.payload)) is not None
+        for _, node in read.columns
+        if node.content == batch_layout.TEXT
+    )
+
+
 _PLANS: dict[type[Any], _Plan] = {}
 # DocList[X] for each X decoded: docarray caches the class too, but reaching it costs
 # more than a dict look-up.
@@ -1527,6 +1930,9 @@ def decode_docs(data: bytes, doc_type: type[T]) -> DocList[T]:
         TypeError: ``doc_type`` is not a docarray document class.
     """
     plan = _plan(doc_type)
+    uniform = _decode_uniform(data, plan) if isinstance(plan, _TypedPlan) else None
+    if uniform is not None:
+        return _doc_list(doc_type, uniform)
     message = document_pb2.DocList()
     try:
         message.ParseFromString(data)
@@ -1540,6 +1946,10 @@ def decode_docs(data: bytes, doc_type: type[T]) -> DocList[T]:
             append(decode(doc))
     except _FieldError as issue:
         raise _schema_error(issue, len(docs)) from None
+    return _doc_list(doc_type, docs)
+
+
+def _doc_list(doc_type: type[T], docs: list[Any]) -> DocList[T]:
     list_type = _LIST_TYPES.get(doc_type)
     if list_type is None:
         list_type = _LIST_TYPES[doc_type] = cast(type[Any], get_origin(DocList.__class_getitem__(doc_type)))

@@ -18,6 +18,7 @@ from docarray import BaseDoc, DocList
 
 from docwire.executor.base import BoundEndpoint
 from docwire.executor.base import Executor as DocwireExecutor
+from docwire.executor.sync_runner import SyncRunner
 from docwire_client.doc_types import doclist_of
 
 __all__ = ["Outcome", "run_endpoint", "stream_endpoint"]
@@ -63,11 +64,21 @@ def _as_doclist(value: Any, doc_type: type[BaseDoc]) -> DocList[Any]:
     )
 
 
-async def _call(method: Callable[..., Any], is_async: bool, kwargs: dict[str, Any], pool: Executor | None) -> Any:
+#: Where sync methods run: a SyncRunner, a concurrent.futures executor, or (None) the loop's default executor.
+Pool = SyncRunner | Executor | None
+
+
+async def _in_thread(pool: Pool, fn: Callable[[], Any]) -> Any:
+    if isinstance(pool, SyncRunner):
+        return await pool.run(fn)
+    return await asyncio.get_running_loop().run_in_executor(pool, fn)
+
+
+async def _call(method: Callable[..., Any], is_async: bool, kwargs: dict[str, Any], pool: Pool) -> Any:
     if is_async:
         return await method(**kwargs)
     # Sync user code runs off the event loop so the server keeps answering.
-    return await asyncio.get_running_loop().run_in_executor(pool, functools.partial(method, **kwargs))
+    return await _in_thread(pool, functools.partial(method, **kwargs))
 
 
 async def run_endpoint(
@@ -75,7 +86,7 @@ async def run_endpoint(
     bound: BoundEndpoint,
     docs: DocList[Any],
     parameters: dict[str, Any],
-    pool: Executor | None = None,
+    pool: Pool = None,
     metadata: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Runs a batch endpoint (``docs``) or a single-document one (``doc``, once per document).
@@ -110,7 +121,7 @@ async def stream_endpoint(
     bound: BoundEndpoint,
     doc: BaseDoc,
     parameters: dict[str, Any],
-    pool: Executor | None = None,
+    pool: Pool = None,
     metadata: Mapping[str, str] | None = None,
 ) -> AsyncIterator[BaseDoc]:
     """Runs a generator endpoint on one document, yielding each document it produces."""
@@ -122,6 +133,6 @@ async def stream_endpoint(
         return
     # A sync generator steps in a worker thread, one item at a time.
     sentinel = object()
-    loop = asyncio.get_running_loop()
-    while (item := await loop.run_in_executor(pool, next, produced, sentinel)) is not sentinel:
+    step = functools.partial(next, produced, sentinel)
+    while (item := await _in_thread(pool, step)) is not sentinel:
         yield item
