@@ -29,10 +29,11 @@ from docarray.typing import (
 )
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
-from docwire.v1 import document_pb2
+from docwire.v1 import document_pb2, request_pb2
 from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs
 from docwire_client.doc_types import Document
 from docwire_client.errors import BadRequest, DocumentSchemaError
+from docwire_client.inputs import RequestSpec, build_request
 
 # --------------------------------------------------------------------- schemas
 
@@ -871,3 +872,15 @@ def test_values_the_wire_cannot_carry_are_schema_errors(bad: Any, fragment: str)
     with pytest.raises(DocumentSchemaError, match=r"^document 2: ") as caught:
         encode_docs([Loose(), Loose(), bad])
     assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize("n_docs", [0, 1, 3, 100])
+def test_build_request_gives_protobufs_own_bytes(n_docs: int) -> None:
+    """The request is assembled by hand around the documents; it must be what protobuf itself writes."""
+    docs = [Document(text="x" * (i * 37)) for i in range(n_docs)]
+    spec = RequestSpec("/index", {"k": 1}, "exec.*", 250)
+    request_id, raw = build_request(spec, docs)
+    message = request_pb2.DataRequest.FromString(raw)
+    assert message.header.request_id == request_id
+    assert message.SerializeToString() == raw
+    assert message.data.docs_bytes == encode_docs(docs)

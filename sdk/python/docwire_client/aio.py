@@ -19,6 +19,7 @@ from docwire_client import profiling
 from docwire_client.callbacks import Callback
 from docwire_client.doc_types import return_doc_class
 from docwire_client.errors import DocwireError
+from docwire_client.gc_pacing import spaced_collections
 from docwire_client.graphql import graphql_url
 from docwire_client.graphql import mutate as graphql_mutate
 from docwire_client.grpc_transport import GrpcTransport
@@ -148,10 +149,11 @@ class AsyncClient:
         send = self._transport.stream if options.stream else self._transport.posts
         replies = send(_chain(first, second, requests), slots, options)
         ordered = _in_order(replies) if options.results_in_order else replies
-        async with contextlib.aclosing(replies), contextlib.aclosing(ordered):
-            async for sent, message in ordered:
-                slots.release()
-                yield sent.size, transport.response(message, doc_type)
+        with spaced_collections():
+            async with contextlib.aclosing(replies), contextlib.aclosing(ordered):
+                async for sent, message in ordered:
+                    slots.release()
+                    yield sent.size, transport.response(message, doc_type)
 
     async def responses(self, on: str, inputs: Inputs, options: PostOptions) -> AsyncGenerator[Response[Any], None]:
         """Every reply, after the progress bar and the callbacks have seen it (the core of ``post``).

@@ -245,7 +245,7 @@ class Client:
                 if options.return_responses:
                     responses.append(response)
                 elif not response.is_error:  # decode now, while later replies are still on their way
-                    collected.extend(response.docs)
+                    list.extend(collected, response.docs)  # DocList.extend would validate each document again
         if not keep:
             return None
         return responses if options.return_responses else result_docs(collected, options.return_type)

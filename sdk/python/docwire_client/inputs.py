@@ -119,5 +119,25 @@ def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, byte
         header.timeout = spec.timeout_ms
     if spec.parameters:
         request.parameters.update(dict(spec.parameters))
-    request.data.docs_bytes = encode_docs(docs)
-    return request_id, request.SerializeToString()
+    # ``data`` (field 4) is DataRequest's last field, so appending it by hand gives protobuf's own bytes
+    # while copying the documents once instead of twice (into the message, then out of it).
+    encoded = encode_docs(docs)
+    content = _DOCS_BYTES_TAG + _varint(len(encoded))
+    return request_id, b"".join(
+        (request.SerializeToString(), _DATA_TAG, _varint(len(content) + len(encoded)), content, encoded)
+    )
+
+
+#: The keys (field number, wire type 2) of ``DataRequest.data`` and ``DataContent.docs_bytes``.
+_DATA_TAG = bytes([request_pb2.DataRequest.DATA_FIELD_NUMBER << 3 | 2])
+_DOCS_BYTES_TAG = bytes([request_pb2.DataContent.DOCS_BYTES_FIELD_NUMBER << 3 | 2])
+
+
+def _varint(value: int) -> bytes:
+    """A length as protobuf writes it: 7 bits a byte, low first, the high bit set on all but the last."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
