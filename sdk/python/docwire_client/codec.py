@@ -92,7 +92,7 @@ from docwire.v1 import document_pb2
 from docwire_client import batch_layout
 from docwire_client.errors import BadRequest, DocumentSchemaError
 
-__all__ = ["decode_doc", "decode_docs", "encode_doc", "encode_docs", "reencodes_unchanged"]
+__all__ = ["decode_doc", "decode_docs", "encode_doc", "encode_docs", "reencodes_unchanged", "varint_bytes"]
 
 T = TypeVar("T", bound=BaseDoc)
 
@@ -614,7 +614,8 @@ _DTYPE_OF: Final = attrgetter("dtype")
 _SHAPE_OF: Final = attrgetter("shape")
 
 
-def _varint_bytes(value: int) -> bytes:
+def varint_bytes(value: int) -> bytes:
+    """A length as protobuf writes it: 7 bits a byte, low first, the high bit set on all but the last."""
     out = bytearray()
     while value > 0x7F:
         out.append(value & 0x7F | 0x80)
@@ -761,7 +762,7 @@ def _encode_uniform(docs: list[Any]) -> bytes | None:
     except (_FieldError, RecursionError):
         return None  # the general path raises it, naming the document
     row = message.SerializeToString()
-    record = b"\n" + _varint_bytes(len(row)) + row
+    record = b"\n" + varint_bytes(len(row)) + row
     encoding = _uniform_encoding((cls, *signature), record)
     if encoding is None:
         return None

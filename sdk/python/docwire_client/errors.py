@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import grpc
 
+from docwire.v1 import request_pb2
+
 __all__ = [
     "BadRequest",
     "DocumentSchemaError",
@@ -20,6 +22,7 @@ __all__ = [
     "RequestTimeout",
     "ended_while_sending",
     "error_from_http",
+    "error_from_reply_status",
     "error_from_rpc",
     "error_from_status",
 ]
@@ -134,6 +137,22 @@ def error_from_status(name: str, description: str) -> DocwireError | None:
     """The DocwireError an error status names, when a gateway (not an executor) reported it in a reply."""
     cls = _BY_NAME.get(name)
     return None if cls is None else cls(description)
+
+
+def error_from_reply_status(status: request_pb2.Status, response: object | None = None) -> DocwireError:
+    """The error a reply's error status stands for: ExecutorError when an executor raised (with its
+    exception's name, args, stack and executor), else the DocwireError the gateway named."""
+    exception = status.exception
+    if not exception.executor and (named := error_from_status(exception.name, status.description)) is not None:
+        return named
+    return ExecutorError(
+        status.description,
+        name=exception.name,
+        args=list(exception.args),
+        stacks=list(exception.stacks),
+        executor=exception.executor,
+        response=response,
+    )
 
 
 def ended_while_sending(exc: grpc.aio.AioRpcError) -> bool:

@@ -26,9 +26,10 @@ from docwire_client.methods import GatewayMethods
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.retry import is_transient
+from docwire_client.sending import RequestSource, concurrent_calls, send_requests
 from docwire_client.target import Target
 
-__all__ = ["GrpcTransport", "RequestSource"]
+__all__ = ["GrpcTransport"]
 
 logger = logging.getLogger("docwire.client")
 
@@ -47,33 +48,6 @@ def _check_not_forked() -> None:
             "not survive fork(): a call here would hang. Create clients in processes started with "
             "multiprocessing's 'spawn' or 'forkserver' method, or fork before any client is used."
         )
-
-
-class RequestSource:
-    """The requests still to send, pulled one at a time.
-
-    A pull that a failed stream interrupts is kept for the next stream: cancelling
-    it would end the user's input generator and lose the rest of the inputs.
-    """
-
-    def __init__(self, requests: AsyncGenerator[Outgoing, None]) -> None:
-        self._requests = requests
-        self._pull: asyncio.Future[Outgoing | None] | None = None
-
-    async def next(self) -> Outgoing | None:
-        if self._pull is None:
-            self._pull = asyncio.ensure_future(anext(self._requests, None))
-        item = await asyncio.shield(self._pull)
-        self._pull = None
-        return item
-
-    async def aclose(self) -> None:
-        """Stops a pull under way, then closes the inputs."""
-        if self._pull is not None:
-            self._pull.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._pull
-        await self._requests.aclose()
 
 
 class GrpcTransport:
@@ -167,50 +141,10 @@ class GrpcTransport:
     async def posts(
         self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
     ) -> AsyncGenerator[Reply, None]:
-        """Each request as its own unary call, as many at once as ``slots`` allows; replies as they finish.
-
-        A slot is taken before each request is pulled; the caller releases it when it
-        is done with the reply.
-        """
-        finished: asyncio.Queue[Reply | BaseException | None] = asyncio.Queue()
-        calls: set[asyncio.Task[None]] = set()
-
-        async def call(item: Outgoing) -> None:
-            try:
-                finished.put_nowait((item, await self.post(item.raw, options)))
-            except DocwireError as exc:
-                finished.put_nowait(exc)
-
-        async def feed() -> None:
-            try:
-                while True:
-                    await slots.acquire()
-                    item = await anext(requests, None)
-                    if item is None:
-                        slots.release()
-                        break
-                    task = asyncio.create_task(call(item))
-                    calls.add(task)
-                    task.add_done_callback(calls.discard)
-                while calls:
-                    await asyncio.wait(set(calls))
-                finished.put_nowait(None)
-            except Exception as exc:  # the inputs (user code) failed: report it to the reader too
-                finished.put_nowait(exc)
-                raise
-
-        feeder = asyncio.create_task(feed())
-        try:
-            while (got := await finished.get()) is not None:
-                if isinstance(got, BaseException):
-                    raise got
-                yield got
-        finally:
-            pending = [feeder, *calls]
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-            await requests.aclose()
+        """Each request as its own unary call, as many at once as ``slots`` allows; replies as they finish."""
+        async with contextlib.aclosing(concurrent_calls(lambda raw: self.post(raw, options), requests, slots)) as got:
+            async for reply in got:
+                yield reply
 
     async def stream(
         self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
@@ -348,22 +282,9 @@ async def _send(
     unanswered: dict[str, Outgoing],
     slots: asyncio.Semaphore,
 ) -> None:
-    """Writes the requests to re-send (they hold their slots), then new ones, each after taking a slot."""
+    """Writes the stream's requests (``send_requests``), then ends the writing side."""
     try:
-        for item in resend:
-            await call.write(item.raw)
-        while True:
-            await slots.acquire()
-            try:
-                item_or_end = await source.next()
-            except BaseException:
-                slots.release()
-                raise
-            if item_or_end is None:
-                slots.release()
-                break
-            unanswered[item_or_end.request_id] = item_or_end
-            await call.write(item_or_end.raw)
+        await send_requests(call.write, resend, source, unanswered, slots)
         await call.done_writing()
     except (grpc.RpcError, asyncio.InvalidStateError):
         pass  # the call failed; the reading side reports why

@@ -39,6 +39,7 @@ from docwire_client.errors import DocwireError, GatewayUnavailable, RequestTimeo
 from docwire_client.inputs import Outgoing, RequestSpec
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
+from docwire_client.sending import concurrent_calls
 from docwire_client.target import Target
 
 __all__ = ["HttpTransport", "JsonReply"]
@@ -47,8 +48,6 @@ logger = logging.getLogger("docwire.client")
 
 #: Connection-level failures a retry may follow: the server was not reached, or went away before answering.
 _TRANSIENT = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-#: How long a stopped ``posts`` waits for its calls under way before cancelling them.
-_SETTLE_SECONDS = 5.0
 
 
 class JsonReply:
@@ -184,64 +183,10 @@ class HttpTransport:
     async def posts(
         self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
     ) -> AsyncGenerator[tuple[Outgoing, JsonReply], None]:
-        """Each request as its own HTTP call, as many at once as ``slots`` allows; replies as they finish.
-
-        A slot is taken before each request is pulled; the caller releases it when it
-        is done with the reply.
-        """
-        finished: asyncio.Queue[tuple[Outgoing, JsonReply] | BaseException | None] = asyncio.Queue()
-        calls: set[asyncio.Task[None]] = set()
-
-        async def call(item: Outgoing) -> None:
-            try:
-                finished.put_nowait((item, await self.post(item.raw, options)))
-            except DocwireError as exc:
-                finished.put_nowait(exc)
-
-        async def feed() -> None:
-            try:
-                while True:
-                    await slots.acquire()
-                    item = await anext(requests, None)
-                    if item is None:
-                        slots.release()
-                        break
-                    task = asyncio.create_task(call(item))
-                    calls.add(task)
-                    task.add_done_callback(calls.discard)
-                while calls:
-                    await asyncio.wait(set(calls))
-                finished.put_nowait(None)
-            except Exception as exc:  # the inputs (user code) failed: report it to the reader too
-                finished.put_nowait(exc)
-                raise
-
-        feeder = asyncio.create_task(feed())
-        try:
-            while (got := await finished.get()) is not None:
-                if isinstance(got, BaseException):
-                    raise got
-                yield got
-        finally:
-            feeder.cancel()
-            await asyncio.gather(feeder, return_exceptions=True)
-            await self._settle(calls)
-            await requests.aclose()
-
-    @staticmethod
-    async def _settle(calls: set[asyncio.Task[None]]) -> None:
-        """Lets the calls under way end on their own for a moment before cancelling the rest.
-
-        Cancelling an httpx call in the middle of connecting can leave its socket open (the
-        transport is made, the stream that would close it is not yet): calls that are only
-        waiting to fail (the server is gone) or about to answer are better let go.
-        """
-        if not calls:
-            return
-        _, pending = await asyncio.wait(set(calls), timeout=_SETTLE_SECONDS)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
+        """Each request as its own HTTP call, as many at once as ``slots`` allows; replies as they finish."""
+        async with contextlib.aclosing(concurrent_calls(lambda raw: self.post(raw, options), requests, slots)) as got:
+            async for reply in got:
+                yield reply
 
     #: HTTP/1.1 has no bidi stream: ``stream=True`` sends like ``stream=False``.
     stream = posts

@@ -12,7 +12,7 @@ from typing import Any, TypeAlias
 from docarray import BaseDoc
 
 from docwire.v1 import request_pb2
-from docwire_client.codec import encode_docs
+from docwire_client.codec import encode_docs, varint_bytes
 
 __all__ = ["Inputs", "Outgoing", "RequestSpec", "batches", "build_request", "outgoing"]
 
@@ -122,22 +122,12 @@ def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, byte
     # ``data`` (field 4) is DataRequest's last field, so appending it by hand gives protobuf's own bytes
     # while copying the documents once instead of twice (into the message, then out of it).
     encoded = encode_docs(docs)
-    content = _DOCS_BYTES_TAG + _varint(len(encoded))
+    content = _DOCS_BYTES_TAG + varint_bytes(len(encoded))
     return request_id, b"".join(
-        (request.SerializeToString(), _DATA_TAG, _varint(len(content) + len(encoded)), content, encoded)
+        (request.SerializeToString(), _DATA_TAG, varint_bytes(len(content) + len(encoded)), content, encoded)
     )
 
 
 #: The keys (field number, wire type 2) of ``DataRequest.data`` and ``DataContent.docs_bytes``.
 _DATA_TAG = bytes([request_pb2.DataRequest.DATA_FIELD_NUMBER << 3 | 2])
 _DOCS_BYTES_TAG = bytes([request_pb2.DataContent.DOCS_BYTES_FIELD_NUMBER << 3 | 2])
-
-
-def _varint(value: int) -> bytes:
-    """A length as protobuf writes it: 7 bits a byte, low first, the high bit set on all but the last."""
-    out = bytearray()
-    while value > 0x7F:
-        out.append(value & 0x7F | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)

@@ -10,7 +10,7 @@ from google.protobuf import json_format
 from docwire.v1 import request_pb2
 from docwire_client.codec import decode_docs
 from docwire_client.doc_types import doclist_of, from_json_values
-from docwire_client.errors import DocwireError, ExecutorError, error_from_status
+from docwire_client.errors import DocwireError, error_from_reply_status
 
 __all__ = ["Response"]
 
@@ -83,18 +83,7 @@ class Response(Generic[T]):
     def error(self) -> DocwireError:
         """The error this reply's status stands for: ExecutorError when an executor raised,
         else the DocwireError the gateway named (EndpointNotFound, ExecutorUnavailable, ...)."""
-        status = self.status
-        exc = status.exception
-        if not exc.executor and (named := error_from_status(exc.name, status.description)) is not None:
-            return named
-        return ExecutorError(
-            status.description,
-            name=exc.name,
-            args=list(exc.args),
-            stacks=list(exc.stacks),
-            executor=exc.executor,
-            response=self,
-        )
+        return error_from_reply_status(self.status, self)
 
     def to_dict(self) -> dict[str, Any]:
         """The reply as a JSON-like dict; documents as their field dicts."""

@@ -29,11 +29,11 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from docwire.v1 import request_pb2
 from docwire_client.errors import DocwireError, GatewayUnavailable, MessageTooLarge, error_from_status
-from docwire_client.grpc_transport import RequestSource
 from docwire_client.http_transport import HttpTransport
 from docwire_client.inputs import Outgoing, build_request
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
+from docwire_client.sending import RequestSource, send_requests
 from docwire_client.target import Target
 
 __all__ = ["WebSocketTransport"]
@@ -196,22 +196,8 @@ async def _send(
     unanswered: dict[str, Outgoing],
     slots: asyncio.Semaphore,
 ) -> None:
-    """Writes the requests to re-send (they hold their slots), then new ones, each after taking a slot,
-    then the end marker."""
-    for item in resend:
-        await socket.send(item.raw)
-    while True:
-        await slots.acquire()
-        try:
-            item_or_end = await source.next()
-        except BaseException:
-            slots.release()
-            raise
-        if item_or_end is None:
-            slots.release()
-            break
-        unanswered[item_or_end.request_id] = item_or_end
-        await socket.send(item_or_end.raw)
+    """Writes the stream's requests (``send_requests``), then the end marker."""
+    await send_requests(socket.send, resend, source, unanswered, slots)
     await socket.send(END)
 
 

@@ -48,7 +48,7 @@ from docwire.executor.decorators import normalize_endpoint
 from docwire.transports.document_json import DocumentJson, doc_to_json, to_plain
 from docwire.transports.in_process import Aborted, CallContext
 from docwire.v1 import document_pb2, request_pb2
-from docwire_client.errors import BadRequest, DocwireError, ExecutorError, error_from_status
+from docwire_client.errors import BadRequest, DocwireError, ExecutorError, error_from_reply_status
 
 __all__ = ["GRAPHQL_PATH", "graphql_app", "schema"]
 
@@ -270,21 +270,6 @@ def _graphql_error(error: DocwireError) -> GraphQLError:
     return GraphQLError(str(error), extensions=extensions, original_error=error)
 
 
-def _reply_error(status: request_pb2.Status) -> DocwireError:
-    """The error a reply's error status stands for: a gateway's own error, or an executor's exception."""
-    exception = status.exception
-    named = error_from_status(exception.name, status.description)
-    if named is not None:
-        return named
-    return ExecutorError(
-        status.description,
-        name=exception.name,
-        args=list(exception.args),
-        stacks=list(exception.stacks),
-        executor=exception.executor,
-    )
-
-
 def _metadata(request: Request | WebSocket) -> list[tuple[str, str]]:
     return [(key, value) for key, value in request.headers.items() if key not in _HOP_HEADERS]
 
@@ -312,7 +297,7 @@ async def _post(
     raw = await gateway.call("Post", request.SerializeToString(), _metadata(context.request))
     reply = request_pb2.DataRequest.FromString(raw)
     if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
-        raise _reply_error(reply.header.status)
+        raise error_from_reply_status(reply.header.status)
     content = reply.data
     if content.WhichOneof("documents") == "docs_bytes":
         docs = document_pb2.DocList.FromString(content.docs_bytes)

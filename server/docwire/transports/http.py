@@ -47,7 +47,7 @@ from docwire_client.errors import (
     BadRequest,
     DocwireError,
     EndpointNotFound,
-    ExecutorError,
+    error_from_reply_status,
     error_from_status,
 )
 
@@ -233,7 +233,8 @@ class HttpTranscoder:
             while reply is not None:
                 content = _message_to_json(reply)
                 if _failed(reply):
-                    yield _event("error", {**self._error_body(_executor_error(reply)), **content})
+                    status = reply.header.status  # type: ignore[attr-defined]
+                    yield _event("error", {**self._error_body(error_from_reply_status(status)), **content})
                     break
                 yield _event("update", content)
                 raw = await anext(replies, None)
@@ -257,15 +258,6 @@ def _failed(reply: Message) -> bool:
     """Whether a reply carries an error status (an executor raised)."""
     header = getattr(reply, "header", None)
     return header is not None and header.HasField("status") and header.status.code != request_pb2.Status.CODE_SUCCESS
-
-
-def _executor_error(reply: Message) -> DocwireError:
-    """The error a reply's error status stands for: the gateway's own when it names one, else ExecutorError."""
-    status = reply.header.status  # type: ignore[attr-defined]
-    exception = status.exception
-    return error_from_status(exception.name, status.description) or ExecutorError(
-        status.description, name=exception.name, executor=exception.executor
-    )
 
 
 class HttpServer:
