@@ -248,7 +248,7 @@ def measure(n_docs: int, reps: int, n: int) -> list[tuple[str, str, float, float
         ("Client.post over ws:// (bytes)", "docs/s", med["client ws docs/s"], None),
         ("Client sequential p50, http://", "ms", med["client http p50"] * 1e3, None),
         ("Client sequential p50, grpc://", "ms", med["client grpc p50"] * 1e3, None),
-        ("Client sequential p50, ws:// (a socket per post)", "ms", med["client ws p50"] * 1e3, None),
+        ("Client sequential p50, ws://", "ms", med["client ws p50"] * 1e3, None),
     ]
 
 

@@ -125,6 +125,11 @@ class WireTap:
         """How many calls (HTTP/2 streams) clients opened through the tap."""
         return len(self._streams)
 
+    @property
+    def connections(self) -> int:
+        """How many TCP connections clients opened through the tap."""
+        return self._connections
+
     def reset(self) -> None:
         """Starts counting from zero."""
         self.sent = self.received = 0

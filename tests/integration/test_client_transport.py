@@ -83,3 +83,15 @@ def test_metadata_reaches_the_executors(served: Served, stream: bool, n_docs: in
 def test_reserved_metadata_keys_are_refused(served: Served) -> None:
     with pytest.raises(ValueError, match="reserved"):
         served.client().post("/metadata", TextDoc(), metadata={"grpc-timeout": "1S"})
+
+
+@pytest.mark.parametrize("served", ["websocket"], indirect=True)
+def test_single_posts_over_websocket_share_one_socket_that_survives_a_gateway_restart(served: Served) -> None:
+    with WireTap(served.port) as tap:
+        client = served.client(port=tap.port)
+        for i in range(20):
+            assert client.post("/", TextDoc(text=str(i)), return_type=TextDoc).text == str(i)
+        assert tap.connections == 1  # one handshake for all twenty
+        served.flow.restart_gateway()  # the idle socket is closed under the client
+        assert client.post("/", TextDoc(text="after"), return_type=TextDoc).text == "after"  # max_attempts=1
+        assert tap.connections == 2

@@ -1,4 +1,4 @@
-"""The client's WebSocket transport: requests streamed over one socket per ``post``, as serialized protobuf.
+"""The client's WebSocket transport: requests streamed over a socket, as serialized protobuf.
 
 Speaks the gateway's ``bytes`` subprotocol (``docs/websocket.md``): each binary frame is a
 serialized ``docwire.v1.DataRequest`` (built exactly as for gRPC), each reply one too, matched
@@ -7,6 +7,9 @@ marker once every reply is out, then closes with 1000. So ``post`` has gRPC stre
 semantics: sending and receiving at once, ``prefetch`` requests in flight, error replies
 for the callbacks, and retries that re-send only the requests without a reply (a stopping
 gateway closes with 1013 after answering what it took in).
+
+A ``post`` of many requests streams them over a socket of its own; single requests share one
+socket kept open between calls (``_SharedSocket``), so a run of them pays one handshake.
 
 The gateway serves its HTTP API on the WebSocket port too, so ``dry_run``, ``endpoints``
 and ``stream_doc`` (server-sent events) are the HTTP transport's, inherited.
@@ -21,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -67,6 +70,7 @@ class WebSocketTransport(HttpTransport):
         self._ssl: ssl.SSLContext | None = None
         if target.tls:
             self._ssl = verify if isinstance(verify, ssl.SSLContext) else ssl.create_default_context()
+        self._shared = _SharedSocket(lambda: self._connect(()))
 
     #: The serialized request a batch of documents travels as: the same protobuf as over gRPC.
     build_request = staticmethod(build_request)
@@ -77,21 +81,46 @@ class WebSocketTransport(HttpTransport):
         return Response(message, doc_type)
 
     async def post(self, raw: bytes, options: PostOptions) -> request_pb2.DataRequest:  # type: ignore[override]
-        """Sends one request (over a socket of its own) and returns its reply.
+        """Sends one request and returns its reply, over the socket single requests share (or, when the
+        request carries metadata, which travels in the handshake, over a socket of its own).
 
         Raises:
             DocwireError: the call failed (after its retries).
         """
         request_id = request_pb2.DataRequest.FromString(raw).header.request_id
+        if options.headers:
+            return await self._post_alone(Outgoing(request_id, raw, 0, 0), options)
+        retries = 0
+        while True:
+            try:
+                return await self._shared.call(raw, request_id)
+            except GatewayUnavailable as error:  # could not connect
+                if retries + 1 >= options.retry.max_attempts:
+                    raise
+                retries += 1
+                logger.warning("retry %d of a Post after: %s", retries, error)
+            except ConnectionClosed as closed:  # the request went out; the socket closed before its reply
+                code = closed.rcvd.code if closed.rcvd is not None else 1006
+                if code not in _RETRYABLE_CLOSES or retries + 1 >= options.retry.max_attempts:
+                    raise self._close_error(closed) from None
+                retries += 1
+                logger.warning("retry %d of a Post after: %s", retries, closed)
+            await asyncio.sleep(options.retry.delay(retries))
 
+    async def _post_alone(self, item: Outgoing, options: PostOptions) -> request_pb2.DataRequest:
         async def one() -> AsyncGenerator[Outgoing, None]:
-            yield Outgoing(request_id, raw, 0, 0)
+            yield item
 
         replies = self.stream(one(), asyncio.Semaphore(1), options)
         async with contextlib.aclosing(replies):
             async for _, message in replies:
                 return message
         raise GatewayUnavailable(f"the server at {self.target.uri} ended the socket without answering")
+
+    async def close(self) -> None:
+        """Closes the shared socket and the HTTP connections (a later call opens new ones)."""
+        await self._shared.close()
+        await super().close()
 
     async def stream(  # type: ignore[override]
         self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
@@ -112,7 +141,7 @@ class WebSocketTransport(HttpTransport):
         try:
             while True:
                 try:
-                    socket = await self._connect(options)
+                    socket = await self._connect(options.headers)
                 except DocwireError as error:
                     if not isinstance(error, GatewayUnavailable) or retries + 1 >= options.retry.max_attempts:
                         raise
@@ -158,12 +187,12 @@ class WebSocketTransport(HttpTransport):
     #: A socket has no unary calls: ``stream=False`` streams too.
     posts = stream  # type: ignore[assignment]
 
-    async def _connect(self, options: PostOptions) -> ClientConnection:
+    async def _connect(self, headers: Sequence[tuple[str, str]]) -> ClientConnection:
         try:
             return await connect(
                 self.url,
                 subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
-                additional_headers=list(options.headers),
+                additional_headers=list(headers),
                 ssl=self._ssl,
                 compression=None,
                 max_size=self._max_size,
@@ -187,6 +216,93 @@ class WebSocketTransport(HttpTransport):
             return named
         detail = f" ({code}: {reason})" if reason else f" ({code})"
         return GatewayUnavailable(f"the server at {self.target.uri} closed the WebSocket{detail}")
+
+
+class _Connection:
+    """One open socket of ``_SharedSocket``, with the posts waiting for a reply on it."""
+
+    def __init__(self, socket: ClientConnection) -> None:
+        self.socket = socket
+        self.waiting: dict[str, asyncio.Future[request_pb2.DataRequest]] = {}
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        """Hands each reply to the post waiting for it; when the socket ends, fails the posts still waiting."""
+        failure: BaseException
+        try:
+            async for frame in self.socket:
+                message = _reply(frame)
+                future = self.waiting.get(message.header.request_id)
+                if future is not None and not future.done():
+                    future.set_result(message)
+            failure = _closed_early(self.socket)
+        except ConnectionClosed as closed:
+            failure = closed
+        except DocwireError as error:
+            failure = error
+            await self.socket.close()
+        for future in list(self.waiting.values()):
+            if not future.done():
+                future.set_exception(failure)
+
+
+class _SharedSocket:
+    """The socket single requests share: each post writes its frame and waits for the reply with its id.
+
+    Opened on first use and kept, so a run of single posts pays one handshake, not one
+    each. A socket found closed when a frame is written (the gateway restarted while it
+    sat idle) is replaced and the frame written again: it never went out, so nothing runs
+    twice. A close after the frame went out fails the posts waiting on it with that close.
+    """
+
+    def __init__(self, connect: Callable[[], Awaitable[ClientConnection]]) -> None:
+        self._connect = connect
+        self._connection: _Connection | None = None
+        self._opening: asyncio.Lock | None = None
+
+    async def call(self, raw: bytes, request_id: str) -> request_pb2.DataRequest:
+        """Sends one serialized request and waits for its reply.
+
+        Raises:
+            GatewayUnavailable: no socket could be opened.
+            ConnectionClosed: the socket closed after the request went out, before its reply.
+        """
+        for fresh in (False, True):
+            connection = await self._open()
+            future: asyncio.Future[request_pb2.DataRequest] = asyncio.get_running_loop().create_future()
+            connection.waiting[request_id] = future
+            try:
+                try:
+                    await connection.socket.send(raw)
+                except ConnectionClosed:  # closed before this frame went out: a fresh socket takes it
+                    self._forget(connection)
+                    if fresh:
+                        raise
+                    continue
+                return await future
+            finally:
+                connection.waiting.pop(request_id, None)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.socket.close()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await connection.reader
+
+    async def _open(self) -> _Connection:
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            connection = self._connection
+            if connection is None or connection.reader.done():
+                connection = self._connection = _Connection(await self._connect())
+            return connection
+
+    def _forget(self, connection: _Connection) -> None:
+        if self._connection is connection:
+            self._connection = None
 
 
 async def _send(
