@@ -197,7 +197,11 @@ class WebSocketTransport(HttpTransport):
                 compression=None,
                 max_size=self._max_size,
                 open_timeout=10,
-                ping_interval=None,  # requests may run long; TCP keeps the connection
+                # Keepalive pings (every 20 s, 20 s to answer) tell a dead peer from a slow request: the
+                # gateway's event loop answers them while its executors work, and a socket kept open
+                # between single posts would otherwise wait on a vanished peer for TCP's own timeout.
+                ping_interval=20,
+                ping_timeout=20,
             )
         except InvalidStatus as exc:
             raise DocwireError(f"the server at {self.target.uri} refused the WebSocket: {exc}") from None
