@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -181,17 +179,3 @@ def test_unavailable_executor_is_503() -> None:
         reply = _post(started, "/ok", {"data": [{"text": "a"}]})
     assert reply.status_code == 503, reply.text
     assert reply.json()["status"] == "UNAVAILABLE"
-
-
-@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_seed_curl_example(flow: Flow) -> None:
-    port = flow.ports["http"]
-    command = (
-        f"curl --request POST 'http://localhost:{port}/post' --header 'Content-Type: application/json' "
-        """-d '{"data": [{"text": "hello world"}],"execEndpoint": "/search"}'"""
-    )
-    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, check=True, timeout=30)
-    body = json.loads(done.stdout)
-    assert body["data"][0]["text"] == "hello world[first]"
-    assert body["header"]["execEndpoint"] == "/search"
-    assert body["routes"][0]["executor"] == "gateway"

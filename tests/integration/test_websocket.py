@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import ssl
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -419,7 +418,6 @@ async def test_handshake_headers_reach_executors_as_metadata(probed: Flow) -> No
     assert not any(key.startswith("sec-websocket") for key in metadata)
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_the_javascript_example_of_the_docs(flow: Flow) -> None:
     docs = (Path(__file__).parents[2] / "docs" / "websocket.md").read_text()
     snippet = docs.split("```js\n", 1)[1].split("```", 1)[0]

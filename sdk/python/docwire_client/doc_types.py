@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import inspect
 import typing
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,7 @@ class Document(LegacyDocument):
 
 __all__ = [
     "Document",
+    "bytes_fields",
     "bytes_from_json",
     "doclist_of",
     "document_class",
@@ -106,6 +108,19 @@ def bytes_from_json(name: str, text: str) -> bytes:
         raise ValueError(f"{name}: a bytes field takes base64 text ({exc})") from exc
 
 
+@functools.cache
+def bytes_fields(doc_type: type[BaseDoc]) -> frozenset[str]:
+    """The fields of ``doc_type`` that hold bytes (read once per class)."""
+    return frozenset(name for name, field in doc_type.model_fields.items() if holds_bytes(field.annotation))
+
+
+@functools.cache
+def _nested_documents(doc_type: type[BaseDoc]) -> tuple[tuple[str, type[BaseDoc]], ...]:
+    """The fields of ``doc_type`` that hold documents, with their classes (read once per class)."""
+    found = ((name, document_class(field.annotation)) for name, field in doc_type.model_fields.items())
+    return tuple((name, nested) for name, nested in found if nested is not None)
+
+
 def from_json_values(doc_type: type[BaseDoc], obj: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON object's values as ``doc_type``'s fields take them: bytes fields arrive as base64 text (protobuf's
     JSON mapping, and what docwire's replies carry) and are decoded, nested documents included.
@@ -114,14 +129,12 @@ def from_json_values(doc_type: type[BaseDoc], obj: Mapping[str, Any]) -> dict[st
         ValueError: a bytes field's text is not base64; the message names the field.
     """
     values = dict(obj)
-    for name, field in doc_type.model_fields.items():
+    for name in bytes_fields(doc_type):
         value = values.get(name)
-        if isinstance(value, str) and holds_bytes(field.annotation):
+        if isinstance(value, str):
             values[name] = bytes_from_json(name, value)
-            continue
-        nested = document_class(field.annotation)
-        if nested is None or value is None:
-            continue
+    for name, nested in _nested_documents(doc_type):
+        value = values.get(name)
         if isinstance(value, Mapping):
             values[name] = from_json_values(nested, value)
         elif isinstance(value, list):

@@ -12,16 +12,18 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from docarray import BaseDoc
 from google.protobuf import empty_pb2
+from google.protobuf.message import Message
 
 from docwire.v1 import request_pb2
 from docwire_client.codec import decode_doc, encode_doc
 from docwire_client.errors import DocwireError, error_from_rpc
 from docwire_client.inputs import Outgoing, build_request
+from docwire_client.loops import reusable_on_this_loop
 from docwire_client.methods import GatewayMethods
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
@@ -30,6 +32,8 @@ from docwire_client.sending import RequestSource, concurrent_calls, send_request
 from docwire_client.target import Target
 
 __all__ = ["GrpcTransport"]
+
+M = TypeVar("M", bound=Message)
 
 logger = logging.getLogger("docwire.client")
 
@@ -83,14 +87,7 @@ class GrpcTransport:
         """
         global _grpc_pid  # one per process, by design
         _check_not_forked()
-        loop = asyncio.get_running_loop()
-        if self._channel is not None and self._loop is not loop:
-            if self._loop is not None and not self._loop.is_closed():
-                raise RuntimeError(
-                    "this AsyncClient is bound to the event loop it was first used in, and gRPC channels cannot "
-                    "move between loops (or threads). Create one AsyncClient per event loop, or share one sync "
-                    "Client between threads: it serves them all on its own loop."
-                )
+        if self._channel is not None and not reusable_on_this_loop(self._loop, "gRPC channels"):
             self._channel = None  # its loop is gone, and the channel with it
         if self._channel is None:
             address = self.target.address
@@ -99,7 +96,7 @@ class GrpcTransport:
                 self._channel = grpc.aio.secure_channel(address, credentials, options=self._options)
             else:
                 self._channel = grpc.aio.insecure_channel(address, options=self._options)
-            self._loop = loop
+            self._loop = asyncio.get_running_loop()
             _grpc_pid = _grpc_pid or os.getpid()
         return self._channel
 
@@ -236,16 +233,7 @@ class GrpcTransport:
         Raises:
             DocwireError: the gateway cannot be reached.
         """
-        call = self.channel.unary_unary(
-            GatewayMethods.DRY_RUN,
-            request_serializer=empty_pb2.Empty.SerializeToString,
-            response_deserializer=request_pb2.Status.FromString,
-        )
-        try:
-            status: request_pb2.Status = await call(empty_pb2.Empty(), timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise self.error(exc) from None
-        return status
+        return await self._ask(GatewayMethods.DRY_RUN, request_pb2.Status, timeout)
 
     async def endpoints(self, timeout: float) -> request_pb2.EndpointsInfo:
         """Endpoints: the Flow's endpoints and their schemas.
@@ -253,16 +241,18 @@ class GrpcTransport:
         Raises:
             DocwireError: the gateway cannot be reached.
         """
+        return await self._ask(GatewayMethods.ENDPOINTS, request_pb2.EndpointsInfo, timeout)
+
+    async def _ask(self, method: str, reply: type[M], timeout: float) -> M:
+        """A unary rpc that takes ``Empty``."""
         call = self.channel.unary_unary(
-            GatewayMethods.ENDPOINTS,
-            request_serializer=empty_pb2.Empty.SerializeToString,
-            response_deserializer=request_pb2.EndpointsInfo.FromString,
+            method, request_serializer=empty_pb2.Empty.SerializeToString, response_deserializer=reply.FromString
         )
         try:
-            info: request_pb2.EndpointsInfo = await call(empty_pb2.Empty(), timeout=timeout)
+            answer: M = await call(empty_pb2.Empty(), timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             raise self.error(exc) from None
-        return info
+        return answer
 
     async def close(self) -> None:
         """Closes the channel (a later call opens a new one)."""

@@ -37,6 +37,7 @@ from google.protobuf import json_format
 from docwire.v1 import request_pb2
 from docwire_client.errors import DocwireError, GatewayUnavailable, RequestTimeout, error_from_http
 from docwire_client.inputs import Outgoing, RequestSpec
+from docwire_client.loops import reusable_on_this_loop
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.sending import concurrent_calls
@@ -100,14 +101,7 @@ class HttpTransport:
     @property
     def client(self) -> httpx.AsyncClient:
         """The connection pool, opened on first use in the running event loop."""
-        loop = asyncio.get_running_loop()
-        if self._client is not None and self._loop is not loop:
-            if self._loop is not None and not self._loop.is_closed():
-                raise RuntimeError(
-                    "this AsyncClient is bound to the event loop it was first used in, and its connections "
-                    "cannot move between loops (or threads). Create one AsyncClient per event loop, or share "
-                    "one sync Client between threads: it serves them all on its own loop."
-                )
+        if self._client is not None and not reusable_on_this_loop(self._loop, "its connections"):
             self._client = None  # its loop is gone, and its connections with it
         if self._client is None:
             self._client = httpx.AsyncClient(
@@ -117,7 +111,7 @@ class HttpTransport:
                 timeout=httpx.Timeout(None, connect=10.0),
                 limits=httpx.Limits(max_connections=None, max_keepalive_connections=100),
             )
-            self._loop = loop
+            self._loop = asyncio.get_running_loop()
         return self._client
 
     def unreachable(self, exc: Exception) -> GatewayUnavailable:

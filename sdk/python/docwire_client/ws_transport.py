@@ -34,6 +34,7 @@ from docwire.v1 import request_pb2
 from docwire_client.errors import DocwireError, GatewayUnavailable, MessageTooLarge, error_from_status
 from docwire_client.http_transport import HttpTransport
 from docwire_client.inputs import Outgoing, build_request
+from docwire_client.loops import reusable_on_this_loop
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.sending import RequestSource, send_requests
@@ -263,6 +264,7 @@ class _SharedSocket:
         self._connect = connect
         self._connection: _Connection | None = None
         self._opening: asyncio.Lock | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def call(self, raw: bytes, request_id: str) -> request_pb2.DataRequest:
         """Sends one serialized request and waits for its reply.
@@ -296,8 +298,10 @@ class _SharedSocket:
                 await connection.reader
 
     async def _open(self) -> _Connection:
+        if not reusable_on_this_loop(self._loop, "its socket"):
+            self._connection = self._opening = None  # its loop is gone, and the socket with it
         if self._opening is None:
-            self._opening = asyncio.Lock()
+            self._opening, self._loop = asyncio.Lock(), asyncio.get_running_loop()
         async with self._opening:
             connection = self._connection
             if connection is None or connection.reader.done():

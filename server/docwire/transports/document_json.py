@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 import orjson
-from docarray import BaseDoc, DocList
+from docarray import BaseDoc
 from docarray.utils.create_dynamic_doc_class import create_base_doc_from_schema
 from pydantic import ValidationError
 
 from docwire.v1 import document_pb2
-from docwire_client.codec import encode_docs
-from docwire_client.doc_types import Document, bytes_from_json, holds_bytes
+from docwire_client.codec import encode_doc, encode_docs
+from docwire_client.doc_types import Document, bytes_fields, bytes_from_json
 from docwire_client.errors import DocumentSchemaError
 
 __all__ = ["DocumentJson", "doc_list_to_json", "doc_to_json", "dumps", "to_plain"]
@@ -55,8 +55,9 @@ def _tensor(value: Mapping[str, Any]) -> np.ndarray[Any, Any]:
         raise DocumentSchemaError(f"not a valid compact tensor ({{buffer, dtype, shape}}): {exc}") from exc
 
 
-def _prepared(value: Any, fields: Mapping[str, Any] | None) -> Any:
-    """``value`` with compact tensors made arrays and camelCase keys renamed to the snake_case fields they name."""
+def _prepared(value: Any, fields: Mapping[str, Any] | None, binary: frozenset[str] = frozenset()) -> Any:
+    """``value`` with compact tensors made arrays, camelCase keys renamed to the snake_case ``fields`` they name,
+    and the base64 text of the ``binary`` fields decoded."""
     if isinstance(value, list):
         return [_prepared(item, None) for item in value]
     if not isinstance(value, dict):
@@ -67,7 +68,7 @@ def _prepared(value: Any, fields: Mapping[str, Any] | None) -> Any:
     for key, item in value.items():
         name = key if fields is None or key in fields else _snake(key)
         name = name if fields is None or name in fields else key
-        if isinstance(item, str) and fields is not None and name in fields and holds_bytes(fields[name].annotation):
+        if isinstance(item, str) and name in binary:
             renamed[name] = _bytes(name, item)
         else:
             renamed[name] = _prepared(item, None)
@@ -97,11 +98,19 @@ class DocumentJson:
 
     def __init__(self, schemas: Mapping[str, Any]) -> None:
         self._schemas = schemas
-        self._classes: dict[str, type[BaseDoc]] = {}
+        self._classes: dict[str, type[BaseDoc]] = {}  # by schema: endpoints with one schema share a class
+        self._by_endpoint: dict[str, type[BaseDoc]] = {}
 
     def input_class(self, endpoint: str) -> type[BaseDoc]:
         """The document class built from the endpoint's input schema ("/default"'s, else Document)."""
-        entry = self._schemas.get(endpoint) or self._schemas.get("/default") or {}
+        key = endpoint if self._schemas.get(endpoint) else "/default"  # bounded: callers name any endpoint
+        found = self._by_endpoint.get(key)
+        if found is None:
+            found = self._by_endpoint[key] = self._class_of(key)
+        return found
+
+    def _class_of(self, endpoint: str) -> type[BaseDoc]:
+        entry = self._schemas.get(endpoint) or {}
         schema = entry.get("input")
         if not schema:
             return Document
@@ -130,7 +139,7 @@ class DocumentJson:
             if not isinstance(item, dict):
                 raise DocumentSchemaError(f"{where}[{index}] must be a JSON object, not {type(item).__name__}")
             try:
-                doc = cls.model_validate(_prepared(item, cls.model_fields))
+                doc = cls.model_validate(_prepared(item, cls.model_fields, bytes_fields(cls)))
             except ValidationError as exc:
                 problems = "; ".join(
                     f"{where}[{index}].{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
@@ -147,13 +156,11 @@ class DocumentJson:
 
     def encode(self, items: Any, endpoint: str) -> bytes:
         """JSON objects to a serialized ``docwire.v1.DocList`` for ``endpoint``."""
-        docs = self.validate(items, endpoint)
-        cls = self.input_class(endpoint)
-        return encode_docs(DocList[cls](docs))  # type: ignore[valid-type]
+        return encode_docs(self.validate(items, endpoint))  # validated once: no DocList to validate them again
 
     def encode_one(self, item: Any, endpoint: str) -> document_pb2.Doc:
         """One JSON object to a ``docwire.v1.Doc`` for ``endpoint``."""
-        return document_pb2.DocList.FromString(self.encode([item], endpoint)).docs[0]
+        return encode_doc(self.validate([item], endpoint)[0])
 
 
 def _ndarray(message: document_pb2.NdArray) -> Any:
