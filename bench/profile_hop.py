@@ -144,13 +144,13 @@ async def _async_collect(port: int, docs: Sequence[workloads.EmbedDoc], profiler
         collected = doclist_of(Document)
         # warm up the channel and the codec's plans
         async for batch in client.post(workloads.THROUGHPUT_ENDPOINT, docs[:1000], request_size=100):
-            collected.extend(batch)
+            list.extend(collected, batch)  # as Client.post collects: no second validation
         collected = doclist_of(Document)
         start = time.perf_counter()
         if profiler is not None:
             profiler.enable()
         async for batch in client.post(workloads.THROUGHPUT_ENDPOINT, docs, request_size=100):
-            collected.extend(batch)
+            list.extend(collected, batch)
         if profiler is not None:
             profiler.disable()
         elapsed = time.perf_counter() - start
@@ -480,7 +480,7 @@ def step_costs(docs: Sequence[workloads.EmbedDoc]) -> None:
         request_pb2.DataRequest().data.docs_bytes = docs_bytes
 
     def collect() -> None:
-        doclist_of(Document).extend(as_document)
+        list.extend(doclist_of(Document), as_document)
 
     steps: list[tuple[str, str, Callable[[], object]]] = [
         ("client", "build_request (encode_docs + DataRequest serialize)", lambda: build_request(spec, batch)),
@@ -492,7 +492,7 @@ def step_costs(docs: Sequence[workloads.EmbedDoc]) -> None:
             "decode_docs -> EmbedDoc (return_type=EmbedDoc)",
             lambda: decode_docs(docs_bytes, workloads.EmbedDoc),
         ),
-        ("client", "Client.post collect: DocList[Document].extend(100)", collect),
+        ("client", "Client.post collect: list.extend(DocList, 100 docs)", collect),
         ("gateway", "DataRequest.FromString(request)", lambda: parsed.FromString(raw_request)),
         ("gateway", "DataRequest.FromString(executor reply)", lambda: parsed.FromString(executor_reply)),
         (

@@ -56,6 +56,10 @@ class OnlyText(BaseDoc):
     text: str
 
 
+class Scalar(BaseDoc):
+    value: NdArray
+
+
 class Shouting(BaseDoc):
     text: str
 
@@ -114,6 +118,10 @@ def mixed(n: int = N) -> list[BaseDoc]:
     ]
 
 
+def scalars(n: int = N) -> list[BaseDoc]:
+    return [Scalar(value=np.array(i / 4, dtype=np.float32)) for i in range(n)]
+
+
 def non_ascii(n: int = N) -> list[BaseDoc]:
     return [OnlyText(text=f"héllo {i:02d}") for i in range(n)]
 
@@ -135,6 +143,7 @@ UNIFORM = [
     pytest.param(Mixed, mixed, id="floats-tensors-none-empty-containers"),
     pytest.param(PostInit, post_init, id="model-post-init"),
     pytest.param(OnlyText, empty_texts, id="empty-texts"),
+    pytest.param(Scalar, scalars, id="zero-dimensional-tensors"),
 ]
 
 # --------------------------------------------------------------------- helpers

@@ -66,10 +66,12 @@ from __future__ import annotations
 
 import copy
 import types
+from collections import deque
 from collections.abc import Callable, Iterable
-from itertools import repeat
+from functools import partial
+from itertools import repeat, starmap
 from math import prod
-from operator import attrgetter
+from operator import attrgetter, setitem
 from typing import Any, Final, NoReturn, TypeVar, Union, cast, get_args, get_origin
 
 import numpy as np
@@ -834,6 +836,8 @@ def _dtype(name: str) -> np.dtype[Any]:
 # bytearray itself). Used for classes that keep numpy's ``__array_finalize__``, which
 # is what ``view`` would have called.
 _NEW_ARRAY: Final = np.ndarray.__new__
+# Runs an iterator to its end, keeping nothing: ``map`` calls done in C.
+_exhaust: Final[Callable[[Iterable[Any]], object]] = partial(deque, maxlen=0)
 _PLAIN_FINALIZE: Final = np.ndarray.__array_finalize__
 
 
@@ -1806,9 +1810,15 @@ def _uniform_values(
     dtype = _dtype(cast(str, node.dtype))
     shape = cast(tuple[int, ...], node.shape)
     start, stop = payload
+    if shape:
+        # One writable copy of the batch's tensors, each document's tensor a view of its own
+        # row: one allocation and one copy per batch instead of one per document. (The rows
+        # are disjoint; the block lives as long as any of them.)
+        block = batch.rows[:, start:stop].copy().view(dtype).reshape((batch.size, *shape))
+        return list(block.view(target))
     step = batch.layout.record_size
     view = memoryview(data)
-    # A writable copy of its own bytes per tensor, as the general path makes.
+    # A 0-d tensor: iterating a block would give scalars, so each gets a copy of its own bytes.
     return [
         _NEW_ARRAY(target, shape, dtype, bytearray(view[offset : offset + stop - start]))
         for offset in range(start, step * batch.size, step)
@@ -1835,24 +1845,23 @@ def _decode_uniform(data: bytes, plan: _TypedPlan) -> list[Any] | None:
     base = plan.template.copy()
     base.update(read.shared)
     fills = [(name, factory) for name, factory in plan.factories if name not in present] + read.fresh
-    cls, new, extra_allowed, post_init = plan.cls, plan.new, plan.extra_allowed, plan.post_init
     set_dict, set_fields_set, set_extra, set_private = plan.setters
-    docs: list[Any] = []
-    append = docs.append
-    rows = zip(*columns, strict=True) if columns else repeat((), batch.size)
-    for row in rows:
-        values = base.copy()
-        values.update(zip(names, row, strict=True))
-        for name, factory in fills:
-            values[name] = factory()
-        doc = new(cls)
-        set_dict(doc, values)
-        set_fields_set(doc, present.copy())
-        set_extra(doc, {} if extra_allowed else None)
-        set_private(doc, None)
-        if post_init:
+    # Field by field over the whole batch, each step one ``map`` run to its end by
+    # ``_exhaust`` in C: half the time of a Python loop over the documents.
+    count = batch.size
+    dicts = list(map(dict.copy, repeat(base, count)))  # every field, in declaration order
+    for name, column in zip(names, columns, strict=True):
+        _exhaust(map(setitem, dicts, repeat(name), column))
+    for name, factory in fills:
+        _exhaust(map(setitem, dicts, repeat(name), starmap(factory, repeat((), count))))
+    docs = list(map(plan.new, repeat(plan.cls, count)))
+    _exhaust(map(set_dict, docs, dicts))
+    _exhaust(map(set_fields_set, docs, map(set.copy, repeat(present, count))))
+    _exhaust(map(set_extra, docs, starmap(dict, repeat((), count)) if plan.extra_allowed else repeat(None)))
+    _exhaust(map(set_private, docs, repeat(None)))
+    if plan.post_init:
+        for doc in docs:
             doc.model_post_init(None)
-        append(doc)
     return docs
 
 
