@@ -874,10 +874,20 @@ def test_values_the_wire_cannot_carry_are_schema_errors(bad: Any, fragment: str)
     assert fragment in str(caught.value)
 
 
+def _texts_of_growing_length(n_docs: int) -> list[Document]:
+    return [Document(text="x" * (i * 37)) for i in range(n_docs)]
+
+
+def _uniform_embeddings(n_docs: int) -> list[Document]:
+    """Documents the codec writes a batch at a time, the envelope into the same buffer."""
+    return [Document(embedding=np.full(16, i, dtype=np.float32)) for i in range(n_docs)]
+
+
+@pytest.mark.parametrize("make", [_texts_of_growing_length, _uniform_embeddings])
 @pytest.mark.parametrize("n_docs", [0, 1, 3, 100])
-def test_build_request_gives_protobufs_own_bytes(n_docs: int) -> None:
+def test_build_request_gives_protobufs_own_bytes(n_docs: int, make: Callable[[int], list[Document]]) -> None:
     """The request is assembled by hand around the documents; it must be what protobuf itself writes."""
-    docs = [Document(text="x" * (i * 37)) for i in range(n_docs)]
+    docs = make(n_docs)
     spec = RequestSpec("/index", {"k": 1}, "exec.*", 250)
     request_id, raw = build_request(spec, docs)
     message = request_pb2.DataRequest.FromString(raw)

@@ -330,8 +330,9 @@ def build(
     texts_at: Sequence[tuple[tuple[int, int], bytes]],
     floats_at: Sequence[tuple[tuple[int, int], Sequence[float]]],
     tensors_at: Sequence[tuple[tuple[int, int], np.dtype[Any], tuple[int, ...], Sequence[npt.NDArray[Any]]]],
+    head: bytes = b"",
 ) -> bytes:
-    """``count`` records shaped like ``record`` (whose layout is ``layout``), the payloads filled in.
+    """``head``, then ``count`` records shaped like ``record`` (whose layout is ``layout``), the payloads filled in.
 
     Args:
         record: one serialized record (its ``DocList.docs`` tag and length included).
@@ -340,8 +341,11 @@ def build(
         texts_at: per text payload, the ``count`` texts' UTF-8 bytes joined (each of the payload's width).
         floats_at: per float payload, the ``count`` values.
         tensors_at: per tensor payload, the dtype, shape and the ``count`` arrays (of that dtype and shape).
+        head: bytes the result starts with (a caller's envelope): written here, it costs no second copy.
     """
-    out = np.empty((count, layout.record_size), dtype=np.uint8)
+    whole = np.empty(len(head) + count * layout.record_size, dtype=np.uint8)
+    whole[: len(head)] = np.frombuffer(head, dtype=np.uint8)
+    out = whole[len(head) :].reshape(count, layout.record_size)
     out[:] = np.frombuffer(record, dtype=np.uint8)
     for (start, stop), joined in texts_at:
         out[:, start:stop] = np.frombuffer(joined, dtype=np.uint8).reshape(count, stop - start)
@@ -351,4 +355,4 @@ def build(
         # copy=False raises rather than copy: the rows must be written in place.
         target = np.reshape(out[:, start:stop].view(dtype), (count, *shape), copy=False)
         target[...] = arrays  # half the time of np.stack(arrays, out=target)
-    return out.tobytes()
+    return whole.tobytes()

@@ -735,7 +735,7 @@ def _uniform_encoding(signature: tuple[Any, ...], record: bytes) -> _UniformEnco
     return encoding
 
 
-def _encode_uniform(docs: list[Any]) -> bytes | None:
+def _encode_uniform(docs: list[Any], head: Callable[[int], bytes] | None = None) -> bytes | None:
     """A batch of documents of one class whose fields have one size each, in a few numpy calls.
 
     Returns None (the caller encodes document by document) for anything else: documents
@@ -783,21 +783,25 @@ def _encode_uniform(docs: list[Any]) -> bytes | None:
             if where[1] - where[0] != dtype.itemsize * prod(shape):
                 return None
             tensors.append((where, dtype, shape, arrays))
-    return batch_layout.build(record, layout, len(docs), texts, floats, tensors)
+    before = head(len(docs) * layout.record_size) if head is not None else b""
+    return batch_layout.build(record, layout, len(docs), texts, floats, tensors, before)
 
 
-def encode_docs(docs: Iterable[BaseDoc]) -> bytes:
+def encode_docs(docs: Iterable[BaseDoc], head: Callable[[int], bytes] | None = None) -> bytes:
     """Encode documents as a serialized ``docwire.v1.DocList`` (docarray's ``DocListProto``).
 
     A list of documents of one class whose fields hold values of one size each (ids,
     embeddings of one shape, None) is written a batch at a time; the bytes are the same.
+    ``head``, given the encoded length, returns bytes to put before the documents (an
+    envelope whose length prefixes depend on it): the result is then those bytes and the
+    documents, written once.
 
     Raises:
         DocumentSchemaError: a field holds a value the wire cannot carry; the message
             names the document's index and the field.
     """
     if isinstance(docs, list) and len(docs) >= _UNIFORM_MIN_DOCS:
-        encoded = _encode_uniform(docs)
+        encoded = _encode_uniform(docs, head)
         if encoded is not None:
             return encoded
     message = document_pb2.DocList()
@@ -807,7 +811,8 @@ def encode_docs(docs: Iterable[BaseDoc]) -> bytes:
             _encode_doc_into(doc, add())
         except (_FieldError, RecursionError) as exc:
             raise _encode_failure(exc, index) from None
-    return message.SerializeToString()
+    encoded = message.SerializeToString()
+    return head(len(encoded)) + encoded if head is not None else encoded
 
 
 # ------------------------------------------------------------------------- decoding

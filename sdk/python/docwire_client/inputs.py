@@ -119,13 +119,16 @@ def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, byte
         header.timeout = spec.timeout_ms
     if spec.parameters:
         request.parameters.update(dict(spec.parameters))
-    # ``data`` (field 4) is DataRequest's last field, so appending it by hand gives protobuf's own bytes
-    # while copying the documents once instead of twice (into the message, then out of it).
-    encoded = encode_docs(docs)
-    content = _DOCS_BYTES_TAG + varint_bytes(len(encoded))
-    return request_id, b"".join(
-        (request.SerializeToString(), _DATA_TAG, varint_bytes(len(content) + len(encoded)), content, encoded)
-    )
+    # ``data`` (field 4) is DataRequest's last field, so appending it by hand gives protobuf's own bytes;
+    # the codec writes this envelope before the documents, so they are copied once (not into the
+    # message, out of it, and into a joined whole).
+    envelope = request.SerializeToString()
+
+    def head(size: int) -> bytes:
+        content = _DOCS_BYTES_TAG + varint_bytes(size)
+        return b"".join((envelope, _DATA_TAG, varint_bytes(len(content) + size), content))
+
+    return request_id, encode_docs(docs, head)
 
 
 #: The keys (field number, wire type 2) of ``DataRequest.data`` and ``DataContent.docs_bytes``.
