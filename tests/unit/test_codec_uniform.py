@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from docarray import BaseDoc, DocList
 from docarray.typing import ID, AnyTensor, ImageNdArray, NdArray, NdArrayEmbedding
-from pydantic import PrivateAttr, field_validator
+from pydantic import ConfigDict, PrivateAttr, field_validator
 
 from docwire.v1 import document_pb2
 from docwire_client import codec
@@ -58,6 +58,13 @@ class OnlyText(BaseDoc):
 
 class Scalar(BaseDoc):
     value: NdArray
+
+
+class ExtraAllowed(BaseDoc):
+    # each document gets its own __pydantic_extra__ dict
+    model_config = ConfigDict(extra="allow")  # type: ignore[assignment]
+
+    embedding: NdArray
 
 
 class Shouting(BaseDoc):
@@ -122,6 +129,10 @@ def scalars(n: int = N) -> list[BaseDoc]:
     return [Scalar(value=np.array(i / 4, dtype=np.float32)) for i in range(n)]
 
 
+def extra_allowed(n: int = N) -> list[BaseDoc]:
+    return [ExtraAllowed(embedding=row) for row in _rng().random((n, 4), dtype=np.float32)]
+
+
 def non_ascii(n: int = N) -> list[BaseDoc]:
     return [OnlyText(text=f"héllo {i:02d}") for i in range(n)]
 
@@ -144,6 +155,7 @@ UNIFORM = [
     pytest.param(PostInit, post_init, id="model-post-init"),
     pytest.param(OnlyText, empty_texts, id="empty-texts"),
     pytest.param(Scalar, scalars, id="zero-dimensional-tensors"),
+    pytest.param(ExtraAllowed, extra_allowed, id="extra-allowed"),
 ]
 
 # --------------------------------------------------------------------- helpers
@@ -260,6 +272,8 @@ def test_batch_decoding_builds_what_the_general_path_builds(doc_type: type[BaseD
 @pytest.mark.parametrize(("doc_type", "make"), UNIFORM)
 def test_decoded_tensors_and_containers_belong_to_one_document(doc_type: type[BaseDoc], make: Factory) -> None:
     first, second = decode_docs(encode_docs(make()), doc_type)[:2]
+    assert first.__pydantic_fields_set__ is not second.__pydantic_fields_set__
+    assert first.__pydantic_extra__ is None or first.__pydantic_extra__ is not second.__pydantic_extra__
     for name, value in first.__dict__.items():
         other = second.__dict__[name]
         if isinstance(value, np.ndarray):
