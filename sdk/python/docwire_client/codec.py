@@ -841,9 +841,9 @@ def _dtype(name: str) -> np.dtype[Any]:
 # bytearray itself). Used for classes that keep numpy's ``__array_finalize__``, which
 # is what ``view`` would have called.
 _NEW_ARRAY: Final = np.ndarray.__new__
+_PLAIN_FINALIZE: Final = np.ndarray.__array_finalize__
 # Runs an iterator to its end, keeping nothing: ``map`` calls done in C.
 _exhaust: Final[Callable[[Iterable[Any]], object]] = partial(deque, maxlen=0)
-_PLAIN_FINALIZE: Final = np.ndarray.__array_finalize__
 
 
 def _builds_directly(cls: type[Any]) -> bool:
@@ -1341,7 +1341,7 @@ def _uniform_kind(annotation: Any, coerce: _Coercer) -> tuple[str | None, Any]:
 
     ``(_TEXT, str)``: text without a ``type`` is the value; ``(_TEXT, ID)``: text typed
     ``"id"`` becomes an ``ID``; ``(_FLOAT, float)``; ``(_TENSOR, cls)``: a numpy tensor
-    becomes a ``cls`` on a copy of its bytes. These mirror the fast paths of
+    becomes a ``cls`` on a copy of its bytes (its row of the batch's copied block). These mirror the fast paths of
     ``_field_decoder``; ``(None, None)`` for every other field (only nodes without a
     payload, None and empty containers, are read for those, through the decoder).
     """
