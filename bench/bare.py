@@ -2,7 +2,9 @@
 
 client (this process) -> relay process (gateway stand-in) -> echo process (executor stand-in) -> back.
 Every hop is grpc.aio on uvloop with raw-bytes methods (no (de)serializers), so the figures are
-the floor docwire's gateway/executor path is compared against.
+the floor docwire's gateway/executor path is compared against. The relay's Stream sends each
+request to the echo as a unary call (the reference of the issues' targets); its Piped passes a
+client stream's messages over one stream to the echo, the floor for a gateway that does the same.
 
     python bench/bare.py                     # run both workloads, print a table
     python bench/bare.py echo                # internal: echo server, prints its port
@@ -47,6 +49,35 @@ def batch_payload(docs: int = DOCS_PER_REQUEST, dim: int = 512) -> bytes:
 
 async def _echo(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
     return request
+
+
+async def _echo_stream(
+    requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[bytes, bytes]
+) -> AsyncIterator[bytes]:
+    async for request in requests:
+        yield request
+
+
+def _piped_handler(upstream: grpc.aio.StreamStreamMultiCallable[bytes, bytes]) -> Any:
+    """Relay/Piped: one stream to the echo per client stream, each message passed on as it comes."""
+
+    async def piped(requests: AsyncIterator[bytes], _: grpc.aio.ServicerContext[bytes, bytes]) -> AsyncIterator[bytes]:
+        call = upstream(timeout=RPC_TIMEOUT_S)
+
+        async def pump() -> None:
+            async for request in requests:
+                await call.write(request)
+            await call.done_writing()
+
+        writer = asyncio.create_task(pump())
+        try:
+            async for reply in call:
+                yield reply
+            await writer
+        finally:
+            writer.cancel()
+
+    return grpc.stream_stream_rpc_method_handler(piped)
 
 
 def _relay_handlers(upstream: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes], prefetch: int) -> dict[str, Any]:
@@ -98,11 +129,15 @@ async def _serve(role: str, args: list[str]) -> None:
     channel = None
     if role == "echo" and not args:
         service = "bare.Echo"
-        handlers: dict[str, Any] = {"Call": grpc.unary_unary_rpc_method_handler(_echo)}
+        handlers: dict[str, Any] = {
+            "Call": grpc.unary_unary_rpc_method_handler(_echo),
+            "Stream": grpc.stream_stream_rpc_method_handler(_echo_stream),
+        }
     elif role == "relay" and len(args) == 2:
         channel = grpc.aio.insecure_channel(args[0], options=OPTIONS)
         upstream: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary("/bare.Echo/Call")
         service, handlers = "bare.Relay", _relay_handlers(upstream, int(args[1]))
+        handlers["Piped"] = _piped_handler(channel.stream_stream("/bare.Echo/Stream"))
     else:
         raise SystemExit(f"usage: {__doc__}")
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
@@ -165,8 +200,13 @@ async def _latency(target: str, payload: bytes, n: int, warmup: int) -> list[flo
         return samples
 
 
-async def _stream_once(channel: grpc.aio.Channel, payload: bytes, n_requests: int) -> float:
-    call: grpc.aio.StreamStreamCall[bytes, bytes] = channel.stream_stream("/bare.Relay/Stream")(timeout=RPC_TIMEOUT_S)
+#: The relay's stream methods: one unary call to the echo per request, or one stream to it per client stream.
+STREAM = "/bare.Relay/Stream"
+PIPED = "/bare.Relay/Piped"
+
+
+async def _stream_once(channel: grpc.aio.Channel, payload: bytes, n_requests: int, method: str = STREAM) -> float:
+    call: grpc.aio.StreamStreamCall[bytes, bytes] = channel.stream_stream(method)(timeout=RPC_TIMEOUT_S)
 
     async def write_all() -> None:
         for _ in range(n_requests):
@@ -188,12 +228,12 @@ async def _stream_once(channel: grpc.aio.Channel, payload: bytes, n_requests: in
     return time.perf_counter() - start
 
 
-async def _throughput(target: str, payload: bytes, n_requests: int, warmup: int) -> float:
+async def _throughput(target: str, payload: bytes, n_requests: int, warmup: int, method: str = STREAM) -> float:
     async with grpc.aio.insecure_channel(target, options=OPTIONS) as channel:
         await asyncio.wait_for(channel.channel_ready(), STARTUP_TIMEOUT_S)
         if warmup:
-            await _stream_once(channel, payload, warmup)
-        return await _stream_once(channel, payload, n_requests)
+            await _stream_once(channel, payload, warmup, method)
+        return await _stream_once(channel, payload, n_requests, method)
 
 
 def sequential_latency(n: int = 2000, warmup: int = 200, payload: bytes = SMALL_PAYLOAD) -> dict[str, float]:

@@ -13,7 +13,9 @@ Workloads (each repeated ``--reps`` times, the median reported, every repetition
    serialized 100-document DataRequest through ``bare.stream_throughput``. docwire is also
    measured with ``return_responses=True`` (replies are not decoded into documents) and with
    ``return_type=DocList[EmbedDoc]`` (decoded into the small schema instead of the default
-   ``Document``), to show what client-side decoding costs.
+   ``Document``), to show what client-side decoding costs. The "vs piped relay" rows set the
+   same docwire figures against a relay that passes a client stream to the echo over one
+   stream (``bare.PIPED``), as docwire's gateway does from a stream's second request on.
 
 The stream rows also show the CPU time every process spent per 100-document request
 (``/proc/<pid>/stat``, all threads): docwire's client + gateway + executor against bare's
@@ -184,10 +186,12 @@ def _per_s() -> Figure:
     return Figure("docs/s", higher_is_better=True)
 
 
-def _bare_stream(target: str, payload: bytes, n_requests: int, pids: dict[str, int], cpu: CpuFigure) -> float:
+def _bare_stream(
+    target: str, payload: bytes, n_requests: int, pids: dict[str, int], cpu: CpuFigure, method: str = bare.STREAM
+) -> float:
     """Docs/s of ``bare._throughput`` on a running relay (warmed up by the caller); its CPU per request to ``cpu``."""
     before = workloads.CpuSnapshot.take(pids)
-    elapsed: float = uvloop.run(bare._throughput(target, payload, n_requests, 0))
+    elapsed: float = uvloop.run(bare._throughput(target, payload, n_requests, 0, method))
     _, spent = workloads.CpuSnapshot.take(pids).since(before)
     cpu.add(spent, n_requests)
     return n_requests * workloads.DOCS_PER_REQUEST / elapsed
@@ -202,6 +206,7 @@ def measure(reps: int, n: int, warmup: int, *, full: bool = True) -> tuple[list[
     large_rows = full
     bare_p50, bare_p99, bare_thr, bare_large = _ms(), _ms(), _per_s(), _per_s()
     bare_thr_cpu, bare_large_cpu = CpuFigure(), CpuFigure()
+    bare_piped, bare_piped_cpu = _per_s(), CpuFigure()
     rows = [
         Row("sequential", "p50, Client", _ms(), bare_p50, P50_TARGET),
         Row("sequential", "p99, Client", _ms(), bare_p99),
@@ -214,6 +219,9 @@ def measure(reps: int, n: int, warmup: int, *, full: bool = True) -> tuple[list[
         Row("stream 100k", "return_responses=True", _per_s(), bare_large, THROUGHPUT_TARGET, bare_cpu=bare_large_cpu),
     ]
     sync_p50, sync_p99, async_p50, async_p99, thr_docs, thr_raw, thr_typed, large_docs, large_raw = rows
+    # Informational: the same docwire runs against a relay that streams to the echo too (bare.PIPED).
+    for row in (thr_docs, thr_raw):
+        rows.append(Row("vs piped relay", row.figure, row.docwire, bare_piped, None, row.docwire_cpu, bare_piped_cpu))
 
     with console.status(f"building {workloads.N_DOCS_LARGE if large_rows else workloads.N_DOCS:,} documents"):
         large = workloads.embed_docs(workloads.N_DOCS_LARGE if large_rows else workloads.N_DOCS)
@@ -259,6 +267,9 @@ def measure(reps: int, n: int, warmup: int, *, full: bool = True) -> tuple[list[
                 uvloop.run(bare._throughput(target, batch_payload, 20, 0))  # warm-up
                 requests = workloads.N_DOCS // workloads.DOCS_PER_REQUEST
                 bare_thr.runs.append(_bare_stream(target, batch_payload, requests, bare_pids, bare_thr_cpu))
+                uvloop.run(bare._throughput(target, batch_payload, 20, 0, bare.PIPED))  # warm-up
+                piped = _bare_stream(target, batch_payload, requests, bare_pids, bare_piped_cpu, bare.PIPED)
+                bare_piped.runs.append(piped)
                 if large_rows:
                     requests = workloads.N_DOCS_LARGE // workloads.DOCS_PER_REQUEST
                     bare_large.runs.append(_bare_stream(target, batch_payload, requests, bare_pids, bare_large_cpu))

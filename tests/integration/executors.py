@@ -229,3 +229,13 @@ class SeedEncoder(Executor):
         for doc in docs:
             content = doc.text or doc.blob or doc.uri or ""
             doc.embedding = np.array([len(content), 0.5, 1.0, 2.0], dtype=np.float32)  # type: ignore[assignment]
+
+
+class Lagger(Executor):
+    """Waits as many seconds as its first document's text says, then appends "!" to every text."""
+
+    @requests
+    async def lag(self, docs: DocList[TextDoc], **kwargs: object) -> None:
+        await asyncio.sleep(float(docs[0].text) if docs else 0.0)
+        for d in docs:
+            d.text += "!"

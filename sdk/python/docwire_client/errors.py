@@ -21,10 +21,12 @@ __all__ = [
     "MessageTooLarge",
     "RequestTimeout",
     "ended_while_sending",
+    "error_from_call_status",
     "error_from_http",
     "error_from_reply_status",
     "error_from_rpc",
     "error_from_status",
+    "status_code_of",
 ]
 
 #: Trailing-metadata key naming the DocwireError class a server aborted with.
@@ -179,13 +181,25 @@ def error_from_rpc(exc: grpc.aio.AioRpcError, address: str) -> DocwireError:
         lost.grpc_code = grpc.StatusCode.UNAVAILABLE
         return lost
     named = [str(value) for key, value in exc.trailing_metadata() or () if key == ERROR_METADATA_KEY]
-    cls = (_BY_NAME.get(named[0]) if named else None) or _BY_CODE.get(code, DocwireError)
-    if cls is GatewayUnavailable:
-        error: DocwireError = GatewayUnavailable(f"cannot reach the server at {address}: {details}")
-    else:
-        error = cls(details or code.name)
+    error = error_from_call_status(code, details, named[0] if named else "")
+    if isinstance(error, GatewayUnavailable):
+        error = GatewayUnavailable(f"cannot reach the server at {address}: {details}")
+        error.grpc_code = code
+    return error
+
+
+def error_from_call_status(code: grpc.StatusCode, details: str, error_class: str) -> DocwireError:
+    """The DocwireError a call's status stands for: the class a docwire server named
+    (``error_class``, empty when none), else the one the status code maps to."""
+    cls = (_BY_NAME.get(error_class) if error_class else None) or _BY_CODE.get(code, DocwireError)
+    error = cls(details or code.name)
     error.grpc_code = code
     return error
+
+
+def status_code_of(value: int) -> grpc.StatusCode:
+    """The gRPC status code numbered ``value`` (UNKNOWN for numbers gRPC does not define)."""
+    return _CODE_BY_VALUE.get(value, grpc.StatusCode.UNKNOWN)
 
 
 #: HTTP status -> the error it stands for when the body names none (grpc-gateway's table, read backwards).

@@ -29,5 +29,6 @@ class ExecutorMethods:
     """Paths of the ExecutorService rpcs."""
 
     PROCESS = _path(EXECUTOR_SERVICE, "Process")
+    PROCESS_STREAM = _path(EXECUTOR_SERVICE, "ProcessStream")
     STREAM_DOC = _path(EXECUTOR_SERVICE, "StreamDoc")
     ENDPOINTS = _path(EXECUTOR_SERVICE, "Endpoints")

@@ -20,6 +20,7 @@ from google.protobuf import empty_pb2, json_format
 from google.protobuf.message import DecodeError
 
 from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint
+from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.router import ExecutorNode, plan_route, scope_parameters
 from docwire.gateway.upstream import ReplicaPool
 from docwire.runtime.servicer import RESULTS_KEY
@@ -96,7 +97,12 @@ class GatewayServicer:
         }
 
     async def handle(
-        self, raw: bytes, *, errors_in_reply: bool = False, metadata: Sequence[tuple[str, str]] = ()
+        self,
+        raw: bytes,
+        *,
+        errors_in_reply: bool = False,
+        metadata: Sequence[tuple[str, str]] = (),
+        streams: UpstreamStreams | None = None,
     ) -> bytes:
         """Routes one serialized DataRequest through the Flow and returns the serialized reply.
 
@@ -106,6 +112,7 @@ class GatewayServicer:
                 unavailable, ...) with an error status in its reply instead of raising, so
                 the other requests of a stream go on. Unparsable bytes still raise.
             metadata: the client's call metadata, passed on to every executor.
+            streams: the ProcessStream calls of the client stream this request came on.
 
         Raises:
             DocwireError: the request failed (always BadRequest for unparsable bytes).
@@ -113,14 +120,19 @@ class GatewayServicer:
         start = time.time_ns()
         request = _parse_request(raw)
         try:
-            return await self._route(request, raw, start, metadata)
+            return await self._route(request, raw, start, metadata, streams)
         except DocwireError as error:
             if not errors_in_reply:
                 raise
             return _error_reply(request, error, start)
 
     async def _route(
-        self, request: request_pb2.DataRequest, raw: bytes, start: int, metadata: Sequence[tuple[str, str]]
+        self,
+        request: request_pb2.DataRequest,
+        raw: bytes,
+        start: int,
+        metadata: Sequence[tuple[str, str]],
+        streams: UpstreamStreams | None,
     ) -> bytes:
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
@@ -137,7 +149,7 @@ class GatewayServicer:
                 scoped = scope_parameters(parameters or {}, node.name, self._names)
                 current = _with_parameters(reply, _with_results(scoped, reply))
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-            current = await self._pools[node.name].process(current, remaining, metadata)
+            current = await self._pools[node.name].process(current, remaining, metadata, streams)
             reply = request_pb2.DataRequest.FromString(current)
             if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
                 break
@@ -165,11 +177,12 @@ class GatewayServicer:
         replies: asyncio.Queue[bytes | DocwireError | None] = asyncio.Queue()
         in_flight: set[asyncio.Task[None]] = set()
         metadata = call_metadata(context)
+        streams = UpstreamStreams(metadata)
         cut_short = False
 
         async def handle_one(raw: bytes) -> None:
             try:
-                await replies.put(await self.handle(raw, errors_in_reply=True, metadata=metadata))
+                await replies.put(await self.handle(raw, errors_in_reply=True, metadata=metadata, streams=streams))
             except DocwireError as error:  # unparsable bytes: no request id to answer
                 await replies.put(error)
 
@@ -198,6 +211,7 @@ class GatewayServicer:
                     raise failure
                 while in_flight:
                     await asyncio.wait(set(in_flight))
+                await streams.close()
             finally:
                 draining.cancel()
                 reading.cancel()
@@ -216,6 +230,7 @@ class GatewayServicer:
         finally:
             for task in (feeder, *in_flight):
                 task.cancel()
+            streams.cancel()
 
     async def stream_doc(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
         """StreamDoc: forwards to the executor that serves the generator endpoint, reply by reply."""

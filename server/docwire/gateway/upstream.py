@@ -4,29 +4,51 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf import empty_pb2
 
 from docwire.gateway.router import ExecutorNode
 from docwire.transports.grpc_server import channel_options
-from docwire.v1 import request_pb2
-from docwire_client.errors import DocwireError, ExecutorUnavailable, RequestTimeout, error_from_rpc
+from docwire.v1 import executor_pb2, request_pb2
+from docwire_client.errors import (
+    ERROR_METADATA_KEY,
+    DocwireError,
+    ExecutorUnavailable,
+    GatewayUnavailable,
+    RequestTimeout,
+    ended_while_sending,
+    error_from_call_status,
+)
 from docwire_client.methods import ExecutorMethods
 
-__all__ = ["ReplicaPool", "upstream_error"]
+if TYPE_CHECKING:
+    from docwire.gateway.replica_streams import UpstreamStreams
+
+__all__ = ["ReplicaPool", "call_error", "upstream_error"]
 
 
 def upstream_error(exc: grpc.aio.AioRpcError, executor: str, address: str) -> DocwireError:
     """Translates a failed call to an executor into the DocwireError the gateway reports."""
-    code = exc.code()
+    if ended_while_sending(exc):  # the executor's own status is lost (see ended_while_sending)
+        lost = GatewayUnavailable(f"executor {executor!r} at {address}: {exc.details()}")
+        lost.grpc_code = exc.code()
+        return lost
+    named = [str(value) for key, value in exc.trailing_metadata() or () if key == ERROR_METADATA_KEY]
+    return call_error(exc.code(), exc.details() or "", named[0] if named else "", executor, address)
+
+
+def call_error(code: grpc.StatusCode, details: str, error_class: str, executor: str, address: str) -> DocwireError:
+    """The DocwireError the gateway reports for a call to an executor that ended with ``code``
+    (``error_class``: the class the executor named, empty when none)."""
     where = f"executor {executor!r} at {address}"
     if code == grpc.StatusCode.UNAVAILABLE:
-        return ExecutorUnavailable(f"{where} is unavailable: {exc.details()}")
+        return ExecutorUnavailable(f"{where} is unavailable: {details}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return RequestTimeout(f"{where} did not answer before the deadline")
     # Anything else keeps the class the executor named (or its code's), with the executor named.
-    error = type(error_from_rpc(exc, address))(f"{where}: {exc.details()}")
+    error = type(error_from_call_status(code, details, error_class))(f"{where}: {details}")
     error.grpc_code = code
     return error
 
@@ -47,6 +69,12 @@ class ReplicaPool:
         self._process: list[grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = [
             ch.unary_unary(ExecutorMethods.PROCESS) for ch in self._channels
         ]
+        self._process_stream: list[grpc.aio.StreamStreamMultiCallable[bytes, executor_pb2.ProcessResult]] = [
+            ch.stream_stream(
+                ExecutorMethods.PROCESS_STREAM, response_deserializer=executor_pb2.ProcessResult.FromString
+            )
+            for ch in self._channels
+        ]
         self._stream_doc: list[grpc.aio.UnaryStreamMultiCallable[bytes, bytes]] = [
             ch.unary_stream(ExecutorMethods.STREAM_DOC) for ch in self._channels
         ]
@@ -65,16 +93,27 @@ class ReplicaPool:
         count = len(self._channels)
         return [(first + i) % count for i in range(count)]
 
-    async def process(self, raw: bytes, timeout: float | None, metadata: Sequence[tuple[str, str]] = ()) -> bytes:
+    async def process(
+        self,
+        raw: bytes,
+        timeout: float | None,
+        metadata: Sequence[tuple[str, str]] = (),
+        streams: UpstreamStreams | None = None,
+    ) -> bytes:
         """Runs one request on the next replica, passing ``metadata`` (the client's headers) on.
 
         A replica that refuses the connection is skipped for the next one: the
         request never reached it. A replica that fails once the request may have
-        reached it is reported, not retried, so no request runs twice.
+        reached it is reported, not retried, so no request runs twice. With
+        ``streams`` (the requests of one client stream), the request goes over the
+        stream open to that replica when there is one (see ``replica_streams``).
         """
+        order = self._order()
+        if streams is not None and (stream := streams.stream_to(self, order[0])) is not None:
+            return await stream.process(raw, timeout)
         failure: grpc.aio.AioRpcError | None = None
         index = 0
-        for index in self._order():
+        for index in order:
             try:
                 reply: bytes = await self._process[index](raw, timeout=timeout, metadata=metadata or None)
                 return reply
@@ -84,6 +123,16 @@ class ReplicaPool:
                 failure = exc
         assert failure is not None
         raise upstream_error(failure, self.node.name, self.node.addresses[index]) from failure
+
+    def connected(self, index: int) -> bool:
+        """Whether the channel to replica ``index`` is connected."""
+        return self._channels[index].get_state() == grpc.ChannelConnectivity.READY
+
+    def process_stream_call(
+        self, index: int, metadata: Sequence[tuple[str, str]]
+    ) -> grpc.aio.StreamStreamCall[bytes, executor_pb2.ProcessResult]:
+        """A new ProcessStream call to replica ``index``, carrying ``metadata`` (the client's headers)."""
+        return self._process_stream[index](metadata=metadata or None)
 
     async def stream_doc(
         self, raw: bytes, timeout: float | None, metadata: Sequence[tuple[str, str]] = ()

@@ -12,6 +12,7 @@ documents, the reply carries those bytes untouched. Same reply, no decode and no
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -30,10 +31,10 @@ from docwire.executor.docs_access import never_reads_docs, tracing
 from docwire.executor.sync_runner import SyncRunner
 from docwire.runtime.status import error_status
 from docwire.transports.grpc_server import abort, call_metadata
-from docwire.v1 import request_pb2
-from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs, reencodes_unchanged
+from docwire.v1 import executor_pb2, request_pb2
+from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs, reencodes_unchanged, varint_bytes
 from docwire_client.doc_types import doclist_of
-from docwire_client.errors import BadRequest, EndpointNotFound
+from docwire_client.errors import BadRequest, DocwireError, EndpointNotFound
 from docwire_client.methods import EXECUTOR_SERVICE
 
 __all__ = ["RESULTS_KEY", "ExecutorServicer"]
@@ -42,6 +43,9 @@ __all__ = ["RESULTS_KEY", "ExecutorServicer"]
 RESULTS_KEY = "__results__"
 
 logger = logging.getLogger("docwire.executor")
+
+#: The key (field number, wire type 2) of ``ProcessResult.reply``.
+_REPLY_TAG = bytes([executor_pb2.ProcessResult.REPLY_FIELD_NUMBER << 3 | 2])
 
 _M = TypeVar("_M", request_pb2.DataRequest, request_pb2.SingleDocumentRequest)
 
@@ -64,6 +68,7 @@ class ExecutorServicer:
             EXECUTOR_SERVICE,
             {
                 "Process": grpc.unary_unary_rpc_method_handler(self.process),
+                "ProcessStream": grpc.stream_stream_rpc_method_handler(self.process_stream),
                 "StreamDoc": grpc.unary_stream_rpc_method_handler(self.stream_doc),
                 "Endpoints": grpc.unary_unary_rpc_method_handler(
                     self.endpoints,
@@ -76,6 +81,61 @@ class ExecutorServicer:
     async def process(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         """Process: runs the endpoint the header names on the request's documents."""
         request = await self._parse(request_pb2.DataRequest, raw, context)
+        try:
+            return await self._process(request, context)
+        except BadRequest as exc:  # documents that cannot be decoded, or do not fit the schema
+            await abort(context, exc)
+
+    async def process_stream(
+        self, calls: AsyncIterator[bytes], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[bytes]:
+        """ProcessStream: Process for each call of the stream, each result sent when its call is done."""
+        results: asyncio.Queue[bytes | BadRequest | None] = asyncio.Queue()
+
+        async def run(raw: bytes) -> None:
+            try:
+                results.put_nowait(await self._result_of(raw, context))
+            except BadRequest as exc:  # not a ProcessCall: the caller is not a docwire gateway
+                results.put_nowait(exc)
+
+        async def take_calls() -> None:
+            async with asyncio.TaskGroup() as calls_running:
+                async for raw in calls:
+                    calls_running.create_task(run(raw))
+
+        taker = asyncio.create_task(take_calls())
+        taker.add_done_callback(lambda _: results.put_nowait(None))  # every result is queued by then
+        try:
+            while (result := await results.get()) is not None:
+                if isinstance(result, BadRequest):
+                    await abort(context, result)
+                yield result
+            await taker
+        finally:
+            taker.cancel()
+
+    async def _result_of(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        """The serialized ProcessResult of one serialized ProcessCall."""
+        try:
+            call = executor_pb2.ProcessCall.FromString(raw)
+        except DecodeError as exc:
+            raise BadRequest(f"a call is not a valid docwire.v1.ProcessCall: {exc}") from None
+        result = executor_pb2.ProcessResult(sequence=call.sequence)
+        try:
+            reply = await self._process(call.request, context)
+        except DocwireError as exc:  # what Process aborts its call with
+            result.error.code, result.error.error_class = exc.grpc_code.value[0], type(exc).__name__
+            result.error.details = str(exc)
+            return result.SerializeToString()
+        except Exception as exc:  # a bug here: Process would end its call with UNKNOWN
+            logger.exception("%s failed to process a request", self._name)
+            result.error.code, result.error.details = grpc.StatusCode.UNKNOWN.value[0], f"{type(exc).__name__}: {exc}"
+            return result.SerializeToString()
+        # The reply is appended as field 2 by hand: no second copy of its documents.
+        return b"".join((result.SerializeToString(), _REPLY_TAG, varint_bytes(len(reply)), reply))
+
+    async def _process(self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        """The serialized reply to ``request``; raises BadRequest for documents that do not decode."""
         route = request.routes.add(executor=self._name)
         _stamp(route.start_time)
         endpoint = _endpoint_of(request.header)
@@ -100,10 +160,7 @@ class ExecutorServicer:
             untouched: DocList[Any] | None = docs
         else:
             untouched = None
-            try:
-                docs = decode_docs(raw_docs, sig.input_type)
-            except BadRequest as exc:  # unparsable bytes, or documents that do not fit the schema
-                await abort(context, exc)
+            docs = decode_docs(raw_docs, sig.input_type)  # BadRequest: unparsable, or not fitting the schema
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
         user_parameters = {k: v for k, v in parameters.items() if k != RESULTS_KEY}
         metadata = dict(call_metadata(context))

@@ -26,7 +26,7 @@ from docwire.v1 import request_pb2 as docwire_dot_v1_dot_request__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64ocwire/v1/executor.proto\x12\ndocwire.v1\x1a\x18\x64ocwire/v1/request.proto\x1a\x1bgoogle/protobuf/empty.proto2\xe3\x01\n\x0f\x45xecutorService\x12;\n\x07Process\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest\x12S\n\tStreamDoc\x12!.docwire.v1.SingleDocumentRequest\x1a!.docwire.v1.SingleDocumentRequest0\x01\x12>\n\tEndpoints\x12\x16.google.protobuf.Empty\x1a\x19.docwire.v1.EndpointsInfoB<Z:github.com/docwire/docwire/sdk/go/gen/docwire/v1;docwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x64ocwire/v1/executor.proto\x12\ndocwire.v1\x1a\x18\x64ocwire/v1/request.proto\x1a\x1bgoogle/protobuf/empty.proto\"\\\n\x0bProcessCall\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12\x31\n\x07request\x18\x02 \x01(\x0b\x32\x17.docwire.v1.DataRequestR\x07request\"\x96\x01\n\rProcessResult\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12/\n\x05reply\x18\x02 \x01(\x0b\x32\x17.docwire.v1.DataRequestH\x00R\x05reply\x12-\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x15.docwire.v1.CallErrorH\x00R\x05\x65rrorB\t\n\x07outcome\"Z\n\tCallError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07\x64\x65tails\x18\x02 \x01(\tR\x07\x64\x65tails\x12\x1f\n\x0b\x65rror_class\x18\x03 \x01(\tR\nerrorClass2\xac\x02\n\x0f\x45xecutorService\x12;\n\x07Process\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest\x12G\n\rProcessStream\x12\x17.docwire.v1.ProcessCall\x1a\x19.docwire.v1.ProcessResult(\x01\x30\x01\x12S\n\tStreamDoc\x12!.docwire.v1.SingleDocumentRequest\x1a!.docwire.v1.SingleDocumentRequest0\x01\x12>\n\tEndpoints\x12\x16.google.protobuf.Empty\x1a\x19.docwire.v1.EndpointsInfoB<Z:github.com/docwire/docwire/sdk/go/gen/docwire/v1;docwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'docwire.v1.executor_pb2', _
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z:github.com/docwire/docwire/sdk/go/gen/docwire/v1;docwirev1'
-  _globals['_EXECUTORSERVICE']._serialized_start=97
-  _globals['_EXECUTORSERVICE']._serialized_end=324
+  _globals['_PROCESSCALL']._serialized_start=96
+  _globals['_PROCESSCALL']._serialized_end=188
+  _globals['_PROCESSRESULT']._serialized_start=191
+  _globals['_PROCESSRESULT']._serialized_end=341
+  _globals['_CALLERROR']._serialized_start=343
+  _globals['_CALLERROR']._serialized_end=433
+  _globals['_EXECUTORSERVICE']._serialized_start=436
+  _globals['_EXECUTORSERVICE']._serialized_end=736
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,110 @@
 isort:skip_file
 The service an executor worker serves to the gateway."""
 
+from docwire.v1 import request_pb2 as _request_pb2
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+import builtins as _builtins
+import sys
+import typing as _typing
+
+if sys.version_info >= (3, 11):
+    from typing import TypeAlias as _TypeAlias, Never as _Never
+else:
+    from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class ProcessCall(_message.Message):
+    """One request on a ProcessStream call."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    REQUEST_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """Chosen by the caller, unique among its calls in flight; the result echoes it."""
+    @_builtins.property
+    def request(self) -> _request_pb2.DataRequest:
+        """The request, as Process takes it."""
+
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        request: _request_pb2.DataRequest | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request", "sequence", b"sequence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProcessCall: _TypeAlias = ProcessCall  # noqa: Y015
+
+@_typing.final
+class ProcessResult(_message.Message):
+    """The outcome of one ProcessCall: what Process would have returned, or how it would have failed."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    REPLY_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """The sequence of the call this answers."""
+    @_builtins.property
+    def reply(self) -> _request_pb2.DataRequest:
+        """The reply, as Process returns it (an exception an endpoint raised is in its status)."""
+
+    @_builtins.property
+    def error(self) -> Global___CallError:
+        """The status Process would have ended its call with."""
+
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        reply: _request_pb2.DataRequest | None = ...,
+        error: Global___CallError | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "reply", b"reply"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "outcome", b"outcome", "reply", b"reply", "sequence", b"sequence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_outcome: _TypeAlias = _typing.Literal["reply", "error"]  # noqa: Y015
+    _WhichOneofArgType_outcome: _TypeAlias = _typing.Literal["outcome", b"outcome"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_outcome) -> _WhichOneofReturnType_outcome | None: ...
+
+Global___ProcessResult: _TypeAlias = ProcessResult  # noqa: Y015
+
+@_typing.final
+class CallError(_message.Message):
+    """A call's failure, as gRPC would carry it: status code, details, and docwire's error class."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CODE_FIELD_NUMBER: _builtins.int
+    DETAILS_FIELD_NUMBER: _builtins.int
+    ERROR_CLASS_FIELD_NUMBER: _builtins.int
+    code: _builtins.int
+    """The gRPC status code, for example 3 (INVALID_ARGUMENT)."""
+    details: _builtins.str
+    """The status details: the error's message."""
+    error_class: _builtins.str
+    """The docwire error class, for example "DocumentSchemaError" (Process sends it in trailing metadata)."""
+    def __init__(
+        self,
+        *,
+        code: _builtins.int = ...,
+        details: _builtins.str = ...,
+        error_class: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "details", b"details", "error_class", b"error_class"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CallError: _TypeAlias = CallError  # noqa: Y015

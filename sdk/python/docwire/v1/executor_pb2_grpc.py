@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from docwire.v1 import executor_pb2 as docwire_dot_v1_dot_executor__pb2
 from docwire.v1 import request_pb2 as docwire_dot_v1_dot_request__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
@@ -41,6 +42,11 @@ class ExecutorServiceStub:
                 request_serializer=docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
                 response_deserializer=docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
                 _registered_method=True)
+        self.ProcessStream = channel.stream_stream(
+                '/docwire.v1.ExecutorService/ProcessStream',
+                request_serializer=docwire_dot_v1_dot_executor__pb2.ProcessCall.SerializeToString,
+                response_deserializer=docwire_dot_v1_dot_executor__pb2.ProcessResult.FromString,
+                _registered_method=True)
         self.StreamDoc = channel.unary_stream(
                 '/docwire.v1.ExecutorService/StreamDoc',
                 request_serializer=docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
@@ -59,6 +65,15 @@ class ExecutorServiceServicer:
 
     def Process(self, request, context):
         """Runs the endpoint named in the header on the request's documents.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProcessStream(self, request_iterator, context):
+        """Process for many requests over one call, as the gateway sends a client's stream:
+        a call's set-up is paid once, not per request. Each result names its call by
+        `sequence` and comes when its request is done, not in the order sent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -85,6 +100,11 @@ def add_ExecutorServiceServicer_to_server(servicer, server):
                     servicer.Process,
                     request_deserializer=docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
                     response_serializer=docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
+            ),
+            'ProcessStream': grpc.stream_stream_rpc_method_handler(
+                    servicer.ProcessStream,
+                    request_deserializer=docwire_dot_v1_dot_executor__pb2.ProcessCall.FromString,
+                    response_serializer=docwire_dot_v1_dot_executor__pb2.ProcessResult.SerializeToString,
             ),
             'StreamDoc': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamDoc,
@@ -125,6 +145,33 @@ class ExecutorService:
             '/docwire.v1.ExecutorService/Process',
             docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
             docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProcessStream(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/docwire.v1.ExecutorService/ProcessStream',
+            docwire_dot_v1_dot_executor__pb2.ProcessCall.SerializeToString,
+            docwire_dot_v1_dot_executor__pb2.ProcessResult.FromString,
             options,
             channel_credentials,
             insecure,

@@ -4,6 +4,7 @@ isort:skip_file
 The service an executor worker serves to the gateway."""
 
 from collections import abc as _abc
+from docwire.v1 import executor_pb2 as _executor_pb2
 from docwire.v1 import request_pb2 as _request_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
@@ -36,6 +37,11 @@ class ExecutorServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ExecutorServiceAsyncStub: ...
     Process: _grpc.UnaryUnaryMultiCallable[_request_pb2.DataRequest, _request_pb2.DataRequest]
     """Runs the endpoint named in the header on the request's documents."""
+    ProcessStream: _grpc.StreamStreamMultiCallable[_executor_pb2.ProcessCall, _executor_pb2.ProcessResult]
+    """Process for many requests over one call, as the gateway sends a client's stream:
+    a call's set-up is paid once, not per request. Each result names its call by
+    `sequence` and comes when its request is done, not in the order sent.
+    """
     StreamDoc: _grpc.UnaryStreamMultiCallable[_request_pb2.SingleDocumentRequest, _request_pb2.SingleDocumentRequest]
     """Runs a generator endpoint on one document and streams what it yields."""
     Endpoints: _grpc.UnaryUnaryMultiCallable[_empty_pb2.Empty, _request_pb2.EndpointsInfo]
@@ -48,6 +54,11 @@ class ExecutorServiceAsyncStub(ExecutorServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Process: _aio.UnaryUnaryMultiCallable[_request_pb2.DataRequest, _request_pb2.DataRequest]  # type: ignore[assignment]
     """Runs the endpoint named in the header on the request's documents."""
+    ProcessStream: _aio.StreamStreamMultiCallable[_executor_pb2.ProcessCall, _executor_pb2.ProcessResult]  # type: ignore[assignment]
+    """Process for many requests over one call, as the gateway sends a client's stream:
+    a call's set-up is paid once, not per request. Each result names its call by
+    `sequence` and comes when its request is done, not in the order sent.
+    """
     StreamDoc: _aio.UnaryStreamMultiCallable[_request_pb2.SingleDocumentRequest, _request_pb2.SingleDocumentRequest]  # type: ignore[assignment]
     """Runs a generator endpoint on one document and streams what it yields."""
     Endpoints: _aio.UnaryUnaryMultiCallable[_empty_pb2.Empty, _request_pb2.EndpointsInfo]  # type: ignore[assignment]
@@ -63,6 +74,17 @@ class ExecutorServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_request_pb2.DataRequest, _abc.Awaitable[_request_pb2.DataRequest]]:
         """Runs the endpoint named in the header on the request's documents."""
+
+    @_abc_1.abstractmethod
+    def ProcessStream(
+        self,
+        request_iterator: _MaybeAsyncIterator[_executor_pb2.ProcessCall],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_executor_pb2.ProcessResult], _abc.AsyncIterator[_executor_pb2.ProcessResult]]:
+        """Process for many requests over one call, as the gateway sends a client's stream:
+        a call's set-up is paid once, not per request. Each result names its call by
+        `sequence` and comes when its request is done, not in the order sent.
+        """
 
     @_abc_1.abstractmethod
     def StreamDoc(

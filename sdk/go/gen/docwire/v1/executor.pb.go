@@ -13,6 +13,7 @@ import (
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	emptypb "google.golang.org/protobuf/types/known/emptypb"
 	reflect "reflect"
+	sync "sync"
 	unsafe "unsafe"
 )
 
@@ -23,35 +24,283 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// One request on a ProcessStream call.
+type ProcessCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Chosen by the caller, unique among its calls in flight; the result echoes it.
+	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// The request, as Process takes it.
+	Request       *DataRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessCall) Reset() {
+	*x = ProcessCall{}
+	mi := &file_docwire_v1_executor_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessCall) ProtoMessage() {}
+
+func (x *ProcessCall) ProtoReflect() protoreflect.Message {
+	mi := &file_docwire_v1_executor_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessCall.ProtoReflect.Descriptor instead.
+func (*ProcessCall) Descriptor() ([]byte, []int) {
+	return file_docwire_v1_executor_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ProcessCall) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *ProcessCall) GetRequest() *DataRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// The outcome of one ProcessCall: what Process would have returned, or how it would have failed.
+type ProcessResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sequence of the call this answers.
+	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
+	// Types that are valid to be assigned to Outcome:
+	//
+	//	*ProcessResult_Reply
+	//	*ProcessResult_Error
+	Outcome       isProcessResult_Outcome `protobuf_oneof:"outcome"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProcessResult) Reset() {
+	*x = ProcessResult{}
+	mi := &file_docwire_v1_executor_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProcessResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProcessResult) ProtoMessage() {}
+
+func (x *ProcessResult) ProtoReflect() protoreflect.Message {
+	mi := &file_docwire_v1_executor_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProcessResult.ProtoReflect.Descriptor instead.
+func (*ProcessResult) Descriptor() ([]byte, []int) {
+	return file_docwire_v1_executor_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ProcessResult) GetSequence() uint64 {
+	if x != nil {
+		return x.Sequence
+	}
+	return 0
+}
+
+func (x *ProcessResult) GetOutcome() isProcessResult_Outcome {
+	if x != nil {
+		return x.Outcome
+	}
+	return nil
+}
+
+func (x *ProcessResult) GetReply() *DataRequest {
+	if x != nil {
+		if x, ok := x.Outcome.(*ProcessResult_Reply); ok {
+			return x.Reply
+		}
+	}
+	return nil
+}
+
+func (x *ProcessResult) GetError() *CallError {
+	if x != nil {
+		if x, ok := x.Outcome.(*ProcessResult_Error); ok {
+			return x.Error
+		}
+	}
+	return nil
+}
+
+type isProcessResult_Outcome interface {
+	isProcessResult_Outcome()
+}
+
+type ProcessResult_Reply struct {
+	// The reply, as Process returns it (an exception an endpoint raised is in its status).
+	Reply *DataRequest `protobuf:"bytes,2,opt,name=reply,proto3,oneof"`
+}
+
+type ProcessResult_Error struct {
+	// The status Process would have ended its call with.
+	Error *CallError `protobuf:"bytes,3,opt,name=error,proto3,oneof"`
+}
+
+func (*ProcessResult_Reply) isProcessResult_Outcome() {}
+
+func (*ProcessResult_Error) isProcessResult_Outcome() {}
+
+// A call's failure, as gRPC would carry it: status code, details, and docwire's error class.
+type CallError struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The gRPC status code, for example 3 (INVALID_ARGUMENT).
+	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// The status details: the error's message.
+	Details string `protobuf:"bytes,2,opt,name=details,proto3" json:"details,omitempty"`
+	// The docwire error class, for example "DocumentSchemaError" (Process sends it in trailing metadata).
+	ErrorClass    string `protobuf:"bytes,3,opt,name=error_class,json=errorClass,proto3" json:"error_class,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CallError) Reset() {
+	*x = CallError{}
+	mi := &file_docwire_v1_executor_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CallError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CallError) ProtoMessage() {}
+
+func (x *CallError) ProtoReflect() protoreflect.Message {
+	mi := &file_docwire_v1_executor_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CallError.ProtoReflect.Descriptor instead.
+func (*CallError) Descriptor() ([]byte, []int) {
+	return file_docwire_v1_executor_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *CallError) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *CallError) GetDetails() string {
+	if x != nil {
+		return x.Details
+	}
+	return ""
+}
+
+func (x *CallError) GetErrorClass() string {
+	if x != nil {
+		return x.ErrorClass
+	}
+	return ""
+}
+
 var File_docwire_v1_executor_proto protoreflect.FileDescriptor
 
 const file_docwire_v1_executor_proto_rawDesc = "" +
 	"\n" +
 	"\x19docwire/v1/executor.proto\x12\n" +
-	"docwire.v1\x1a\x18docwire/v1/request.proto\x1a\x1bgoogle/protobuf/empty.proto2\xe3\x01\n" +
+	"docwire.v1\x1a\x18docwire/v1/request.proto\x1a\x1bgoogle/protobuf/empty.proto\"\\\n" +
+	"\vProcessCall\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x121\n" +
+	"\arequest\x18\x02 \x01(\v2\x17.docwire.v1.DataRequestR\arequest\"\x96\x01\n" +
+	"\rProcessResult\x12\x1a\n" +
+	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12/\n" +
+	"\x05reply\x18\x02 \x01(\v2\x17.docwire.v1.DataRequestH\x00R\x05reply\x12-\n" +
+	"\x05error\x18\x03 \x01(\v2\x15.docwire.v1.CallErrorH\x00R\x05errorB\t\n" +
+	"\aoutcome\"Z\n" +
+	"\tCallError\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x18\n" +
+	"\adetails\x18\x02 \x01(\tR\adetails\x12\x1f\n" +
+	"\verror_class\x18\x03 \x01(\tR\n" +
+	"errorClass2\xac\x02\n" +
 	"\x0fExecutorService\x12;\n" +
-	"\aProcess\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest\x12S\n" +
+	"\aProcess\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest\x12G\n" +
+	"\rProcessStream\x12\x17.docwire.v1.ProcessCall\x1a\x19.docwire.v1.ProcessResult(\x010\x01\x12S\n" +
 	"\tStreamDoc\x12!.docwire.v1.SingleDocumentRequest\x1a!.docwire.v1.SingleDocumentRequest0\x01\x12>\n" +
 	"\tEndpoints\x12\x16.google.protobuf.Empty\x1a\x19.docwire.v1.EndpointsInfoB<Z:github.com/docwire/docwire/sdk/go/gen/docwire/v1;docwirev1b\x06proto3"
 
+var (
+	file_docwire_v1_executor_proto_rawDescOnce sync.Once
+	file_docwire_v1_executor_proto_rawDescData []byte
+)
+
+func file_docwire_v1_executor_proto_rawDescGZIP() []byte {
+	file_docwire_v1_executor_proto_rawDescOnce.Do(func() {
+		file_docwire_v1_executor_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_docwire_v1_executor_proto_rawDesc), len(file_docwire_v1_executor_proto_rawDesc)))
+	})
+	return file_docwire_v1_executor_proto_rawDescData
+}
+
+var file_docwire_v1_executor_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
 var file_docwire_v1_executor_proto_goTypes = []any{
-	(*DataRequest)(nil),           // 0: docwire.v1.DataRequest
-	(*SingleDocumentRequest)(nil), // 1: docwire.v1.SingleDocumentRequest
-	(*emptypb.Empty)(nil),         // 2: google.protobuf.Empty
-	(*EndpointsInfo)(nil),         // 3: docwire.v1.EndpointsInfo
+	(*ProcessCall)(nil),           // 0: docwire.v1.ProcessCall
+	(*ProcessResult)(nil),         // 1: docwire.v1.ProcessResult
+	(*CallError)(nil),             // 2: docwire.v1.CallError
+	(*DataRequest)(nil),           // 3: docwire.v1.DataRequest
+	(*SingleDocumentRequest)(nil), // 4: docwire.v1.SingleDocumentRequest
+	(*emptypb.Empty)(nil),         // 5: google.protobuf.Empty
+	(*EndpointsInfo)(nil),         // 6: docwire.v1.EndpointsInfo
 }
 var file_docwire_v1_executor_proto_depIdxs = []int32{
-	0, // 0: docwire.v1.ExecutorService.Process:input_type -> docwire.v1.DataRequest
-	1, // 1: docwire.v1.ExecutorService.StreamDoc:input_type -> docwire.v1.SingleDocumentRequest
-	2, // 2: docwire.v1.ExecutorService.Endpoints:input_type -> google.protobuf.Empty
-	0, // 3: docwire.v1.ExecutorService.Process:output_type -> docwire.v1.DataRequest
-	1, // 4: docwire.v1.ExecutorService.StreamDoc:output_type -> docwire.v1.SingleDocumentRequest
-	3, // 5: docwire.v1.ExecutorService.Endpoints:output_type -> docwire.v1.EndpointsInfo
-	3, // [3:6] is the sub-list for method output_type
-	0, // [0:3] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	3, // 0: docwire.v1.ProcessCall.request:type_name -> docwire.v1.DataRequest
+	3, // 1: docwire.v1.ProcessResult.reply:type_name -> docwire.v1.DataRequest
+	2, // 2: docwire.v1.ProcessResult.error:type_name -> docwire.v1.CallError
+	3, // 3: docwire.v1.ExecutorService.Process:input_type -> docwire.v1.DataRequest
+	0, // 4: docwire.v1.ExecutorService.ProcessStream:input_type -> docwire.v1.ProcessCall
+	4, // 5: docwire.v1.ExecutorService.StreamDoc:input_type -> docwire.v1.SingleDocumentRequest
+	5, // 6: docwire.v1.ExecutorService.Endpoints:input_type -> google.protobuf.Empty
+	3, // 7: docwire.v1.ExecutorService.Process:output_type -> docwire.v1.DataRequest
+	1, // 8: docwire.v1.ExecutorService.ProcessStream:output_type -> docwire.v1.ProcessResult
+	4, // 9: docwire.v1.ExecutorService.StreamDoc:output_type -> docwire.v1.SingleDocumentRequest
+	6, // 10: docwire.v1.ExecutorService.Endpoints:output_type -> docwire.v1.EndpointsInfo
+	7, // [7:11] is the sub-list for method output_type
+	3, // [3:7] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_docwire_v1_executor_proto_init() }
@@ -60,18 +309,23 @@ func file_docwire_v1_executor_proto_init() {
 		return
 	}
 	file_docwire_v1_request_proto_init()
+	file_docwire_v1_executor_proto_msgTypes[1].OneofWrappers = []any{
+		(*ProcessResult_Reply)(nil),
+		(*ProcessResult_Error)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_docwire_v1_executor_proto_rawDesc), len(file_docwire_v1_executor_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   0,
+			NumMessages:   3,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_docwire_v1_executor_proto_goTypes,
 		DependencyIndexes: file_docwire_v1_executor_proto_depIdxs,
+		MessageInfos:      file_docwire_v1_executor_proto_msgTypes,
 	}.Build()
 	File_docwire_v1_executor_proto = out.File
 	file_docwire_v1_executor_proto_goTypes = nil

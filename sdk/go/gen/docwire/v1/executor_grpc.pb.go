@@ -22,9 +22,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ExecutorService_Process_FullMethodName   = "/docwire.v1.ExecutorService/Process"
-	ExecutorService_StreamDoc_FullMethodName = "/docwire.v1.ExecutorService/StreamDoc"
-	ExecutorService_Endpoints_FullMethodName = "/docwire.v1.ExecutorService/Endpoints"
+	ExecutorService_Process_FullMethodName       = "/docwire.v1.ExecutorService/Process"
+	ExecutorService_ProcessStream_FullMethodName = "/docwire.v1.ExecutorService/ProcessStream"
+	ExecutorService_StreamDoc_FullMethodName     = "/docwire.v1.ExecutorService/StreamDoc"
+	ExecutorService_Endpoints_FullMethodName     = "/docwire.v1.ExecutorService/Endpoints"
 )
 
 // ExecutorServiceClient is the client API for ExecutorService service.
@@ -35,6 +36,10 @@ const (
 type ExecutorServiceClient interface {
 	// Runs the endpoint named in the header on the request's documents.
 	Process(ctx context.Context, in *DataRequest, opts ...grpc.CallOption) (*DataRequest, error)
+	// Process for many requests over one call, as the gateway sends a client's stream:
+	// a call's set-up is paid once, not per request. Each result names its call by
+	// `sequence` and comes when its request is done, not in the order sent.
+	ProcessStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ProcessCall, ProcessResult], error)
 	// Runs a generator endpoint on one document and streams what it yields.
 	StreamDoc(ctx context.Context, in *SingleDocumentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SingleDocumentRequest], error)
 	// Lists the executor's endpoints with their document and parameter schemas.
@@ -59,9 +64,22 @@ func (c *executorServiceClient) Process(ctx context.Context, in *DataRequest, op
 	return out, nil
 }
 
+func (c *executorServiceClient) ProcessStream(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ProcessCall, ProcessResult], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ExecutorService_ServiceDesc.Streams[0], ExecutorService_ProcessStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ProcessCall, ProcessResult]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ExecutorService_ProcessStreamClient = grpc.BidiStreamingClient[ProcessCall, ProcessResult]
+
 func (c *executorServiceClient) StreamDoc(ctx context.Context, in *SingleDocumentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SingleDocumentRequest], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
-	stream, err := c.cc.NewStream(ctx, &ExecutorService_ServiceDesc.Streams[0], ExecutorService_StreamDoc_FullMethodName, cOpts...)
+	stream, err := c.cc.NewStream(ctx, &ExecutorService_ServiceDesc.Streams[1], ExecutorService_StreamDoc_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +114,10 @@ func (c *executorServiceClient) Endpoints(ctx context.Context, in *emptypb.Empty
 type ExecutorServiceServer interface {
 	// Runs the endpoint named in the header on the request's documents.
 	Process(context.Context, *DataRequest) (*DataRequest, error)
+	// Process for many requests over one call, as the gateway sends a client's stream:
+	// a call's set-up is paid once, not per request. Each result names its call by
+	// `sequence` and comes when its request is done, not in the order sent.
+	ProcessStream(grpc.BidiStreamingServer[ProcessCall, ProcessResult]) error
 	// Runs a generator endpoint on one document and streams what it yields.
 	StreamDoc(*SingleDocumentRequest, grpc.ServerStreamingServer[SingleDocumentRequest]) error
 	// Lists the executor's endpoints with their document and parameter schemas.
@@ -112,6 +134,9 @@ type UnimplementedExecutorServiceServer struct{}
 
 func (UnimplementedExecutorServiceServer) Process(context.Context, *DataRequest) (*DataRequest, error) {
 	return nil, status.Error(codes.Unimplemented, "method Process not implemented")
+}
+func (UnimplementedExecutorServiceServer) ProcessStream(grpc.BidiStreamingServer[ProcessCall, ProcessResult]) error {
+	return status.Error(codes.Unimplemented, "method ProcessStream not implemented")
 }
 func (UnimplementedExecutorServiceServer) StreamDoc(*SingleDocumentRequest, grpc.ServerStreamingServer[SingleDocumentRequest]) error {
 	return status.Error(codes.Unimplemented, "method StreamDoc not implemented")
@@ -157,6 +182,13 @@ func _ExecutorService_Process_Handler(srv interface{}, ctx context.Context, dec 
 	}
 	return interceptor(ctx, in, info, handler)
 }
+
+func _ExecutorService_ProcessStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ExecutorServiceServer).ProcessStream(&grpc.GenericServerStream[ProcessCall, ProcessResult]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ExecutorService_ProcessStreamServer = grpc.BidiStreamingServer[ProcessCall, ProcessResult]
 
 func _ExecutorService_StreamDoc_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(SingleDocumentRequest)
@@ -204,6 +236,12 @@ var ExecutorService_ServiceDesc = grpc.ServiceDesc{
 		},
 	},
 	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "ProcessStream",
+			Handler:       _ExecutorService_ProcessStream_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
 		{
 			StreamName:    "StreamDoc",
 			Handler:       _ExecutorService_StreamDoc_Handler,

@@ -4,18 +4,124 @@
 // @generated from file docwire/v1/executor.proto (package docwire.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { DataRequestSchema, EndpointsInfoSchema, SingleDocumentRequestSchema } from "./request_pb.js";
+import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { DataRequest, DataRequestSchema, EndpointsInfoSchema, SingleDocumentRequestSchema } from "./request_pb.js";
 import { file_docwire_v1_request } from "./request_pb.js";
 import type { EmptySchema } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_empty } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file docwire/v1/executor.proto.
  */
 export const file_docwire_v1_executor: GenFile = /*@__PURE__*/
-  fileDesc("Chlkb2N3aXJlL3YxL2V4ZWN1dG9yLnByb3RvEgpkb2N3aXJlLnYxMuMBCg9FeGVjdXRvclNlcnZpY2USOwoHUHJvY2VzcxIXLmRvY3dpcmUudjEuRGF0YVJlcXVlc3QaFy5kb2N3aXJlLnYxLkRhdGFSZXF1ZXN0ElMKCVN0cmVhbURvYxIhLmRvY3dpcmUudjEuU2luZ2xlRG9jdW1lbnRSZXF1ZXN0GiEuZG9jd2lyZS52MS5TaW5nbGVEb2N1bWVudFJlcXVlc3QwARI+CglFbmRwb2ludHMSFi5nb29nbGUucHJvdG9idWYuRW1wdHkaGS5kb2N3aXJlLnYxLkVuZHBvaW50c0luZm9CPFo6Z2l0aHViLmNvbS9kb2N3aXJlL2RvY3dpcmUvc2RrL2dvL2dlbi9kb2N3aXJlL3YxO2RvY3dpcmV2MWIGcHJvdG8z", [file_docwire_v1_request, file_google_protobuf_empty]);
+  fileDesc("Chlkb2N3aXJlL3YxL2V4ZWN1dG9yLnByb3RvEgpkb2N3aXJlLnYxIkkKC1Byb2Nlc3NDYWxsEhAKCHNlcXVlbmNlGAEgASgEEigKB3JlcXVlc3QYAiABKAsyFy5kb2N3aXJlLnYxLkRhdGFSZXF1ZXN0In4KDVByb2Nlc3NSZXN1bHQSEAoIc2VxdWVuY2UYASABKAQSKAoFcmVwbHkYAiABKAsyFy5kb2N3aXJlLnYxLkRhdGFSZXF1ZXN0SAASJgoFZXJyb3IYAyABKAsyFS5kb2N3aXJlLnYxLkNhbGxFcnJvckgAQgkKB291dGNvbWUiPwoJQ2FsbEVycm9yEgwKBGNvZGUYASABKAUSDwoHZGV0YWlscxgCIAEoCRITCgtlcnJvcl9jbGFzcxgDIAEoCTKsAgoPRXhlY3V0b3JTZXJ2aWNlEjsKB1Byb2Nlc3MSFy5kb2N3aXJlLnYxLkRhdGFSZXF1ZXN0GhcuZG9jd2lyZS52MS5EYXRhUmVxdWVzdBJHCg1Qcm9jZXNzU3RyZWFtEhcuZG9jd2lyZS52MS5Qcm9jZXNzQ2FsbBoZLmRvY3dpcmUudjEuUHJvY2Vzc1Jlc3VsdCgBMAESUwoJU3RyZWFtRG9jEiEuZG9jd2lyZS52MS5TaW5nbGVEb2N1bWVudFJlcXVlc3QaIS5kb2N3aXJlLnYxLlNpbmdsZURvY3VtZW50UmVxdWVzdDABEj4KCUVuZHBvaW50cxIWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRoZLmRvY3dpcmUudjEuRW5kcG9pbnRzSW5mb0I8WjpnaXRodWIuY29tL2RvY3dpcmUvZG9jd2lyZS9zZGsvZ28vZ2VuL2RvY3dpcmUvdjE7ZG9jd2lyZXYxYgZwcm90bzM", [file_docwire_v1_request, file_google_protobuf_empty]);
+
+/**
+ * One request on a ProcessStream call.
+ *
+ * @generated from message docwire.v1.ProcessCall
+ */
+export type ProcessCall = Message<"docwire.v1.ProcessCall"> & {
+  /**
+   * Chosen by the caller, unique among its calls in flight; the result echoes it.
+   *
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * The request, as Process takes it.
+   *
+   * @generated from field: docwire.v1.DataRequest request = 2;
+   */
+  request?: DataRequest | undefined;
+};
+
+/**
+ * Describes the message docwire.v1.ProcessCall.
+ * Use `create(ProcessCallSchema)` to create a new message.
+ */
+export const ProcessCallSchema: GenMessage<ProcessCall> = /*@__PURE__*/
+  messageDesc(file_docwire_v1_executor, 0);
+
+/**
+ * The outcome of one ProcessCall: what Process would have returned, or how it would have failed.
+ *
+ * @generated from message docwire.v1.ProcessResult
+ */
+export type ProcessResult = Message<"docwire.v1.ProcessResult"> & {
+  /**
+   * The sequence of the call this answers.
+   *
+   * @generated from field: uint64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * @generated from oneof docwire.v1.ProcessResult.outcome
+   */
+  outcome: {
+    /**
+     * The reply, as Process returns it (an exception an endpoint raised is in its status).
+     *
+     * @generated from field: docwire.v1.DataRequest reply = 2;
+     */
+    value: DataRequest;
+    case: "reply";
+  } | {
+    /**
+     * The status Process would have ended its call with.
+     *
+     * @generated from field: docwire.v1.CallError error = 3;
+     */
+    value: CallError;
+    case: "error";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message docwire.v1.ProcessResult.
+ * Use `create(ProcessResultSchema)` to create a new message.
+ */
+export const ProcessResultSchema: GenMessage<ProcessResult> = /*@__PURE__*/
+  messageDesc(file_docwire_v1_executor, 1);
+
+/**
+ * A call's failure, as gRPC would carry it: status code, details, and docwire's error class.
+ *
+ * @generated from message docwire.v1.CallError
+ */
+export type CallError = Message<"docwire.v1.CallError"> & {
+  /**
+   * The gRPC status code, for example 3 (INVALID_ARGUMENT).
+   *
+   * @generated from field: int32 code = 1;
+   */
+  code: number;
+
+  /**
+   * The status details: the error's message.
+   *
+   * @generated from field: string details = 2;
+   */
+  details: string;
+
+  /**
+   * The docwire error class, for example "DocumentSchemaError" (Process sends it in trailing metadata).
+   *
+   * @generated from field: string error_class = 3;
+   */
+  errorClass: string;
+};
+
+/**
+ * Describes the message docwire.v1.CallError.
+ * Use `create(CallErrorSchema)` to create a new message.
+ */
+export const CallErrorSchema: GenMessage<CallError> = /*@__PURE__*/
+  messageDesc(file_docwire_v1_executor, 2);
 
 /**
  * One replica of one executor.
@@ -32,6 +138,18 @@ export const ExecutorService: GenService<{
     methodKind: "unary";
     input: typeof DataRequestSchema;
     output: typeof DataRequestSchema;
+  },
+  /**
+   * Process for many requests over one call, as the gateway sends a client's stream:
+   * a call's set-up is paid once, not per request. Each result names its call by
+   * `sequence` and comes when its request is done, not in the order sent.
+   *
+   * @generated from rpc docwire.v1.ExecutorService.ProcessStream
+   */
+  processStream: {
+    methodKind: "bidi_streaming";
+    input: typeof ProcessCallSchema;
+    output: typeof ProcessResultSchema;
   },
   /**
    * Runs a generator endpoint on one document and streams what it yields.

@@ -1,0 +1,149 @@
+"""The gateway sends a client stream's requests to each replica over one ProcessStream call.
+
+These tests drive the gateway's own ReplicaPool and UpstreamStreams against real executor
+processes, so they can see which path a request took; the Flow-level behaviour (every
+client test streams many requests) is covered by the client tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Sequence
+
+import pytest
+from executors import Faulty, Lagger, Strict, TextDoc, Toolbox
+from google.protobuf import json_format
+
+from docwire import Flow
+from docwire.gateway.replica_streams import UpstreamStreams
+from docwire.gateway.router import ExecutorNode
+from docwire.gateway.upstream import ReplicaPool
+from docwire.v1 import request_pb2
+from docwire_client.codec import decode_docs
+from docwire_client.errors import DocumentSchemaError, ExecutorUnavailable, RequestTimeout
+from docwire_client.inputs import RequestSpec, build_request
+
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def executors() -> Iterator[Flow]:
+    flow = (
+        Flow(host="127.0.0.1")
+        .add(uses=Lagger, name="lagger")
+        .add(uses=Strict, name="strict")
+        .add(uses=Toolbox, name="toolbox")
+    )
+    with flow:
+        yield flow
+
+
+@contextlib.asynccontextmanager
+async def upstream(
+    flow: Flow, name: str, metadata: Sequence[tuple[str, str]] = ()
+) -> AsyncIterator[tuple[ReplicaPool, UpstreamStreams]]:
+    """The gateway's pool of executor ``name`` and the streams of one client stream, closed after."""
+    pool, streams = (
+        ReplicaPool(ExecutorNode(name, flow.executor_addresses[name]), MAX_MESSAGE),
+        UpstreamStreams(metadata),
+    )
+    try:
+        yield pool, streams
+    finally:
+        streams.cancel()
+        await pool.close()
+
+
+def request(endpoint: str, texts: Sequence[str], timeout_ms: int | None = None) -> tuple[str, bytes]:
+    return build_request(RequestSpec(endpoint, timeout_ms=timeout_ms), [TextDoc(text=t) for t in texts])
+
+
+def texts_of(reply: bytes) -> list[str]:
+    return [d.text for d in decode_docs(request_pb2.DataRequest.FromString(reply).data.docs_bytes, TextDoc)]
+
+
+def test_requests_after_the_first_share_one_stream_and_each_gets_its_own_reply(executors: Flow) -> None:
+    async def run() -> None:
+        async with upstream(executors, "lagger") as (pool, streams):
+            assert texts_of(await pool.process(request("/", ["0"])[1], None, (), streams)) == ["0!"]
+            assert streams.opened == 0  # the first request to a replica goes unary
+            # Later requests finish in the opposite order to the one they were sent in.
+            lags = [f"{0.02 * (9 - i):.2f}" for i in range(10)]
+            sent = [request("/", [lag, f"doc {i}"]) for i, lag in enumerate(lags)]
+            replies = await asyncio.gather(*(pool.process(raw, None, (), streams) for _, raw in sent))
+            assert streams.opened == 1
+            for (request_id, _), lag, reply, i in zip(sent, lags, replies, range(10), strict=True):
+                assert request_pb2.DataRequest.FromString(reply).header.request_id == request_id
+                assert texts_of(reply) == [f"{lag}!", f"doc {i}!"]
+                assert [r.executor for r in request_pb2.DataRequest.FromString(reply).routes] == ["lagger"]
+            await streams.close()
+            assert streams.opened == 0
+
+    asyncio.run(run())
+
+
+def test_a_failing_request_fails_as_its_unary_call_does_and_the_stream_goes_on(executors: Flow) -> None:
+    async def failure(pool: ReplicaPool, streams: UpstreamStreams) -> str:
+        with pytest.raises(DocumentSchemaError) as caught:
+            await pool.process(request("/strict", ["no count"])[1], None, (), streams)
+        return str(caught.value)
+
+    async def run() -> None:
+        async with upstream(executors, "strict") as (pool, streams):
+            unary = await failure(pool, streams)
+            streamed = await failure(pool, streams)
+            assert streams.opened == 1
+            assert streamed == unary
+            assert "executor 'strict' at 127.0.0.1:" in streamed
+            assert "count" in streamed
+            # The stream still serves the next request: a wrong endpoint's pass-through.
+            assert texts_of(await pool.process(request("/other", ["kept"])[1], None, (), streams)) == ["kept"]
+            assert streams.opened == 1
+
+    asyncio.run(run())
+
+
+def test_a_request_timing_out_on_a_stream_leaves_it_serving(executors: Flow) -> None:
+    async def run() -> None:
+        async with upstream(executors, "lagger") as (pool, streams):
+            await pool.process(request("/", ["0"])[1], None, (), streams)
+            with pytest.raises(RequestTimeout, match=r"executor 'lagger' at 127\.0\.0\.1:\d+ did not answer"):
+                await pool.process(request("/", ["0.5"])[1], 0.05, (), streams)
+            assert texts_of(await pool.process(request("/", ["0"])[1], 5.0, (), streams)) == ["0!"]
+            assert streams.opened == 1
+
+    asyncio.run(run())
+
+
+def test_the_client_metadata_reaches_the_executor_over_the_stream(executors: Flow) -> None:
+    metadata = (("authorization", "Bearer streamed"),)
+
+    async def run() -> None:
+        async with upstream(executors, "toolbox", metadata) as (pool, streams):
+            for _ in range(2):  # unary, then over the stream
+                reply = request_pb2.DataRequest.FromString(
+                    await pool.process(request("/metadata", [])[1], None, metadata, streams)
+                )
+                results = json_format.MessageToDict(reply.parameters)["__results__"]
+                assert results["toolbox/rep-0"]["metadata"]["authorization"] == "Bearer streamed"
+            assert streams.opened == 1
+
+    asyncio.run(run())
+
+
+def test_a_replica_dying_fails_the_requests_on_its_stream_and_later_ones_go_unary() -> None:
+    async def run(flow: Flow) -> None:
+        where = r"executor 'faulty' at 127\.0\.0\.1:\d+"
+        async with upstream(flow, "faulty") as (pool, streams):
+            for _ in range(2):
+                assert texts_of(await pool.process(request("/ok", ["x"])[1], None, (), streams)) == ["ok"]
+            assert streams.opened == 1
+            with pytest.raises(ExecutorUnavailable, match=where):
+                await pool.process(request("/die", ["x"])[1], None, (), streams)
+            with pytest.raises(ExecutorUnavailable, match=where):
+                await pool.process(request("/ok", ["x"])[1], 5.0, (), streams)
+            assert streams.opened == 0
+
+    with Flow(host="127.0.0.1").add(uses=Faulty, name="faulty") as flow:
+        asyncio.run(run(flow))
