@@ -116,7 +116,8 @@ def test_every_worker_serves_the_executor_service_with_reflection(workers: dict[
         [EXECUTOR_SERVICE, HEALTH_SERVICE, REFLECTION_SERVICE]
     )
     methods = grpcurl_text(address, "list", EXECUTOR_SERVICE).split()
-    assert sorted(methods) == [f"{EXECUTOR_SERVICE}.{name}" for name in ("Endpoints", "Process", "ProcessStream", "StreamDoc")]
+    names = ("Endpoints", "Process", "ProcessStream", "StreamDoc")
+    assert sorted(methods) == [f"{EXECUTOR_SERVICE}.{name}" for name in names]
     service = describe(address, EXECUTOR_SERVICE)
     assert "rpc Process ( .docwire.v1.DataRequest ) returns ( .docwire.v1.DataRequest );" in service
     assert field_numbers(describe(address, "docwire.v1.DataRequest"))["data"] == 4
