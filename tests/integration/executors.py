@@ -239,3 +239,12 @@ class Lagger(Executor):
         await asyncio.sleep(float(docs[0].text) if docs else 0.0)
         for d in docs:
             d.text += "!"
+
+
+class Grower(Executor):
+    """``/grow``: each text becomes that many "x"s (replies of a chosen size)."""
+
+    @requests(on="/grow")
+    def grow(self, docs: DocList[TextDoc], **kwargs: object) -> None:
+        for d in docs:
+            d.text = "x" * int(d.text)

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator, Sequence
 
 import pytest
-from executors import Faulty, Lagger, Strict, TextDoc, Toolbox
+from executors import Faulty, Grower, Lagger, Strict, TextDoc, Toolbox
 from google.protobuf import json_format
 
 from docwire import Flow
@@ -21,7 +21,7 @@ from docwire.gateway.router import ExecutorNode
 from docwire.gateway.upstream import ReplicaPool
 from docwire.v1 import request_pb2
 from docwire_client.codec import decode_docs
-from docwire_client.errors import DocumentSchemaError, ExecutorUnavailable, RequestTimeout
+from docwire_client.errors import DocumentSchemaError, ExecutorUnavailable, MessageTooLarge, RequestTimeout
 from docwire_client.inputs import RequestSpec, build_request
 
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -41,11 +41,11 @@ def executors() -> Iterator[Flow]:
 
 @contextlib.asynccontextmanager
 async def upstream(
-    flow: Flow, name: str, metadata: Sequence[tuple[str, str]] = ()
+    flow: Flow, name: str, metadata: Sequence[tuple[str, str]] = (), max_message: int = MAX_MESSAGE
 ) -> AsyncIterator[tuple[ReplicaPool, UpstreamStreams]]:
     """The gateway's pool of executor ``name`` and the streams of one client stream, closed after."""
     pool, streams = (
-        ReplicaPool(ExecutorNode(name, flow.executor_addresses[name]), MAX_MESSAGE),
+        ReplicaPool(ExecutorNode(name, flow.executor_addresses[name]), max_message),
         UpstreamStreams(metadata),
     )
     try:
@@ -146,4 +146,26 @@ def test_a_replica_dying_fails_the_requests_on_its_stream_and_later_ones_go_unar
             assert streams.opened == 0
 
     with Flow(host="127.0.0.1").add(uses=Faulty, name="faulty") as flow:
+        asyncio.run(run(flow))
+
+
+def test_a_reply_over_the_size_limit_fails_alone_and_the_stream_goes_on() -> None:
+    limit = 64 * 1024
+
+    async def too_large(pool: ReplicaPool, streams: UpstreamStreams) -> str:
+        with pytest.raises(MessageTooLarge) as caught:
+            await pool.process(request("/grow", [str(limit)])[1], None, (), streams)
+        return str(caught.value)
+
+    async def run(flow: Flow) -> None:
+        async with upstream(flow, "grower", max_message=limit) as (pool, streams):
+            unary = await too_large(pool, streams)
+            streamed = await too_large(pool, streams)
+            assert streams.opened == 1
+            assert streamed == unary
+            assert f"vs. {limit})" in streamed
+            assert texts_of(await pool.process(request("/grow", ["3"])[1], None, (), streams)) == ["xxx"]
+            assert streams.opened == 1
+
+    with Flow(host="127.0.0.1", max_message_size=limit).add(uses=Grower, name="grower") as flow:
         asyncio.run(run(flow))

@@ -10,7 +10,7 @@ import grpc
 from google.protobuf import empty_pb2
 
 from docwire.gateway.router import ExecutorNode
-from docwire.transports.grpc_server import channel_options
+from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, channel_options
 from docwire.v1 import executor_pb2, request_pb2
 from docwire_client.errors import (
     ERROR_METADATA_KEY,
@@ -64,7 +64,7 @@ class ReplicaPool:
 
     def __init__(self, node: ExecutorNode, max_message_bytes: int) -> None:
         self.node = node
-        options = channel_options(max_message_bytes)
+        options = channel_options(max_message_bytes + PROCESS_STREAM_FRAMING_BYTES)
         self._channels = [grpc.aio.insecure_channel(address, options=options) for address in node.addresses]
         self._process: list[grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = [
             ch.unary_unary(ExecutorMethods.PROCESS) for ch in self._channels

@@ -30,11 +30,11 @@ from docwire.executor.dispatch import Outcome, run_endpoint, stream_endpoint
 from docwire.executor.docs_access import never_reads_docs, tracing
 from docwire.executor.sync_runner import SyncRunner
 from docwire.runtime.status import error_status
-from docwire.transports.grpc_server import abort, call_metadata
+from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES, abort, call_metadata
 from docwire.v1 import executor_pb2, request_pb2
 from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs, reencodes_unchanged, varint_bytes
 from docwire_client.doc_types import doclist_of
-from docwire_client.errors import BadRequest, DocwireError, EndpointNotFound
+from docwire_client.errors import BadRequest, DocwireError, EndpointNotFound, MessageTooLarge
 from docwire_client.methods import EXECUTOR_SERVICE
 
 __all__ = ["RESULTS_KEY", "ExecutorServicer"]
@@ -53,8 +53,9 @@ _M = TypeVar("_M", request_pb2.DataRequest, request_pb2.SingleDocumentRequest)
 class ExecutorServicer:
     """Serves one Executor instance over the ExecutorService rpcs."""
 
-    def __init__(self, executor: Executor) -> None:
+    def __init__(self, executor: Executor, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         self._executor = executor
+        self._max_message_bytes = max_message_bytes
         # Sync endpoint methods run here, one at a time: off the event loop, and never
         # concurrently with each other (models are rarely thread-safe). Replicas add parallelism.
         self._pool = SyncRunner(name=executor.runtime_args.name)
@@ -83,7 +84,7 @@ class ExecutorServicer:
         request = await self._parse(request_pb2.DataRequest, raw, context)
         try:
             return await self._process(request, context)
-        except BadRequest as exc:  # documents that cannot be decoded, or do not fit the schema
+        except DocwireError as exc:  # documents that do not decode or fit the schema; a reply over the limit
             await abort(context, exc)
 
     async def process_stream(
@@ -135,7 +136,12 @@ class ExecutorServicer:
         return b"".join((result.SerializeToString(), _REPLY_TAG, varint_bytes(len(reply)), reply))
 
     async def _process(self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
-        """The serialized reply to ``request``; raises BadRequest for documents that do not decode."""
+        """The serialized reply to ``request``.
+
+        Raises:
+            BadRequest: the documents do not decode, or do not fit the endpoint's schema.
+            MessageTooLarge: the reply is over the message size limit.
+        """
         route = request.routes.add(executor=self._name)
         _stamp(route.start_time)
         endpoint = _endpoint_of(request.header)
@@ -143,7 +149,10 @@ class ExecutorServicer:
         if bound is not None:
             await self._run(request, bound, route, context)
         _stamp(route.end_time)
-        return request.SerializeToString()
+        reply = request.SerializeToString()
+        if len(reply) > self._max_message_bytes:  # checked here, so a ProcessStream call survives it
+            raise MessageTooLarge(f"Sent message larger than max ({len(reply)} vs. {self._max_message_bytes})")
+        return reply
 
     async def _run(
         self,

@@ -18,7 +18,7 @@ from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garb
 from docwire.runtime.loader import load_executor_class, load_py_modules
 from docwire.runtime.servicer import ExecutorServicer
 from docwire.runtime.spec import WorkerSpec
-from docwire.transports.grpc_server import start_grpc_server
+from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, start_grpc_server
 from docwire_client.methods import EXECUTOR_SERVICE
 
 __all__ = ["main"]
@@ -32,9 +32,13 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
     executor_class = load_executor_class(spec.uses, modules)
     runtime_args = RuntimeArgs(name=spec.name, replica_id=spec.replica_id, workspace=spec.workspace)
     executor = instantiate(executor_class, runtime_args, spec.uses_with)
-    servicer = ExecutorServicer(executor)
+    servicer = ExecutorServicer(executor, max_message_bytes=spec.max_message_bytes)
     server = await start_grpc_server(
-        [servicer.handler()], [EXECUTOR_SERVICE], spec.host, spec.port, max_message_bytes=spec.max_message_bytes
+        [servicer.handler()],
+        [EXECUTOR_SERVICE],
+        spec.host,
+        spec.port,
+        max_message_bytes=spec.max_message_bytes + PROCESS_STREAM_FRAMING_BYTES,
     )
     await server.set_serving(True)
     logger.info("%s/rep-%d serving %s on port %d", spec.name, spec.replica_id, executor_class.__name__, server.port)

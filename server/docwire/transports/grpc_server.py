@@ -31,6 +31,12 @@ __all__ = [
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
+#: What a ProcessStream message adds around a DataRequest, at most (tags, lengths, the sequence), with room
+#: to spare: the gateway's channels to executors and the executors' servers allow this much above the limit,
+#: so a request the gateway took fits its ProcessCall (the limit itself is the gateway's to enforce).
+PROCESS_STREAM_FRAMING_BYTES = 64
+
+
 def channel_options(max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> list[tuple[str, int]]:
     """Message-size options shared by servers and channels."""
     return [
