@@ -78,9 +78,13 @@ class ReplicaStream:
         except TimeoutError:
             raise RequestTimeout(f"{self._where} did not answer before the deadline") from None
         except grpc.aio.AioRpcError as exc:  # the call ended while the request was written
-            raise upstream_error(exc, self._executor, self._address) from exc
+            failure = upstream_error(exc, self._executor, self._address)
+            self._fail(failure)
+            raise failure from exc
         except asyncio.InvalidStateError:  # the call had ended without an error status
-            raise self._failure or ExecutorUnavailable(f"{self._where} ended the stream") from None
+            failure = self._failure or ExecutorUnavailable(f"{self._where} ended the stream")
+            self._fail(failure)
+            raise failure from None
         finally:
             self._pending.pop(sequence, None)
 
@@ -110,6 +114,7 @@ class ReplicaStream:
             raise
 
     def _fail(self, failure: DocwireError) -> None:
+        """Marks the call failed (no request is sent on it again) and fails the requests waiting on it."""
         self._failure = failure
         for answer in self._pending.values():
             if not answer.done():
