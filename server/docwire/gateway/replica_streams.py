@@ -55,6 +55,7 @@ class ReplicaStream:
         self._address = address
         self._sequences = itertools.count()
         self._pending: dict[int, asyncio.Future[bytes]] = {}
+        self._abandoned: set[int] = set()  # timed out here, maybe still running on the executor
         self._writing = asyncio.Lock()  # grpc.aio takes one write at a time
         self._failure: DocwireError | None = None
         self._reader = asyncio.create_task(self._read())
@@ -76,6 +77,7 @@ class ReplicaStream:
                 await self._call.write(call_bytes(sequence, raw))
             return await asyncio.wait_for(answer, timeout)
         except TimeoutError:
+            self._abandoned.add(sequence)
             raise RequestTimeout(f"{self._where} did not answer before the deadline") from None
         except grpc.aio.AioRpcError as exc:  # the call ended while the request was written
             failure = upstream_error(exc, self._executor, self._address)
@@ -97,6 +99,7 @@ class ReplicaStream:
             async for result in self._call:
                 answer = self._pending.get(result.sequence)
                 if answer is None or answer.done():  # its request timed out meanwhile
+                    self._abandoned.discard(result.sequence)
                     continue
                 if result.HasField("error"):
                     error = result.error
@@ -121,8 +124,9 @@ class ReplicaStream:
                 answer.set_exception(failure)
 
     async def close(self) -> None:
-        """Ends the call: politely when its requests are answered, else by cancelling it."""
-        if self._failure is None and not self._pending:
+        """Ends the call: politely when its requests are answered, else by cancelling it (as a unary
+        call's deadline would cancel a request that timed out and may still be running)."""
+        if self._failure is None and not self._pending and not self._abandoned:
             try:
                 await self._call.done_writing()
                 await asyncio.wait_for(asyncio.shield(self._reader), CLOSE_GRACE_S)
