@@ -16,7 +16,6 @@ from docwire_client.errors import (
     ERROR_METADATA_KEY,
     DocwireError,
     ExecutorUnavailable,
-    GatewayUnavailable,
     RequestTimeout,
     ended_while_sending,
     error_from_call_status,
@@ -31,10 +30,8 @@ __all__ = ["ReplicaPool", "call_error", "upstream_error"]
 
 def upstream_error(exc: grpc.aio.AioRpcError, executor: str, address: str) -> DocwireError:
     """Translates a failed call to an executor into the DocwireError the gateway reports."""
-    if ended_while_sending(exc):  # the executor's own status is lost (see ended_while_sending)
-        lost = GatewayUnavailable(f"executor {executor!r} at {address}: {exc.details()}")
-        lost.grpc_code = exc.code()
-        return lost
+    if ended_while_sending(exc):  # the executor ended the call (or went away); its own status is lost
+        return ExecutorUnavailable(f"executor {executor!r} at {address} ended the call while a request was sent")
     named = [str(value) for key, value in exc.trailing_metadata() or () if key == ERROR_METADATA_KEY]
     return call_error(exc.code(), exc.details() or "", named[0] if named else "", executor, address)
 
