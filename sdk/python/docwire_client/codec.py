@@ -94,7 +94,17 @@ from docwire.v1 import document_pb2
 from docwire_client import batch_layout
 from docwire_client.errors import BadRequest, DocumentSchemaError
 
-__all__ = ["decode_doc", "decode_docs", "encode_doc", "encode_docs", "reencodes_unchanged", "varint_bytes"]
+__all__ = [
+    "LENGTH_DELIMITED",
+    "VARINT",
+    "decode_doc",
+    "decode_docs",
+    "encode_doc",
+    "encode_docs",
+    "field_key",
+    "reencodes_unchanged",
+    "varint_bytes",
+]
 
 T = TypeVar("T", bound=BaseDoc)
 
@@ -624,6 +634,16 @@ def varint_bytes(value: int) -> bytes:
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+#: Protobuf wire types of the fields written by hand around serialized messages.
+VARINT: Final = 0
+LENGTH_DELIMITED: Final = 2
+
+
+def field_key(number: int, wire_type: int) -> bytes:
+    """The key protobuf writes before field ``number`` of ``wire_type`` (``VARINT``, ``LENGTH_DELIMITED``)."""
+    return varint_bytes(number << 3 | wire_type)
 
 
 # What one field of a uniform batch holds, for encoding: the same in every document.

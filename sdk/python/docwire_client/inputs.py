@@ -12,7 +12,7 @@ from typing import Any, TypeAlias
 from docarray import BaseDoc
 
 from docwire.v1 import request_pb2
-from docwire_client.codec import encode_docs, varint_bytes
+from docwire_client.codec import LENGTH_DELIMITED, encode_docs, field_key, varint_bytes
 
 __all__ = ["Inputs", "Outgoing", "RequestSpec", "batches", "build_request", "outgoing"]
 
@@ -132,5 +132,5 @@ def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, byte
 
 
 #: The keys (field number, wire type 2) of ``DataRequest.data`` and ``DataContent.docs_bytes``.
-_DATA_TAG = bytes([request_pb2.DataRequest.DATA_FIELD_NUMBER << 3 | 2])
-_DOCS_BYTES_TAG = bytes([request_pb2.DataContent.DOCS_BYTES_FIELD_NUMBER << 3 | 2])
+_DATA_TAG = field_key(request_pb2.DataRequest.DATA_FIELD_NUMBER, LENGTH_DELIMITED)
+_DOCS_BYTES_TAG = field_key(request_pb2.DataContent.DOCS_BYTES_FIELD_NUMBER, LENGTH_DELIMITED)

@@ -25,7 +25,7 @@ import grpc
 
 from docwire.gateway.upstream import call_error, upstream_error
 from docwire.v1 import executor_pb2
-from docwire_client.codec import varint_bytes
+from docwire_client.codec import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
 from docwire_client.errors import DocwireError, ExecutorUnavailable, RequestTimeout, status_code_of
 
 if TYPE_CHECKING:
@@ -37,8 +37,8 @@ __all__ = ["ReplicaStream", "UpstreamStreams"]
 CLOSE_GRACE_S = 2.0
 
 #: The keys (field number and wire type) of ``ProcessCall.sequence`` and ``ProcessCall.request``.
-_SEQUENCE_TAG = bytes([executor_pb2.ProcessCall.SEQUENCE_FIELD_NUMBER << 3 | 0])
-_REQUEST_TAG = bytes([executor_pb2.ProcessCall.REQUEST_FIELD_NUMBER << 3 | 2])
+_SEQUENCE_TAG = field_key(executor_pb2.ProcessCall.SEQUENCE_FIELD_NUMBER, VARINT)
+_REQUEST_TAG = field_key(executor_pb2.ProcessCall.REQUEST_FIELD_NUMBER, LENGTH_DELIMITED)
 
 
 def call_bytes(sequence: int, raw: bytes) -> bytes:

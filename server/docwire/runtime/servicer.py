@@ -32,7 +32,16 @@ from docwire.executor.sync_runner import SyncRunner
 from docwire.runtime.status import error_status
 from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES, abort, call_metadata
 from docwire.v1 import executor_pb2, request_pb2
-from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs, reencodes_unchanged, varint_bytes
+from docwire_client.codec import (
+    LENGTH_DELIMITED,
+    decode_doc,
+    decode_docs,
+    encode_doc,
+    encode_docs,
+    field_key,
+    reencodes_unchanged,
+    varint_bytes,
+)
 from docwire_client.doc_types import doclist_of
 from docwire_client.errors import BadRequest, DocwireError, EndpointNotFound, MessageTooLarge
 from docwire_client.methods import EXECUTOR_SERVICE
@@ -45,7 +54,7 @@ RESULTS_KEY = "__results__"
 logger = logging.getLogger("docwire.executor")
 
 #: The key (field number, wire type 2) of ``ProcessResult.reply``.
-_REPLY_TAG = bytes([executor_pb2.ProcessResult.REPLY_FIELD_NUMBER << 3 | 2])
+_REPLY_TAG = field_key(executor_pb2.ProcessResult.REPLY_FIELD_NUMBER, LENGTH_DELIMITED)
 
 _M = TypeVar("_M", request_pb2.DataRequest, request_pb2.SingleDocumentRequest)
 
