@@ -1,0 +1,192 @@
+"""What goes wrong while encoding or decoding, and the words for it.
+
+``_FieldError`` (a value that does not fit, located by the field path it unwinds through),
+``_PydanticNeededError``, descriptions of values and types for messages, and the type
+checks the rest of the codec shares (``_strip_optional``, ``_inherits``).
+"""
+
+from __future__ import annotations
+
+import types
+from typing import Any, Final, Union, get_args, get_origin
+
+import numpy as np
+from docarray.array.any_array import AnyDocArray
+from docarray.base_doc import AnyDoc
+from docarray.base_doc.doc import BaseDocWithoutId
+from docarray.typing.tensor.abstract_tensor import AbstractTensor
+from pydantic import BaseModel, ValidationError
+
+from docwire_client.errors import DocumentSchemaError
+
+_NONE_TYPE: Final = type(None)
+
+
+class _FieldError(Exception):
+    """A value that does not fit, located by a path that grows while it unwinds."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.path: list[str] = []
+        self.owner: str | None = None
+
+    def at_field(self, name: str, owner: type[Any]) -> _FieldError:
+        self.path.insert(0, name)
+        if self.owner is None:
+            self.owner = owner.__name__
+        return self
+
+    def at_item(self, key: int | str) -> _FieldError:
+        self.path.insert(0, f"[{key!r}]")
+        return self
+
+    def render(self, index: int | None) -> str:
+        where = f"document {index}: " if index is not None else ""
+        if not self.path:
+            return f"{where}{self.owner + ' ' if self.owner else ''}{self.detail}"
+        path = "".join(part if part.startswith("[") else f".{part}" for part in self.path)
+        return f"{where}field '{path.lstrip('.')}' of {self.owner} {self.detail}"
+
+
+class _PydanticNeededError(Exception):
+    """Raised by a field decoder when only pydantic can say what the value becomes."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+
+_KIND_NAMES: Final = {
+    "text": "text",
+    "integer": "an integer",
+    "float": "a float",
+    "boolean": "a boolean",
+    "blob": "bytes",
+    "ndarray": "a tensor",
+    "doc": "a document",
+    "doc_array": "a list of documents",
+    "list": "a list",
+    "set": "a set",
+    "tuple": "a tuple",
+    "dict": "a dict",
+    None: "nothing (None)",
+}
+
+
+def _describe_value(value: Any) -> str:
+    """Name what a decoded value is, in the words of the wire."""
+    checks: tuple[tuple[type[Any] | tuple[type[Any], ...], str], ...] = (
+        (str, "text"),
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (bytes, "bytes"),
+        ((np.ndarray, AbstractTensor), "a tensor"),
+        (BaseDocWithoutId, "a document"),
+        (AnyDocArray, "a list of documents"),
+        (list, "a list"),
+        ((set, frozenset), "a set"),
+        (tuple, "a tuple"),
+        (dict, "a dict"),
+    )
+    if value is None:
+        return "nothing (None)"
+    for kinds, name in checks:
+        if isinstance(value, kinds):
+            return name
+    return type(value).__name__
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if isinstance(origin, type) and issubclass(origin, AnyDocArray):
+        return f"{origin.__name__}[{getattr(tp, 'doc_type', AnyDoc).__name__}]"
+    if isinstance(tp, type):
+        return tp.__name__
+    return repr(tp).replace("typing.", "")
+
+
+def _describe_type(tp: Any) -> str:
+    """Name what a field expects, for error messages."""
+    inner, nullable = _strip_optional(tp)
+    suffix = " or None" if nullable else ""
+    origin = get_origin(inner)
+    cls = inner if isinstance(inner, type) else origin
+    kind = "a value"
+    if isinstance(cls, type):
+        kinds: tuple[tuple[type[Any], str], ...] = (
+            (bool, "a boolean"),
+            (str, "text"),
+            (int, "an integer"),
+            (float, "a float"),
+            (bytes, "bytes"),
+            (AbstractTensor, "a tensor"),
+            (BaseDocWithoutId, "a document"),
+            (AnyDocArray, "a list of documents"),
+            (list, "a list"),
+            (set, "a set"),
+            (tuple, "a tuple"),
+            (dict, "a dict"),
+        )
+        kind = next((name for base, name in kinds if issubclass(cls, base)), kind)
+    return f"{kind} ({_type_name(inner)}){suffix}"
+
+
+def _strip_optional(tp: Any) -> tuple[Any, bool]:
+    """``Optional[X]`` (or ``X | None``) -> ``(X, True)``; anything else -> ``(tp, False)``."""
+    if _is_union(tp):
+        args = get_args(tp)
+        if _NONE_TYPE in args:
+            rest = tuple(arg for arg in args if arg is not _NONE_TYPE)
+            return (rest[0] if len(rest) == 1 else Union[rest]), True  # noqa: UP007
+    return tp, False
+
+
+def _is_union(tp: Any) -> bool:
+    origin = get_origin(tp)
+    return origin is Union or origin is types.UnionType
+
+
+def _wrap_validation(exc: ValidationError, cls: type[Any], values: dict[str, Any] | None) -> _FieldError:
+    """Turn pydantic's verdict on ``cls(**values)`` into an issue naming the field."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = first["loc"]
+    more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+    fields = cls.model_fields if issubclass(cls, BaseModel) else {}
+    if not loc:
+        issue = _FieldError(f"rejects the document: {first['msg']}{more}")
+        issue.owner = cls.__name__
+        return issue
+    name = str(loc[0])
+    if first["type"] == "missing" and len(loc) == 1:
+        issue = _FieldError(f"is required but missing{more}")
+    elif len(loc) == 1 and name in fields:
+        expects = _describe_type(fields[name].annotation)
+        got = f", got {_describe_value(values.get(name))}" if values is not None else ""
+        issue = _FieldError(f"expects {expects}{got}: {first['msg']}{more}")
+    else:
+        issue = _FieldError(f"is invalid: {first['msg']}{more}")
+    for part in reversed(loc[1:]):
+        issue.at_item(part)
+    return issue.at_field(name, cls)
+
+
+def _function(owner: Any, name: str) -> Any:
+    """The plain function behind a method or classmethod, to tell whether a class overrides it."""
+    attribute = getattr(owner, name)
+    return getattr(attribute, "__func__", attribute)
+
+
+def _inherits(cls: Any, name: str, base: Any) -> bool:
+    """Whether ``cls`` uses ``base``'s implementation of ``name`` unchanged."""
+    return _function(cls, name) is _function(base, name)
+
+
+def _mismatch(declared: Any, value: Any, detail: str) -> _FieldError:
+    return _FieldError(f"expects {_describe_type(declared)}, got {_describe_value(value)}: {detail}")
+
+
+def _schema_error(issue: _FieldError, index: int | None) -> DocumentSchemaError:
+    return DocumentSchemaError(issue.render(index))

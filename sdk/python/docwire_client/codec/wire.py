@@ -1,0 +1,35 @@
+"""Protobuf basics the codec's modules share.
+
+``Node``, the bound on caches keyed by what arrives on the wire, and the varint and
+field-key framing for the fields written by hand around serialized messages.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from docwire.v1 import document_pb2
+
+Node = document_pb2.Node
+# Caches keyed by what arrives on the wire stop growing at this size.
+_WIRE_CACHE_LIMIT: Final = 256
+
+
+def varint_bytes(value: int) -> bytes:
+    """A length as protobuf writes it: 7 bits a byte, low first, the high bit set on all but the last."""
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+#: Protobuf wire types of the fields written by hand around serialized messages.
+VARINT: Final = 0
+LENGTH_DELIMITED: Final = 2
+
+
+def field_key(number: int, wire_type: int) -> bytes:
+    """The key protobuf writes before field ``number`` of ``wire_type`` (``VARINT``, ``LENGTH_DELIMITED``)."""
+    return varint_bytes(number << 3 | wire_type)
