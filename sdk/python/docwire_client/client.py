@@ -208,7 +208,7 @@ class Client:
 
         For large inputs, handle each reply in ``on_done`` (or iterate ``AsyncClient.post``)
         instead of accumulating: every document kept is memory held until the call returns,
-        and on 100,000 float32[512] documents accumulating streams ~20% slower than
+        and on 100,000 float32[512] documents accumulating streams 20-30% slower than
         reading each reply's ``docs`` in a callback (``docs/performance.md``).
 
         Raises:
