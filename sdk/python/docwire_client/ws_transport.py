@@ -101,8 +101,7 @@ class WebSocketTransport(HttpTransport):
                 retries += 1
                 logger.warning("retry %d of a Post after: %s", retries, error)
             except ConnectionClosed as closed:  # the request went out; the socket closed before its reply
-                code = closed.rcvd.code if closed.rcvd is not None else 1006
-                if code not in _RETRYABLE_CLOSES or retries + 1 >= options.retry.max_attempts:
+                if not _retryable(closed, retries, options):
                     raise self._close_error(closed) from None
                 retries += 1
                 logger.warning("retry %d of a Post after: %s", retries, closed)
@@ -169,8 +168,7 @@ class WebSocketTransport(HttpTransport):
                     failed = sender.exception() if sender.done() and not sender.cancelled() else None
                     if failed is not None and not isinstance(failed, ConnectionClosed):
                         raise failed from None  # the inputs failed
-                    code = closed.rcvd.code if closed.rcvd is not None else 1006
-                    if code not in _RETRYABLE_CLOSES or retries + 1 >= options.retry.max_attempts:
+                    if not _retryable(closed, retries, options):
                         raise self._close_error(closed) from None
                     retries += 1
                     logger.warning(
@@ -211,7 +209,7 @@ class WebSocketTransport(HttpTransport):
 
     def _close_error(self, closed: ConnectionClosed) -> DocwireError:
         """The DocwireError a close stands for: the reason names the error class (``"Name: message"``)."""
-        code = closed.rcvd.code if closed.rcvd is not None else 1006
+        code = _close_code(closed)
         reason = closed.rcvd.reason if closed.rcvd is not None else ""
         if code == _MESSAGE_TOO_BIG:
             return MessageTooLarge(f"the server at {self.target.uri} refused a frame as too large: {reason}")
@@ -342,3 +340,13 @@ def _unmatched(message: request_pb2.DataRequest) -> DocwireError:
 def _closed_early(socket: ClientConnection) -> ConnectionClosed:
     """A clean close before the end marker is still an early end: treat it as the close it was."""
     return ConnectionClosed(socket.protocol.close_rcvd, socket.protocol.close_sent)
+
+
+def _close_code(closed: ConnectionClosed) -> int:
+    """The code the server closed with; 1006 (abnormal closure) when no close frame came."""
+    return closed.rcvd.code if closed.rcvd is not None else 1006
+
+
+def _retryable(closed: ConnectionClosed, retries: int, options: PostOptions) -> bool:
+    """Whether a call that ``closed`` ended may be tried again (the server went away, attempts are left)."""
+    return _close_code(closed) in _RETRYABLE_CLOSES and retries + 1 < options.retry.max_attempts

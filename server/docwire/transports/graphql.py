@@ -46,7 +46,7 @@ from strawberry.types import ExecutionContext
 
 from docwire.executor.decorators import normalize_endpoint
 from docwire.transports.document_json import DocumentJson, doc_to_json, to_plain
-from docwire.transports.in_process import Aborted, CallContext
+from docwire.transports.in_process import Aborted, CallContext, header_metadata
 from docwire.v1 import document_pb2, request_pb2
 from docwire_client.errors import BadRequest, DocwireError, ExecutorError, error_from_reply_status
 
@@ -57,7 +57,6 @@ logger = logging.getLogger("docwire.gateway")
 #: Where the GraphQL endpoint is served on the gateway's HTTP port.
 GRAPHQL_PATH = "/graphql"
 #: HTTP headers that describe the connection, not the caller's request: never passed on to executors.
-_HOP_HEADERS = frozenset({"content-length", "connection", "accept", "keep-alive", "transfer-encoding", "upgrade"})
 
 
 # -- the in-process call ------------------------------------------------------------------------------------------
@@ -270,10 +269,6 @@ def _graphql_error(error: DocwireError) -> GraphQLError:
     return GraphQLError(str(error), extensions=extensions, original_error=error)
 
 
-def _metadata(request: Request | WebSocket) -> list[tuple[str, str]]:
-    return [(key, value) for key, value in request.headers.items() if key not in _HOP_HEADERS]
-
-
 async def _post(
     context: _Context,
     data: list[DocumentIn] | None,
@@ -294,7 +289,7 @@ async def _post(
         request.parameters.update(parameters)
     items = [doc.to_json(f"data[{i}]") for i, doc in enumerate(data or [])]
     request.data.docs_bytes = gateway.documents().encode(items, endpoint)
-    raw = await gateway.call("Post", request.SerializeToString(), _metadata(context.request))
+    raw = await gateway.call("Post", request.SerializeToString(), header_metadata(context.request.headers))
     reply = request_pb2.DataRequest.FromString(raw)
     if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
         raise error_from_reply_status(reply.header.status)

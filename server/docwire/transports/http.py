@@ -36,6 +36,7 @@ from docwire.transports import graphql, openapi
 from docwire.transports.document_json import DocumentJson, dumps
 from docwire.transports.in_process import Aborted as _Aborted
 from docwire.transports.in_process import CallContext as _CallContext
+from docwire.transports.in_process import header_metadata
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, parse_json
 from docwire.transports.json_requests import json_field as _field
 from docwire.transports.json_requests import message_to_json as _message_to_json
@@ -55,7 +56,6 @@ __all__ = ["HttpServer", "HttpTranscoder", "start_http_server"]
 
 _DOC = document_pb2.Doc.DESCRIPTOR
 #: HTTP headers that describe the connection, not the caller's request: never passed on to executors.
-_HOP_HEADERS = frozenset({"content-length", "connection", "accept", "keep-alive", "transfer-encoding", "upgrade"})
 
 
 def _json_response(content: Any, status: int = 200) -> Response:
@@ -140,7 +140,7 @@ class HttpTranscoder:
             binding, fields = self._match(request)
             message = await self._decode(request, binding, fields)
             handler = self._handlers[binding.method.name]
-            context = cast(Any, _CallContext(self._metadata(request)))
+            context = cast(Any, _CallContext(header_metadata(request.headers)))
             argument = (handler.request_deserializer or (lambda raw: raw))(message.SerializeToString())
             reply_class = message_factory.GetMessageClass(binding.method.output_type)
             serialize = handler.response_serializer or (lambda reply: reply)
@@ -163,9 +163,6 @@ class HttpTranscoder:
         except DocwireError as error:
             return self._error(error)
         return self._reply(reply)
-
-    def _metadata(self, request: Request) -> list[tuple[str, str]]:
-        return [(key, value) for key, value in request.headers.items() if key not in _HOP_HEADERS]
 
     async def _decode(self, request: Request, binding: Binding, fields: Mapping[str, str]) -> Message:
         descriptor = binding.method.input_type

@@ -8,14 +8,22 @@ DocwireError the handler meant.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NoReturn
 
 import grpc
 
 from docwire_client.errors import ERROR_METADATA_KEY, DocwireError, error_from_status
 
-__all__ = ["Aborted", "CallContext"]
+__all__ = ["HOP_HEADERS", "Aborted", "CallContext", "header_metadata"]
+
+#: HTTP headers about the connection, not the call: never passed on to executors as metadata.
+HOP_HEADERS = frozenset({"content-length", "connection", "accept", "keep-alive", "transfer-encoding", "upgrade"})
+
+
+def header_metadata(headers: Mapping[str, str], skip: frozenset[str] = HOP_HEADERS) -> list[tuple[str, str]]:
+    """A request's (or a WebSocket handshake's) headers as the call's metadata, leaving out ``skip``."""
+    return [(key, value) for key, value in headers.items() if key not in skip]
 
 
 class Aborted(Exception):

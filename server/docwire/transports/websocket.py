@@ -56,7 +56,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from docwire.transports.document_json import dumps
-from docwire.transports.in_process import Aborted, CallContext
+from docwire.transports.in_process import Aborted, CallContext, header_metadata
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, message_to_json, parse_json
 from docwire.transports.status_map import close_code_of
 from docwire.v1 import request_pb2
@@ -409,7 +409,8 @@ class WebSocketGateway:
         chosen = next((p for p in offered if p in SUBPROTOCOLS), DEFAULT_SUBPROTOCOL)
         await websocket.accept(subprotocol=chosen if offered else None)
         frames: _Frames = _JsonFrames(self._documents) if chosen == "json" else _BytesFrames()
-        session = asyncio.create_task(_Session(websocket, frames, self._stream, self._metadata(websocket)).run())
+        metadata = header_metadata(websocket.headers, _HANDSHAKE_HEADERS)
+        session = asyncio.create_task(_Session(websocket, frames, self._stream, metadata).run())
         self._sessions.add(session)
         session.add_done_callback(self._sessions.discard)
         await session
@@ -425,6 +426,3 @@ class WebSocketGateway:
             message = f"origin {origin!r} may not connect; the gateway allows {sorted(self._origins)}"
             return JSONResponse({"code": 7, "status": "PERMISSION_DENIED", "message": message}, status_code=403)
         return None
-
-    def _metadata(self, websocket: WebSocket) -> list[tuple[str, str]]:
-        return [(key, value) for key, value in websocket.headers.items() if key not in _HANDSHAKE_HEADERS]
