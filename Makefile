@@ -16,7 +16,7 @@ INSTALLED := $(VENV)/.installed
 SYSTEM_TOOLS := chromium:/usr/bin/chromium jq:/usr/bin/jq curl:/usr/bin/curl
 GOTOOLS := $(BIN)/grpcurl $(BIN)/grpc-health-probe
 GOOGLEAPIS := .build/googleapis/google/api
-GEN_PY := sdk/python/docwire/v1
+GEN_PY := sdk/python/docwire_contract/v1
 PROTOS := $(wildcard proto/docwire/v1/*.proto)
 
 .PHONY: help install tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
@@ -73,16 +73,17 @@ proto: proto-python proto-go proto-ts ## regenerate every language's code from p
 proto-python: proto-lint ## regenerate the Python messages, stubs and .pyi from proto/
 	rm -rf .build/proto && mkdir -p .build/proto/py
 	$(BUF) build -o .build/proto/image.binpb
-	$(PY) -m grpc_tools.protoc --descriptor_set_in=.build/proto/image.binpb \
+	$(PY) sdk_gen/python/reroot.py .build/proto/image.binpb .build/proto/python.binpb
+	$(PY) -m grpc_tools.protoc --descriptor_set_in=.build/proto/python.binpb \
 	  --plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
 	  --python_out=.build/proto/py --mypy_out=quiet:.build/proto/py \
-	  $(patsubst proto/%,%,$(PROTOS))
-	$(PY) -m grpc_tools.protoc --descriptor_set_in=.build/proto/image.binpb \
+	  $(patsubst proto/docwire/%,docwire_contract/%,$(PROTOS))
+	$(PY) -m grpc_tools.protoc --descriptor_set_in=.build/proto/python.binpb \
 	  --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
 	  --grpc_python_out=.build/proto/py --mypy_grpc_out=quiet:.build/proto/py \
-	  docwire/v1/gateway.proto docwire/v1/executor.proto
-	cp sdk_gen/python/__init__.py .build/proto/py/docwire/v1/__init__.py
-	rm -rf $(GEN_PY) && cp -r .build/proto/py/docwire/v1 $(GEN_PY)
+	  docwire_contract/v1/gateway.proto docwire_contract/v1/executor.proto
+	cp sdk_gen/python/__init__.py .build/proto/py/docwire_contract/v1/__init__.py
+	rm -rf $(GEN_PY) && cp -r .build/proto/py/docwire_contract/v1 $(GEN_PY)
 
 GENERATED = $(GEN_PY) $(GEN_GO) $(GEN_TS)
 

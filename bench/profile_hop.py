@@ -67,11 +67,11 @@ from rich.table import Column, Table
 
 from docwire import AsyncClient, Client, Flow
 from docwire.executor.sync_runner import SyncRunner
-from docwire.v1 import request_pb2
-from docwire_client.codec import decode_docs, encode_docs, reencodes_unchanged
-from docwire_client.doc_types import Document, doclist_of
 from docwire_client.inputs import RequestSpec, build_request
-from docwire_client.methods import GatewayMethods
+from docwire_contract.codec import decode_docs, encode_docs, reencodes_unchanged
+from docwire_contract.doc_types import Document, doclist_of
+from docwire_contract.methods import GatewayMethods
+from docwire_contract.v1 import request_pb2
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
     from bench import bare, workloads

@@ -3,20 +3,15 @@
 Write an ``Executor``, bind its methods with ``@requests``, serve it as a
 ``Deployment`` or chain several into a ``Flow``, and call it with ``Client``.
 
-Names are resolved on first use: importing the generated contract
-(``docwire.v1``, shipped by docwire-client) must not import the server, or the
-client and the server would import each other.
+Names are resolved on first use (PEP 562): every gateway and executor process
+imports this package on its way to ``docwire.gateway`` or ``docwire.runtime``, and
+must not pay for the client, docarray and the orchestration it never uses.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from typing import TYPE_CHECKING, Any
-
-# The generated contract (`docwire.v1`) ships with the docwire-client
-# distribution; let it live beside this package in the `docwire` namespace.
-__path__ = pkgutil.extend_path(__path__, __name__)
 
 if TYPE_CHECKING:
     from docarray import BaseDoc, DocList

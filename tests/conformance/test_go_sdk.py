@@ -21,7 +21,7 @@ from docarray.documents.legacy import LegacyDocument
 from docarray.proto import DocListProto
 
 from docwire import Document, Flow
-from docwire_client.codec import decode_docs
+from docwire_contract.codec import decode_docs
 
 from .support import REPO_ROOT
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from google.protobuf.descriptor import Descriptor
 
-from docwire.v1 import document_pb2, request_pb2
+from docwire_contract.v1 import document_pb2, request_pb2
 
 from .support import (
     EXECUTOR_SERVICE,

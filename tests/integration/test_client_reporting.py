@@ -10,8 +10,8 @@ from client_scenarios import Served, protocols, serve
 from executors import Appender, TextDoc
 
 from docwire import AsyncClient, DocList
-from docwire.v1 import request_pb2
 from docwire_client.profiling import latencies
+from docwire_contract.v1 import request_pb2
 
 PARTS = ["Roundtrip", "Client-server network", "Server", "Gateway-executors network"]
 

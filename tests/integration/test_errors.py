@@ -26,7 +26,7 @@ from docwire import (
     MessageTooLarge,
     StartupError,
 )
-from docwire_client.methods import GatewayMethods
+from docwire_contract.methods import GatewayMethods
 
 MakeClient = Callable[..., Client]
 

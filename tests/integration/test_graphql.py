@@ -15,9 +15,9 @@ from executors import Embedder, Faulty
 
 from docwire import Client, DocList, Executor, Flow, requests
 from docwire_client import Document
-from docwire_client.errors import BadRequest, GatewayUnavailable
 from docwire_client.graphql import graphql_url, mutate
 from docwire_client.target import Target
+from docwire_contract.errors import BadRequest, GatewayUnavailable
 
 #: Seed 000's mutation, verbatim (less two trailing spaces).
 SEED_MUTATION = """

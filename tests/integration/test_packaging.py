@@ -30,9 +30,8 @@ def test_sdk_wheel_holds_the_client_and_the_contract_only(tmp_path: Path) -> Non
     (wheel,) = tmp_path.glob("docwire_client-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     packages = {name.split("/")[0] for name in names if not name.startswith("docwire_client-")}
-    assert packages == {"docwire_client", "docwire"}
-    assert all(name.startswith("docwire/v1/") for name in names if name.startswith("docwire/"))
-    assert "docwire/__init__.py" not in names
+    assert packages == {"docwire_client", "docwire_contract"}
+    assert "docwire_contract/v1/request_pb2.py" in names
 
     # Import it with the server off the path: the client works, the server is not there.
     site = tmp_path / "site"
@@ -42,11 +41,11 @@ import sys
 sys.path = [p for p in sys.path if not p.rstrip("/").endswith(("server", "sdk/python"))]
 sys.path.insert(0, {str(site)!r})
 import docwire_client
-from docwire.v1 import request_pb2
+from docwire_contract.v1 import request_pb2
 client = docwire_client.Client(host="grpc://127.0.0.1:1")
 assert docwire_client.__file__.startswith({str(site)!r}), docwire_client.__file__
 try:
-    import docwire.orchestration
+    import docwire
 except ImportError:
     pass
 else:

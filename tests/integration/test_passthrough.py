@@ -19,7 +19,7 @@ from docarray import BaseDoc, DocList
 from docarray.typing import NdArray
 
 from docwire import Client, Document, Executor, Flow, requests
-from docwire_client.errors import DocumentSchemaError
+from docwire_contract.errors import DocumentSchemaError
 
 N = 30
 

@@ -19,10 +19,10 @@ from docwire import Flow
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.router import ExecutorNode
 from docwire.gateway.upstream import ReplicaPool
-from docwire.v1 import request_pb2
-from docwire_client.codec import decode_docs
-from docwire_client.errors import DocumentSchemaError, ExecutorUnavailable, MessageTooLarge, RequestTimeout
 from docwire_client.inputs import RequestSpec, build_request
+from docwire_contract.codec import decode_docs
+from docwire_contract.errors import DocumentSchemaError, ExecutorUnavailable, MessageTooLarge, RequestTimeout
+from docwire_contract.v1 import request_pb2
 
 MAX_MESSAGE = 64 * 1024 * 1024
 

@@ -28,12 +28,12 @@ from websockets.typing import Origin, Subprotocol
 from docwire import Client, Flow
 from docwire.orchestration.banner import print_ready_banner
 from docwire.orchestration.config import load_flow_yaml
-from docwire.transports.status_map import close_code_of_code, grpc_code_of_close
 from docwire.transports.websocket import close_reason
-from docwire.v1 import request_pb2
 from docwire_client import Document
-from docwire_client.codec import decode_docs, encode_docs
-from docwire_client.errors import GatewayUnavailable
+from docwire_contract.codec import decode_docs, encode_docs
+from docwire_contract.errors import GatewayUnavailable
+from docwire_contract.status_map import close_code_of_code, grpc_code_of_close
+from docwire_contract.v1 import request_pb2
 
 EXECUTORS = Path(__file__).with_name("executors.py")
 JSON = [Subprotocol("json")]

@@ -29,11 +29,11 @@ from docarray.typing import (
 )
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator
 
-from docwire.v1 import document_pb2, request_pb2
-from docwire_client.codec import decode_doc, decode_docs, encode_doc, encode_docs
-from docwire_client.doc_types import Document
-from docwire_client.errors import BadRequest, DocumentSchemaError
 from docwire_client.inputs import RequestSpec, build_request
+from docwire_contract.codec import decode_doc, decode_docs, encode_doc, encode_docs
+from docwire_contract.doc_types import Document
+from docwire_contract.errors import BadRequest, DocumentSchemaError
+from docwire_contract.v1 import document_pb2, request_pb2
 
 # --------------------------------------------------------------------- schemas
 

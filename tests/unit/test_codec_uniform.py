@@ -21,8 +21,7 @@ from docarray import BaseDoc, DocList
 from docarray.typing import ID, AnyTensor, ImageNdArray, NdArray, NdArrayEmbedding
 from pydantic import ConfigDict, PrivateAttr, field_validator
 
-from docwire.v1 import document_pb2
-from docwire_client.codec import (
+from docwire_contract.codec import (
     decode_doc,
     decode_docs,
     encode_docs,
@@ -31,8 +30,9 @@ from docwire_client.codec import (
     uniform_decoding,
     uniform_encoding,
 )
-from docwire_client.doc_types import Document
-from docwire_client.errors import BadRequest, DocumentSchemaError
+from docwire_contract.doc_types import Document
+from docwire_contract.errors import BadRequest, DocumentSchemaError
+from docwire_contract.v1 import document_pb2
 
 N = 12  # above the codec's minimum batch size
 

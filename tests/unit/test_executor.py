@@ -11,9 +11,10 @@ from docarray import BaseDoc, DocList
 from pydantic import BaseModel, Field, ValidationError
 
 from docwire.executor.base import Executor, RuntimeArgs, instantiate
-from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint, requests
+from docwire.executor.decorators import requests
 from docwire.executor.dispatch import run_endpoint, stream_endpoint
-from docwire_client.doc_types import Document
+from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
+from docwire_contract.doc_types import Document
 
 
 class InDoc(BaseDoc):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from docwire.gateway.router import ExecutorNode, plan_route, scope_parameters
-from docwire_client.errors import BadRequest, EndpointNotFound
+from docwire_contract.errors import BadRequest, EndpointNotFound
 
 CHAIN = [
     ExecutorNode("fooExecutor", ("a:1",), frozenset({"/default"})),

@@ -5,10 +5,16 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from docwire.transports.status_map import http_status_of, http_status_of_code
 from docwire.transports.transcoding import PathTemplate, bindings
-from docwire.v1 import gateway_pb2
-from docwire_client.errors import BadRequest, DocumentSchemaError, EndpointNotFound, ExecutorUnavailable, RequestTimeout
+from docwire_contract.errors import (
+    BadRequest,
+    DocumentSchemaError,
+    EndpointNotFound,
+    ExecutorUnavailable,
+    RequestTimeout,
+)
+from docwire_contract.status_map import http_status_of, http_status_of_code
+from docwire_contract.v1 import gateway_pb2
 
 
 def test_every_annotated_rpc_is_bound_most_specific_first() -> None:

@@ -5,8 +5,10 @@ Install it alone with ``pip install ./sdk/python``; it does not pull in the serv
 
 from docwire_client.aio import AsyncClient
 from docwire_client.client import Client
-from docwire_client.doc_types import Document
-from docwire_client.errors import (
+from docwire_client.response import Response
+from docwire_client.target import Target, parse_target
+from docwire_contract.doc_types import Document
+from docwire_contract.errors import (
     BadRequest,
     DocumentSchemaError,
     DocwireError,
@@ -17,8 +19,6 @@ from docwire_client.errors import (
     MessageTooLarge,
     RequestTimeout,
 )
-from docwire_client.response import Response
-from docwire_client.target import Target, parse_target
 
 __all__ = [
     "AsyncClient",

@@ -14,11 +14,8 @@ from typing import TYPE_CHECKING, Any
 from docarray import BaseDoc, DocList
 from google.protobuf import json_format
 
-from docwire.v1 import request_pb2
 from docwire_client import profiling
 from docwire_client.callbacks import Callback
-from docwire_client.doc_types import return_doc_class
-from docwire_client.errors import DocwireError
 from docwire_client.gc_pacing import spaced_collections
 from docwire_client.graphql import graphql_url
 from docwire_client.graphql import mutate as graphql_mutate
@@ -30,13 +27,15 @@ from docwire_client.progress import ProgressBar
 from docwire_client.response import Response
 from docwire_client.target import Target, parse_target
 from docwire_client.ws_transport import WebSocketTransport
+from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
+from docwire_contract.doc_types import return_doc_class
+from docwire_contract.errors import DocwireError
+from docwire_contract.v1 import request_pb2
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["DEFAULT_MAX_MESSAGE_BYTES", "AsyncClient", "single_doc_class"]
-
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+__all__ = ["AsyncClient", "single_doc_class"]
 
 
 async def _chain(

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
-from docwire_client.errors import ExecutorError
 from docwire_client.response import Response
+from docwire_contract.errors import ExecutorError
 
 __all__ = ["Callback", "Callbacks"]
 

@@ -22,14 +22,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from docarray import BaseDoc
 
-from docwire.v1 import request_pb2
-from docwire_client.aio import DEFAULT_MAX_MESSAGE_BYTES, AsyncClient, result_docs
+from docwire_client.aio import AsyncClient, result_docs
 from docwire_client.callbacks import Callback
-from docwire_client.doc_types import doclist_of, return_doc_class
 from docwire_client.inputs import Inputs
 from docwire_client.options import Metadata, PostKwargs, PostOptions
 from docwire_client.response import Response
 from docwire_client.target import Target
+from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
+from docwire_contract.doc_types import doclist_of, return_doc_class
+from docwire_contract.v1 import request_pb2
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 
-from docwire_client.errors import DocwireError, GatewayUnavailable, RequestTimeout, error_from_http
 from docwire_client.target import Target
+from docwire_contract.errors import DocwireError, GatewayUnavailable, RequestTimeout, error_from_http
 
 __all__ = ["GRAPHQL_PATH", "graphql_url", "mutate"]
 

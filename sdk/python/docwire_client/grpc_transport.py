@@ -19,17 +19,17 @@ from docarray import BaseDoc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
 
-from docwire.v1 import request_pb2
-from docwire_client.codec import decode_doc, encode_doc
-from docwire_client.errors import DocwireError, error_from_rpc
 from docwire_client.inputs import Outgoing, build_request
 from docwire_client.loops import reusable_on_this_loop
-from docwire_client.methods import GatewayMethods
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.retry import is_transient
 from docwire_client.sending import RequestSource, concurrent_calls, send_requests
 from docwire_client.target import Target
+from docwire_contract.codec import decode_doc, encode_doc
+from docwire_contract.errors import DocwireError, error_from_rpc
+from docwire_contract.methods import GatewayMethods
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["GrpcTransport"]
 

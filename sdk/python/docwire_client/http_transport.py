@@ -34,14 +34,14 @@ import orjson
 from docarray import BaseDoc
 from google.protobuf import json_format
 
-from docwire.v1 import request_pb2
-from docwire_client.errors import DocwireError, GatewayUnavailable, RequestTimeout, error_from_http
 from docwire_client.inputs import Outgoing, RequestSpec
 from docwire_client.loops import reusable_on_this_loop
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.sending import concurrent_calls
 from docwire_client.target import Target
+from docwire_contract.errors import DocwireError, GatewayUnavailable, RequestTimeout, error_from_http
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["HttpTransport", "JsonReply"]
 

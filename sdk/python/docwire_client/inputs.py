@@ -11,8 +11,8 @@ from typing import Any, TypeAlias
 
 from docarray import BaseDoc
 
-from docwire.v1 import request_pb2
-from docwire_client.codec import LENGTH_DELIMITED, encode_docs, field_key, varint_bytes
+from docwire_contract.codec import LENGTH_DELIMITED, encode_docs, field_key, varint_bytes
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["Inputs", "Outgoing", "RequestSpec", "batches", "build_request", "outgoing"]
 

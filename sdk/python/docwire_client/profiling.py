@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.tree import Tree
 
-from docwire.v1 import request_pb2
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["CLIENT_SERVER_NETWORK", "GATEWAY_EXECUTORS_NETWORK", "ROUNDTRIP", "SERVER", "latencies", "render", "show"]
 

@@ -7,10 +7,10 @@ from typing import Any, Generic, TypeVar
 from docarray import BaseDoc, DocList
 from google.protobuf import json_format
 
-from docwire.v1 import request_pb2
-from docwire_client.codec import decode_docs
-from docwire_client.doc_types import doclist_of, from_json_values
-from docwire_client.errors import DocwireError, error_from_reply_status
+from docwire_contract.codec import decode_docs
+from docwire_contract.doc_types import doclist_of, from_json_values
+from docwire_contract.errors import DocwireError, error_from_reply_status
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["Response"]
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from docwire_client.errors import ERROR_METADATA_KEY, ExecutorUnavailable, ended_while_sending
+from docwire_contract.conventions import ERROR_METADATA_KEY
+from docwire_contract.errors import ExecutorUnavailable, ended_while_sending
 
 __all__ = ["RetryPolicy", "is_transient"]
 

@@ -15,8 +15,8 @@ import contextlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TypeVar
 
-from docwire_client.errors import DocwireError
 from docwire_client.inputs import Outgoing
+from docwire_contract.errors import DocwireError
 
 __all__ = ["SETTLE_SECONDS", "RequestSource", "concurrent_calls", "send_requests"]
 

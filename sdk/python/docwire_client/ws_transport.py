@@ -30,8 +30,6 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from docwire.v1 import request_pb2
-from docwire_client.errors import DocwireError, GatewayUnavailable, MessageTooLarge, error_from_status
 from docwire_client.http_transport import HttpTransport
 from docwire_client.inputs import Outgoing, build_request
 from docwire_client.loops import reusable_on_this_loop
@@ -39,6 +37,8 @@ from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.sending import RequestSource, send_requests
 from docwire_client.target import Target
+from docwire_contract.errors import DocwireError, GatewayUnavailable, MessageTooLarge, error_from_status
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["WebSocketTransport"]
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from docwire.executor.decorators import DEFAULT_ENDPOINT, binding_of
+from docwire.executor.decorators import binding_of
 from docwire.executor.signature import EndpointSignature, read_signature
+from docwire_contract.conventions import DEFAULT_ENDPOINT
 
 __all__ = ["BoundEndpoint", "Executor", "RuntimeArgs"]
 

@@ -6,10 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
-__all__ = ["DEFAULT_ENDPOINT", "Binding", "requests"]
+from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 
-#: The endpoint a bare ``@requests`` binds to: it handles every endpoint no other method claims.
-DEFAULT_ENDPOINT = "/default"
+__all__ = ["Binding", "requests"]
 
 _BINDING_ATTR = "__docwire_binding__"
 
@@ -23,14 +22,6 @@ class Binding:
     endpoints: tuple[str, ...]
     request_schema: Any = None
     response_schema: Any = None
-
-
-def normalize_endpoint(endpoint: str) -> str:
-    """Returns the canonical form of an endpoint name: one leading slash, "/default" for empty."""
-    stripped = endpoint.strip()
-    if stripped in ("", "/"):
-        return DEFAULT_ENDPOINT if stripped == "" else "/"
-    return stripped if stripped.startswith("/") else f"/{stripped}"
 
 
 @overload

@@ -19,7 +19,7 @@ from docarray import BaseDoc, DocList
 from docwire.executor.base import BoundEndpoint
 from docwire.executor.base import Executor as DocwireExecutor
 from docwire.executor.sync_runner import SyncRunner
-from docwire_client.doc_types import doclist_of
+from docwire_contract.doc_types import doclist_of
 
 __all__ = ["Outcome", "run_endpoint", "stream_endpoint"]
 

@@ -12,7 +12,7 @@ from docarray import BaseDoc
 from pydantic import BaseModel
 
 from docwire.executor.decorators import Binding
-from docwire_client.doc_types import Document, document_class
+from docwire_contract.doc_types import Document, document_class
 
 __all__ = ["EndpointSignature", "read_signature"]
 

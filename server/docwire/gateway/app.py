@@ -18,8 +18,8 @@ from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garb
 from docwire.transports.grpc_server import GrpcServer, server_credentials, start_grpc_server
 from docwire.transports.http import HttpServer, HttpTranscoder, start_http_server
 from docwire.transports.websocket import WebSocketGateway
-from docwire.v1 import gateway_pb2
-from docwire_client.methods import GATEWAY_SERVICE
+from docwire_contract.methods import GATEWAY_SERVICE
+from docwire_contract.v1 import gateway_pb2
 
 __all__ = ["main"]
 

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 import grpc
 
 from docwire.gateway.upstream import call_error, upstream_error
-from docwire.v1 import executor_pb2
-from docwire_client.codec import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
-from docwire_client.errors import DocwireError, ExecutorUnavailable, RequestTimeout, status_code_of
+from docwire_contract.codec import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
+from docwire_contract.errors import DocwireError, ExecutorUnavailable, RequestTimeout, status_code_of
+from docwire_contract.v1 import executor_pb2
 
 if TYPE_CHECKING:
     from docwire.gateway.upstream import ReplicaPool

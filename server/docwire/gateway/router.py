@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from docwire.executor.decorators import DEFAULT_ENDPOINT
-from docwire_client.errors import BadRequest, EndpointNotFound
+from docwire_contract.conventions import DEFAULT_ENDPOINT
+from docwire_contract.errors import BadRequest, EndpointNotFound
 
 __all__ = ["ExecutorNode", "Route", "plan_route", "scope_parameters"]
 

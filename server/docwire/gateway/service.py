@@ -19,15 +19,14 @@ import grpc
 from google.protobuf import empty_pb2, json_format
 from google.protobuf.message import DecodeError
 
-from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.router import ExecutorNode, plan_route, scope_parameters
 from docwire.gateway.upstream import ReplicaPool
-from docwire.runtime.servicer import RESULTS_KEY
 from docwire.transports.grpc_server import abort, call_metadata
-from docwire.v1 import request_pb2
-from docwire_client.errors import BadRequest, DocwireError, EndpointNotFound, GatewayUnavailable
-from docwire_client.methods import GATEWAY_SERVICE
+from docwire_contract.conventions import DEFAULT_ENDPOINT, RESULTS_KEY, normalize_endpoint
+from docwire_contract.errors import BadRequest, DocwireError, EndpointNotFound, GatewayUnavailable
+from docwire_contract.methods import GATEWAY_SERVICE
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["GatewayServicer"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from docwire.gateway.router import ExecutorNode
-from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES
+from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["GatewaySpec"]
 

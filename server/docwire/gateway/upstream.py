@@ -11,16 +11,16 @@ from google.protobuf import empty_pb2
 
 from docwire.gateway.router import ExecutorNode
 from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, channel_options
-from docwire.v1 import executor_pb2, request_pb2
-from docwire_client.errors import (
-    ERROR_METADATA_KEY,
+from docwire_contract.conventions import ERROR_METADATA_KEY
+from docwire_contract.errors import (
     DocwireError,
     ExecutorUnavailable,
     RequestTimeout,
     ended_while_sending,
     error_from_call_status,
 )
-from docwire_client.methods import ExecutorMethods
+from docwire_contract.methods import ExecutorMethods
+from docwire_contract.v1 import executor_pb2, request_pb2
 
 if TYPE_CHECKING:
     from docwire.gateway.replica_streams import UpstreamStreams

@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 
 from docwire.executor.base import Executor
-from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES
+from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["PROTOCOLS", "ExecutorConfig", "FlowConfig", "load_flow_yaml"]
 

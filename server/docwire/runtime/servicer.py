@@ -6,7 +6,7 @@ with a message a person can act on instead of grpcio's generic deserialization e
 A batch endpoint whose method never reads its documents (see
 ``docwire.executor.docs_access``) gets an empty ``DocList`` instead of decoded ones
 when the request's document bytes are exactly what encoding their decoded documents
-would give back (``docwire_client.codec.reencodes_unchanged``); unless it returns new
+would give back (``docwire_contract.codec.reencodes_unchanged``); unless it returns new
 documents, the reply carries those bytes untouched. Same reply, no decode and no encode.
 """
 
@@ -25,14 +25,12 @@ from google.protobuf import empty_pb2, json_format, timestamp_pb2
 from google.protobuf.message import DecodeError
 
 from docwire.executor.base import BoundEndpoint, Executor
-from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire.executor.dispatch import Outcome, run_endpoint, stream_endpoint
 from docwire.executor.docs_access import never_reads_docs, tracing
 from docwire.executor.sync_runner import SyncRunner
 from docwire.runtime.status import error_status
-from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES, abort, call_metadata
-from docwire.v1 import executor_pb2, request_pb2
-from docwire_client.codec import (
+from docwire.transports.grpc_server import abort, call_metadata
+from docwire_contract.codec import (
     LENGTH_DELIMITED,
     decode_doc,
     decode_docs,
@@ -42,14 +40,13 @@ from docwire_client.codec import (
     reencodes_unchanged,
     varint_bytes,
 )
-from docwire_client.doc_types import doclist_of
-from docwire_client.errors import BadRequest, DocwireError, EndpointNotFound, MessageTooLarge
-from docwire_client.methods import EXECUTOR_SERVICE
+from docwire_contract.conventions import DEFAULT_ENDPOINT, DEFAULT_MAX_MESSAGE_BYTES, RESULTS_KEY, normalize_endpoint
+from docwire_contract.doc_types import doclist_of
+from docwire_contract.errors import BadRequest, DocwireError, EndpointNotFound, MessageTooLarge
+from docwire_contract.methods import EXECUTOR_SERVICE
+from docwire_contract.v1 import executor_pb2, request_pb2
 
-__all__ = ["RESULTS_KEY", "ExecutorServicer"]
-
-#: Where dict results of executors are collected in the reply's parameters.
-RESULTS_KEY = "__results__"
+__all__ = ["ExecutorServicer"]
 
 logger = logging.getLogger("docwire.executor")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from docwire.executor.base import Executor
-from docwire.transports.grpc_server import DEFAULT_MAX_MESSAGE_BYTES
+from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["WorkerSpec"]
 

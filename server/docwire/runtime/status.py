@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import traceback
 
-from docwire.v1 import request_pb2
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["error_status"]
 

@@ -19,7 +19,7 @@ from docwire.runtime.loader import load_executor_class, load_py_modules
 from docwire.runtime.servicer import ExecutorServicer
 from docwire.runtime.spec import WorkerSpec
 from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, start_grpc_server
-from docwire_client.methods import EXECUTOR_SERVICE
+from docwire_contract.methods import EXECUTOR_SERVICE
 
 __all__ = ["main"]
 

@@ -29,10 +29,10 @@ from docarray import BaseDoc
 from docarray.utils.create_dynamic_doc_class import create_base_doc_from_schema
 from pydantic import ValidationError
 
-from docwire.v1 import document_pb2
-from docwire_client.codec import encode_doc, encode_docs
-from docwire_client.doc_types import Document, bytes_fields, bytes_from_json
-from docwire_client.errors import DocumentSchemaError
+from docwire_contract.codec import encode_doc, encode_docs
+from docwire_contract.doc_types import Document, bytes_fields, bytes_from_json
+from docwire_contract.errors import DocumentSchemaError
+from docwire_contract.v1 import document_pb2
 
 __all__ = ["DocumentJson", "doc_list_to_json", "doc_to_json", "dumps", "to_plain"]
 

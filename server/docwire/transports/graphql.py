@@ -44,11 +44,11 @@ from strawberry.asgi import GraphQL
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
-from docwire.executor.decorators import normalize_endpoint
 from docwire.transports.document_json import DocumentJson, doc_to_json, to_plain
 from docwire.transports.in_process import Aborted, CallContext, header_metadata
-from docwire.v1 import document_pb2, request_pb2
-from docwire_client.errors import BadRequest, DocwireError, ExecutorError, error_from_reply_status
+from docwire_contract.conventions import normalize_endpoint
+from docwire_contract.errors import BadRequest, DocwireError, ExecutorError, error_from_reply_status
+from docwire_contract.v1 import document_pb2, request_pb2
 
 __all__ = ["GRAPHQL_PATH", "graphql_app", "schema"]
 

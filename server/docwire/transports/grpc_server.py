@@ -15,10 +15,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from docwire_client.errors import ERROR_METADATA_KEY, DocwireError
+from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES, ERROR_METADATA_KEY
+from docwire_contract.errors import DocwireError
 
 __all__ = [
-    "DEFAULT_MAX_MESSAGE_BYTES",
     "GrpcServer",
     "abort",
     "call_metadata",
@@ -26,9 +26,6 @@ __all__ = [
     "server_credentials",
     "start_grpc_server",
 ]
-
-#: Default limit on one message, either direction (grpcio's own default is 4 MiB for receiving).
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 #: What a ProcessStream message adds around a DataRequest, at most (tags, lengths, the sequence), with room

@@ -41,16 +41,16 @@ from docwire.transports.json_requests import SchemaDocuments, message_from_json,
 from docwire.transports.json_requests import json_field as _field
 from docwire.transports.json_requests import message_to_json as _message_to_json
 from docwire.transports.json_requests import set_path as _insert
-from docwire.transports.status_map import http_status_of
 from docwire.transports.transcoding import Binding, bindings
-from docwire.v1 import document_pb2, request_pb2
-from docwire_client.errors import (
+from docwire_contract.errors import (
     BadRequest,
     DocwireError,
     EndpointNotFound,
     error_from_reply_status,
     error_from_status,
 )
+from docwire_contract.status_map import http_status_of
+from docwire_contract.v1 import document_pb2, request_pb2
 
 __all__ = ["HttpServer", "HttpTranscoder", "start_http_server"]
 

@@ -13,7 +13,8 @@ from typing import NoReturn
 
 import grpc
 
-from docwire_client.errors import ERROR_METADATA_KEY, DocwireError, error_from_status
+from docwire_contract.conventions import ERROR_METADATA_KEY
+from docwire_contract.errors import DocwireError, error_from_status
 
 __all__ = ["HOP_HEADERS", "Aborted", "CallContext", "header_metadata"]
 

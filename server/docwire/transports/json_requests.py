@@ -21,10 +21,10 @@ from google.protobuf import json_format, message_factory, struct_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from docwire.executor.decorators import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire.transports.document_json import DocumentJson, doc_list_to_json, doc_to_json
-from docwire.v1 import document_pb2, request_pb2
-from docwire_client.errors import BadRequest
+from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
+from docwire_contract.errors import BadRequest
+from docwire_contract.v1 import document_pb2, request_pb2
 
 __all__ = [
     "SchemaDocuments",

@@ -37,7 +37,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from docwire.transports.transcoding import Binding
-from docwire.v1 import request_pb2
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["ASSETS_PACKAGE", "ASSETS_PATH", "assets_directory", "document", "redoc_page", "swagger_page"]
 

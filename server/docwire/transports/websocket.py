@@ -58,9 +58,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from docwire.transports.document_json import dumps
 from docwire.transports.in_process import Aborted, CallContext, header_metadata
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, message_to_json, parse_json
-from docwire.transports.status_map import close_code_of
-from docwire.v1 import request_pb2
-from docwire_client.errors import BadRequest, DocwireError
+from docwire_contract.errors import BadRequest, DocwireError
+from docwire_contract.status_map import close_code_of
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["BYTES_END", "JSON_END", "SUBPROTOCOLS", "WebSocketGateway", "close_reason"]
 

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 from google.protobuf import text_format
 
-from docwire_client.codec import encode_doc
-from docwire_client.doc_types import Document
+from docwire_contract.codec import encode_doc
+from docwire_contract.doc_types import Document
 
 HEADER = """\
-# A docwire.Document as the Python client encodes it (docwire_client.codec.encode_doc), in
+# A docwire.Document as the Python client encodes it (docwire_contract.codec.encode_doc), in
 # protobuf text format; made with sdk/go/docwire/testdata/python_document.py.
 """
 

@@ -1,6 +1,6 @@
 """Decoding documents (``decode_doc``, ``decode_docs``), a uniform batch at a time where the bytes allow.
 
-A batch whose records share one layout (see :mod:`docwire_client.batch_layout`) becomes
+A batch whose records share one layout (see :mod:`docwire_contract.codec.batch_layout`) becomes
 documents field by field over the whole batch; ``reencodes_unchanged`` tells whether
 encoding them again gives the same bytes.
 """
@@ -19,15 +19,15 @@ from docarray import BaseDoc, DocList
 from docarray.typing import ID
 from google.protobuf.message import DecodeError
 
-from docwire.v1 import document_pb2
-from docwire_client import batch_layout
-from docwire_client.codec.encoding import _encodes_fast
-from docwire_client.codec.plans import _plan, _TypedPlan
-from docwire_client.codec.problems import _FieldError, _PydanticNeededError, _schema_error
-from docwire_client.codec.uniform_encoding import _FLOAT, _TENSOR, _TEXT, _UNIFORM_MIN_DOCS
-from docwire_client.codec.values import _DTYPES, _NEW_ARRAY, _dtype
-from docwire_client.codec.wire import Node
-from docwire_client.errors import BadRequest
+from docwire_contract.codec import batch_layout
+from docwire_contract.codec.encoding import _encodes_fast
+from docwire_contract.codec.plans import _plan, _TypedPlan
+from docwire_contract.codec.problems import _FieldError, _PydanticNeededError, _schema_error
+from docwire_contract.codec.uniform_encoding import _FLOAT, _TENSOR, _TEXT, _UNIFORM_MIN_DOCS
+from docwire_contract.codec.values import _DTYPES, _NEW_ARRAY, _dtype
+from docwire_contract.codec.wire import Node
+from docwire_contract.errors import BadRequest
+from docwire_contract.v1 import document_pb2
 
 T = TypeVar("T", bound=BaseDoc)
 
@@ -200,7 +200,7 @@ def _decode_uniform(data: bytes, plan: _TypedPlan) -> list[Any] | None:
 def reencodes_unchanged(data: bytes, doc_type: type[BaseDoc]) -> bool:
     """Whether decoding ``data`` as ``doc_type`` and encoding the documents again gives ``data``'s documents.
 
-    True only for uniform batches (see :mod:`docwire_client.batch_layout`) that hold
+    True only for uniform batches (see :mod:`docwire_contract.codec.batch_layout`) that hold
     exactly ``doc_type``'s fields, each as its encoder writes it, with valid text: then
     an executor that leaves the documents alone may answer with ``data`` itself. False
     says nothing (the general path decides, and raises what is wrong).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from docwire.v1 import document_pb2
+from docwire_contract.v1 import document_pb2
 
 Node = document_pb2.Node
 # Caches keyed by what arrives on the wire stop growing at this size.
@@ -27,6 +27,7 @@ def varint_bytes(value: int) -> bytes:
 
 #: Protobuf wire types of the fields written by hand around serialized messages.
 VARINT: Final = 0
+FIXED64: Final = 1
 LENGTH_DELIMITED: Final = 2
 
 

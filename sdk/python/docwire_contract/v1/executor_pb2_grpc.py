@@ -3,8 +3,8 @@
 import grpc
 import warnings
 
-from docwire.v1 import executor_pb2 as docwire_dot_v1_dot_executor__pb2
-from docwire.v1 import request_pb2 as docwire_dot_v1_dot_request__pb2
+from docwire_contract.v1 import executor_pb2 as docwire__contract_dot_v1_dot_executor__pb2
+from docwire_contract.v1 import request_pb2 as docwire__contract_dot_v1_dot_request__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -20,7 +20,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in docwire/v1/executor_pb2_grpc.py depends on'
+        + ' but the generated code in docwire_contract/v1/executor_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -39,23 +39,23 @@ class ExecutorServiceStub:
         """
         self.Process = channel.unary_unary(
                 '/docwire.v1.ExecutorService/Process',
-                request_serializer=docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
-                response_deserializer=docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
+                request_serializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
+                response_deserializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.FromString,
                 _registered_method=True)
         self.ProcessStream = channel.stream_stream(
                 '/docwire.v1.ExecutorService/ProcessStream',
-                request_serializer=docwire_dot_v1_dot_executor__pb2.ProcessCall.SerializeToString,
-                response_deserializer=docwire_dot_v1_dot_executor__pb2.ProcessResult.FromString,
+                request_serializer=docwire__contract_dot_v1_dot_executor__pb2.ProcessCall.SerializeToString,
+                response_deserializer=docwire__contract_dot_v1_dot_executor__pb2.ProcessResult.FromString,
                 _registered_method=True)
         self.StreamDoc = channel.unary_stream(
                 '/docwire.v1.ExecutorService/StreamDoc',
-                request_serializer=docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
-                response_deserializer=docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
+                request_serializer=docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
+                response_deserializer=docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
                 _registered_method=True)
         self.Endpoints = channel.unary_unary(
                 '/docwire.v1.ExecutorService/Endpoints',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-                response_deserializer=docwire_dot_v1_dot_request__pb2.EndpointsInfo.FromString,
+                response_deserializer=docwire__contract_dot_v1_dot_request__pb2.EndpointsInfo.FromString,
                 _registered_method=True)
 
 
@@ -98,23 +98,23 @@ def add_ExecutorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Process': grpc.unary_unary_rpc_method_handler(
                     servicer.Process,
-                    request_deserializer=docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
-                    response_serializer=docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
+                    request_deserializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.FromString,
+                    response_serializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
             ),
             'ProcessStream': grpc.stream_stream_rpc_method_handler(
                     servicer.ProcessStream,
-                    request_deserializer=docwire_dot_v1_dot_executor__pb2.ProcessCall.FromString,
-                    response_serializer=docwire_dot_v1_dot_executor__pb2.ProcessResult.SerializeToString,
+                    request_deserializer=docwire__contract_dot_v1_dot_executor__pb2.ProcessCall.FromString,
+                    response_serializer=docwire__contract_dot_v1_dot_executor__pb2.ProcessResult.SerializeToString,
             ),
             'StreamDoc': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamDoc,
-                    request_deserializer=docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
-                    response_serializer=docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
+                    request_deserializer=docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
+                    response_serializer=docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
             ),
             'Endpoints': grpc.unary_unary_rpc_method_handler(
                     servicer.Endpoints,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
-                    response_serializer=docwire_dot_v1_dot_request__pb2.EndpointsInfo.SerializeToString,
+                    response_serializer=docwire__contract_dot_v1_dot_request__pb2.EndpointsInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -143,8 +143,8 @@ class ExecutorService:
             request,
             target,
             '/docwire.v1.ExecutorService/Process',
-            docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
-            docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
+            docwire__contract_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
+            docwire__contract_dot_v1_dot_request__pb2.DataRequest.FromString,
             options,
             channel_credentials,
             insecure,
@@ -170,8 +170,8 @@ class ExecutorService:
             request_iterator,
             target,
             '/docwire.v1.ExecutorService/ProcessStream',
-            docwire_dot_v1_dot_executor__pb2.ProcessCall.SerializeToString,
-            docwire_dot_v1_dot_executor__pb2.ProcessResult.FromString,
+            docwire__contract_dot_v1_dot_executor__pb2.ProcessCall.SerializeToString,
+            docwire__contract_dot_v1_dot_executor__pb2.ProcessResult.FromString,
             options,
             channel_credentials,
             insecure,
@@ -197,8 +197,8 @@ class ExecutorService:
             request,
             target,
             '/docwire.v1.ExecutorService/StreamDoc',
-            docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
-            docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
+            docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
+            docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
             options,
             channel_credentials,
             insecure,
@@ -225,7 +225,7 @@ class ExecutorService:
             target,
             '/docwire.v1.ExecutorService/Endpoints',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-            docwire_dot_v1_dot_request__pb2.EndpointsInfo.FromString,
+            docwire__contract_dot_v1_dot_request__pb2.EndpointsInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from docwire.v1 import request_pb2 as docwire_dot_v1_dot_request__pb2
+from docwire_contract.v1 import request_pb2 as docwire__contract_dot_v1_dot_request__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -19,7 +19,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in docwire/v1/gateway_pb2_grpc.py depends on'
+        + ' but the generated code in docwire_contract/v1/gateway_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -38,33 +38,33 @@ class GatewayServiceStub:
         """
         self.Post = channel.unary_unary(
                 '/docwire.v1.GatewayService/Post',
-                request_serializer=docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
-                response_deserializer=docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
+                request_serializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
+                response_deserializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.FromString,
                 _registered_method=True)
         self.Stream = channel.stream_stream(
                 '/docwire.v1.GatewayService/Stream',
-                request_serializer=docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
-                response_deserializer=docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
+                request_serializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
+                response_deserializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.FromString,
                 _registered_method=True)
         self.StreamDoc = channel.unary_stream(
                 '/docwire.v1.GatewayService/StreamDoc',
-                request_serializer=docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
-                response_deserializer=docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
+                request_serializer=docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
+                response_deserializer=docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
                 _registered_method=True)
         self.DryRun = channel.unary_unary(
                 '/docwire.v1.GatewayService/DryRun',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-                response_deserializer=docwire_dot_v1_dot_request__pb2.Status.FromString,
+                response_deserializer=docwire__contract_dot_v1_dot_request__pb2.Status.FromString,
                 _registered_method=True)
         self.Status = channel.unary_unary(
                 '/docwire.v1.GatewayService/Status',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-                response_deserializer=docwire_dot_v1_dot_request__pb2.ServerInfo.FromString,
+                response_deserializer=docwire__contract_dot_v1_dot_request__pb2.ServerInfo.FromString,
                 _registered_method=True)
         self.Endpoints = channel.unary_unary(
                 '/docwire.v1.GatewayService/Endpoints',
                 request_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-                response_deserializer=docwire_dot_v1_dot_request__pb2.EndpointsInfo.FromString,
+                response_deserializer=docwire__contract_dot_v1_dot_request__pb2.EndpointsInfo.FromString,
                 _registered_method=True)
 
 
@@ -123,33 +123,33 @@ def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Post': grpc.unary_unary_rpc_method_handler(
                     servicer.Post,
-                    request_deserializer=docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
-                    response_serializer=docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
+                    request_deserializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.FromString,
+                    response_serializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
             ),
             'Stream': grpc.stream_stream_rpc_method_handler(
                     servicer.Stream,
-                    request_deserializer=docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
-                    response_serializer=docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
+                    request_deserializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.FromString,
+                    response_serializer=docwire__contract_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
             ),
             'StreamDoc': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamDoc,
-                    request_deserializer=docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
-                    response_serializer=docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
+                    request_deserializer=docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
+                    response_serializer=docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
             ),
             'DryRun': grpc.unary_unary_rpc_method_handler(
                     servicer.DryRun,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
-                    response_serializer=docwire_dot_v1_dot_request__pb2.Status.SerializeToString,
+                    response_serializer=docwire__contract_dot_v1_dot_request__pb2.Status.SerializeToString,
             ),
             'Status': grpc.unary_unary_rpc_method_handler(
                     servicer.Status,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
-                    response_serializer=docwire_dot_v1_dot_request__pb2.ServerInfo.SerializeToString,
+                    response_serializer=docwire__contract_dot_v1_dot_request__pb2.ServerInfo.SerializeToString,
             ),
             'Endpoints': grpc.unary_unary_rpc_method_handler(
                     servicer.Endpoints,
                     request_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
-                    response_serializer=docwire_dot_v1_dot_request__pb2.EndpointsInfo.SerializeToString,
+                    response_serializer=docwire__contract_dot_v1_dot_request__pb2.EndpointsInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,8 +178,8 @@ class GatewayService:
             request,
             target,
             '/docwire.v1.GatewayService/Post',
-            docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
-            docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
+            docwire__contract_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
+            docwire__contract_dot_v1_dot_request__pb2.DataRequest.FromString,
             options,
             channel_credentials,
             insecure,
@@ -205,8 +205,8 @@ class GatewayService:
             request_iterator,
             target,
             '/docwire.v1.GatewayService/Stream',
-            docwire_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
-            docwire_dot_v1_dot_request__pb2.DataRequest.FromString,
+            docwire__contract_dot_v1_dot_request__pb2.DataRequest.SerializeToString,
+            docwire__contract_dot_v1_dot_request__pb2.DataRequest.FromString,
             options,
             channel_credentials,
             insecure,
@@ -232,8 +232,8 @@ class GatewayService:
             request,
             target,
             '/docwire.v1.GatewayService/StreamDoc',
-            docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
-            docwire_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
+            docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.SerializeToString,
+            docwire__contract_dot_v1_dot_request__pb2.SingleDocumentRequest.FromString,
             options,
             channel_credentials,
             insecure,
@@ -260,7 +260,7 @@ class GatewayService:
             target,
             '/docwire.v1.GatewayService/DryRun',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-            docwire_dot_v1_dot_request__pb2.Status.FromString,
+            docwire__contract_dot_v1_dot_request__pb2.Status.FromString,
             options,
             channel_credentials,
             insecure,
@@ -287,7 +287,7 @@ class GatewayService:
             target,
             '/docwire.v1.GatewayService/Status',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-            docwire_dot_v1_dot_request__pb2.ServerInfo.FromString,
+            docwire__contract_dot_v1_dot_request__pb2.ServerInfo.FromString,
             options,
             channel_credentials,
             insecure,
@@ -314,7 +314,7 @@ class GatewayService:
             target,
             '/docwire.v1.GatewayService/Endpoints',
             google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
-            docwire_dot_v1_dot_request__pb2.EndpointsInfo.FromString,
+            docwire__contract_dot_v1_dot_request__pb2.EndpointsInfo.FromString,
             options,
             channel_credentials,
             insecure,

@@ -17,7 +17,7 @@ from docarray.base_doc.doc import BaseDocWithoutId
 from docarray.typing.tensor.abstract_tensor import AbstractTensor
 from pydantic import BaseModel, ValidationError
 
-from docwire_client.errors import DocumentSchemaError
+from docwire_contract.errors import DocumentSchemaError
 
 _NONE_TYPE: Final = type(None)
 

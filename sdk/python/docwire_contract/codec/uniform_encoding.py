@@ -1,7 +1,7 @@
 """Encoding document lists (``encode_docs``), a uniform batch at a time where the documents allow.
 
 Documents of one class whose fields hold values of one size each are written in a few
-numpy calls through :mod:`docwire_client.batch_layout`, to the bytes protobuf would write.
+numpy calls through :mod:`docwire_contract.codec.batch_layout`, to the bytes protobuf would write.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ import numpy as np
 from docarray import BaseDoc
 from docarray.typing import ID
 
-from docwire.v1 import document_pb2
-from docwire_client import batch_layout
-from docwire_client.codec.encoding import (
+from docwire_contract.codec import batch_layout
+from docwire_contract.codec.encoding import (
     _ENCODERS,
     _FAST_ENCODE,
     _TENSOR_ENCODERS,
@@ -26,8 +25,9 @@ from docwire_client.codec.encoding import (
     _encodes_fast,
     _resolve_encoder,
 )
-from docwire_client.codec.problems import _FieldError
-from docwire_client.codec.wire import _WIRE_CACHE_LIMIT, varint_bytes
+from docwire_contract.codec.problems import _FieldError
+from docwire_contract.codec.wire import _WIRE_CACHE_LIMIT, varint_bytes
+from docwire_contract.v1 import document_pb2
 
 #: Below this many documents a batch is encoded and decoded one document at a time.
 _UNIFORM_MIN_DOCS: Final = 8

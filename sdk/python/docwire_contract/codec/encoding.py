@@ -17,10 +17,10 @@ from docarray.typing.tensor.abstract_tensor import AbstractTensor
 from docarray.typing.url.any_url import AnyUrl
 from pydantic import BaseModel
 
-from docwire.v1 import document_pb2
-from docwire_client.codec.problems import _describe_value, _FieldError, _inherits, _schema_error
-from docwire_client.codec.wire import _WIRE_CACHE_LIMIT, Node
-from docwire_client.errors import DocumentSchemaError
+from docwire_contract.codec.problems import _describe_value, _FieldError, _inherits, _schema_error
+from docwire_contract.codec.wire import _WIRE_CACHE_LIMIT, Node
+from docwire_contract.errors import DocumentSchemaError
+from docwire_contract.v1 import document_pb2
 
 _Encoder = Callable[[Any, Node], None]
 

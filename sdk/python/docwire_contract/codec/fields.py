@@ -14,11 +14,11 @@ from typing import Any, Final, cast, get_args
 from docarray.typing import ID, AnyEmbedding, AnyTensor, NdArray, NdArrayEmbedding
 from docarray.typing.proto_register import _PROTO_TYPE_NAME_TO_CLASS
 
-from docwire.v1 import document_pb2
-from docwire_client.codec.problems import _inherits, _strip_optional
-from docwire_client.codec.uniform_encoding import _FLOAT, _TENSOR, _TEXT
-from docwire_client.codec.values import _builds_directly, _Coercer, _Context, _item_type, _needs_validation
-from docwire_client.codec.wire import Node
+from docwire_contract.codec.problems import _inherits, _strip_optional
+from docwire_contract.codec.uniform_encoding import _FLOAT, _TENSOR, _TEXT
+from docwire_contract.codec.values import _builds_directly, _Coercer, _Context, _item_type, _needs_validation
+from docwire_contract.codec.wire import Node
+from docwire_contract.v1 import document_pb2
 
 
 def _field_context(cls: Any, name: str) -> _Context:

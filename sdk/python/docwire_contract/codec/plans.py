@@ -18,8 +18,7 @@ from docarray.typing import ID, NdArray
 from docarray.typing.proto_register import _PROTO_TYPE_NAME_TO_CLASS
 from pydantic import BaseModel, ValidationError
 
-from docwire.v1 import document_pb2
-from docwire_client.codec.fields import (
+from docwire_contract.codec.fields import (
     _EMPTY_CONTAINER_NODES,
     _EMPTY_NODE,
     _FACTORY,
@@ -34,7 +33,7 @@ from docwire_client.codec.fields import (
     _numpy_tensor_type_names,
     _uniform_kind,
 )
-from docwire_client.codec.problems import (
+from docwire_contract.codec.problems import (
     _describe_type,
     _FieldError,
     _inherits,
@@ -43,7 +42,7 @@ from docwire_client.codec.problems import (
     _type_name,
     _wrap_validation,
 )
-from docwire_client.codec.values import (
+from docwire_contract.codec.values import (
     _DTYPES,
     _NEW_ARRAY,
     _builds_directly,
@@ -55,7 +54,8 @@ from docwire_client.codec.values import (
     _from_registry,
     _needs_validation,
 )
-from docwire_client.codec.wire import Node
+from docwire_contract.codec.wire import Node
+from docwire_contract.v1 import document_pb2
 
 _Decoder = Callable[[Node], Any]
 

@@ -4,8 +4,8 @@ isort:skip_file
 The service an executor worker serves to the gateway."""
 
 from collections import abc as _abc
-from docwire.v1 import executor_pb2 as _executor_pb2
-from docwire.v1 import request_pb2 as _request_pb2
+from docwire_contract.v1 import executor_pb2 as _executor_pb2
+from docwire_contract.v1 import request_pb2 as _request_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 import abc as _abc_1

@@ -3,7 +3,7 @@
 isort:skip_file
 The service an executor worker serves to the gateway."""
 
-from docwire.v1 import request_pb2 as _request_pb2
+from docwire_contract.v1 import request_pb2 as _request_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 import builtins as _builtins

@@ -5,7 +5,7 @@ The documents of one request usually share a schema, and often a shape: every id
 then have one length and the same bytes everywhere except inside the payloads (the id's
 text, the tensor's buffer). This module finds that out for the wire bytes of a
 ``docwire.v1.DocList`` (docarray's ``DocListProto``) and hands the payloads over as
-columns, so that :mod:`docwire_client.codec` turns a whole batch into documents (and back)
+columns, so that :mod:`docwire_contract.codec` turns a whole batch into documents (and back)
 with a few numpy operations instead of protobuf calls per field and per document.
 
 It knows protobuf, not docarray:
@@ -34,23 +34,44 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from google.protobuf.descriptor import Descriptor
+
+from docwire_contract.codec.wire import FIXED64, LENGTH_DELIMITED, VARINT, field_key
+from docwire_contract.v1 import document_pb2
 
 __all__ = ["Batch", "Layout", "NodeShape", "build", "match", "read_layout", "texts"]
 
 #: How many layouts (one per record size) are kept.
 _CACHE_LIMIT: Final = 64
 
-# Wire tags (field number << 3 | wire type) of docwire.v1 document messages.
-_LEN_1: Final = 0x0A  # field 1, length-delimited: DocList.docs, Doc.data, map key, Node.text, NdArray.dense,
-# DenseNdArray.buffer
-_LEN_2: Final = 0x12  # field 2, length-delimited: map value, DenseNdArray.shape (packed)
-_VARINT_2: Final = 0x10  # field 2, varint: DenseNdArray.shape (unpacked)
-_LEN_3: Final = 0x1A  # DenseNdArray.dtype
-_NODE_FLOAT: Final = 0x19  # Node.float: field 3, 64-bit
-_NODE_NDARRAY: Final = 0x32  # Node.ndarray: field 6
-_NODE_LIST: Final = 0x4A  # Node.list: field 9
-_NODE_DICT: Final = 0x62  # Node.dict: field 12
-_NODE_TYPE: Final = 0x6A  # Node.type: field 13
+
+def _tag(message: Descriptor, field: str, wire_type: int) -> int:
+    """The one-byte key of ``message.field`` with ``wire_type``, read from the generated descriptor."""
+    key = field_key(message.fields_by_name[field].number, wire_type)
+    assert len(key) == 1, f"{message.name}.{field}: this module reads one-byte keys only"
+    return key[0]
+
+
+_DOC_ENTRY = document_pb2.Doc.DESCRIPTOR.fields_by_name["data"].message_type  # map<string, Node> entry
+_DENSE = document_pb2.DenseNdArray.DESCRIPTOR
+_NODE = document_pb2.Node.DESCRIPTOR
+
+# The keys of every field this module reads or writes by hand.
+_DOCS: Final = _tag(document_pb2.DocList.DESCRIPTOR, "docs", LENGTH_DELIMITED)
+_DOC_DATA: Final = _tag(document_pb2.Doc.DESCRIPTOR, "data", LENGTH_DELIMITED)
+_ENTRY_KEY: Final = _tag(_DOC_ENTRY, "key", LENGTH_DELIMITED)
+_ENTRY_VALUE: Final = _tag(_DOC_ENTRY, "value", LENGTH_DELIMITED)
+_NODE_TEXT: Final = _tag(_NODE, "text", LENGTH_DELIMITED)
+_NODE_FLOAT: Final = _tag(_NODE, "float", FIXED64)
+_NODE_NDARRAY: Final = _tag(_NODE, "ndarray", LENGTH_DELIMITED)
+_NODE_LIST: Final = _tag(_NODE, "list", LENGTH_DELIMITED)
+_NODE_DICT: Final = _tag(_NODE, "dict", LENGTH_DELIMITED)
+_NODE_TYPE: Final = _tag(_NODE, "type", LENGTH_DELIMITED)
+_NDARRAY_DENSE: Final = _tag(document_pb2.NdArray.DESCRIPTOR, "dense", LENGTH_DELIMITED)
+_DENSE_BUFFER: Final = _tag(_DENSE, "buffer", LENGTH_DELIMITED)
+_DENSE_SHAPE_PACKED: Final = _tag(_DENSE, "shape", LENGTH_DELIMITED)
+_DENSE_SHAPE: Final = _tag(_DENSE, "shape", VARINT)  # a sender may write repeated scalars unpacked
+_DENSE_DTYPE: Final = _tag(_DENSE, "dtype", LENGTH_DELIMITED)
 
 #: Node contents this module reads.
 TEXT: Final = "text"
@@ -154,19 +175,19 @@ def _read_dense(buf: bytes, pos: int, end: int) -> tuple[tuple[int, int], str, t
     while pos < end:
         tag = buf[pos]
         pos += 1
-        if tag == _LEN_1 and buffer is None:
+        if tag == _DENSE_BUFFER and buffer is None:
             buffer = _length_delimited(buf, pos, end)
             pos = buffer[1]
-        elif tag == _LEN_2:
+        elif tag == _DENSE_SHAPE_PACKED:
             start, stop = _length_delimited(buf, pos, end)
             while start < stop:
                 dim, start = _varint(buf, start, stop)
                 shape.append(dim)
             pos = stop
-        elif tag == _VARINT_2:
+        elif tag == _DENSE_SHAPE:
             dim, pos = _varint(buf, pos, end)
             shape.append(dim)
-        elif tag == _LEN_3 and dtype is None:
+        elif tag == _DENSE_DTYPE and dtype is None:
             start, pos = _length_delimited(buf, pos, end)
             dtype = _text(buf, start, pos)
         else:
@@ -192,7 +213,7 @@ def _read_node(buf: bytes, key: str, pos: int, end: int) -> NodeShape:
             continue
         if content is not None:  # a second content field: oneof semantics, not ours to judge
             raise _NotUniformError
-        if tag == _LEN_1:
+        if tag == _NODE_TEXT:
             content = TEXT
             payload = _length_delimited(buf, pos, end)
             pos = payload[1]
@@ -205,7 +226,7 @@ def _read_node(buf: bytes, key: str, pos: int, end: int) -> NodeShape:
         elif tag == _NODE_NDARRAY:
             content = NDARRAY
             start, pos = _length_delimited(buf, pos, end)
-            if start == pos or buf[start] != _LEN_1:
+            if start == pos or buf[start] != _NDARRAY_DENSE:
                 raise _NotUniformError  # no dense array, or tensor parameters
             dense_start, dense_end = _length_delimited(buf, start + 1, pos)
             if dense_end != pos:
@@ -225,20 +246,20 @@ def _read_node(buf: bytes, key: str, pos: int, end: int) -> NodeShape:
 
 def _read_record(buf: bytes) -> tuple[int, tuple[NodeShape, ...]]:
     """The first record of a serialized DocList: its size and its nodes."""
-    if not buf or buf[0] != _LEN_1:
+    if not buf or buf[0] != _DOCS:
         raise _NotUniformError
     pos, size = _length_delimited(buf, 1, len(buf))
     nodes: list[NodeShape] = []
     keys: set[str] = set()
     while pos < size:
-        if buf[pos] != _LEN_1:
+        if buf[pos] != _DOC_DATA:
             raise _NotUniformError
         entry_start, entry_end = _length_delimited(buf, pos + 1, size)
-        if entry_start == entry_end or buf[entry_start] != _LEN_1:
+        if entry_start == entry_end or buf[entry_start] != _ENTRY_KEY:
             raise _NotUniformError
         key_start, key_end = _length_delimited(buf, entry_start + 1, entry_end)
         key = _text(buf, key_start, key_end)
-        if key in keys or key_end == entry_end or buf[key_end] != _LEN_2:
+        if key in keys or key_end == entry_end or buf[key_end] != _ENTRY_VALUE:
             raise _NotUniformError  # a repeated key, or an entry without a value
         node_start, node_end = _length_delimited(buf, key_end + 1, entry_end)
         if node_end != entry_end:
@@ -276,7 +297,7 @@ def match(data: bytes, min_records: int = 2) -> Batch | None:
 
     None also when it holds fewer than ``min_records`` records.
     """
-    if len(data) < 2 or data[0] != _LEN_1:
+    if len(data) < 2 or data[0] != _DOCS:
         return None
     try:
         start, size = _length_delimited(data, 1, len(data))

@@ -20,8 +20,7 @@ from docarray.typing.tensor.abstract_tensor import AbstractTensor
 from docarray.typing.url.any_url import AnyUrl
 from pydantic import TypeAdapter, ValidationError
 
-from docwire.v1 import document_pb2
-from docwire_client.codec.problems import (
+from docwire_contract.codec.problems import (
     _KIND_NAMES,
     _FieldError,
     _function,
@@ -31,7 +30,8 @@ from docwire_client.codec.problems import (
     _strip_optional,
     _type_name,
 )
-from docwire_client.codec.wire import _WIRE_CACHE_LIMIT, Node
+from docwire_contract.codec.wire import _WIRE_CACHE_LIMIT, Node
+from docwire_contract.v1 import document_pb2
 
 _Coercer = Callable[[Any], Any]
 

@@ -4,7 +4,7 @@ isort:skip_file
 The service clients call: a Flow's gateway, or a Deployment served alone."""
 
 from collections import abc as _abc
-from docwire.v1 import request_pb2 as _request_pb2
+from docwire_contract.v1 import request_pb2 as _request_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 import abc as _abc_1

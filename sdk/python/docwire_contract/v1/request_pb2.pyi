@@ -7,10 +7,17 @@ DataRequest is field-compatible with Jina's DataRequestProto: header = 1,
 parameters = 2, routes = 3, data = 4. `data` is the last field on purpose: a
 reader that needs only the header and parameters (the gateway) leaves the
 document bytes untouched.
+
+Hand-written framing around these messages (field keys from the generated
+descriptors): the Python client writes DataRequest's envelope in front of
+already-serialized documents (sdk/python/docwire_client/inputs.py), and the
+gateway and the executor frame ProcessCall / ProcessResult around serialized
+DataRequests (server/docwire/gateway/replica_streams.py,
+server/docwire/runtime/servicer.py).
 """
 
 from collections import abc as _abc
-from docwire.v1 import document_pb2 as _document_pb2
+from docwire_contract.v1 import document_pb2 as _document_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import struct_pb2 as _struct_pb2

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import grpc
 
-from docwire.v1 import request_pb2
+from docwire_contract.conventions import ERROR_METADATA_KEY
+from docwire_contract.v1 import request_pb2
 
 __all__ = [
     "BadRequest",
@@ -28,9 +29,6 @@ __all__ = [
     "error_from_status",
     "status_code_of",
 ]
-
-#: Trailing-metadata key naming the DocwireError class a server aborted with.
-ERROR_METADATA_KEY = "docwire-error"
 
 
 class DocwireError(Exception):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from docwire.v1 import executor_pb2, gateway_pb2
+from docwire_contract.v1 import executor_pb2, gateway_pb2
 
 __all__ = ["EXECUTOR_SERVICE", "GATEWAY_SERVICE", "ExecutorMethods", "GatewayMethods"]
 

@@ -20,13 +20,12 @@ from http import HTTPStatus
 
 import grpc
 
-from docwire_client.errors import DocumentSchemaError, DocwireError
+from docwire_contract.errors import DocumentSchemaError, DocwireError
 
 __all__ = [
     "APPLICATION_CLOSE_BASE",
     "close_code_of",
     "close_code_of_code",
-    "grpc_code_of",
     "grpc_code_of_close",
     "http_status_of",
     "http_status_of_code",
@@ -57,8 +56,6 @@ _HTTP_BY_CODE: dict[grpc.StatusCode, int] = {
 _HTTP_BY_ERROR: dict[type[DocwireError], int] = {
     DocumentSchemaError: HTTPStatus.UNPROCESSABLE_ENTITY,
 }
-
-_CODE_BY_NAME = {code.name: code for code in grpc.StatusCode}
 
 #: gRPC status code -> RFC 6455 close code, where one means the same.
 _CLOSE_BY_CODE: dict[grpc.StatusCode, int] = {
@@ -96,11 +93,6 @@ def http_status_of(error: DocwireError) -> int:
         if cls in _HTTP_BY_ERROR:
             return _HTTP_BY_ERROR[cls]
     return http_status_of_code(error.grpc_code)
-
-
-def grpc_code_of(name: str) -> grpc.StatusCode:
-    """The gRPC status code named ``name`` (``"NOT_FOUND"``), UNKNOWN for any other name."""
-    return _CODE_BY_NAME.get(name, grpc.StatusCode.UNKNOWN)
 
 
 def close_code_of_code(code: grpc.StatusCode) -> int:

@@ -1,0 +1,178 @@
+"""The import graph of the three packages: who may import whom, and no cycles.
+
+* ``docwire_contract`` (the wire kernel) imports neither the server nor the client;
+* ``docwire_client`` never imports the server;
+* the server imports the client only through its public facade (``from docwire_client import Client``);
+* no module imports itself back through others, counting imports inside functions (run time)
+  and leaving out those under ``if TYPE_CHECKING:`` (annotations only).
+
+Read from the source with ``ast``, so no module is executed.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = {
+    "docwire": ROOT / "server" / "docwire",
+    "docwire_client": ROOT / "sdk" / "python" / "docwire_client",
+    "docwire_contract": ROOT / "sdk" / "python" / "docwire_contract",
+}
+GENERATED = "docwire_contract.v1"
+
+
+def _module_name(package: str, path: Path) -> str:
+    parts = [package, *path.relative_to(PACKAGES[package]).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    found = {
+        _module_name(package, path): path for package, root in PACKAGES.items() for path in sorted(root.rglob("*.py"))
+    }
+    return {name: path for name, path in found.items() if not name.startswith(GENERATED + ".")}
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
+    """Every module ``module`` imports (absolute names), skipping ``if TYPE_CHECKING:`` blocks."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            yield from (name for child in node.orelse for name in _imports(child, module, is_package))
+            continue
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                package = module if is_package else module.rpartition(".")[0]
+                for _ in range(node.level - 1):
+                    package = package.rpartition(".")[0]
+                base = f"{package}.{base}" if base else package
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)  # `from pkg import submodule`
+        else:
+            yield from _imports(node, module, is_package)
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(), str(path))
+        targets = set(_imports(tree, name, path.name == "__init__.py"))
+        graph[name] = {target for target in targets if target in modules and target != name}
+        graph[name] |= {f"{GENERATED}" for target in targets if target.startswith(GENERATED)}
+    return graph
+
+
+def _raw_imports() -> dict[str, set[str]]:
+    """Every imported name per module, including those outside the three packages."""
+    result: dict[str, set[str]] = {}
+    for name, path in _modules().items():
+        tree = ast.parse(path.read_text(), str(path))
+        result[name] = set(_imports(tree, name, path.name == "__init__.py"))
+    return result
+
+
+def _top(name: str) -> str:
+    return name.partition(".")[0]
+
+
+def test_the_kernel_imports_neither_the_server_nor_the_client() -> None:
+    wrong = {
+        module: sorted(target for target in targets if _top(target) in ("docwire", "docwire_client"))
+        for module, targets in _raw_imports().items()
+        if _top(module) == "docwire_contract"
+    }
+    assert {module: targets for module, targets in wrong.items() if targets} == {}
+
+
+def test_the_client_never_imports_the_server() -> None:
+    wrong = {
+        module: sorted(target for target in targets if _top(target) == "docwire")
+        for module, targets in _raw_imports().items()
+        if _top(module) == "docwire_client"
+    }
+    assert {module: targets for module, targets in wrong.items() if targets} == {}
+
+
+def test_the_server_uses_only_the_clients_public_facade() -> None:
+    facade = __import__("docwire_client").__all__
+    allowed = {"docwire_client", *(f"docwire_client.{name}" for name in facade)}
+    wrong = {
+        module: sorted(target for target in targets if _top(target) == "docwire_client" and target not in allowed)
+        for module, targets in _raw_imports().items()
+        if _top(module) == "docwire"
+    }
+    assert {module: targets for module, targets in wrong.items() if targets} == {}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def _without_package_facades(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The graph less the edges into a package's own ``__init__`` from inside it.
+
+    ``from docwire_client.errors import X`` runs ``docwire_client/__init__`` first, which
+    imports the package's modules back: that is how Python loads a facade, not a cycle
+    between two pieces of code.
+    """
+    packages = {name for name, path in _modules().items() if path.name == "__init__.py"}
+    return {
+        module: {target for target in targets if not (target in packages and module.startswith(target + "."))}
+        for module, targets in graph.items()
+    }
+
+
+def test_no_import_cycles() -> None:
+    assert _cycles(_without_package_facades(_graph())) == []
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_every_package_is_read(package: str) -> None:
+    """Guards the checks above against reading nothing (a moved folder)."""
+    assert sum(1 for name in _modules() if _top(name) == package) >= 5
