@@ -21,15 +21,10 @@ from docarray import BaseDoc, DocList
 from docarray.typing import ID, AnyTensor, ImageNdArray, NdArray, NdArrayEmbedding
 from pydantic import ConfigDict, PrivateAttr, field_validator
 
-from docwire_contract.codec import (
-    decode_doc,
-    decode_docs,
-    encode_docs,
-    plans,
-    reencodes_unchanged,
-    uniform_decoding,
-    uniform_encoding,
-)
+from docwire_contract.codec import _plans as plans
+from docwire_contract.codec import _uniform_decoding as uniform_decoding
+from docwire_contract.codec import _uniform_encoding as uniform_encoding
+from docwire_contract.codec import decode_doc, decode_docs, encode_docs, reencodes_unchanged
 from docwire_contract.doc_types import Document
 from docwire_contract.errors import BadRequest, DocumentSchemaError
 from docwire_contract.v1 import document_pb2
@@ -179,8 +174,8 @@ def general_decode(data: bytes, doc_type: type[BaseDoc]) -> list[Any]:
 
 
 def uniform_decoding_taken(data: bytes, doc_type: type[BaseDoc]) -> bool:
-    plan = plans._plan(doc_type)
-    return isinstance(plan, plans._TypedPlan) and uniform_decoding._decode_uniform(data, plan) is not None
+    plan = plans.plan_of(doc_type)
+    return isinstance(plan, plans.TypedPlan) and uniform_decoding.decode_uniform(data, plan) is not None
 
 
 def assert_same(ours: Any, theirs: Any, path: str = "doc") -> None:
@@ -223,7 +218,7 @@ def _message(docs: Sequence[BaseDoc]) -> document_pb2.DocList:
 @pytest.mark.parametrize(("doc_type", "make"), UNIFORM)
 def test_batch_encoding_writes_what_protobuf_writes(doc_type: type[BaseDoc], make: Factory) -> None:
     docs = make()
-    assert uniform_encoding._encode_uniform(docs) is not None, "the batch path was not taken"
+    assert uniform_encoding.encode_uniform(docs) is not None, "the batch path was not taken"
     ours = encode_docs(docs)
     assert wire(ours) == wire(general_encode(docs))
     assert encode_docs(DocList[doc_type](docs)) == ours
@@ -239,7 +234,7 @@ def test_batch_encoding_writes_what_protobuf_writes(doc_type: type[BaseDoc], mak
         ),
         pytest.param([*embed_docs(N - 1), EmbedDoc(embedding=np.zeros((4, 4), dtype=np.float32))], id="other-shape"),
         pytest.param([*embed_docs(N - 1), TextEmbedding(text="a", embedding=np.zeros(4))], id="several-classes"),
-        pytest.param(embed_docs(uniform_encoding._UNIFORM_MIN_DOCS - 1), id="too-few-documents"),
+        pytest.param(embed_docs(uniform_encoding.UNIFORM_MIN_DOCS - 1), id="too-few-documents"),
         pytest.param([Document(), *(Document(embedding=np.ones(3)) for _ in range(N))], id="none-then-tensors"),
         pytest.param(
             [OnlyText(text=f"{i:02d}") for i in range(N - 1)] + [OnlyText.model_construct(text=ID("ab"))],
@@ -248,8 +243,8 @@ def test_batch_encoding_writes_what_protobuf_writes(doc_type: type[BaseDoc], mak
     ],
 )
 def test_other_batches_are_encoded_document_by_document(docs: list[BaseDoc]) -> None:
-    if len(docs) >= uniform_encoding._UNIFORM_MIN_DOCS:
-        assert uniform_encoding._encode_uniform(docs) is None
+    if len(docs) >= uniform_encoding.UNIFORM_MIN_DOCS:
+        assert uniform_encoding.encode_uniform(docs) is None
     assert wire(encode_docs(docs)) == wire(general_encode(docs))
 
 
@@ -378,7 +373,7 @@ def test_canonical_batches_reencode_unchanged() -> None:
 @pytest.mark.parametrize(
     ("data", "doc_type"),
     [
-        pytest.param(encode_docs(embed_docs(uniform_encoding._UNIFORM_MIN_DOCS - 1)), EmbedDoc, id="too-few-documents"),
+        pytest.param(encode_docs(embed_docs(uniform_encoding.UNIFORM_MIN_DOCS - 1)), EmbedDoc, id="too-few-documents"),
         pytest.param(encode_docs(documents()), EmbedDoc, id="undeclared-fields"),
         pytest.param(encode_docs(embed_docs()), Document, id="declared-fields-missing"),
         pytest.param(encode_docs(embed_docs()), TextEmbedding, id="required-field-missing"),

@@ -176,3 +176,32 @@ def test_no_import_cycles() -> None:
 def test_every_package_is_read(package: str) -> None:
     """Guards the checks above against reading nothing (a moved folder)."""
     assert sum(1 for name in _modules() if _top(name) == package) >= 5
+
+
+def _declared_all(path: Path) -> set[str] | None:
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return {ast.literal_eval(item) for item in node.value.elts}  # type: ignore[attr-defined]
+    return None
+
+
+def test_modules_share_only_declared_names() -> None:
+    """No module imports another's private name; a private module (``_x.py``) offers only its ``__all__``.
+
+    The codec's modules, say, form one package behind ``docwire_contract.codec``: each
+    one's ``__all__`` is the interface it offers the others.
+    """
+    modules = _modules()
+    wrong: list[str] = []
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.ImportFrom) or node.module not in modules:
+                continue
+            offered = _declared_all(modules[node.module])
+            private_module = node.module.rpartition(".")[2].startswith("_")
+            for alias in node.names:
+                if f"{node.module}.{alias.name}" in modules:
+                    continue  # a submodule
+                if alias.name.startswith("_") or (private_module and alias.name not in (offered or set())):
+                    wrong.append(f"{name} imports {node.module}.{alias.name}")
+    assert wrong == []

@@ -15,5 +15,5 @@ neither of them (``tests/unit/test_import_graph.py`` checks it). Its modules:
 * ``doc_types``: the default ``Document`` schema and the helpers that read document
   classes from annotations.
 * ``codec``: docarray documents to and from the contract's document messages, with the
-  hand-written fast path for uniform batches (``codec.batch_layout``).
+  hand-written fast path for uniform batches (``codec._batch_layout``).
 """

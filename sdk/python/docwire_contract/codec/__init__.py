@@ -64,10 +64,10 @@ Where this module deliberately differs from docarray:
 
 from __future__ import annotations
 
-from docwire_contract.codec.encoding import encode_doc
-from docwire_contract.codec.uniform_decoding import decode_doc, decode_docs, reencodes_unchanged
-from docwire_contract.codec.uniform_encoding import encode_docs
-from docwire_contract.codec.wire import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
+from docwire_contract.codec._encoding import encode_doc
+from docwire_contract.codec._uniform_decoding import decode_doc, decode_docs, reencodes_unchanged
+from docwire_contract.codec._uniform_encoding import encode_docs
+from docwire_contract.codec._wire import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
 
 __all__ = [
     "LENGTH_DELIMITED",

@@ -6,7 +6,7 @@
 //
 // Hand-written readers and writers of these bytes (kept in step with this file):
 // the Python codec's fast path for batches whose records share one layout,
-// sdk/python/docwire_contract/codec/batch_layout.py, reads and writes DocList,
+// sdk/python/docwire_contract/codec/_batch_layout.py, reads and writes DocList,
 // Doc, Node, NdArray and DenseNdArray records without protobuf, with every field
 // key taken from the generated descriptors. Renumbering a field here changes its
 // keys; a content kind it does not know sends a batch down the generated path.

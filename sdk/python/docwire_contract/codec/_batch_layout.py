@@ -36,10 +36,24 @@ import numpy as np
 import numpy.typing as npt
 from google.protobuf.descriptor import Descriptor
 
-from docwire_contract.codec.wire import FIXED64, LENGTH_DELIMITED, VARINT, field_key
+from docwire_contract.codec._wire import FIXED64, LENGTH_DELIMITED, VARINT, field_key
 from docwire_contract.v1 import document_pb2
 
-__all__ = ["Batch", "Layout", "NodeShape", "build", "match", "read_layout", "texts"]
+__all__ = [
+    "DICT",
+    "FLOAT",
+    "LIST",
+    "NDARRAY",
+    "TEXT",
+    "Batch",
+    "Layout",
+    "NodeShape",
+    "build",
+    "floats",
+    "match",
+    "read_layout",
+    "texts",
+]
 
 #: How many layouts (one per record size) are kept.
 _CACHE_LIMIT: Final = 64

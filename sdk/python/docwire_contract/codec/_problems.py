@@ -1,8 +1,8 @@
 """What goes wrong while encoding or decoding, and the words for it.
 
-``_FieldError`` (a value that does not fit, located by the field path it unwinds through),
-``_PydanticNeededError``, descriptions of values and types for messages, and the type
-checks the rest of the codec shares (``_strip_optional``, ``_inherits``).
+``FieldError`` (a value that does not fit, located by the field path it unwinds through),
+``PydanticNeededError``, descriptions of values and types for messages, and the type
+checks the rest of the codec shares (``strip_optional``, ``inherits``).
 """
 
 from __future__ import annotations
@@ -19,10 +19,26 @@ from pydantic import BaseModel, ValidationError
 
 from docwire_contract.errors import DocumentSchemaError
 
+# The names this module offers the codec's other modules (its internal interface).
+__all__ = [
+    "KIND_NAMES",
+    "FieldError",
+    "PydanticNeededError",
+    "describe_type",
+    "describe_value",
+    "inherits",
+    "mismatch",
+    "name_of_type",
+    "plain_function",
+    "schema_error",
+    "strip_optional",
+    "wrap_validation",
+]
+
 _NONE_TYPE: Final = type(None)
 
 
-class _FieldError(Exception):
+class FieldError(Exception):
     """A value that does not fit, located by a path that grows while it unwinds."""
 
     def __init__(self, detail: str) -> None:
@@ -31,13 +47,13 @@ class _FieldError(Exception):
         self.path: list[str] = []
         self.owner: str | None = None
 
-    def at_field(self, name: str, owner: type[Any]) -> _FieldError:
+    def at_field(self, name: str, owner: type[Any]) -> FieldError:
         self.path.insert(0, name)
         if self.owner is None:
             self.owner = owner.__name__
         return self
 
-    def at_item(self, key: int | str) -> _FieldError:
+    def at_item(self, key: int | str) -> FieldError:
         self.path.insert(0, f"[{key!r}]")
         return self
 
@@ -49,7 +65,7 @@ class _FieldError(Exception):
         return f"{where}field '{path.lstrip('.')}' of {self.owner} {self.detail}"
 
 
-class _PydanticNeededError(Exception):
+class PydanticNeededError(Exception):
     """Raised by a field decoder when only pydantic can say what the value becomes."""
 
     def __init__(self, value: Any) -> None:
@@ -57,7 +73,7 @@ class _PydanticNeededError(Exception):
         self.value = value
 
 
-_KIND_NAMES: Final = {
+KIND_NAMES: Final = {
     "text": "text",
     "integer": "an integer",
     "float": "a float",
@@ -74,7 +90,7 @@ _KIND_NAMES: Final = {
 }
 
 
-def _describe_value(value: Any) -> str:
+def describe_value(value: Any) -> str:
     """Name what a decoded value is, in the words of the wire."""
     checks: tuple[tuple[type[Any] | tuple[type[Any], ...], str], ...] = (
         (str, "text"),
@@ -98,7 +114,7 @@ def _describe_value(value: Any) -> str:
     return type(value).__name__
 
 
-def _type_name(tp: Any) -> str:
+def name_of_type(tp: Any) -> str:
     origin = get_origin(tp)
     if isinstance(origin, type) and issubclass(origin, AnyDocArray):
         return f"{origin.__name__}[{getattr(tp, 'doc_type', AnyDoc).__name__}]"
@@ -107,9 +123,9 @@ def _type_name(tp: Any) -> str:
     return repr(tp).replace("typing.", "")
 
 
-def _describe_type(tp: Any) -> str:
+def describe_type(tp: Any) -> str:
     """Name what a field expects, for error messages."""
-    inner, nullable = _strip_optional(tp)
+    inner, nullable = strip_optional(tp)
     suffix = " or None" if nullable else ""
     origin = get_origin(inner)
     cls = inner if isinstance(inner, type) else origin
@@ -130,10 +146,10 @@ def _describe_type(tp: Any) -> str:
             (dict, "a dict"),
         )
         kind = next((name for base, name in kinds if issubclass(cls, base)), kind)
-    return f"{kind} ({_type_name(inner)}){suffix}"
+    return f"{kind} ({name_of_type(inner)}){suffix}"
 
 
-def _strip_optional(tp: Any) -> tuple[Any, bool]:
+def strip_optional(tp: Any) -> tuple[Any, bool]:
     """``Optional[X]`` (or ``X | None``) -> ``(X, True)``; anything else -> ``(tp, False)``."""
     if _is_union(tp):
         args = get_args(tp)
@@ -148,7 +164,7 @@ def _is_union(tp: Any) -> bool:
     return origin is Union or origin is types.UnionType
 
 
-def _wrap_validation(exc: ValidationError, cls: type[Any], values: dict[str, Any] | None) -> _FieldError:
+def wrap_validation(exc: ValidationError, cls: type[Any], values: dict[str, Any] | None) -> FieldError:
     """Turn pydantic's verdict on ``cls(**values)`` into an issue naming the field."""
     errors = exc.errors(include_url=False)
     first = errors[0]
@@ -156,37 +172,37 @@ def _wrap_validation(exc: ValidationError, cls: type[Any], values: dict[str, Any
     more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
     fields = cls.model_fields if issubclass(cls, BaseModel) else {}
     if not loc:
-        issue = _FieldError(f"rejects the document: {first['msg']}{more}")
+        issue = FieldError(f"rejects the document: {first['msg']}{more}")
         issue.owner = cls.__name__
         return issue
     name = str(loc[0])
     if first["type"] == "missing" and len(loc) == 1:
-        issue = _FieldError(f"is required but missing{more}")
+        issue = FieldError(f"is required but missing{more}")
     elif len(loc) == 1 and name in fields:
-        expects = _describe_type(fields[name].annotation)
-        got = f", got {_describe_value(values.get(name))}" if values is not None else ""
-        issue = _FieldError(f"expects {expects}{got}: {first['msg']}{more}")
+        expects = describe_type(fields[name].annotation)
+        got = f", got {describe_value(values.get(name))}" if values is not None else ""
+        issue = FieldError(f"expects {expects}{got}: {first['msg']}{more}")
     else:
-        issue = _FieldError(f"is invalid: {first['msg']}{more}")
+        issue = FieldError(f"is invalid: {first['msg']}{more}")
     for part in reversed(loc[1:]):
         issue.at_item(part)
     return issue.at_field(name, cls)
 
 
-def _function(owner: Any, name: str) -> Any:
+def plain_function(owner: Any, name: str) -> Any:
     """The plain function behind a method or classmethod, to tell whether a class overrides it."""
     attribute = getattr(owner, name)
     return getattr(attribute, "__func__", attribute)
 
 
-def _inherits(cls: Any, name: str, base: Any) -> bool:
+def inherits(cls: Any, name: str, base: Any) -> bool:
     """Whether ``cls`` uses ``base``'s implementation of ``name`` unchanged."""
-    return _function(cls, name) is _function(base, name)
+    return plain_function(cls, name) is plain_function(base, name)
 
 
-def _mismatch(declared: Any, value: Any, detail: str) -> _FieldError:
-    return _FieldError(f"expects {_describe_type(declared)}, got {_describe_value(value)}: {detail}")
+def mismatch(declared: Any, value: Any, detail: str) -> FieldError:
+    return FieldError(f"expects {describe_type(declared)}, got {describe_value(value)}: {detail}")
 
 
-def _schema_error(issue: _FieldError, index: int | None) -> DocumentSchemaError:
+def schema_error(issue: FieldError, index: int | None) -> DocumentSchemaError:
     return DocumentSchemaError(issue.render(index))

@@ -17,10 +17,22 @@ from docarray.typing.tensor.abstract_tensor import AbstractTensor
 from docarray.typing.url.any_url import AnyUrl
 from pydantic import BaseModel
 
-from docwire_contract.codec.problems import _describe_value, _FieldError, _inherits, _schema_error
-from docwire_contract.codec.wire import _WIRE_CACHE_LIMIT, Node
+from docwire_contract.codec._problems import FieldError, describe_value, inherits, schema_error
+from docwire_contract.codec._wire import WIRE_CACHE_LIMIT, Node
 from docwire_contract.errors import DocumentSchemaError
 from docwire_contract.v1 import document_pb2
+
+# The names this module offers the codec's other modules (its internal interface).
+__all__ = [
+    "ENCODERS",
+    "FAST_ENCODE",
+    "TENSOR_ENCODERS",
+    "encode_doc",
+    "encode_doc_into",
+    "encode_failure",
+    "encodes_fast",
+    "resolve_encoder",
+]
 
 _Encoder = Callable[[Any, Node], None]
 
@@ -42,7 +54,7 @@ def _enc_bool(value: Any, node: Node) -> None:
 
 def _enc_int(value: Any, node: Node) -> None:
     if not _INT32_MIN <= value <= _INT32_MAX:
-        raise _FieldError(f"cannot be encoded: {value} does not fit the wire's 32-bit integer")
+        raise FieldError(f"cannot be encoded: {value} does not fit the wire's 32-bit integer")
     node.integer = value
 
 
@@ -61,7 +73,7 @@ def _enc_id(value: Any, node: Node) -> None:
 
 _DTYPE_NAMES: dict[np.dtype[Any], str] = {}
 # The encoders _tensor_encoder made: the values they encode can be written a batch at a time.
-_TENSOR_ENCODERS: set[_Encoder] = set()
+TENSOR_ENCODERS: set[_Encoder] = set()
 
 
 def _tensor_encoder(type_name: str) -> _Encoder:
@@ -70,7 +82,7 @@ def _tensor_encoder(type_name: str) -> _Encoder:
         dtype_name = _DTYPE_NAMES.get(dtype)
         if dtype_name is None:
             if dtype.hasobject:
-                raise _FieldError(f"cannot be encoded: a tensor of Python objects ({dtype}) has no bytes")
+                raise FieldError(f"cannot be encoded: a tensor of Python objects ({dtype}) has no bytes")
             dtype_name = _DTYPE_NAMES.setdefault(dtype, dtype.str)
         dense = node.ndarray.dense
         dense.buffer = value.tobytes()
@@ -78,7 +90,7 @@ def _tensor_encoder(type_name: str) -> _Encoder:
         dense.dtype = dtype_name
         node.type = type_name
 
-    _TENSOR_ENCODERS.add(encode)
+    TENSOR_ENCODERS.add(encode)
     return encode
 
 
@@ -104,7 +116,7 @@ def _enc_items(values: Iterable[Any], container: document_pb2.ListOfAny) -> None
     for position, item in enumerate(values):
         try:
             _encode_value(item, add())
-        except _FieldError as issue:
+        except FieldError as issue:
             issue.at_item(position)
             raise
 
@@ -127,10 +139,10 @@ def _enc_dict(value: Any, node: Node) -> None:
     data = container.data
     for key, item in value.items():
         if not isinstance(key, str):
-            raise _FieldError(f"cannot be encoded: dictionary keys must be text, got {type(key).__name__}")
+            raise FieldError(f"cannot be encoded: dictionary keys must be text, got {type(key).__name__}")
         try:
             _encode_value(item, data[key])
-        except _FieldError as issue:
+        except FieldError as issue:
             issue.at_item(key)
             raise
 
@@ -138,7 +150,7 @@ def _enc_dict(value: Any, node: Node) -> None:
 def _enc_doc(value: Any, node: Node) -> None:
     message = node.doc
     message.SetInParent()
-    _encode_doc_into(value, message)
+    encode_doc_into(value, message)
 
 
 def _enc_doc_list(value: Any, node: Node) -> None:
@@ -147,8 +159,8 @@ def _enc_doc_list(value: Any, node: Node) -> None:
     add = message.docs.add
     for position, doc in enumerate(value):
         try:
-            _encode_doc_into(doc, add())
-        except _FieldError as issue:
+            encode_doc_into(doc, add())
+        except FieldError as issue:
             issue.at_item(position)
             raise
 
@@ -175,15 +187,15 @@ _BASIC_ENCODERS: Final[dict[type[Any], _Encoder]] = {
 # Keyed by id(type): docarray's tensor classes hash alike through a Python-level
 # metaclass __hash__, which would make every lookup slow. _ENCODED_TYPES keeps each
 # type alive, so its id cannot be reused.
-_ENCODERS: dict[int, _Encoder] = {id(tp): encoder for tp, encoder in _BASIC_ENCODERS.items()}
+ENCODERS: dict[int, _Encoder] = {id(tp): encoder for tp, encoder in _BASIC_ENCODERS.items()}
 _ENCODED_TYPES: list[type[Any]] = list(_BASIC_ENCODERS)
 
 
-def _resolve_encoder(tp: type[Any]) -> _Encoder:
+def resolve_encoder(tp: type[Any]) -> _Encoder:
     """Pick the encoder for a type, testing in docarray's order, and remember it."""
     encoder = _pick_encoder(tp)
     _ENCODED_TYPES.append(tp)
-    _ENCODERS[id(tp)] = encoder
+    ENCODERS[id(tp)] = encoder
     return encoder
 
 
@@ -210,39 +222,39 @@ def _pick_encoder(tp: type[Any]) -> _Encoder:
 def _pick_node_encoder(tp: type[Any]) -> _Encoder:
     """docarray nodes: the fast encoder where the class keeps docarray's protobuf hooks."""
     if issubclass(tp, BaseDocWithoutId):
-        return _enc_doc if _inherits(tp, "_to_node_protobuf", IOMixin) else _enc_by_docarray
+        return _enc_doc if inherits(tp, "_to_node_protobuf", IOMixin) else _enc_by_docarray
     if issubclass(tp, DocList):
-        kept = _inherits(tp, "_to_node_protobuf", AnyDocArray) and _inherits(tp, "to_protobuf", DocList)
+        kept = inherits(tp, "_to_node_protobuf", AnyDocArray) and inherits(tp, "to_protobuf", DocList)
         return _enc_doc_list if kept else _enc_by_docarray
     if (
         issubclass(tp, NdArray)
-        and _inherits(tp, "_to_node_protobuf", AbstractTensor)
-        and _inherits(tp, "to_protobuf", NdArray)
+        and inherits(tp, "_to_node_protobuf", AbstractTensor)
+        and inherits(tp, "to_protobuf", NdArray)
     ):
         return _tensor_encoder(tp._proto_type_name)
     type_name = tp._proto_type_name
     if type_name is not None:
-        if issubclass(tp, ID) and _inherits(tp, "_to_node_protobuf", ID):
+        if issubclass(tp, ID) and inherits(tp, "_to_node_protobuf", ID):
             return _enc_id if type_name == "id" else _typed_text_encoder(type_name)
-        if issubclass(tp, AnyUrl) and _inherits(tp, "_to_node_protobuf", AnyUrl):
+        if issubclass(tp, AnyUrl) and inherits(tp, "_to_node_protobuf", AnyUrl):
             return _typed_text_encoder(type_name)
-        if issubclass(tp, BaseBytes) and _inherits(tp, "_to_node_protobuf", BaseBytes):
+        if issubclass(tp, BaseBytes) and inherits(tp, "_to_node_protobuf", BaseBytes):
             return _typed_blob_encoder(type_name)
     return _enc_by_docarray
 
 
-_FAST_ENCODE: dict[type[Any], bool] = {}
+FAST_ENCODE: dict[type[Any], bool] = {}
 
 
-def _encodes_fast(cls: type[Any]) -> bool:
-    fast = _FAST_ENCODE.get(cls)
+def encodes_fast(cls: type[Any]) -> bool:
+    fast = FAST_ENCODE.get(cls)
     if fast is None:
         fast = (
             issubclass(cls, BaseDocWithoutId)
-            and _inherits(cls, "to_protobuf", IOMixin)
-            and _inherits(cls, "__iter__", BaseModel)
+            and inherits(cls, "to_protobuf", IOMixin)
+            and inherits(cls, "__iter__", BaseModel)
         )
-        _FAST_ENCODE[cls] = fast
+        FAST_ENCODE[cls] = fast
     return fast
 
 
@@ -261,29 +273,29 @@ def _none_entries(names: tuple[str, ...]) -> bytes:
         for name in names:
             message.data.get_or_create(name)
         entries = message.SerializeToString()
-        if len(_NONE_ENTRIES) < _WIRE_CACHE_LIMIT:
+        if len(_NONE_ENTRIES) < WIRE_CACHE_LIMIT:
             _NONE_ENTRIES[names] = entries
     return entries
 
 
-def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
+def encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
     """Write a document's fields into ``message``, as docarray's ``to_protobuf`` would."""
     cls = type(doc)
-    fast = _FAST_ENCODE.get(cls)
+    fast = FAST_ENCODE.get(cls)
     if fast is None:
-        fast = _encodes_fast(cls)
+        fast = encodes_fast(cls)
     if not fast:
         if not isinstance(doc, BaseDocWithoutId):
-            raise _FieldError(f"expects a docarray document, got {_describe_value(doc)} ({cls.__name__})")
+            raise FieldError(f"expects a docarray document, got {describe_value(doc)} ({cls.__name__})")
         try:
             message.MergeFromString(doc.to_protobuf().SerializeToString())
         except (ValueError, TypeError, AttributeError) as exc:
-            issue = _FieldError(f"cannot be encoded: {exc}")
+            issue = FieldError(f"cannot be encoded: {exc}")
             issue.owner = cls.__name__
             raise issue from exc
         return
     data = message.data
-    get = _ENCODERS.get
+    get = ENCODERS.get
     nones: list[str] | None = None
     for name, value in doc.__dict__.items():
         if name[:1] == "_":
@@ -294,14 +306,14 @@ def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
             else:
                 nones.append(name)
             continue
-        encoder = get(id(type(value))) or _resolve_encoder(type(value))
+        encoder = get(id(type(value))) or resolve_encoder(type(value))
         try:
             encoder(value, data[name])
-        except _FieldError as issue:
+        except FieldError as issue:
             issue.at_field(name, cls)
             raise
         except (ValueError, TypeError, OverflowError) as exc:
-            raise _FieldError(f"cannot be encoded: {exc}").at_field(name, cls) from exc
+            raise FieldError(f"cannot be encoded: {exc}").at_field(name, cls) from exc
     if nones is not None:
         if len(nones) == 1:
             data.get_or_create(nones[0])
@@ -312,22 +324,22 @@ def _encode_doc_into(doc: Any, message: document_pb2.Doc) -> None:
         for name, value in extra.items():
             try:
                 _encode_value(value, data[name])
-            except _FieldError as issue:
+            except FieldError as issue:
                 issue.at_field(name, cls)
                 raise
 
 
 def _encode_value(value: Any, node: Node) -> None:
-    encoder = _ENCODERS.get(id(type(value))) or _resolve_encoder(type(value))
+    encoder = ENCODERS.get(id(type(value))) or resolve_encoder(type(value))
     try:
         encoder(value, node)
     except (ValueError, TypeError, OverflowError) as exc:
-        raise _FieldError(f"cannot be encoded: {exc}") from exc
+        raise FieldError(f"cannot be encoded: {exc}") from exc
 
 
-def _encode_failure(exc: _FieldError | RecursionError, index: int | None) -> DocumentSchemaError:
-    if isinstance(exc, _FieldError):
-        return _schema_error(exc, index)
+def encode_failure(exc: FieldError | RecursionError, index: int | None) -> DocumentSchemaError:
+    if isinstance(exc, FieldError):
+        return schema_error(exc, index)
     where = f"document {index}: " if index is not None else ""
     return DocumentSchemaError(f"{where}the document refers to itself (a cyclic reference); cannot encode it")
 
@@ -341,7 +353,7 @@ def encode_doc(doc: BaseDoc) -> document_pb2.Doc:
     """
     message = document_pb2.Doc()
     try:
-        _encode_doc_into(doc, message)
-    except (_FieldError, RecursionError) as exc:
-        raise _encode_failure(exc, None) from None
+        encode_doc_into(doc, message)
+    except (FieldError, RecursionError) as exc:
+        raise encode_failure(exc, None) from None
     return message

@@ -1,6 +1,6 @@
 """Decoding documents (``decode_doc``, ``decode_docs``), a uniform batch at a time where the bytes allow.
 
-A batch whose records share one layout (see :mod:`docwire_contract.codec.batch_layout`) becomes
+A batch whose records share one layout (see :mod:`docwire_contract.codec._batch_layout`) becomes
 documents field by field over the whole batch; ``reencodes_unchanged`` tells whether
 encoding them again gives the same bytes.
 """
@@ -19,15 +19,18 @@ from docarray import BaseDoc, DocList
 from docarray.typing import ID
 from google.protobuf.message import DecodeError
 
-from docwire_contract.codec import batch_layout
-from docwire_contract.codec.encoding import _encodes_fast
-from docwire_contract.codec.plans import _plan, _TypedPlan
-from docwire_contract.codec.problems import _FieldError, _PydanticNeededError, _schema_error
-from docwire_contract.codec.uniform_encoding import _FLOAT, _TENSOR, _TEXT, _UNIFORM_MIN_DOCS
-from docwire_contract.codec.values import _DTYPES, _NEW_ARRAY, _dtype
-from docwire_contract.codec.wire import Node
+from docwire_contract.codec import _batch_layout as batch_layout
+from docwire_contract.codec._encoding import encodes_fast
+from docwire_contract.codec._plans import TypedPlan, plan_of
+from docwire_contract.codec._problems import FieldError, PydanticNeededError, schema_error
+from docwire_contract.codec._uniform_encoding import UNIFORM_MIN_DOCS
+from docwire_contract.codec._values import DTYPES, NEW_ARRAY, dtype_of
+from docwire_contract.codec._wire import Node
 from docwire_contract.errors import BadRequest
 from docwire_contract.v1 import document_pb2
+
+# The names this module offers the codec's other modules (its internal interface).
+__all__ = ["decode_doc", "decode_docs", "reencodes_unchanged"]
 
 T = TypeVar("T", bound=BaseDoc)
 
@@ -58,11 +61,11 @@ class _UniformRead:
         self.canonical = True
 
 
-def _read_uniform(plan: _TypedPlan, batch: batch_layout.Batch) -> _UniformRead | None:
+def _read_uniform(plan: TypedPlan, batch: batch_layout.Batch) -> _UniformRead | None:
     """What the documents of ``batch`` hold, or None when the general path must decide.
 
     Every field is read as the general path reads it, or the batch is refused: payloads
-    only where the field's decoder takes them as they are (see ``_uniform_kind``);
+    only where the field's decoder takes them as they are (see ``uniform_kind``);
     payload-free nodes through the field's own decoder, once for the whole batch.
     """
     if not plan.construct:
@@ -79,7 +82,7 @@ def _read_uniform(plan: _TypedPlan, batch: batch_layout.Batch) -> _UniformRead |
         if node.payload is None:
             try:
                 value = decoder(Node.FromString(node.node))
-            except (_FieldError, _PydanticNeededError):
+            except (FieldError, PydanticNeededError):
                 return None
             if value is None and content is None and type_name is None:
                 read.shared[name] = None
@@ -93,7 +96,7 @@ def _read_uniform(plan: _TypedPlan, batch: batch_layout.Batch) -> _UniformRead |
             continue
         kind, target = plan.uniform[name]
         if content == batch_layout.TEXT:
-            if kind != _TEXT:
+            if kind != batch_layout.TEXT:
                 return None
             if target is ID:
                 if type_name != "id" or node.payload[0] == node.payload[1]:
@@ -101,16 +104,16 @@ def _read_uniform(plan: _TypedPlan, batch: batch_layout.Batch) -> _UniformRead |
             elif type_name is not None:
                 return None
         elif content == batch_layout.FLOAT:
-            if kind != _FLOAT or type_name is not None:
+            if kind != batch_layout.FLOAT or type_name is not None:
                 return None
         elif content == batch_layout.NDARRAY:
-            if kind != _TENSOR or type_name not in plan.tensor_type_names:
+            if kind != batch_layout.NDARRAY or type_name not in plan.tensor_type_names:
                 return None
-            dtype = _DTYPES.get(cast(str, node.dtype))
+            dtype = DTYPES.get(cast(str, node.dtype))
             if dtype is None:
                 try:
-                    dtype = _dtype(cast(str, node.dtype))
-                except _FieldError:
+                    dtype = dtype_of(cast(str, node.dtype))
+                except FieldError:
                     return None
             start, stop = node.payload
             if prod(cast(tuple[int, ...], node.shape)) * dtype.itemsize != stop - start:
@@ -122,12 +125,12 @@ def _read_uniform(plan: _TypedPlan, batch: batch_layout.Batch) -> _UniformRead |
     complete = len(read.present) == len(plan.names)
     if not (complete or read.present.issuperset(plan.required)):
         return None
-    read.canonical = read.canonical and complete and not plan.post_init and _encodes_fast(plan.cls)
+    read.canonical = read.canonical and complete and not plan.post_init and encodes_fast(plan.cls)
     return read
 
 
 def _uniform_values(
-    data: bytes, batch: batch_layout.Batch, plan: _TypedPlan, name: str, node: batch_layout.NodeShape
+    data: bytes, batch: batch_layout.Batch, plan: TypedPlan, name: str, node: batch_layout.NodeShape
 ) -> list[Any] | None:
     """One field's value in every document of the batch, read from its payloads."""
     payload = cast(tuple[int, int], node.payload)
@@ -139,7 +142,7 @@ def _uniform_values(
     if node.content == batch_layout.FLOAT:
         return batch_layout.floats(batch, payload)
     target = plan.uniform[name][1]
-    dtype = _dtype(cast(str, node.dtype))
+    dtype = dtype_of(cast(str, node.dtype))
     shape = cast(tuple[int, ...], node.shape)
     start, stop = payload
     if shape:
@@ -152,14 +155,14 @@ def _uniform_values(
     view = memoryview(data)
     # A 0-d tensor: iterating a block would give scalars, so each gets a copy of its own bytes.
     return [
-        _NEW_ARRAY(target, shape, dtype, bytearray(view[offset : offset + stop - start]))
+        NEW_ARRAY(target, shape, dtype, bytearray(view[offset : offset + stop - start]))
         for offset in range(start, step * batch.size, step)
     ]
 
 
-def _decode_uniform(data: bytes, plan: _TypedPlan) -> list[Any] | None:
-    """The documents of a uniform batch, built as ``_TypedPlan.decode`` builds them; None if not one."""
-    batch = batch_layout.match(data, _UNIFORM_MIN_DOCS)
+def decode_uniform(data: bytes, plan: TypedPlan) -> list[Any] | None:
+    """The documents of a uniform batch, built as ``TypedPlan.decode`` builds them; None if not one."""
+    batch = batch_layout.match(data, UNIFORM_MIN_DOCS)
     if batch is None:
         return None
     read = _read_uniform(plan, batch)
@@ -200,15 +203,15 @@ def _decode_uniform(data: bytes, plan: _TypedPlan) -> list[Any] | None:
 def reencodes_unchanged(data: bytes, doc_type: type[BaseDoc]) -> bool:
     """Whether decoding ``data`` as ``doc_type`` and encoding the documents again gives ``data``'s documents.
 
-    True only for uniform batches (see :mod:`docwire_contract.codec.batch_layout`) that hold
+    True only for uniform batches (see :mod:`docwire_contract.codec._batch_layout`) that hold
     exactly ``doc_type``'s fields, each as its encoder writes it, with valid text: then
     an executor that leaves the documents alone may answer with ``data`` itself. False
     says nothing (the general path decides, and raises what is wrong).
     """
-    plan = _plan(doc_type)
-    if not isinstance(plan, _TypedPlan):
+    plan = plan_of(doc_type)
+    if not isinstance(plan, TypedPlan):
         return False
-    batch = batch_layout.match(data, _UNIFORM_MIN_DOCS)
+    batch = batch_layout.match(data, UNIFORM_MIN_DOCS)
     if batch is None:
         return False
     read = _read_uniform(plan, batch)
@@ -233,11 +236,11 @@ def decode_doc(message: document_pb2.Doc, doc_type: type[T]) -> T:
         DocumentSchemaError: the message does not fit ``doc_type``; the message names the field.
         TypeError: ``doc_type`` is not a docarray document class.
     """
-    plan = _plan(doc_type)
+    plan = plan_of(doc_type)
     try:
         return cast(T, plan.decode(message))
-    except _FieldError as issue:
-        raise _schema_error(issue, None) from None
+    except FieldError as issue:
+        raise schema_error(issue, None) from None
 
 
 def decode_docs(data: bytes, doc_type: type[T]) -> DocList[T]:
@@ -251,8 +254,8 @@ def decode_docs(data: bytes, doc_type: type[T]) -> DocList[T]:
             document's index and the field.
         TypeError: ``doc_type`` is not a docarray document class.
     """
-    plan = _plan(doc_type)
-    uniform = _decode_uniform(data, plan) if isinstance(plan, _TypedPlan) else None
+    plan = plan_of(doc_type)
+    uniform = decode_uniform(data, plan) if isinstance(plan, TypedPlan) else None
     if uniform is not None:
         return _doc_list(doc_type, uniform)
     message = document_pb2.DocList()
@@ -266,8 +269,8 @@ def decode_docs(data: bytes, doc_type: type[T]) -> DocList[T]:
     try:
         for doc in message.docs:
             append(decode(doc))
-    except _FieldError as issue:
-        raise _schema_error(issue, len(docs)) from None
+    except FieldError as issue:
+        raise schema_error(issue, len(docs)) from None
     return _doc_list(doc_type, docs)
 
 

@@ -1,7 +1,7 @@
 """Encoding document lists (``encode_docs``), a uniform batch at a time where the documents allow.
 
 Documents of one class whose fields hold values of one size each are written in a few
-numpy calls through :mod:`docwire_contract.codec.batch_layout`, to the bytes protobuf would write.
+numpy calls through :mod:`docwire_contract.codec._batch_layout`, to the bytes protobuf would write.
 """
 
 from __future__ import annotations
@@ -15,22 +15,25 @@ import numpy as np
 from docarray import BaseDoc
 from docarray.typing import ID
 
-from docwire_contract.codec import batch_layout
-from docwire_contract.codec.encoding import (
-    _ENCODERS,
-    _FAST_ENCODE,
-    _TENSOR_ENCODERS,
-    _encode_doc_into,
-    _encode_failure,
-    _encodes_fast,
-    _resolve_encoder,
+from docwire_contract.codec import _batch_layout as batch_layout
+from docwire_contract.codec._encoding import (
+    ENCODERS,
+    FAST_ENCODE,
+    TENSOR_ENCODERS,
+    encode_doc_into,
+    encode_failure,
+    encodes_fast,
+    resolve_encoder,
 )
-from docwire_contract.codec.problems import _FieldError
-from docwire_contract.codec.wire import _WIRE_CACHE_LIMIT, varint_bytes
+from docwire_contract.codec._problems import FieldError
+from docwire_contract.codec._wire import WIRE_CACHE_LIMIT, varint_bytes
 from docwire_contract.v1 import document_pb2
 
+# The names this module offers the codec's other modules (its internal interface).
+__all__ = ["UNIFORM_MIN_DOCS", "encode_docs"]
+
 #: Below this many documents a batch is encoded and decoded one document at a time.
-_UNIFORM_MIN_DOCS: Final = 8
+UNIFORM_MIN_DOCS: Final = 8
 
 _DICT_OF: Final = attrgetter("__dict__")
 _EXTRA_OF: Final = attrgetter("__pydantic_extra__")
@@ -41,9 +44,8 @@ _SHAPE_OF: Final = attrgetter("shape")
 # What one field of a uniform batch holds, for encoding: the same in every document.
 _NONE: Final = "none"  # None everywhere: an empty node
 _EMPTY: Final = "empty"  # an empty dict (or list) everywhere
-_TEXT: Final = "text"  # str (or ID) values of one length, ASCII
-_FLOAT: Final = "float"
-_TENSOR: Final = "tensor"  # numpy tensors of one class, dtype and shape
+# and, named after the node content they are written as (batch_layout.TEXT, FLOAT, NDARRAY):
+# str (or ID) values of one length, ASCII; floats; numpy tensors of one class, dtype and shape.
 
 
 def _uniform_columns(
@@ -77,12 +79,12 @@ def _uniform_columns(
             joined = "".join(column)
             if not joined.isascii() or set(map(len, column)) != {len(value)}:
                 return None
-            signature.append((name, _TEXT, kind, len(value)))
-            columns.append((name, _TEXT, joined.encode("ascii")))
+            signature.append((name, batch_layout.TEXT, kind, len(value)))
+            columns.append((name, batch_layout.TEXT, joined.encode("ascii")))
         elif kind is float:
-            signature.append((name, _FLOAT))
-            columns.append((name, _FLOAT, column))
-        elif (_ENCODERS.get(id(kind)) or _resolve_encoder(kind)) in _TENSOR_ENCODERS:
+            signature.append((name, batch_layout.FLOAT))
+            columns.append((name, batch_layout.FLOAT, column))
+        elif (ENCODERS.get(id(kind)) or resolve_encoder(kind)) in TENSOR_ENCODERS:
             dtype, shape = value.dtype, value.shape
             if (
                 dtype.hasobject
@@ -91,8 +93,8 @@ def _uniform_columns(
                 or set(map(_SHAPE_OF, column)) != {shape}
             ):
                 return None
-            signature.append((name, _TENSOR, kind, dtype, shape))
-            columns.append((name, _TENSOR, (dtype, shape, column)))
+            signature.append((name, batch_layout.NDARRAY, kind, dtype, shape))
+            columns.append((name, batch_layout.NDARRAY, (dtype, shape, column)))
         else:
             return None
     return tuple(signature), columns
@@ -129,9 +131,9 @@ def _uniform_encoding(signature: tuple[Any, ...], record: bytes) -> _UniformEnco
             fits = content is None and node.type_name is None
         elif kind == _EMPTY:
             fits = content == (batch_layout.DICT if item[2] is dict else batch_layout.LIST)
-        elif kind == _TEXT:
+        elif kind == batch_layout.TEXT:
             fits = content == batch_layout.TEXT and node.payload is not None
-        elif kind == _FLOAT:
+        elif kind == batch_layout.FLOAT:
             fits = content == batch_layout.FLOAT
         else:
             fits = content == batch_layout.NDARRAY
@@ -142,12 +144,12 @@ def _uniform_encoding(signature: tuple[Any, ...], record: bytes) -> _UniformEnco
     if expected:
         return None
     encoding = (layout_read, payloads)
-    if len(_UNIFORM_ENCODINGS) < _WIRE_CACHE_LIMIT:
+    if len(_UNIFORM_ENCODINGS) < WIRE_CACHE_LIMIT:
         _UNIFORM_ENCODINGS[signature] = encoding
     return encoding
 
 
-def _encode_uniform(docs: list[Any], head: Callable[[int], bytes] | None = None) -> bytes | None:
+def encode_uniform(docs: list[Any], head: Callable[[int], bytes] | None = None) -> bytes | None:
     """A batch of documents of one class whose fields have one size each, in a few numpy calls.
 
     Returns None (the caller encodes document by document) for anything else: documents
@@ -158,9 +160,9 @@ def _encode_uniform(docs: list[Any], head: Callable[[int], bytes] | None = None)
     """
     first = docs[0]
     cls = type(first)
-    fast = _FAST_ENCODE.get(cls)
+    fast = FAST_ENCODE.get(cls)
     if fast is None:
-        fast = _encodes_fast(cls)
+        fast = encodes_fast(cls)
     if not fast or len(set(map(type, docs))) != 1 or any(map(_EXTRA_OF, docs)):
         return None
     dicts = list(map(_DICT_OF, docs))
@@ -172,8 +174,8 @@ def _encode_uniform(docs: list[Any], head: Callable[[int], bytes] | None = None)
     signature, columns = found
     message = document_pb2.Doc()
     try:
-        _encode_doc_into(first, message)
-    except (_FieldError, RecursionError):
+        encode_doc_into(first, message)
+    except (FieldError, RecursionError):
         return None  # the general path raises it, naming the document
     row = message.SerializeToString()
     record = b"\n" + varint_bytes(len(row)) + row
@@ -186,9 +188,9 @@ def _encode_uniform(docs: list[Any], head: Callable[[int], bytes] | None = None)
     tensors: list[tuple[tuple[int, int], Any, tuple[int, ...], list[Any]]] = []
     for name, kind, data in columns:
         where = payloads[name]
-        if kind == _TEXT:
+        if kind == batch_layout.TEXT:
             texts.append((where, data))
-        elif kind == _FLOAT:
+        elif kind == batch_layout.FLOAT:
             floats.append((where, data))
         else:
             dtype, shape, arrays = data
@@ -212,16 +214,16 @@ def encode_docs(docs: Iterable[BaseDoc], head: Callable[[int], bytes] | None = N
         DocumentSchemaError: a field holds a value the wire cannot carry; the message
             names the document's index and the field.
     """
-    if isinstance(docs, list) and len(docs) >= _UNIFORM_MIN_DOCS:
-        encoded = _encode_uniform(docs, head)
+    if isinstance(docs, list) and len(docs) >= UNIFORM_MIN_DOCS:
+        encoded = encode_uniform(docs, head)
         if encoded is not None:
             return encoded
     message = document_pb2.DocList()
     add = message.docs.add
     for index, doc in enumerate(docs):
         try:
-            _encode_doc_into(doc, add())
-        except (_FieldError, RecursionError) as exc:
-            raise _encode_failure(exc, index) from None
+            encode_doc_into(doc, add())
+        except (FieldError, RecursionError) as exc:
+            raise encode_failure(exc, index) from None
     encoded = message.SerializeToString()
     return head(len(encoded)) + encoded if head is not None else encoded

@@ -10,9 +10,12 @@ from typing import Final
 
 from docwire_contract.v1 import document_pb2
 
+# The names this module offers the codec's other modules (its internal interface).
+__all__ = ["FIXED64", "LENGTH_DELIMITED", "VARINT", "WIRE_CACHE_LIMIT", "Node", "field_key", "varint_bytes"]
+
 Node = document_pb2.Node
 # Caches keyed by what arrives on the wire stop growing at this size.
-_WIRE_CACHE_LIMIT: Final = 256
+WIRE_CACHE_LIMIT: Final = 256
 
 
 def varint_bytes(value: int) -> bytes:

@@ -1,4 +1,4 @@
-"""Document plans: how each document class is decoded, built once per class (``_plan``).
+"""Document plans: how each document class is decoded, built once per class (``plan_of``).
 
 The node reader (``_raw``) lives here too: it decodes a nested document through its
 class' plan, and a plan's field decoders call it.
@@ -18,98 +18,101 @@ from docarray.typing import ID, NdArray
 from docarray.typing.proto_register import _PROTO_TYPE_NAME_TO_CLASS
 from pydantic import BaseModel, ValidationError
 
-from docwire_contract.codec.fields import (
-    _EMPTY_CONTAINER_NODES,
-    _EMPTY_NODE,
-    _FACTORY,
-    _MODEL_SLOTS,
-    _PYDANTIC,
-    _SHARED,
-    _absent,
-    _attribute_setter,
-    _fast_tensor_class,
-    _field_context,
-    _none_is_valid,
-    _numpy_tensor_type_names,
-    _uniform_kind,
+from docwire_contract.codec._fields import (
+    EMPTY_CONTAINER_NODES,
+    EMPTY_NODE,
+    FACTORY,
+    MODEL_SLOTS,
+    PYDANTIC,
+    SHARED,
+    absent_value,
+    accepts_none,
+    attribute_setter,
+    fast_tensor_class,
+    field_context,
+    numpy_tensor_type_names,
+    uniform_kind,
 )
-from docwire_contract.codec.problems import (
-    _describe_type,
-    _FieldError,
-    _inherits,
-    _PydanticNeededError,
-    _strip_optional,
-    _type_name,
-    _wrap_validation,
+from docwire_contract.codec._problems import (
+    FieldError,
+    PydanticNeededError,
+    describe_type,
+    inherits,
+    name_of_type,
+    strip_optional,
+    wrap_validation,
 )
-from docwire_contract.codec.values import (
-    _DTYPES,
-    _NEW_ARRAY,
-    _builds_directly,
-    _Coercer,
-    _coercer,
-    _Context,
-    _decode_tensor,
-    _doc_list_origin,
-    _from_registry,
-    _needs_validation,
+from docwire_contract.codec._values import (
+    DTYPES,
+    NEW_ARRAY,
+    Coercer,
+    ValueContext,
+    builds_directly,
+    coercer_for,
+    decode_tensor_message,
+    doc_list_origin,
+    from_registry,
+    needs_validation,
 )
-from docwire_contract.codec.wire import Node
+from docwire_contract.codec._wire import Node
 from docwire_contract.v1 import document_pb2
+
+# The names this module offers the codec's other modules (its internal interface).
+__all__ = ["TypedPlan", "plan_of"]
 
 _Decoder = Callable[[Node], Any]
 
 
-def _raw_doc(node: Node, context: _Context) -> Any:
+def _raw_doc(node: Node, context: ValueContext) -> Any:
     doc_type = context.doc_type
     if isinstance(doc_type, type) and issubclass(doc_type, BaseDocWithoutId):
-        return _plan(doc_type).decode(node.doc)
-    raise _FieldError(f"expects {_describe_type(context.declared)}, got a document")
+        return plan_of(doc_type).decode(node.doc)
+    raise FieldError(f"expects {describe_type(context.declared)}, got a document")
 
 
-def _raw_doc_list(node: Node, context: _Context) -> Any:
+def _raw_doc_list(node: Node, context: ValueContext) -> Any:
     list_type = context.doc_list_type
-    cls = _doc_list_origin(list_type)
+    cls = doc_list_origin(list_type)
     if cls is None:
-        raise _FieldError(f"expects {_describe_type(context.declared)}, got a list of documents")
+        raise FieldError(f"expects {describe_type(context.declared)}, got a list of documents")
     message = node.doc_array
-    if not issubclass(cls, DocList) or not _inherits(cls, "from_protobuf", DocList):
+    if not issubclass(cls, DocList) or not inherits(cls, "from_protobuf", DocList):
         try:
             return cls.from_protobuf(message)
         except (ValueError, TypeError, AttributeError) as exc:
-            raise _FieldError(f"cannot be read as {_type_name(list_type)}: {exc}") from exc
-    plan = _plan(cls.doc_type)
+            raise FieldError(f"cannot be read as {name_of_type(list_type)}: {exc}") from exc
+    plan = plan_of(cls.doc_type)
     docs = []
     for position, doc in enumerate(message.docs):
         try:
             docs.append(plan.decode(doc))
-        except _FieldError as issue:
+        except FieldError as issue:
             issue.at_item(position)
             raise
     return cls(docs, validate_input_docs=False)
 
 
-def _raw_items(container: document_pb2.ListOfAny, context: _Context) -> list[Any]:
+def _raw_items(container: document_pb2.ListOfAny, context: ValueContext) -> list[Any]:
     item = context.item
     values = []
     for position, node in enumerate(container.data):
         try:
             values.append(_raw(node, item))
-        except _FieldError as issue:
+        except FieldError as issue:
             issue.at_item(position)
             raise
     return values
 
 
-def _raw_set(node: Node, context: _Context) -> Any:
+def _raw_set(node: Node, context: ValueContext) -> Any:
     values = _raw_items(node.set, context)
     try:
         return set(values)
     except TypeError as exc:
-        raise _FieldError(f"holds a set with an item that cannot be in a set: {exc}") from exc
+        raise FieldError(f"holds a set with an item that cannot be in a set: {exc}") from exc
 
 
-def _raw_dict(node: Node, context: _Context) -> Any:
+def _raw_dict(node: Node, context: ValueContext) -> Any:
     data = node.dict.data
     values: dict[str, Any] = {}
     if not data:
@@ -119,19 +122,19 @@ def _raw_dict(node: Node, context: _Context) -> Any:
     for key in data:
         try:
             values[key] = _raw(data[key], value_context)
-        except _FieldError as issue:
+        except FieldError as issue:
             issue.at_item(key)
             raise
     return values
 
 
-_RAW: Final[dict[str | None, Callable[[Node, _Context], Any]]] = {
+_RAW: Final[dict[str | None, Callable[[Node, ValueContext], Any]]] = {
     "text": lambda node, context: node.text,
     "integer": lambda node, context: node.integer,
     "float": lambda node, context: node.float,
     "boolean": lambda node, context: node.boolean,
     "blob": lambda node, context: node.blob,
-    "ndarray": lambda node, context: _decode_tensor(node.ndarray, NdArray),
+    "ndarray": lambda node, context: decode_tensor_message(node.ndarray, NdArray),
     "doc": _raw_doc,
     "doc_array": _raw_doc_list,
     "list": lambda node, context: _raw_items(node.list, context),
@@ -142,16 +145,16 @@ _RAW: Final[dict[str | None, Callable[[Node, _Context], Any]]] = {
 }
 
 
-def _raw(node: Node, context: _Context) -> Any:
+def _raw(node: Node, context: ValueContext) -> Any:
     """docarray's ``_get_content_from_node_proto``: the value a node holds, before validation."""
     kind = node.WhichOneof("content")
     if node.HasField("type"):
         type_name = node.type
         cls = _PROTO_TYPE_NAME_TO_CLASS.get(type_name)
         if cls is not None:
-            return _from_registry(cls, type_name, kind, node)
+            return from_registry(cls, type_name, kind, node)
         if kind not in ("doc", "doc_array", "ndarray", None):
-            raise _FieldError(f"has type {type_name!r}, which no installed docarray class reads")
+            raise FieldError(f"has type {type_name!r}, which no installed docarray class reads")
     return _RAW[kind](node, context)
 
 
@@ -193,9 +196,9 @@ class _DelegatedPlan(_Plan):
         try:
             return self.cls.from_protobuf(message)
         except ValidationError as exc:
-            raise _wrap_validation(exc, self.cls, None) from exc
+            raise wrap_validation(exc, self.cls, None) from exc
         except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            issue = _FieldError(f"cannot decode the document: {exc}")
+            issue = FieldError(f"cannot decode the document: {exc}")
             issue.owner = self.cls.__name__
             raise issue from exc
 
@@ -208,8 +211,8 @@ class _AnyDocPlan(_Plan):
         self.new_id = cast(Callable[[], Any], fields["id"].default_factory)
         # Fields AnyDoc declares (only ``id``) read lists through the declared type;
         # all others through AnyDoc itself, as docarray does.
-        self.declared = {name: _field_context(AnyDoc, name) for name in fields}
-        self.undeclared = _Context(AnyDoc, AnyDoc, DocList, AnyDoc, None)
+        self.declared = {name: field_context(AnyDoc, name) for name in fields}
+        self.undeclared = ValueContext(AnyDoc, AnyDoc, DocList, AnyDoc, None)
 
     def decode(self, message: document_pb2.Doc) -> Any:
         # AnyDoc(**fields) is AnyDoc() (a fresh id, nothing in fields_set) updated with fields.
@@ -220,7 +223,7 @@ class _AnyDocPlan(_Plan):
             context = self.declared.get(name, self.undeclared)
             try:
                 values[name] = _raw(data[name], context)
-            except _FieldError as issue:
+            except FieldError as issue:
                 issue.at_field(name, AnyDoc)
                 raise
             has_id = has_id or name == "id"
@@ -235,15 +238,15 @@ class _AnyDocPlan(_Plan):
         return doc
 
 
-def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Decoder:
+def _field_decoder(annotation: Any, context: ValueContext, coerce: Coercer) -> _Decoder:
     """Field name -> decoder: a fast path for the common kinds, docarray's rules otherwise."""
 
-    tp = _strip_optional(annotation)[0]
-    none_is_valid = _none_is_valid(annotation, coerce)
+    tp = strip_optional(annotation)[0]
+    none_is_valid = accepts_none(annotation, coerce)
 
     def decode(node: Node) -> Any:
         # _raw, inlined: this runs for every field without a faster path below.
-        if none_is_valid and node == _EMPTY_NODE:
+        if none_is_valid and node == EMPTY_NODE:
             return None
         kind = node.WhichOneof("content")
         if node.HasField("type"):
@@ -252,7 +255,7 @@ def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Dec
             return None
         return coerce(_RAW[kind](node, context))
 
-    if tp is str and coerce is not _needs_validation:
+    if tp is str and coerce is not needs_validation:
 
         def decode_text(node: Node) -> Any:
             # Non-empty text means the content is text; the type must still be unset.
@@ -262,7 +265,7 @@ def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Dec
             return decode(node)
 
         return decode_text
-    if tp is ID and coerce is not _needs_validation:
+    if tp is ID and coerce is not needs_validation:
 
         def decode_id(node: Node) -> Any:
             if node.type == "id":
@@ -273,8 +276,8 @@ def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Dec
 
         return decode_id
     origin = get_origin(tp) or tp
-    if (origin is dict or origin is list) and coerce is not _needs_validation:
-        empty_node, new_container = _EMPTY_CONTAINER_NODES[origin]
+    if (origin is dict or origin is list) and coerce is not needs_validation:
+        empty_node, new_container = EMPTY_CONTAINER_NODES[origin]
 
         def decode_container(node: Node) -> Any:
             if node == empty_node:
@@ -282,28 +285,28 @@ def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Dec
             return decode(node)
 
         return decode_container
-    target = _fast_tensor_class(tp) if coerce is not _needs_validation else None
+    target = fast_tensor_class(tp) if coerce is not needs_validation else None
     if target is not None:
         # Any numpy tensor docarray would read (by its ``type``) and then validate into
         # the declared class ends up as a tensor of the same bytes of class ``target``.
-        type_names = _numpy_tensor_type_names()
-        if _builds_directly(target):
+        type_names = numpy_tensor_type_names()
+        if builds_directly(target):
 
             def decode_tensor(node: Node) -> Any:
                 if node.type in type_names:
                     dense = node.ndarray.dense
                     buffer = dense.buffer
-                    dtype = _DTYPES.get(dense.dtype)
+                    dtype = DTYPES.get(dense.dtype)
                     if buffer and dtype is not None:
                         shape = dense.shape
                         if len(shape) == 1:
                             length = shape[0]
                             if length * dtype.itemsize == len(buffer):
-                                return _NEW_ARRAY(target, (length,), dtype, bytearray(buffer))
+                                return NEW_ARRAY(target, (length,), dtype, bytearray(buffer))
                         else:
                             dims = tuple(shape)
                             if prod(dims) * dtype.itemsize == len(buffer):
-                                return _NEW_ARRAY(target, dims, dtype, bytearray(buffer))
+                                return NEW_ARRAY(target, dims, dtype, bytearray(buffer))
                 # Everything else, malformed tensors and None included, takes the careful path.
                 return decode(node)
 
@@ -313,7 +316,7 @@ def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Dec
             if node.type in type_names:
                 dense = node.ndarray.dense
                 buffer = dense.buffer
-                dtype = _DTYPES.get(dense.dtype)
+                dtype = DTYPES.get(dense.dtype)
                 if buffer and dtype is not None:
                     shape = dense.shape
                     try:
@@ -329,7 +332,7 @@ def _field_decoder(annotation: Any, context: _Context, coerce: _Coercer) -> _Dec
     return decode
 
 
-class _TypedPlan(_Plan):
+class TypedPlan(_Plan):
     """A schema'd document class: one decoder per declared field, built once.
 
     Decoding starts from a copy of ``template`` (every field in declaration order,
@@ -365,33 +368,33 @@ class _TypedPlan(_Plan):
         self.post_init = bool(cls.__pydantic_post_init__)
         # What building a document without pydantic takes, looked up once.
         self.new = cls.__new__
-        self.setters = tuple(_attribute_setter(cls, name) for name in _MODEL_SLOTS)
+        self.setters = tuple(attribute_setter(cls, name) for name in MODEL_SLOTS)
         self.fields: tuple[tuple[str, _Decoder, bool], ...] = ()
         self.decoders: dict[str, _Decoder] = {}
         self.names: frozenset[str] = frozenset(fields)
         self.template: dict[str, Any] = {}
-        # Per field, how a uniform batch's payload becomes its value (see _uniform_kind).
+        # Per field, how a uniform batch's payload becomes its value (see uniform_kind).
         self.uniform: dict[str, tuple[str | None, Any]] = {}
         factories: list[tuple[str, Callable[[], Any]]] = []
         required: list[str] = []
         for name, info in fields.items():
             annotation = info.annotation
-            coerce = _coercer(annotation, bool(info.metadata))
-            decoder = _field_decoder(annotation, _field_context(cls, name), coerce)
-            self.uniform[name] = _uniform_kind(annotation, coerce)
-            how, default = _absent(info)
+            coerce = coercer_for(annotation, bool(info.metadata))
+            decoder = _field_decoder(annotation, field_context(cls, name), coerce)
+            self.uniform[name] = uniform_kind(annotation, coerce)
+            how, default = absent_value(info)
             # A field whose default is None is often sent as None: the loop checks for an
             # empty node itself, sparing the call. (Others, ``id`` say, rarely are.)
-            likely_none = how == _SHARED and default is None and _none_is_valid(annotation, coerce)
+            likely_none = how == SHARED and default is None and accepts_none(annotation, coerce)
             self.fields += ((name, decoder, likely_none),)
             self.decoders[name] = decoder
-            self.template[name] = default if how == _SHARED else None
-            if how == _FACTORY:
+            self.template[name] = default if how == SHARED else None
+            if how == FACTORY:
                 factories.append((name, default))
-            elif how == _PYDANTIC:
+            elif how == PYDANTIC:
                 required.append(name)
         self.factories = tuple(factories)
-        self.tensor_type_names = _numpy_tensor_type_names()
+        self.tensor_type_names = numpy_tensor_type_names()
         self.required = tuple(required)
         # Reading the message key by key pays when it holds at most a third of the fields.
         self.sparse_below = len(fields) // 3 + 1
@@ -413,14 +416,14 @@ class _TypedPlan(_Plan):
                 if decoder is not None:
                     try:
                         values[name] = decoder(data[name])
-                    except _PydanticNeededError as needed:
+                    except PydanticNeededError as needed:
                         values[name] = needed.value
                         pending = True
                     except Exception as exc:
                         # Fail as reading field by field would: on the first field, in
                         # declaration order, that fails.
                         self._raise_first_error(data)
-                        if isinstance(exc, _FieldError):
+                        if isinstance(exc, FieldError):
                             exc.at_field(name, self.cls)
                         raise
                     present.append(name)
@@ -430,15 +433,15 @@ class _TypedPlan(_Plan):
             for name, decoder, likely_none in self.fields:
                 if name in data:
                     node = data[name]
-                    if likely_none and node == _EMPTY_NODE:
+                    if likely_none and node == EMPTY_NODE:
                         values[name] = None
                         continue
                     try:
                         values[name] = decoder(node)
-                    except _PydanticNeededError as needed:
+                    except PydanticNeededError as needed:
                         values[name] = needed.value
                         pending = True
-                    except _FieldError as issue:
+                    except FieldError as issue:
                         issue.at_field(name, self.cls)
                         raise
                 elif missing is None:
@@ -472,10 +475,10 @@ class _TypedPlan(_Plan):
             if name in data:
                 try:
                     decoder(data[name])
-                except _FieldError as issue:
+                except FieldError as issue:
                     issue.at_field(name, self.cls)
                     raise
-                except _PydanticNeededError:
+                except PydanticNeededError:
                     pass
 
     def _validate(self, values: dict[str, Any], fields_set: set[str]) -> Any:
@@ -485,9 +488,9 @@ class _TypedPlan(_Plan):
         try:
             return self.cls(**values)
         except ValidationError as exc:
-            raise _wrap_validation(exc, self.cls, values) from exc
+            raise wrap_validation(exc, self.cls, values) from exc
         except (ValueError, TypeError, AttributeError, KeyError, AssertionError) as exc:
-            issue = _FieldError(f"rejects the document: {exc}")
+            issue = FieldError(f"rejects the document: {exc}")
             issue.owner = self.cls.__name__
             raise issue from exc
 
@@ -495,7 +498,7 @@ class _TypedPlan(_Plan):
 _PLANS: dict[type[Any], _Plan] = {}
 
 
-def _plan(cls: type[Any]) -> _Plan:
+def plan_of(cls: type[Any]) -> _Plan:
     plan = _PLANS.get(cls)
     if plan is None:
         plan = _build_plan(cls)
@@ -508,7 +511,7 @@ def _build_plan(cls: type[Any]) -> _Plan:
         raise TypeError(f"doc_type must be a docarray document class, got {cls!r}")
     if cls is AnyDoc:
         return _AnyDocPlan()
-    overridden = not all(_inherits(cls, hook, BaseDocWithoutId) for hook in _PROTOBUF_HOOKS)
+    overridden = not all(inherits(cls, hook, BaseDocWithoutId) for hook in _PROTOBUF_HOOKS)
     if overridden or cls.__pydantic_root_model__ or cls.model_config.get("_load_extra_fields_from_protobuf"):
         return _DelegatedPlan(cls)
-    return _TypedPlan(cls)
+    return TypedPlan(cls)

@@ -14,14 +14,31 @@ from typing import Any, Final, cast, get_args
 from docarray.typing import ID, AnyEmbedding, AnyTensor, NdArray, NdArrayEmbedding
 from docarray.typing.proto_register import _PROTO_TYPE_NAME_TO_CLASS
 
-from docwire_contract.codec.problems import _inherits, _strip_optional
-from docwire_contract.codec.uniform_encoding import _FLOAT, _TENSOR, _TEXT
-from docwire_contract.codec.values import _builds_directly, _Coercer, _Context, _item_type, _needs_validation
-from docwire_contract.codec.wire import Node
+from docwire_contract.codec import _batch_layout as batch_layout
+from docwire_contract.codec._problems import inherits, strip_optional
+from docwire_contract.codec._values import Coercer, ValueContext, builds_directly, item_type_of, needs_validation
+from docwire_contract.codec._wire import Node
 from docwire_contract.v1 import document_pb2
 
+# The names this module offers the codec's other modules (its internal interface).
+__all__ = [
+    "EMPTY_CONTAINER_NODES",
+    "EMPTY_NODE",
+    "FACTORY",
+    "MODEL_SLOTS",
+    "PYDANTIC",
+    "SHARED",
+    "absent_value",
+    "accepts_none",
+    "attribute_setter",
+    "fast_tensor_class",
+    "field_context",
+    "numpy_tensor_type_names",
+    "uniform_kind",
+]
 
-def _field_context(cls: Any, name: str) -> _Context:
+
+def field_context(cls: Any, name: str) -> ValueContext:
     """The types docarray uses for a declared field, taken from docarray's own helpers."""
     annotation = cls.model_fields[name].annotation
     dict_args = get_args(annotation)
@@ -34,16 +51,16 @@ def _field_context(cls: Any, name: str) -> _Context:
         except (IndexError, KeyError, TypeError):
             return None
 
-    return _Context(
+    return ValueContext(
         annotation,
         ask("_get_field_annotation"),
         ask("_get_field_annotation_array"),
-        _item_type(ask("_get_field_inner_type")),
+        item_type_of(ask("_get_field_inner_type")),
         Any if len(dict_args) < 2 else dict_args[1],
     )
 
 
-def _fast_tensor_class(tp: Any) -> type[Any] | None:
+def fast_tensor_class(tp: Any) -> type[Any] | None:
     """The class a numpy tensor becomes in a field of type ``tp``, where that is fixed."""
     if tp is AnyTensor:
         return NdArray
@@ -53,57 +70,57 @@ def _fast_tensor_class(tp: Any) -> type[Any] | None:
         isinstance(tp, type)
         and issubclass(tp, NdArray)
         and tp.__unparametrizedcls__ is None
-        and _inherits(tp, "_docarray_validate", NdArray)
+        and inherits(tp, "_docarray_validate", NdArray)
     ):
         return tp
     return None
 
 
-def _uniform_kind(annotation: Any, coerce: _Coercer) -> tuple[str | None, Any]:
+def uniform_kind(annotation: Any, coerce: Coercer) -> tuple[str | None, Any]:
     """Which payload a field's decoder turns into its value as it is, for uniform batches.
 
-    ``(_TEXT, str)``: text without a ``type`` is the value; ``(_TEXT, ID)``: text typed
-    ``"id"`` becomes an ``ID``; ``(_FLOAT, float)``; ``(_TENSOR, cls)``: a numpy tensor
+    ``(batch_layout.TEXT, str)``: text without a ``type`` is the value; ``(batch_layout.TEXT, ID)``: text typed
+    ``"id"`` becomes an ``ID``; ``(batch_layout.FLOAT, float)``; ``(batch_layout.NDARRAY, cls)``: a numpy tensor
     becomes a ``cls`` on a copy of its bytes (its row of the batch's copied block). These mirror the fast paths of
     ``_field_decoder``; ``(None, None)`` for every other field (only nodes without a
     payload, None and empty containers, are read for those, through the decoder).
     """
-    if coerce is _needs_validation:
+    if coerce is needs_validation:
         return None, None
-    tp = _strip_optional(annotation)[0]
+    tp = strip_optional(annotation)[0]
     if tp is str or tp is ID:
-        return _TEXT, tp
+        return batch_layout.TEXT, tp
     if tp is float:
-        return _FLOAT, float
-    target = _fast_tensor_class(tp)
-    if target is not None and _builds_directly(target):
-        return _TENSOR, target
+        return batch_layout.FLOAT, float
+    target = fast_tensor_class(tp)
+    if target is not None and builds_directly(target):
+        return batch_layout.NDARRAY, target
     return None, None
 
 
-def _numpy_tensor_type_names() -> frozenset[str]:
+def numpy_tensor_type_names() -> frozenset[str]:
     """The ``type`` names of registered numpy tensor classes read the standard way."""
     return frozenset(
         name
         for name, cls in _PROTO_TYPE_NAME_TO_CLASS.items()
-        if issubclass(cls, NdArray) and _inherits(cls, "from_protobuf", NdArray)
+        if issubclass(cls, NdArray) and inherits(cls, "from_protobuf", NdArray)
     )
 
 
 # An empty node: a field holding None. Comparing with it is one cheap call (upb
 # compares presence first), where reading the content and the type takes two.
-_EMPTY_NODE: Final = Node()
+EMPTY_NODE: Final = Node()
 # Nodes holding an empty dict or list (``tags={}``), compared with the same way: equal
 # means that content, nothing in it, no ``type``.
-_EMPTY_CONTAINER_NODES: Final[dict[type[Any], tuple[Node, Callable[[], Any]]]] = {
+EMPTY_CONTAINER_NODES: Final[dict[type[Any], tuple[Node, Callable[[], Any]]]] = {
     dict: (Node(dict=document_pb2.DictOfAny()), dict),
     list: (Node(list=document_pb2.ListOfAny()), list),
 }
 
 
-def _none_is_valid(annotation: Any, coerce: _Coercer) -> bool:
+def accepts_none(annotation: Any, coerce: Coercer) -> bool:
     """Whether an empty node (None) is the field's value as it is, without pydantic."""
-    return annotation is Any or (_strip_optional(annotation)[1] and coerce is not _needs_validation)
+    return annotation is Any or (strip_optional(annotation)[1] and coerce is not needs_validation)
 
 
 def _is_hashable(value: Any) -> bool:
@@ -128,34 +145,34 @@ def _copying(default: Any) -> Callable[[], Any]:
 
 # How an absent field is filled: a value shared by every document (pydantic shares a
 # hashable default), a factory called per document, or only pydantic can tell.
-_SHARED: Final = "shared"
-_FACTORY: Final = "factory"
-_PYDANTIC: Final = "pydantic"
+SHARED: Final = "shared"
+FACTORY: Final = "factory"
+PYDANTIC: Final = "pydantic"
 
 
-def _absent(info: Any) -> tuple[str, Any]:
-    """How pydantic fills an absent field: ``(_SHARED, value)``, ``(_FACTORY, factory)`` or ``(_PYDANTIC, None)``."""
+def absent_value(info: Any) -> tuple[str, Any]:
+    """How pydantic fills an absent field: ``(SHARED, value)``, ``(FACTORY, factory)`` or ``(PYDANTIC, None)``."""
     if info.validate_default:
-        return _PYDANTIC, None
+        return PYDANTIC, None
     factory = info.default_factory
     if factory is not None:
         takes_data = getattr(info, "default_factory_takes_validated_data", None)
         if takes_data is None:
             takes_data = getattr(info, "default_factory_takes_data", False)
-        return (_PYDANTIC, None) if takes_data else (_FACTORY, factory)
+        return (PYDANTIC, None) if takes_data else (FACTORY, factory)
     if info.is_required():
-        return _PYDANTIC, None
+        return PYDANTIC, None
     default = info.default
     if _is_hashable(default):
-        return _SHARED, default
-    return _FACTORY, _copying(default)
+        return SHARED, default
+    return FACTORY, _copying(default)
 
 
 # What pydantic's __init__ sets on a model, in the order it sets them.
-_MODEL_SLOTS: Final = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
+MODEL_SLOTS: Final = ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
 
 
-def _attribute_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:
+def attribute_setter(cls: type[Any], name: str) -> Callable[[Any, Any], None]:
     """``object.__setattr__(obj, name, value)`` for instances of ``cls``, minus the look-up.
 
     These are slots (data descriptors) of ``BaseModel``; ``object.__setattr__`` finds the
