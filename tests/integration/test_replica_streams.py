@@ -1,7 +1,8 @@
 """The gateway sends a client stream's requests to each replica over one ProcessStream call.
 
-These tests drive the gateway's own ReplicaPool and UpstreamStreams against real executor
-processes, so they can see which path a request took; the Flow-level behaviour (every
+These tests drive the gateway's own ReplicaPool and UpstreamStreams, through ``forward`` (which
+picks one of the two per request), against real executor processes, so they can see which path
+a request took; the Flow-level behaviour (every
 client test streams many requests) is covered by the client tests.
 """
 
@@ -16,6 +17,7 @@ from executors import Faulty, Grower, Lagger, Strict, TextDoc, Toolbox
 from google.protobuf import json_format
 
 from docwire import Flow
+from docwire.gateway.forwarding import forward
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.router import ExecutorNode
 from docwire.gateway.upstream import ReplicaPool
@@ -41,13 +43,10 @@ def executors() -> Iterator[Flow]:
 
 @contextlib.asynccontextmanager
 async def upstream(
-    flow: Flow, name: str, metadata: Sequence[tuple[str, str]] = (), max_message: int = MAX_MESSAGE
+    flow: Flow, name: str, max_message: int = MAX_MESSAGE
 ) -> AsyncIterator[tuple[ReplicaPool, UpstreamStreams]]:
     """The gateway's pool of executor ``name`` and the streams of one client stream, closed after."""
-    pool, streams = (
-        ReplicaPool(ExecutorNode(name, flow.executor_addresses[name]), max_message),
-        UpstreamStreams(metadata),
-    )
+    pool, streams = ReplicaPool(ExecutorNode(name, flow.executor_addresses[name]), max_message), UpstreamStreams()
     try:
         yield pool, streams
     finally:
@@ -66,12 +65,12 @@ def texts_of(reply: bytes) -> list[str]:
 def test_requests_after_the_first_share_one_stream_and_each_gets_its_own_reply(executors: Flow) -> None:
     async def run() -> None:
         async with upstream(executors, "lagger") as (pool, streams):
-            assert texts_of(await pool.process(request("/", ["0"])[1], None, (), streams)) == ["0!"]
+            assert texts_of(await forward(pool, request("/", ["0"])[1], None, (), streams)) == ["0!"]
             assert streams.opened == 0  # the first request to a replica goes unary
             # Later requests finish in the opposite order to the one they were sent in.
             lags = [f"{0.02 * (9 - i):.2f}" for i in range(10)]
             sent = [request("/", [lag, f"doc {i}"]) for i, lag in enumerate(lags)]
-            replies = await asyncio.gather(*(pool.process(raw, None, (), streams) for _, raw in sent))
+            replies = await asyncio.gather(*(forward(pool, raw, None, (), streams) for _, raw in sent))
             assert streams.opened == 1
             for (request_id, _), lag, reply, i in zip(sent, lags, replies, range(10), strict=True):
                 assert request_pb2.DataRequest.FromString(reply).header.request_id == request_id
@@ -86,7 +85,7 @@ def test_requests_after_the_first_share_one_stream_and_each_gets_its_own_reply(e
 def test_a_failing_request_fails_as_its_unary_call_does_and_the_stream_goes_on(executors: Flow) -> None:
     async def failure(pool: ReplicaPool, streams: UpstreamStreams) -> str:
         with pytest.raises(DocumentSchemaError) as caught:
-            await pool.process(request("/strict", ["no count"])[1], None, (), streams)
+            await forward(pool, request("/strict", ["no count"])[1], None, (), streams)
         return str(caught.value)
 
     async def run() -> None:
@@ -98,7 +97,7 @@ def test_a_failing_request_fails_as_its_unary_call_does_and_the_stream_goes_on(e
             assert "executor 'strict' at 127.0.0.1:" in streamed
             assert "count" in streamed
             # The stream still serves the next request: a wrong endpoint's pass-through.
-            assert texts_of(await pool.process(request("/other", ["kept"])[1], None, (), streams)) == ["kept"]
+            assert texts_of(await forward(pool, request("/other", ["kept"])[1], None, (), streams)) == ["kept"]
             assert streams.opened == 1
 
     asyncio.run(run())
@@ -107,10 +106,10 @@ def test_a_failing_request_fails_as_its_unary_call_does_and_the_stream_goes_on(e
 def test_a_request_timing_out_on_a_stream_leaves_it_serving(executors: Flow) -> None:
     async def run() -> None:
         async with upstream(executors, "lagger") as (pool, streams):
-            await pool.process(request("/", ["0"])[1], None, (), streams)
+            await forward(pool, request("/", ["0"])[1], None, (), streams)
             with pytest.raises(RequestTimeout, match=r"executor 'lagger' at 127\.0\.0\.1:\d+ did not answer"):
-                await pool.process(request("/", ["0.5"])[1], 0.05, (), streams)
-            assert texts_of(await pool.process(request("/", ["0"])[1], 5.0, (), streams)) == ["0!"]
+                await forward(pool, request("/", ["0.5"])[1], 0.05, (), streams)
+            assert texts_of(await forward(pool, request("/", ["0"])[1], 5.0, (), streams)) == ["0!"]
             assert streams.opened == 1
 
     asyncio.run(run())
@@ -120,10 +119,10 @@ def test_the_client_metadata_reaches_the_executor_over_the_stream(executors: Flo
     metadata = (("authorization", "Bearer streamed"),)
 
     async def run() -> None:
-        async with upstream(executors, "toolbox", metadata) as (pool, streams):
+        async with upstream(executors, "toolbox") as (pool, streams):
             for _ in range(2):  # unary, then over the stream
                 reply = request_pb2.DataRequest.FromString(
-                    await pool.process(request("/metadata", [])[1], None, metadata, streams)
+                    await forward(pool, request("/metadata", [])[1], None, metadata, streams)
                 )
                 results = json_format.MessageToDict(reply.parameters)["__results__"]
                 assert results["toolbox/rep-0"]["metadata"]["authorization"] == "Bearer streamed"
@@ -137,12 +136,12 @@ def test_a_replica_dying_fails_the_requests_on_its_stream_and_later_ones_go_unar
         where = r"executor 'faulty' at 127\.0\.0\.1:\d+"
         async with upstream(flow, "faulty") as (pool, streams):
             for _ in range(2):
-                assert texts_of(await pool.process(request("/ok", ["x"])[1], None, (), streams)) == ["ok"]
+                assert texts_of(await forward(pool, request("/ok", ["x"])[1], None, (), streams)) == ["ok"]
             assert streams.opened == 1
             with pytest.raises(ExecutorUnavailable, match=where):
-                await pool.process(request("/die", ["x"])[1], None, (), streams)
+                await forward(pool, request("/die", ["x"])[1], None, (), streams)
             with pytest.raises(ExecutorUnavailable, match=where):
-                await pool.process(request("/ok", ["x"])[1], 5.0, (), streams)
+                await forward(pool, request("/ok", ["x"])[1], 5.0, (), streams)
             assert streams.opened == 0
 
     with Flow(host="127.0.0.1").add(uses=Faulty, name="faulty") as flow:
@@ -154,7 +153,7 @@ def test_a_reply_over_the_size_limit_fails_alone_and_the_stream_goes_on() -> Non
 
     async def too_large(pool: ReplicaPool, streams: UpstreamStreams) -> str:
         with pytest.raises(MessageTooLarge) as caught:
-            await pool.process(request("/grow", [str(limit)])[1], None, (), streams)
+            await forward(pool, request("/grow", [str(limit)])[1], None, (), streams)
         return str(caught.value)
 
     async def run(flow: Flow) -> None:
@@ -164,7 +163,7 @@ def test_a_reply_over_the_size_limit_fails_alone_and_the_stream_goes_on() -> Non
             assert streams.opened == 1
             assert streamed == unary
             assert f"vs. {limit})" in streamed
-            assert texts_of(await pool.process(request("/grow", ["3"])[1], None, (), streams)) == ["xxx"]
+            assert texts_of(await forward(pool, request("/grow", ["3"])[1], None, (), streams)) == ["xxx"]
             assert streams.opened == 1
 
     with Flow(host="127.0.0.1", max_message_size=limit).add(uses=Grower, name="grower") as flow:

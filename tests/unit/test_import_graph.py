@@ -4,7 +4,11 @@
 * ``docwire_client`` never imports the server;
 * the server imports the client only through its public facade (``from docwire_client import Client``);
 * no module imports itself back through others, counting imports inside functions (run time)
-  and leaving out those under ``if TYPE_CHECKING:`` (annotations only).
+  and leaving out those under ``if TYPE_CHECKING:`` (annotations only);
+* the gateway core is protocol-neutral: no module of ``docwire.gateway`` but the process entry
+  point imports a transport (save the channel options it dials executors with) or names grpc's
+  ``ServicerContext``;
+* the replica pool and the replica streams import neither the other, not even for annotations.
 
 Read from the source with ``ast``, so no module is executed.
 """
@@ -12,7 +16,7 @@ Read from the source with ``ast``, so no module is executed.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 from pathlib import Path
 
 import pytest
@@ -45,10 +49,11 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
-    """Every module ``module`` imports (absolute names), skipping ``if TYPE_CHECKING:`` blocks."""
+def _imports(tree: ast.AST, module: str, is_package: bool, annotations: bool = False) -> Iterator[str]:
+    """Every module ``module`` imports (absolute names), skipping ``if TYPE_CHECKING:`` blocks
+    unless ``annotations``."""
     for node in ast.iter_child_nodes(tree):
-        if isinstance(node, ast.If) and _is_type_checking(node):
+        if isinstance(node, ast.If) and _is_type_checking(node) and not annotations:
             yield from (name for child in node.orelse for name in _imports(child, module, is_package))
             continue
         if isinstance(node, ast.Import):
@@ -63,7 +68,7 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
             yield base
             yield from (f"{base}.{alias.name}" for alias in node.names)  # `from pkg import submodule`
         else:
-            yield from _imports(node, module, is_package)
+            yield from _imports(node, module, is_package, annotations)
 
 
 def _graph() -> dict[str, set[str]]:
@@ -77,12 +82,13 @@ def _graph() -> dict[str, set[str]]:
     return graph
 
 
-def _raw_imports() -> dict[str, set[str]]:
-    """Every imported name per module, including those outside the three packages."""
+def _raw_imports(annotations: bool = False) -> dict[str, set[str]]:
+    """Every imported name per module, including those outside the three packages (and, with
+    ``annotations``, those under ``if TYPE_CHECKING:``)."""
     result: dict[str, set[str]] = {}
     for name, path in _modules().items():
         tree = ast.parse(path.read_text(), str(path))
-        result[name] = set(_imports(tree, name, path.name == "__init__.py"))
+        result[name] = set(_imports(tree, name, path.name == "__init__.py", annotations))
     return result
 
 
@@ -170,6 +176,62 @@ def _without_package_facades(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 
 def test_no_import_cycles() -> None:
     assert _cycles(_without_package_facades(_graph())) == []
+
+
+#: What the gateway core may take from the transports: the options its channels to executors use.
+_GATEWAY_TRANSPORT_IMPORTS = {
+    "docwire.transports",
+    "docwire.transports.grpc_server",
+    "docwire.transports.grpc_server.PROCESS_STREAM_FRAMING_BYTES",
+    "docwire.transports.grpc_server.channel_options",
+}
+
+
+def _gateway_modules() -> dict[str, Path]:
+    """The gateway core: ``docwire.gateway`` less ``app``, the process that starts the transports."""
+    return {
+        name: path
+        for name, path in _modules().items()
+        if name.startswith("docwire.gateway.") and name != "docwire.gateway.app"
+    }
+
+
+def test_the_gateway_core_imports_no_transport() -> None:
+    imports = _raw_imports(annotations=True)
+    wrong = {
+        module: sorted(
+            target
+            for target in imports[module]
+            if target.startswith("docwire.transports") and target not in _GATEWAY_TRANSPORT_IMPORTS
+        )
+        for module in _gateway_modules()
+    }
+    assert {module: targets for module, targets in wrong.items() if targets} == {}
+
+
+def _names(tree: ast.AST) -> Set[str]:
+    return {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)} | {
+        node.id for node in ast.walk(tree) if isinstance(node, ast.Name)
+    }
+
+
+def test_the_gateway_core_never_sees_a_grpc_servicer_context() -> None:
+    wrong = [
+        name
+        for name, path in _gateway_modules().items()
+        if "ServicerContext" in _names(ast.parse(path.read_text(), str(path)))
+    ]
+    assert wrong == []
+
+
+def test_the_replica_pool_and_the_replica_streams_import_neither_other() -> None:
+    """``gateway.forwarding`` picks one of them per request; both report errors through ``gateway.call_errors``."""
+    imports = _raw_imports(annotations=True)
+    pool, streams = "docwire.gateway.upstream", "docwire.gateway.replica_streams"
+    assert {target for target in imports[pool] if target.startswith(streams)} == set()
+    assert {target for target in imports[streams] if target.startswith(pool)} == set()
+    assert "docwire.gateway.call_errors" in imports[pool] & imports[streams]
+    assert {target for target in imports["docwire.gateway.call_errors"] if target.startswith("docwire.")} == set()
 
 
 @pytest.mark.parametrize("package", sorted(PACKAGES))

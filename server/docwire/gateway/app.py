@@ -15,6 +15,7 @@ from docwire.gateway.service import GatewayServicer
 from docwire.gateway.spec import GatewaySpec
 from docwire.gateway.upstream import ReplicaPool
 from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
+from docwire.transports.grpc_gateway import gateway_handler
 from docwire.transports.grpc_server import GrpcServer, server_credentials, start_grpc_server
 from docwire.transports.http import HttpServer, HttpTranscoder, start_http_server
 from docwire.transports.websocket import WebSocketGateway
@@ -42,8 +43,8 @@ def versions() -> dict[str, str]:
 async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     """Connects to the executors, then serves the Flow on every protocol until a stop signal.
 
-    gRPC, HTTP and WebSocket share the process, the event loop and the servicer: an HTTP
-    call or a WebSocket stream runs the same in-process handler a gRPC call does.
+    gRPC, HTTP and WebSocket share the process, the event loop and the gateway core: each
+    transport calls the same core methods, with its own ``RequestContext``.
     """
     protocols = spec.protocols or ("grpc",)
     wanted = dict(zip(protocols, spec.ports or (spec.port,), strict=True))
@@ -58,7 +59,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
         credentials = server_credentials(spec.ssl_certfile, spec.ssl_keyfile)
     if "grpc" in wanted:
         grpc_server = await start_grpc_server(
-            [servicer.handler()],
+            [gateway_handler(servicer)],
             [GATEWAY_SERVICE],
             spec.host,
             wanted["grpc"],
@@ -67,9 +68,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
         )
     await servicer.discover(spec.discovery_timeout)
     service = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
-    transcoder = HttpTranscoder(
-        service, servicer.method_handlers(), lambda: servicer.endpoints_info, versions().get("docwire", "0")
-    )
+    transcoder = HttpTranscoder(service, servicer, versions().get("docwire", "0"))
     if "http" in wanted:
         http_server = await start_http_server(
             transcoder.app(),
@@ -80,9 +79,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             cors_origins=spec.cors_origins,
         )
     if "websocket" in wanted:
-        websocket_gateway = WebSocketGateway(
-            servicer.method_handlers(), lambda: servicer.endpoints_info, allowed_origins=spec.cors_origins
-        )
+        websocket_gateway = WebSocketGateway(servicer, allowed_origins=spec.cors_origins)
         websocket_server = await start_http_server(
             websocket_gateway.app(transcoder.app().routes),  # the HTTP API too: dry_run, endpoints, SSE
             spec.host,

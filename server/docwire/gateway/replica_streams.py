@@ -18,18 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import grpc
 
-from docwire.gateway.upstream import call_error, upstream_error
+from docwire.gateway.call_errors import call_error, upstream_error
 from docwire_contract.codec import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
 from docwire_contract.errors import DocwireError, ExecutorUnavailable, RequestTimeout, status_code_of
 from docwire_contract.v1 import executor_pb2
-
-if TYPE_CHECKING:
-    from docwire.gateway.upstream import ReplicaPool
 
 __all__ = ["ReplicaStream", "UpstreamStreams"]
 
@@ -141,31 +136,44 @@ class ReplicaStream:
 
 
 class UpstreamStreams:
-    """The ProcessStream calls of one client stream, one per replica, opened on the second request to it."""
+    """The ProcessStream calls of one client stream, one per replica, opened on the second request to it.
 
-    def __init__(self, metadata: Sequence[tuple[str, str]]) -> None:
-        self._metadata = metadata
+    It neither opens calls nor picks replicas: for each request, ``forwarding.forward``
+    asks it for the stream open to the replica the pool's turn gives, and hands it the
+    pool's new call when one should be opened.
+    """
+
+    def __init__(self) -> None:
         self._streams: dict[tuple[str, int], ReplicaStream] = {}
         self._used: set[tuple[str, int]] = set()
 
-    def stream_to(self, pool: ReplicaPool, index: int) -> ReplicaStream | None:
-        """The open stream to replica ``index`` of ``pool``, or None when this request should go unary."""
-        key = (pool.node.name, index)
+    def stream_to(self, executor: str, index: int) -> ReplicaStream | None:
+        """The stream open to replica ``index`` of ``executor`` while it serves (a failed one is dropped)."""
+        key = (executor, index)
         stream = self._streams.get(key)
-        if stream is not None:
-            if stream.usable:
-                return stream
-            del self._streams[key]
-            stream.cancel()
-        if key not in self._used:  # the first request to a replica goes unary
-            self._used.add(key)
-            return None
-        if not pool.connected(index):
-            return None
-        stream = ReplicaStream(
-            pool.process_stream_call(index, self._metadata), pool.node.name, pool.node.addresses[index]
-        )
-        self._streams[key] = stream
+        if stream is None or stream.usable:
+            return stream
+        del self._streams[key]
+        stream.cancel()
+        return None
+
+    def first_request_to(self, executor: str, index: int) -> bool:
+        """Records a request to that replica with no stream open; True for the first one, which goes unary."""
+        key = (executor, index)
+        if key in self._used:
+            return False
+        self._used.add(key)
+        return True
+
+    def open(
+        self,
+        executor: str,
+        index: int,
+        address: str,
+        call: grpc.aio.StreamStreamCall[bytes, executor_pb2.ProcessResult],
+    ) -> ReplicaStream:
+        """Sends the requests to replica ``index`` of ``executor`` (at ``address``) over ``call`` from now on."""
+        stream = self._streams[(executor, index)] = ReplicaStream(call, executor, address)
         return stream
 
     @property

@@ -4,50 +4,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf import empty_pb2
 
+from docwire.gateway.call_errors import upstream_error
 from docwire.gateway.router import ExecutorNode
 from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, channel_options
-from docwire_contract.conventions import ERROR_METADATA_KEY
-from docwire_contract.errors import (
-    DocwireError,
-    ExecutorUnavailable,
-    RequestTimeout,
-    ended_while_sending,
-    error_from_call_status,
-)
 from docwire_contract.methods import ExecutorMethods
 from docwire_contract.v1 import executor_pb2, request_pb2
 
-if TYPE_CHECKING:
-    from docwire.gateway.replica_streams import UpstreamStreams
-
-__all__ = ["ReplicaPool", "call_error", "upstream_error"]
-
-
-def upstream_error(exc: grpc.aio.AioRpcError, executor: str, address: str) -> DocwireError:
-    """Translates a failed call to an executor into the DocwireError the gateway reports."""
-    if ended_while_sending(exc):  # the executor ended the call (or went away); its own status is lost
-        return ExecutorUnavailable(f"executor {executor!r} at {address} ended the call while a request was sent")
-    named = [str(value) for key, value in exc.trailing_metadata() or () if key == ERROR_METADATA_KEY]
-    return call_error(exc.code(), exc.details() or "", named[0] if named else "", executor, address)
-
-
-def call_error(code: grpc.StatusCode, details: str, error_class: str, executor: str, address: str) -> DocwireError:
-    """The DocwireError the gateway reports for a call to an executor that ended with ``code``
-    (``error_class``: the class the executor named, empty when none)."""
-    where = f"executor {executor!r} at {address}"
-    if code == grpc.StatusCode.UNAVAILABLE:
-        return ExecutorUnavailable(f"{where} is unavailable: {details}")
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-        return RequestTimeout(f"{where} did not answer before the deadline")
-    # Anything else keeps the class the executor named (or its code's), with the executor named.
-    error = type(error_from_call_status(code, details, error_class))(f"{where}: {details}")
-    error.grpc_code = code
-    return error
+__all__ = ["ReplicaPool"]
 
 
 def _never_delivered(exc: grpc.aio.AioRpcError) -> bool:
@@ -85,7 +52,8 @@ class ReplicaPool:
         ]
         self._turn = itertools.cycle(range(len(self._channels)))
 
-    def _order(self) -> Sequence[int]:
+    def order(self) -> Sequence[int]:
+        """The replicas to try for the next request, in turn: each call starts one further (round-robin)."""
         first = next(self._turn)
         count = len(self._channels)
         return [(first + i) % count for i in range(count)]
@@ -95,22 +63,18 @@ class ReplicaPool:
         raw: bytes,
         timeout: float | None,
         metadata: Sequence[tuple[str, str]] = (),
-        streams: UpstreamStreams | None = None,
+        order: Sequence[int] | None = None,
     ) -> bytes:
-        """Runs one request on the next replica, passing ``metadata`` (the client's headers) on.
+        """Runs one request as a unary call, passing ``metadata`` (the client's headers) on.
 
-        A replica that refuses the connection is skipped for the next one: the
-        request never reached it. A replica that fails once the request may have
-        reached it is reported, not retried, so no request runs twice. With
-        ``streams`` (the requests of one client stream), the request goes over the
-        stream open to that replica when there is one (see ``replica_streams``).
+        The replicas are tried in ``order`` (by default the next turn's, see ``order()``).
+        A replica that refuses the connection is skipped for the next one: the request
+        never reached it. A replica that fails once the request may have reached it is
+        reported, not retried, so no request runs twice.
         """
-        order = self._order()
-        if streams is not None and (stream := streams.stream_to(self, order[0])) is not None:
-            return await stream.process(raw, timeout)
         failure: grpc.aio.AioRpcError | None = None
         index = 0
-        for index in order:
+        for index in order if order is not None else self.order():
             try:
                 reply: bytes = await self._process[index](raw, timeout=timeout, metadata=metadata or None)
                 return reply
@@ -135,7 +99,7 @@ class ReplicaPool:
         self, raw: bytes, timeout: float | None, metadata: Sequence[tuple[str, str]] = ()
     ) -> AsyncIterator[bytes]:
         """Streams a generator endpoint's replies from the next replica."""
-        index = self._order()[0]
+        index = self.order()[0]
         try:
             async for reply in self._stream_doc[index](raw, timeout=timeout, metadata=metadata or None):
                 yield reply

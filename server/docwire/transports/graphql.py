@@ -3,8 +3,8 @@
 Why GraphQL next to HTTP/JSON: the caller chooses the reply's fields, so a search that needs
 only ``matches { id }`` never receives (nor makes the gateway render) embeddings or tensors.
 
-The ``docs`` mutation is the Post rpc: it builds a ``DataRequest`` and calls the gateway's own
-Post handler in-process, the one the gRPC server registers and the HTTP transcoder calls, so
+The ``docs`` mutation is the Post rpc: it builds a ``DataRequest`` and calls the gateway core's
+Post with an ``HttpContext`` of the request, as the gRPC and HTTP transports call it, so
 routing, ``targetExecutor``, per-executor parameters, deadlines and errors behave exactly as on
 the other transports. Documents go in through ``document_json`` (validated against the
 endpoint's discovered input schema) and come out lazily: a reply document stays a wire
@@ -29,11 +29,10 @@ import base64
 import binascii
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar, cast
 
-import grpc
 import strawberry
 from google.protobuf import json_format
 from graphql import GraphQLError
@@ -44,8 +43,9 @@ from strawberry.asgi import GraphQL
 from strawberry.scalars import JSON
 from strawberry.types import ExecutionContext
 
+from docwire.gateway.service import GatewayServicer
 from docwire.transports.document_json import DocumentJson, doc_to_json, to_plain
-from docwire.transports.in_process import Aborted, CallContext, header_metadata
+from docwire.transports.http_context import HttpContext
 from docwire_contract.conventions import normalize_endpoint
 from docwire_contract.errors import BadRequest, DocwireError, ExecutorError, error_from_reply_status
 from docwire_contract.v1 import document_pb2, request_pb2
@@ -56,49 +56,14 @@ logger = logging.getLogger("docwire.gateway")
 
 #: Where the GraphQL endpoint is served on the gateway's HTTP port.
 GRAPHQL_PATH = "/graphql"
-#: HTTP headers that describe the connection, not the caller's request: never passed on to executors.
-
-
-# -- the in-process call ------------------------------------------------------------------------------------------
-
-
-class _Gateway:
-    """Calls the gateway's unary rpcs in-process.
-
-    Args:
-        handlers: each rpc's handler by method name (``GatewayServicer.method_handlers()``).
-        documents: the JSON <-> document converter for the Flow's current schemas.
-    """
-
-    def __init__(
-        self, handlers: Mapping[str, grpc.RpcMethodHandler[Any, Any]], documents: Callable[[], DocumentJson]
-    ) -> None:
-        self._handlers = handlers
-        self.documents = documents
-
-    async def call(self, method: str, request: bytes, metadata: Sequence[tuple[str, str]] = ()) -> bytes:
-        """Calls the rpc ``method`` with a serialized request; returns the serialized reply.
-
-        Raises:
-            DocwireError: the rpc failed, as its gRPC caller would see it.
-        """
-        handler = self._handlers[method]
-        if handler.unary_unary is None:
-            raise BadRequest(f"{method} is not a unary rpc")
-        argument = (handler.request_deserializer or (lambda raw: raw))(request)
-        try:
-            reply = await handler.unary_unary(argument, cast(Any, CallContext(metadata)))
-        except Aborted as aborted:
-            raise aborted.error from None
-        serialized: bytes = (handler.response_serializer or (lambda message: message))(reply)
-        return serialized
 
 
 @dataclass(frozen=True, slots=True)
 class _Context:
     """What every resolver receives as ``info.context``."""
 
-    gateway: _Gateway
+    gateway: GatewayServicer
+    documents: Callable[[], DocumentJson]
     request: Request | WebSocket
 
 
@@ -276,7 +241,6 @@ async def _post(
     target_executor: str | None,
     parameters: JSON | None,
 ) -> list[DocumentOut]:
-    gateway = context.gateway
     endpoint = normalize_endpoint(exec_endpoint)
     request = request_pb2.DataRequest()
     request.header.request_id = uuid.uuid4().hex
@@ -288,8 +252,8 @@ async def _post(
             raise BadRequest(f"parameters must be a JSON object, not {type(parameters).__name__}")
         request.parameters.update(parameters)
     items = [doc.to_json(f"data[{i}]") for i, doc in enumerate(data or [])]
-    request.data.docs_bytes = gateway.documents().encode(items, endpoint)
-    raw = await gateway.call("Post", request.SerializeToString(), header_metadata(context.request.headers))
+    request.data.docs_bytes = context.documents().encode(items, endpoint)
+    raw = await context.gateway.post(request.SerializeToString(), HttpContext(context.request))
     reply = request_pb2.DataRequest.FromString(raw)
     if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
         raise error_from_reply_status(reply.header.status)
@@ -332,13 +296,11 @@ class Mutation:
 class Query:
     @_field("The endpoints the Flow serves.")
     async def endpoints(self, info: strawberry.Info[_Context, None]) -> list[str]:
-        raw = await info.context.gateway.call("Endpoints", b"")
-        return list(request_pb2.EndpointsInfo.FromString(raw).endpoints)
+        return list(info.context.gateway.endpoints_info.endpoints)
 
     @_field("The gateway's component versions (docwire, protocol, python, ...).")
     async def versions(self, info: strawberry.Info[_Context, None]) -> JSON:
-        raw = await info.context.gateway.call("Status", b"")
-        return JSON(json_format.MessageToDict(request_pb2.ServerInfo.FromString(raw))["versions"])
+        return JSON(json_format.MessageToDict(info.context.gateway.status())["versions"])
 
 
 class _Schema(strawberry.Schema):
@@ -359,24 +321,23 @@ schema = _Schema(query=Query, mutation=Mutation)
 
 
 class _GraphqlHttp(GraphQL[_Context, None]):
-    """strawberry's ASGI app, handing resolvers the gateway and the HTTP request."""
+    """strawberry's ASGI app, handing resolvers the gateway core and the HTTP request."""
 
-    def __init__(self, gateway: _Gateway) -> None:
+    def __init__(self, gateway: GatewayServicer, documents: Callable[[], DocumentJson]) -> None:
         super().__init__(schema, graphql_ide=None, allow_queries_via_get=True, multipart_uploads_enabled=False)
         self._gateway = gateway
+        self._documents = documents
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> _Context:
-        return _Context(self._gateway, request)
+        return _Context(self._gateway, self._documents, request)
 
 
-def graphql_app(
-    handlers: Mapping[str, grpc.RpcMethodHandler[Any, Any]], documents: Callable[[], DocumentJson]
-) -> _GraphqlHttp:
+def graphql_app(gateway: GatewayServicer, documents: Callable[[], DocumentJson]) -> _GraphqlHttp:
     """The ASGI app serving GraphQL (mount it at ``GRAPHQL_PATH``; POST, and GET for queries).
 
     Args:
-        handlers: the gateway's rpc handlers by method name (``GatewayServicer.method_handlers()``).
+        gateway: the gateway core, whose Post, endpoints and versions the schema serves.
         documents: returns the JSON <-> document converter for the current schemas
             (``HttpTranscoder.documents``).
     """
-    return _GraphqlHttp(_Gateway(handlers, documents))
+    return _GraphqlHttp(gateway, documents)

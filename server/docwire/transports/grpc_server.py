@@ -6,7 +6,7 @@ grpcurl find the same things on either.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -23,6 +23,7 @@ __all__ = [
     "abort",
     "call_metadata",
     "channel_options",
+    "forwarded_metadata",
     "server_credentials",
     "start_grpc_server",
 ]
@@ -115,17 +116,22 @@ async def start_grpc_server(
 _HOP_HEADERS = frozenset({"user-agent", "content-type", "te", "host", "accept-encoding", "authority"})
 
 
-def call_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> tuple[tuple[str, str], ...]:
-    """The caller's metadata worth passing on (for example ``authorization``).
+def forwarded_metadata(pairs: Iterable[tuple[str, str | bytes]]) -> tuple[tuple[str, str], ...]:
+    """The metadata pairs worth passing on to executors (for example ``authorization``).
 
     gRPC's own (``grpc-*``), HTTP/2 pseudo and hop headers are left out, and so are
     binary (``*-bin``) values.
     """
     return tuple(
         (key, value)
-        for key, value in context.invocation_metadata() or ()
+        for key, value in pairs
         if isinstance(value, str) and not key.startswith(("grpc-", ":")) and key not in _HOP_HEADERS
     )
+
+
+def call_metadata(context: grpc.aio.ServicerContext[Any, Any]) -> tuple[tuple[str, str], ...]:
+    """A call's metadata worth passing on (``forwarded_metadata``)."""
+    return forwarded_metadata(context.invocation_metadata() or ())
 
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DocwireError) -> NoReturn:

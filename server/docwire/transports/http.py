@@ -1,8 +1,8 @@
 """The HTTP/JSON transport: the gateway's annotated rpcs transcoded by grpc-gateway's rules.
 
-Same shape as the gRPC transport: decode (JSON -> request message) -> core (the rpc's
-own in-process handler, the one the gRPC server registers) -> encode (reply -> JSON)
--> map errors (``status_map``, once). Routes are not written per rpc: each HTTP
+Same shape as the gRPC transport: decode (JSON -> request message) -> core (the
+gateway core's own rpc, called with an ``HttpContext`` of the request) -> encode
+(reply -> JSON) -> map errors (``status_map``, once). Routes are not written per rpc: each HTTP
 binding read from the service's ``google.api.http`` annotations is matched in order,
 so an rpc annotated tomorrow is served with no new code here. Server-streaming rpcs
 answer as server-sent events (``event: update`` per reply, ``event: end`` last).
@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
 
-import grpc
 import uvicorn
 from google.protobuf import message_factory
 from google.protobuf.descriptor import ServiceDescriptor
@@ -32,11 +31,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from docwire.gateway.service import GatewayServicer
 from docwire.transports import graphql, openapi
 from docwire.transports.document_json import DocumentJson, dumps
-from docwire.transports.in_process import Aborted as _Aborted
-from docwire.transports.in_process import CallContext as _CallContext
-from docwire.transports.in_process import header_metadata
+from docwire.transports.http_context import HttpContext
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, parse_json
 from docwire.transports.json_requests import json_field as _field
 from docwire.transports.json_requests import message_to_json as _message_to_json
@@ -55,7 +53,6 @@ from docwire_contract.v1 import document_pb2, request_pb2
 __all__ = ["HttpServer", "HttpTranscoder", "start_http_server"]
 
 _DOC = document_pb2.Doc.DESCRIPTOR
-#: HTTP headers that describe the connection, not the caller's request: never passed on to executors.
 
 
 def _json_response(content: Any, status: int = 200) -> Response:
@@ -63,27 +60,23 @@ def _json_response(content: Any, status: int = 200) -> Response:
 
 
 class HttpTranscoder:
-    """Serves a service's annotated rpcs over HTTP/JSON by calling their handlers in-process.
+    """Serves a service's annotated rpcs over HTTP/JSON by calling the gateway core's rpcs of the same names.
 
     Args:
         service: the service descriptor whose ``google.api.http`` annotations give the routes.
-        handlers: each rpc's handler by method name (``GatewayServicer.method_handlers()``).
-        endpoints: returns the Flow's discovered endpoints and schemas.
-        versions: what ``/openapi.json`` reports as the API's version.
+        gateway: the gateway core (its ``calls()`` by method name, its discovered endpoints).
+        version: what ``/openapi.json`` reports as the API's version.
     """
 
-    def __init__(
-        self,
-        service: ServiceDescriptor,
-        handlers: Mapping[str, grpc.RpcMethodHandler[Any, Any]],
-        endpoints: Callable[[], request_pb2.EndpointsInfo],
-        version: str,
-    ) -> None:
+    def __init__(self, service: ServiceDescriptor, gateway: GatewayServicer, version: str) -> None:
         self._bindings = bindings(service)
-        self._handlers = handlers
-        self._endpoints = endpoints
+        self._gateway = gateway
+        self._calls = gateway.calls()
         self._version = version
-        self._documents = SchemaDocuments(endpoints)
+        self._documents = SchemaDocuments(self._endpoints)
+
+    def _endpoints(self) -> request_pb2.EndpointsInfo:
+        return self._gateway.endpoints_info
 
     def documents(self) -> DocumentJson:
         """The JSON <-> document converter for the current schemas (rebuilt when discovery changes them)."""
@@ -98,7 +91,7 @@ class HttpTranscoder:
                 Route("/docs", self._swagger, methods=["GET"]),
                 Route("/redoc", self._redoc, methods=["GET"]),
                 Mount(openapi.ASSETS_PATH, StaticFiles(directory=openapi.assets_directory()), name="assets"),
-                Route(graphql.GRAPHQL_PATH, graphql.graphql_app(self._handlers, self.documents)),
+                Route(graphql.GRAPHQL_PATH, graphql.graphql_app(self._gateway, self.documents)),
                 Route("/{path:path}", self._dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
             ]
         )
@@ -139,27 +132,24 @@ class HttpTranscoder:
         try:
             binding, fields = self._match(request)
             message = await self._decode(request, binding, fields)
-            handler = self._handlers[binding.method.name]
-            context = cast(Any, _CallContext(header_metadata(request.headers)))
-            argument = (handler.request_deserializer or (lambda raw: raw))(message.SerializeToString())
+            name = binding.method.name
+            context = HttpContext(request)
             reply_class = message_factory.GetMessageClass(binding.method.output_type)
-            serialize = handler.response_serializer or (lambda reply: reply)
-            if handler.unary_stream is not None:
-                replies = aiter(cast(AsyncIterator[Any], handler.unary_stream(argument, context)))
+            if (stream := self._calls.server_streaming.get(name)) is not None:
+                replies = aiter(stream(message.SerializeToString(), context))
                 # Wait for the first reply: a call that fails before it answers gets a real HTTP error status.
                 first = await anext(replies, None)
                 if first is None:
                     return StreamingResponse(iter([_END_EVENT]), media_type="text/event-stream")
-                reply = reply_class.FromString(serialize(first))
+                reply = reply_class.FromString(first)
                 if _failed(reply):
                     return self._reply(reply)
-                events = self._events(reply, replies, serialize, reply_class)
+                events = self._events(reply, replies, reply_class)
                 return StreamingResponse(events, media_type="text/event-stream")
-            if handler.unary_unary is None:
-                raise BadRequest(f"{binding.method.name} is a client-streaming rpc; HTTP serves only unary ones")
-            reply = reply_class.FromString(serialize(await handler.unary_unary(argument, context)))
-        except _Aborted as aborted:
-            return self._error(aborted.error)
+            call = self._calls.unary.get(name)
+            if call is None:
+                raise BadRequest(f"{name} is a client-streaming rpc; HTTP serves only unary ones")
+            reply = reply_class.FromString(await call(message.SerializeToString(), context))
         except DocwireError as error:
             return self._error(error)
         return self._reply(reply)
@@ -218,8 +208,7 @@ class HttpTranscoder:
     async def _events(
         self,
         first: Message,
-        replies: AsyncIterator[Any],
-        serialize: Callable[[Any], bytes],
+        replies: AsyncIterator[bytes],
         reply_class: type[Message],
     ) -> AsyncIterator[bytes]:
         """``event: update`` per reply, then ``event: end``. An error after the first reply (the response
@@ -235,9 +224,7 @@ class HttpTranscoder:
                     break
                 yield _event("update", content)
                 raw = await anext(replies, None)
-                reply = None if raw is None else reply_class.FromString(serialize(raw))
-        except _Aborted as aborted:
-            yield _event("error", self._error_body(aborted.error))
+                reply = None if raw is None else reply_class.FromString(raw)
         except DocwireError as error:
             yield _event("error", self._error_body(error))
         yield _END_EVENT

@@ -32,10 +32,10 @@ The frame protocol (``docs/websocket.md`` tells clients the same):
   WebSocket layer, reason ``frame with N bytes exceeds limit of M bytes``), 1011 for an
   internal error.
 
-A session feeds the gateway servicer's own bidirectional ``Stream`` handler in
-process (``in_process``), so prefetch, in-band errors and draining on stop are exactly
-gRPC streaming's; this module only turns frames into request bytes and replies into
-frames.
+A session feeds the gateway core's own bidirectional ``Stream`` with an ``HttpContext``
+of the handshake, as the gRPC transport does with a call's, so prefetch, in-band errors
+and draining on stop are exactly gRPC streaming's; this module only turns frames into
+request bytes and replies into frames.
 """
 
 from __future__ import annotations
@@ -44,10 +44,9 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol, cast
 
-import grpc
 from google.protobuf.message import DecodeError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -55,8 +54,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from docwire.gateway.service import GatewayServicer
 from docwire.transports.document_json import dumps
-from docwire.transports.in_process import Aborted, CallContext, header_metadata
+from docwire.transports.http_context import HttpContext
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, message_to_json, parse_json
 from docwire_contract.errors import BadRequest, DocwireError
 from docwire_contract.status_map import close_code_of
@@ -90,8 +90,6 @@ _HANDSHAKE_HEADERS = frozenset(
         "sec-websocket-protocol",
     }
 )
-
-_StreamHandler = Callable[[AsyncIterator[bytes], Any], AsyncIterator[bytes]]
 
 
 class _DeniedHandshakes(logging.Filter):
@@ -264,13 +262,11 @@ def _request_id_in(obj: Mapping[str, Any]) -> str:
 class _Session:
     """One socket: reads frames into the Stream handler, sends its replies back, closes at the end."""
 
-    def __init__(
-        self, websocket: WebSocket, frames: _Frames, stream: _StreamHandler, metadata: Sequence[tuple[str, str]]
-    ) -> None:
+    def __init__(self, websocket: WebSocket, frames: _Frames, gateway: GatewayServicer) -> None:
         self._websocket = websocket
         self._frames = frames
-        self._stream = stream
-        self._metadata = metadata
+        self._gateway = gateway
+        self._context = HttpContext(websocket, _HANDSHAKE_HEADERS)
         #: Requests on their way to the Stream handler (None: the input ended). Kept small: the
         #: handler takes a request only when it has a free slot, so a client over prefetch waits.
         self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1)
@@ -287,9 +283,10 @@ class _Session:
                 answering.result()
             elif reading.result():  # the end marker: answer what is outstanding
                 await answering
-            # else the client went away: nobody to answer, the in-flight requests are cancelled below
+            else:  # the client went away: nobody to answer, the in-flight requests are cancelled below
+                self._context.cancel()
         except WebSocketDisconnect:
-            pass
+            self._context.cancel()
         except Exception as exc:  # whatever failed, the client gets a close code and a reason
             logger.exception("a WebSocket session failed")
             await self._close(1011, close_reason(DocwireError(f"internal error: {type(exc).__name__}: {exc}")))
@@ -320,15 +317,13 @@ class _Session:
             yield raw
 
     async def _answer(self) -> None:
-        """Runs the Stream handler over the inbox and sends each reply; ends with the end marker or a close."""
-        replies = cast(
-            AsyncGenerator[bytes, None], self._stream(self._requests(), cast(Any, CallContext(self._metadata)))
-        )
+        """Runs the gateway's Stream over the inbox and sends each reply; ends with the end marker or a close."""
+        replies = self._gateway.stream(self._requests(), self._context)
         try:
             async for raw in replies:
                 await self._send(self._frames.reply(raw))
-        except Aborted as aborted:  # the gateway is stopping (or the handler refused the stream)
-            await self._close(close_code_of(aborted.error), close_reason(aborted.error))
+        except DocwireError as error:  # the gateway is stopping (or refused the stream)
+            await self._close(close_code_of(error), close_reason(error))
             return
         finally:
             await replies.aclose()
@@ -354,28 +349,18 @@ class _Session:
 
 
 class WebSocketGateway:
-    """Serves the gateway's Stream rpc over WebSocket at ``/``, by calling its handler in-process.
+    """Serves the gateway core's Stream rpc over WebSocket at ``/``.
 
     Args:
-        handlers: each rpc's handler by method name (``GatewayServicer.method_handlers()``).
-        endpoints: returns the Flow's discovered endpoints and schemas (for JSON documents).
+        gateway: the gateway core (its ``stream``, and its discovered schemas for JSON documents).
         allowed_origins: the gateway's CORS origins. When it lists origins (not ``"*"``), a
             handshake whose ``Origin`` header is another one is refused with 403; clients
             that send no ``Origin`` (anything but a browser) are not concerned.
     """
 
-    def __init__(
-        self,
-        handlers: Mapping[str, grpc.RpcMethodHandler[Any, Any]],
-        endpoints: Callable[[], request_pb2.EndpointsInfo],
-        *,
-        allowed_origins: Sequence[str] = (),
-    ) -> None:
-        stream = handlers["Stream"].stream_stream
-        if stream is None:
-            raise ValueError("the Stream handler is not a bidirectional-streaming rpc")
-        self._stream = cast(_StreamHandler, stream)
-        self._documents = SchemaDocuments(endpoints)
+    def __init__(self, gateway: GatewayServicer, *, allowed_origins: Sequence[str] = ()) -> None:
+        self._gateway = gateway
+        self._documents = SchemaDocuments(lambda: gateway.endpoints_info)
         self._origins = frozenset(allowed_origins)
         self._sessions: set[asyncio.Task[None]] = set()
 
@@ -409,8 +394,7 @@ class WebSocketGateway:
         chosen = next((p for p in offered if p in SUBPROTOCOLS), DEFAULT_SUBPROTOCOL)
         await websocket.accept(subprotocol=chosen if offered else None)
         frames: _Frames = _JsonFrames(self._documents) if chosen == "json" else _BytesFrames()
-        metadata = header_metadata(websocket.headers, _HANDSHAKE_HEADERS)
-        session = asyncio.create_task(_Session(websocket, frames, self._stream, metadata).run())
+        session = asyncio.create_task(_Session(websocket, frames, self._gateway).run())
         self._sessions.add(session)
         session.add_done_callback(self._sessions.discard)
         await session

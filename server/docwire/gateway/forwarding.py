@@ -1,0 +1,48 @@
+"""How one request reaches an executor: unary (``ReplicaPool``) or over its client stream's ``UpstreamStreams``.
+
+The choice is made here, per request, so neither of the two knows the other: the pool
+gives the replica whose turn it is (and the unary call with failover), the streams
+give the ProcessStream call open to that replica on this client stream, if any.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+
+from docwire.gateway.replica_streams import UpstreamStreams
+from docwire.gateway.upstream import ReplicaPool
+
+__all__ = ["forward"]
+
+
+def forward(
+    pool: ReplicaPool,
+    raw: bytes,
+    timeout: float | None,
+    metadata: Sequence[tuple[str, str]] = (),
+    streams: UpstreamStreams | None = None,
+) -> Awaitable[bytes]:
+    """What the next replica of ``pool`` returns for ``raw`` (awaited), passing ``metadata`` (the client's headers) on.
+
+    Without ``streams`` (a Post, a unary call) the request goes unary, skipping replicas
+    that refuse connections. With ``streams`` (the requests of one client stream), the
+    first request to a replica goes unary too; later ones go over the ProcessStream
+    call open to it, opened once its channel is connected (see ``replica_streams``).
+
+    Not a coroutine itself: it returns the pool's or the stream's, so the choice adds no
+    frame to a request's path.
+
+    Raises:
+        DocwireError: (when awaited) the replica failed the request or cannot be reached,
+            named with its address.
+    """
+    order = pool.order()
+    if streams is not None:
+        name, index = pool.node.name, order[0]
+        stream = streams.stream_to(name, index)
+        if stream is None and not streams.first_request_to(name, index) and pool.connected(index):
+            call = pool.process_stream_call(index, metadata)
+            stream = streams.open(name, index, pool.node.addresses[index], call)
+        if stream is not None:
+            return stream.process(raw, timeout)
+    return pool.process(raw, timeout, metadata, order)
