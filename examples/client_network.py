@@ -79,7 +79,8 @@ def main() -> None:
 
         # One sync client, shared by threads: their calls run on the client's own event loop.
         def work(i: int) -> str:
-            reply: TextDoc = client.post("/", TextDoc(text=f"thread {i}"), metadata=token, return_type=TextDoc)
+            reply = client.post("/", TextDoc(text=f"thread {i}"), metadata=token, return_type=TextDoc)
+            assert isinstance(reply, TextDoc)  # one document in, one out: it comes back alone, not in a DocList
             return reply.text
 
         with ThreadPoolExecutor(max_workers=4) as pool:

@@ -3,17 +3,13 @@ and a lone document comes back as itself when the return type is a document clas
 
 from __future__ import annotations
 
-import inspect
-import typing
 from collections.abc import Iterator
-from dataclasses import fields
 
 import pytest
 from client_scenarios import Served, protocols, serve
 from executors import TextDoc, Toolbox
 
-from docwire import AsyncClient, Client, DocList, Document
-from docwire_client.options import PostKwargs, PostOptions
+from docwire import AsyncClient, DocList, Document
 
 
 @pytest.fixture(scope="module", params=protocols())
@@ -59,7 +55,7 @@ def test_return_type_casts_the_reply(served: Served) -> None:
     cast = client.post("/", TextDoc(text="x"), return_type=DocList[TextDoc])
     assert isinstance(cast[0], TextDoc)
     with pytest.raises(TypeError, match="return_type must be a document class"):
-        client.post("/", TextDoc(text="x"), return_type=int)
+        client.post("/", TextDoc(text="x"), return_type=int)  # type: ignore[arg-type]
 
 
 async def test_the_async_client_has_the_same_methods(served: Served) -> None:
@@ -70,12 +66,3 @@ async def test_the_async_client_has_the_same_methods(served: Served) -> None:
     assert len(found) == 1
     assert isinstance(found[0], TextDoc)
     assert found[0].id == "async"
-
-
-@pytest.mark.parametrize("method", [Client.post, AsyncClient.post], ids=["Client", "AsyncClient"])
-def test_post_keywords_match_the_options(method: object) -> None:
-    params = inspect.signature(method).parameters  # type: ignore[arg-type]
-    keywords = {name: p.default for name, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
-    options = {f.name: f.default for f in fields(PostOptions) if f.init}
-    assert keywords == options
-    assert set(typing.get_type_hints(PostKwargs)) == set(options)

@@ -205,9 +205,9 @@ def test_http_and_websocket_clients_verify_the_gateway_against_the_ca(flow: Flow
     with Client(host=f"{scheme}://localhost:{port}", root_certificates=pki.ca_pem) as client:
         assert client.is_flow_ready()
         docs = client.post("/any", [Document(text=str(i)) for i in range(30)], request_size=4)
-        assert [d.text for d in docs] == [f"{i}[first]" for i in range(30)] or sorted(d.text for d in docs) == sorted(
-            f"{i}[first]" for i in range(30)
-        )
+        assert [d.text for d in docs] == [f"{i}[first]" for i in range(30)] or sorted(
+            str(d.text) for d in docs
+        ) == sorted(f"{i}[first]" for i in range(30))
     with Client(host=f"{scheme}://localhost:{port}") as untrusting, pytest.raises(GatewayUnavailable):
         untrusting.post("/any", [Document(text="a")])
 

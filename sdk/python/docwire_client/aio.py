@@ -9,23 +9,33 @@ import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from docarray import BaseDoc, DocList
 from google.protobuf import json_format
 
 from docwire_client import profiling
-from docwire_client.callbacks import Callback
 from docwire_client.gc_pacing import spaced_collections
 from docwire_client.graphql import graphql_url
 from docwire_client.graphql import mutate as graphql_mutate
 from docwire_client.grpc_transport import GrpcTransport
 from docwire_client.http_transport import HttpTransport
 from docwire_client.inputs import Inputs, Outgoing, RequestSpec, batches, outgoing
-from docwire_client.options import Metadata, PostKwargs, PostOptions, headers_of
+from docwire_client.options import (
+    D,
+    Metadata,
+    PostKwargs,
+    PostOptions,
+    ReturnType,
+    UnshapedKwargs,
+    check_keywords,
+    headers_of,
+    with_post_keywords,
+)
 from docwire_client.progress import ProgressBar
 from docwire_client.response import Response
 from docwire_client.target import Target, parse_target
+from docwire_client.transport import Transport
 from docwire_client.ws_transport import WebSocketTransport
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 from docwire_contract.doc_types import return_doc_class
@@ -36,6 +46,8 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = ["AsyncClient", "single_doc_class"]
+
+R = TypeVar("R")
 
 
 async def _chain(
@@ -48,9 +60,6 @@ async def _chain(
             yield item
 
 
-Reply = tuple[Outgoing, Any]
-
-
 def _tls_context(root_certificates: bytes | None) -> ssl.SSLContext | bool:
     """What HTTPS and WSS verify the server with: the given PEM CA certificates, else the system's."""
     if root_certificates is None:
@@ -58,9 +67,9 @@ def _tls_context(root_certificates: bytes | None) -> ssl.SSLContext | bool:
     return ssl.create_default_context(cadata=root_certificates.decode("ascii"))
 
 
-async def _in_order(replies: AsyncIterator[Reply]) -> AsyncGenerator[Reply, None]:
+async def _in_order(replies: AsyncIterator[tuple[Outgoing, R]]) -> AsyncGenerator[tuple[Outgoing, R], None]:
     """Replies in input order; the ones that overtake an earlier request wait for it."""
-    held: dict[int, Reply] = {}
+    held: dict[int, tuple[Outgoing, R]] = {}
     following = 0
     async for reply in replies:
         held[reply[0].position] = reply
@@ -69,12 +78,12 @@ async def _in_order(replies: AsyncIterator[Reply]) -> AsyncGenerator[Reply, None
             following += 1
 
 
-def single_doc_class(return_type: Any) -> bool:
+def single_doc_class(return_type: ReturnType | None) -> bool:
     """Whether ``return_type`` is a document class (not ``DocList[...]``): a lone document comes back as itself."""
     return inspect.isclass(return_type) and issubclass(return_type, BaseDoc)
 
 
-def result_docs(docs: DocList[Any], return_type: Any) -> Any:
+def result_docs(docs: DocList[D], return_type: ReturnType | None) -> D | DocList[D]:
     """The documents ``post`` gives back: one document alone when ``return_type`` is a document class."""
     return docs[0] if len(docs) == 1 and single_doc_class(return_type) else docs
 
@@ -109,7 +118,7 @@ class AsyncClient:
         max_message_size: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.target: Target = parse_target(host, port, protocol, tls)
-        self._transport: Any
+        self._transport: Transport
         #: What HTTPS calls (HTTP transport, GraphQL) verify the server with.
         self._verify = _tls_context(root_certificates)
         if self.target.protocol == "grpc":
@@ -125,7 +134,7 @@ class AsyncClient:
 
     async def _replies(
         self, on: str, inputs: Inputs, options: PostOptions
-    ) -> AsyncGenerator[tuple[int, Response[Any]], None]:
+    ) -> AsyncGenerator[tuple[int, Response[BaseDoc]], None]:
         """Sends the inputs as requests; yields each reply with the number of documents its request carried.
 
         Inputs that fit in one request go as one unary call. Longer inputs stream over
@@ -138,23 +147,23 @@ class AsyncClient:
         spec = RequestSpec(on, options.parameters, options.target_executor, timeout_ms)
         doc_type = return_doc_class(options.return_type)
         transport = self._transport
-        requests = outgoing(spec, batches(inputs, options.request_size), transport.build_request)
+        requests = outgoing(spec, batches(inputs, options.send.request_size), transport.build_request)
         first = await anext(requests)
         second = await anext(requests, None)
         if second is None:
-            yield first.size, transport.response(await transport.post(first.raw, options), doc_type)
+            yield first.size, await transport.post(first.raw, doc_type, options)
             return
-        slots = asyncio.Semaphore(options.prefetch)
-        send = self._transport.stream if options.stream else self._transport.posts
-        replies = send(_chain(first, second, requests), slots, options)
-        ordered = _in_order(replies) if options.results_in_order else replies
+        slots = asyncio.Semaphore(options.send.prefetch)
+        send = transport.stream if options.send.stream else transport.posts
+        replies = send(_chain(first, second, requests), slots, doc_type, options)
+        ordered = _in_order(replies) if options.send.results_in_order else replies
         with spaced_collections():
             async with contextlib.aclosing(replies), contextlib.aclosing(ordered):
-                async for sent, message in ordered:
+                async for sent, response in ordered:
                     slots.release()
-                    yield sent.size, transport.response(message, doc_type)
+                    yield sent.size, response
 
-    async def responses(self, on: str, inputs: Inputs, options: PostOptions) -> AsyncGenerator[Response[Any], None]:
+    async def responses(self, on: str, inputs: Inputs, options: PostOptions) -> AsyncGenerator[Response[BaseDoc], None]:
         """Every reply, after the progress bar and the callbacks have seen it (the core of ``post``).
 
         Error replies come too when ``on_error`` or ``continue_on_error`` handled them.
@@ -170,32 +179,48 @@ class AsyncClient:
                     options.callbacks.handle(response)
                     yield response
 
-    async def post(
+    @overload
+    def post(
         self,
         on: str,
         inputs: Inputs = None,
         *,
-        parameters: Mapping[str, Any] | None = None,
-        target_executor: str | None = None,
-        request_size: int = 100,
+        return_responses: Literal[True],
+        return_type: type[DocList[D]] | type[D] | None = None,
+        **kwargs: Unpack[UnshapedKwargs],
+    ) -> AsyncIterator[Response[D]]: ...
+    @overload
+    def post(
+        self,
+        on: str,
+        inputs: Inputs = None,
+        *,
+        return_responses: Literal[False] = False,
+        return_type: type[DocList[D]] | None = None,
+        **kwargs: Unpack[UnshapedKwargs],
+    ) -> AsyncIterator[DocList[D]]: ...
+    @overload
+    def post(
+        self,
+        on: str,
+        inputs: Inputs = None,
+        *,
+        return_responses: Literal[False] = False,
+        return_type: type[D],
+        **kwargs: Unpack[UnshapedKwargs],
+    ) -> AsyncIterator[D | DocList[D]]: ...
+    @overload  # what to yield known only at run time: any shape, of some document class
+    def post(
+        self,
+        on: str,
+        inputs: Inputs = None,
+        *,
         return_responses: bool = False,
-        return_type: Any = None,
-        results_in_order: bool = False,
-        prefetch: int = 100,
-        timeout: float | None = None,
-        stream: bool = True,
-        compression: str | None = None,
-        metadata: Metadata | None = None,
-        on_done: Callback | None = None,
-        on_error: Callback | None = None,
-        on_always: Callback | None = None,
-        continue_on_error: bool = False,
-        max_attempts: int = 1,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 2.0,
-        backoff_multiplier: float = 1.5,
-        show_progress: bool = False,
-    ) -> AsyncIterator[Any]:
+        return_type: ReturnType | None = None,
+        **kwargs: Unpack[UnshapedKwargs],
+    ) -> AsyncIterator[Response[BaseDoc] | DocList[BaseDoc] | BaseDoc]: ...
+    @with_post_keywords
+    def post(self, on: str, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> AsyncIterator[object]:
         """Sends documents to endpoint ``on``; yields each reply's documents (or the replies).
 
         Callbacks, when given, see each reply before it is yielded (the sync ``Client.post``
@@ -231,35 +256,19 @@ class AsyncClient:
             ExecutorError: an executor raised (the error names it, with its traceback).
             DocwireError: the call failed.
         """
-        options = PostOptions(
-            parameters=parameters,
-            target_executor=target_executor,
-            request_size=request_size,
-            return_responses=return_responses,
-            return_type=return_type,
-            results_in_order=results_in_order,
-            prefetch=prefetch,
-            timeout=timeout,
-            stream=stream,
-            compression=compression,
-            metadata=metadata,
-            on_done=on_done,
-            on_error=on_error,
-            on_always=on_always,
-            continue_on_error=continue_on_error,
-            max_attempts=max_attempts,
-            initial_backoff=initial_backoff,
-            max_backoff=max_backoff,
-            backoff_multiplier=backoff_multiplier,
-            show_progress=show_progress,
-        )
+        check_keywords("AsyncClient.post", kwargs)  # now, as Python checks written-out keywords
+        return self._post(on, inputs, kwargs)
+
+    async def _post(self, on: str, inputs: Inputs, keywords: PostKwargs) -> AsyncGenerator[object, None]:
+        options = PostOptions.of(keywords)  # at the first iteration, where invalid settings always raised
         async with contextlib.aclosing(self.responses(on, inputs, options)) as responses:
             async for response in responses:
-                if return_responses:
+                if options.return_responses:
                     yield response
                 elif not response.is_error:
-                    yield result_docs(response.docs, return_type)
+                    yield result_docs(response.docs, options.return_type)
 
+    # The shortcuts return what ``post`` returns; typed callers use ``post``, whose overloads say what that is.
     def index(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> AsyncIterator[Any]:
         """``post("/index", ...)``."""
         return self.post("/index", inputs, **kwargs)
@@ -282,7 +291,7 @@ class AsyncClient:
         inputs: BaseDoc,
         *,
         parameters: Mapping[str, Any] | None = None,
-        return_type: Any = None,
+        return_type: ReturnType | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> AsyncIterator[BaseDoc]:
@@ -359,8 +368,6 @@ class AsyncClient:
             RequestTimeout: no answer within ``timeout`` seconds.
             DocwireError: the answer is not a GraphQL response (for example HTTP 404).
         """
-        transport = self._transport
-        pool = transport.client if isinstance(transport, HttpTransport) else None
         return await graphql_mutate(
             graphql_url(self.target),
             mutation,
@@ -368,7 +375,7 @@ class AsyncClient:
             timeout=timeout,
             headers=headers,
             verify=self._verify,
-            client=pool,
+            client=self._transport.http_pool,
         )
 
     async def close(self) -> None:

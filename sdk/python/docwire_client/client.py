@@ -11,21 +11,29 @@ in a process forked after gRPC was used raises, rather than hang.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import contextlib
 import os
-import threading
-from collections.abc import AsyncIterator, Coroutine, Generator, Mapping
+from collections.abc import Generator, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from docarray import BaseDoc
+from docarray import BaseDoc, DocList
 
 from docwire_client.aio import AsyncClient, result_docs
 from docwire_client.callbacks import Callback
 from docwire_client.inputs import Inputs
-from docwire_client.options import Metadata, PostKwargs, PostOptions
+from docwire_client.loop_thread import LoopThread
+from docwire_client.options import (
+    D,
+    Metadata,
+    PostKwargs,
+    PostOptions,
+    RequestKwargs,
+    ReturnType,
+    UnshapedKwargs,
+    check_keywords,
+    with_post_keywords,
+)
 from docwire_client.response import Response
 from docwire_client.target import Target
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
@@ -36,91 +44,6 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
 __all__ = ["Client"]
-
-R = TypeVar("R")
-
-#: How often a caller waiting on the loop checks that the loop's thread is still alive.
-_LIVENESS_CHECK_S = 1.0
-
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop  # noqa: PLC0415  (optional speed-up)
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
-async def _next(agen: AsyncIterator[R]) -> R:
-    return await anext(agen)
-
-
-async def _close(agen: AsyncIterator[Any]) -> None:
-    await agen.aclose()  # type: ignore[attr-defined]
-
-
-class _LoopThread:
-    """An event loop running forever in a daemon thread: one per process, shared by its sync Clients."""
-
-    _shared: ClassVar[_LoopThread | None] = None
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.loop = _new_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="docwire-client", daemon=True)
-        self._thread.start()
-
-    @classmethod
-    def shared(cls) -> _LoopThread:
-        """This process' loop thread, started on first use (again in a forked child, whose threads are gone)."""
-        with cls._lock:
-            current = cls._shared
-            if current is None or current.pid != os.getpid() or not current._thread.is_alive():
-                current = cls._shared = cls()
-            return current
-
-    def run(self, coro: Coroutine[Any, Any, R]) -> R:
-        """Runs ``coro`` on the loop and waits for its result, from any thread but the loop's own."""
-        if threading.current_thread() is self._thread:
-            coro.close()
-            raise RuntimeError(
-                "a sync Client cannot be called from a callback (callbacks run on the clients' event loop); "
-                "use an AsyncClient there, or collect what you need and call the client afterwards"
-            )
-        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        try:
-            while True:
-                try:
-                    future.exception(timeout=_LIVENESS_CHECK_S)  # waits; does not raise the call's error
-                    break
-                except concurrent.futures.TimeoutError:
-                    if not self._thread.is_alive():
-                        raise RuntimeError("the client's event loop thread has stopped") from None
-            return future.result()
-        except BaseException:
-            future.cancel()
-            raise
-
-    def iterate(self, agen: AsyncIterator[R]) -> Generator[R, None, None]:
-        """Iterates an async iterator on the loop, item by item, from the calling thread."""
-        try:
-            while True:
-                try:
-                    yield self.run(_next(agen))
-                except StopAsyncIteration:
-                    return
-        finally:
-            self.run(_close(agen))
-
-    def submit(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Starts ``coro`` on the loop without waiting (best effort: for finalizers)."""
-        try:
-            if self.loop.is_closed() or not self._thread.is_alive():
-                raise RuntimeError("the loop is gone")
-            asyncio.run_coroutine_threadsafe(coro, self.loop)
-        except RuntimeError:
-            coro.close()
 
 
 class Client:
@@ -162,43 +85,98 @@ class Client:
         self._async = AsyncClient(
             host, port, protocol, tls, root_certificates=root_certificates, max_message_size=max_message_size
         )
-        self._loop: _LoopThread | None = None
+        self._loop: LoopThread | None = None
 
     @property
     def target(self) -> Target:
         """Where this client connects (host, port, protocol, tls)."""
         return self._async.target
 
-    def _runner(self) -> _LoopThread:
-        self._loop = _LoopThread.shared()
+    def _runner(self) -> LoopThread:
+        self._loop = LoopThread.shared()
         return self._loop
 
+    @overload
     def post(
         self,
         on: str,
         inputs: Inputs = None,
         *,
-        parameters: Mapping[str, Any] | None = None,
-        target_executor: str | None = None,
-        request_size: int = 100,
+        return_responses: Literal[True],
+        return_type: type[DocList[D]] | type[D] | None = None,
+        **kwargs: Unpack[RequestKwargs],
+    ) -> list[Response[D]]: ...
+    @overload
+    def post(
+        self,
+        on: str,
+        inputs: Inputs = None,
+        *,
+        return_responses: Literal[False] = False,
+        return_type: type[DocList[D]] | None = None,
+        **kwargs: Unpack[RequestKwargs],
+    ) -> DocList[D]: ...
+    @overload
+    def post(
+        self,
+        on: str,
+        inputs: Inputs = None,
+        *,
+        return_responses: Literal[False] = False,
+        return_type: type[D],
+        **kwargs: Unpack[RequestKwargs],
+    ) -> D | DocList[D]: ...
+    @overload  # on_done given: the replies go to the callbacks
+    def post(
+        self,
+        on: str,
+        inputs: Inputs = None,
+        *,
         return_responses: bool = False,
-        return_type: Any = None,
-        results_in_order: bool = False,
-        prefetch: int = 100,
-        timeout: float | None = None,
-        stream: bool = True,
-        compression: str | None = None,
-        metadata: Metadata | None = None,
-        on_done: Callback | None = None,
+        return_type: ReturnType | None = None,
+        on_done: Callback,
         on_error: Callback | None = None,
         on_always: Callback | None = None,
-        continue_on_error: bool = False,
-        max_attempts: int = 1,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 2.0,
-        backoff_multiplier: float = 1.5,
-        show_progress: bool = False,
-    ) -> Any:
+        **kwargs: Unpack[RequestKwargs],
+    ) -> None: ...
+    @overload  # on_error given
+    def post(
+        self,
+        on: str,
+        inputs: Inputs = None,
+        *,
+        return_responses: bool = False,
+        return_type: ReturnType | None = None,
+        on_done: None = None,
+        on_error: Callback,
+        on_always: Callback | None = None,
+        **kwargs: Unpack[RequestKwargs],
+    ) -> None: ...
+    @overload  # on_always given
+    def post(
+        self,
+        on: str,
+        inputs: Inputs = None,
+        *,
+        return_responses: bool = False,
+        return_type: ReturnType | None = None,
+        on_done: None = None,
+        on_error: None = None,
+        on_always: Callback,
+        **kwargs: Unpack[RequestKwargs],
+    ) -> None: ...
+    @overload  # what to return known only at run time: any shape, of some document class
+    def post(
+        self,
+        on: str,
+        inputs: Inputs = None,
+        *,
+        return_responses: bool = False,
+        return_type: ReturnType | None = None,
+        **kwargs: Unpack[UnshapedKwargs],
+    ) -> list[Response[BaseDoc]] | DocList[BaseDoc] | BaseDoc | None: ...
+    @with_post_keywords
+    def post(self, on: str, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> object:
         """Sends documents to endpoint ``on`` and returns every reply's documents as one DocList.
 
         Arguments are those of ``AsyncClient.post``. Returns the list of ``Response``
@@ -216,33 +194,15 @@ class Client:
             ExecutorError: an executor raised (the error names it, with its traceback).
             DocwireError: the call failed.
         """
-        options = PostOptions(
-            parameters=parameters,
-            target_executor=target_executor,
-            request_size=request_size,
-            return_responses=return_responses,
-            return_type=return_type,
-            results_in_order=results_in_order,
-            prefetch=prefetch,
-            timeout=timeout,
-            stream=stream,
-            compression=compression,
-            metadata=metadata,
-            on_done=on_done,
-            on_error=on_error,
-            on_always=on_always,
-            continue_on_error=continue_on_error,
-            max_attempts=max_attempts,
-            initial_backoff=initial_backoff,
-            max_backoff=max_backoff,
-            backoff_multiplier=backoff_multiplier,
-            show_progress=show_progress,
-        )
+        check_keywords("Client.post", kwargs)
+        options = PostOptions.of(kwargs)
         return self._runner().run(self._collect(on, inputs, options))
 
-    async def _collect(self, on: str, inputs: Inputs, options: PostOptions) -> Any:
+    async def _collect(
+        self, on: str, inputs: Inputs, options: PostOptions
+    ) -> list[Response[BaseDoc]] | DocList[BaseDoc] | BaseDoc | None:
         keep = not options.callbacks.given
-        responses: list[Response[Any]] = []
+        responses: list[Response[BaseDoc]] = []
         collected = doclist_of(return_doc_class(options.return_type))
         async with contextlib.aclosing(self._async.responses(on, inputs, options)) as replies:
             async for response in replies:
@@ -256,6 +216,7 @@ class Client:
             return None
         return responses if options.return_responses else result_docs(collected, options.return_type)
 
+    # The shortcuts return what ``post`` returns; typed callers use ``post``, whose overloads say what that is.
     def index(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> Any:
         """``post("/index", ...)``."""
         return self.post("/index", inputs, **kwargs)
@@ -278,7 +239,7 @@ class Client:
         inputs: BaseDoc,
         *,
         parameters: Mapping[str, Any] | None = None,
-        return_type: Any = None,
+        return_type: ReturnType | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> Generator[BaseDoc, None, None]:

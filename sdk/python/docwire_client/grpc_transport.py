@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any, TypeVar
 
 import grpc
+import httpx
 from docarray import BaseDoc
 from google.protobuf import empty_pb2
 from google.protobuf.message import Message
@@ -24,8 +25,9 @@ from docwire_client.loops import reusable_on_this_loop
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.retry import is_transient
-from docwire_client.sending import RequestSource, concurrent_calls, send_requests
+from docwire_client.sending import RequestSource, send_requests
 from docwire_client.target import Target
+from docwire_client.transport import Replies, Transport
 from docwire_contract.codec import decode_doc, encode_doc
 from docwire_contract.errors import DocwireError, error_from_rpc
 from docwire_contract.methods import GatewayMethods
@@ -34,6 +36,7 @@ from docwire_contract.v1 import request_pb2
 __all__ = ["GrpcTransport"]
 
 M = TypeVar("M", bound=Message)
+D = TypeVar("D", bound=BaseDoc)
 
 logger = logging.getLogger("docwire.client")
 
@@ -41,8 +44,6 @@ _COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Defla
 
 #: The process whose client first opened a channel: gRPC cannot be used in a child it forks.
 _grpc_pid: int | None = None
-
-Reply = tuple[Outgoing, request_pb2.DataRequest]
 
 
 def _check_not_forked() -> None:
@@ -54,7 +55,7 @@ def _check_not_forked() -> None:
         )
 
 
-class GrpcTransport:
+class GrpcTransport(Transport):
     """Calls a docwire gateway over one gRPC channel.
 
     Args:
@@ -103,16 +104,11 @@ class GrpcTransport:
     #: The serialized request a batch of documents travels as.
     build_request = staticmethod(build_request)
 
-    @staticmethod
-    def response(message: request_pb2.DataRequest, doc_type: type[Any]) -> Response[Any]:
-        """The Response a reply stands for."""
-        return Response(message, doc_type)
-
     def error(self, exc: grpc.aio.AioRpcError) -> DocwireError:
         """The DocwireError a failed call stands for."""
         return error_from_rpc(exc, self.target.uri)
 
-    async def post(self, raw: bytes, options: PostOptions) -> request_pb2.DataRequest:
+    async def post(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
         """One request as one unary Post call, retried on transient errors.
 
         Raises:
@@ -127,7 +123,7 @@ class GrpcTransport:
                 reply: request_pb2.DataRequest = await call(
                     raw, metadata=options.headers or None, compression=_compression(options)
                 )
-                return reply
+                return Response(reply, doc_type)
             except grpc.aio.AioRpcError as exc:
                 if not is_transient(exc) or retries + 1 >= options.retry.max_attempts:
                     raise self.error(exc) from None
@@ -135,17 +131,13 @@ class GrpcTransport:
                 logger.warning("retry %d of a Post after: %s", retries, exc.details())
             await asyncio.sleep(options.retry.delay(retries))
 
-    async def posts(
-        self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
-    ) -> AsyncGenerator[Reply, None]:
-        """Each request as its own unary call, as many at once as ``slots`` allows; replies as they finish."""
-        async with contextlib.aclosing(concurrent_calls(lambda raw: self.post(raw, options), requests, slots)) as got:
-            async for reply in got:
-                yield reply
-
     async def stream(
-        self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
-    ) -> AsyncGenerator[Reply, None]:
+        self,
+        requests: AsyncGenerator[Outgoing, None],
+        slots: asyncio.Semaphore,
+        doc_type: type[D],
+        options: PostOptions,
+    ) -> Replies[D]:
         """Streams requests over one bidi call, sending and receiving at once; yields each reply.
 
         A slot is taken before each request is pulled; the caller releases it when it
@@ -173,7 +165,7 @@ class GrpcTransport:
                         if sent is None:
                             raise DocwireError(f"the server answered an unknown request {message.header.request_id!r}")
                         retries = 0
-                        yield sent, message
+                        yield sent, Response(message, doc_type)
                     await sender
                     return
                 except (grpc.aio.AioRpcError, asyncio.CancelledError) as exc:
@@ -199,10 +191,10 @@ class GrpcTransport:
         on: str,
         doc: BaseDoc,
         parameters: Mapping[str, Any] | None,
-        doc_type: type[Any],
+        doc_type: type[D],
         timeout: float | None,
         headers: tuple[tuple[str, str], ...],
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[D, None]:
         """StreamDoc: one document in, each document the generator endpoint produces out.
 
         Raises:
@@ -254,6 +246,11 @@ class GrpcTransport:
             raise self.error(exc) from None
         return answer
 
+    @property
+    def http_pool(self) -> httpx.AsyncClient | None:
+        """None: a gRPC channel has no HTTP/1.1 connections for GraphQL to share."""
+        return None
+
     async def close(self) -> None:
         """Closes the channel (a later call opens a new one)."""
         channel, self._channel = self._channel, None
@@ -262,7 +259,7 @@ class GrpcTransport:
 
 
 def _compression(options: PostOptions) -> grpc.Compression | None:
-    return None if options.compression is None else _COMPRESSION[options.compression.lower()]
+    return None if options.send.compression is None else _COMPRESSION[options.send.compression.lower()]
 
 
 async def _send(

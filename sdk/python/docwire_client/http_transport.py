@@ -1,6 +1,6 @@
 """The client's HTTP/JSON transport: the gateway's ``google.api.http`` routes, over one keep-alive ``httpx`` pool.
 
-Same duties as ``GrpcTransport``, so ``AsyncClient`` drives either one unchanged:
+The same ``Transport`` as ``GrpcTransport``, so ``AsyncClient`` drives either one unchanged:
 
 - every request is one ``POST /post`` with a JSON body (``{"header": ..., "parameters": ..., "data": [...]}``);
   documents travel as plain objects (tensors in the gateway's compact ``{buffer, dtype, shape}`` form; replies
@@ -26,7 +26,7 @@ import logging
 import ssl
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -34,31 +34,23 @@ import orjson
 from docarray import BaseDoc
 from google.protobuf import json_format
 
-from docwire_client.inputs import Outgoing, RequestSpec
+from docwire_client.inputs import RequestSpec
 from docwire_client.loops import reusable_on_this_loop
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
-from docwire_client.sending import concurrent_calls
 from docwire_client.target import Target
+from docwire_client.transport import Transport
 from docwire_contract.errors import DocwireError, GatewayUnavailable, RequestTimeout, error_from_http
 from docwire_contract.v1 import request_pb2
 
-__all__ = ["HttpTransport", "JsonReply"]
+__all__ = ["HttpTransport"]
+
+D = TypeVar("D", bound=BaseDoc)
 
 logger = logging.getLogger("docwire.client")
 
 #: Connection-level failures a retry may follow: the server was not reached, or went away before answering.
 _TRANSIENT = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-
-
-class JsonReply:
-    """One reply read from JSON: the message without its documents, and the documents as plain objects."""
-
-    __slots__ = ("docs", "message")
-
-    def __init__(self, message: request_pb2.DataRequest, docs: list[dict[str, Any]]) -> None:
-        self.message = message
-        self.docs = docs
 
 
 def _json_default(value: Any) -> Any:
@@ -81,7 +73,7 @@ def _header_message(obj: dict[str, Any], message: Any) -> Any:
     return message
 
 
-class HttpTransport:
+class HttpTransport(Transport):
     """Calls a docwire gateway's HTTP/JSON transport over one ``httpx.AsyncClient`` (keep-alive).
 
     Args:
@@ -135,36 +127,31 @@ class HttpTransport:
             body["parameters"] = dict(spec.parameters)
         return request_id, orjson.dumps(body, default=_json_default)
 
-    @staticmethod
-    def response(reply: JsonReply, doc_type: type[Any]) -> Response[Any]:
-        """The Response a reply stands for."""
-        return Response(reply.message, doc_type, json_docs=reply.docs)
-
     def _headers(self, headers: Sequence[tuple[str, str]]) -> dict[str, str]:
         return dict(headers)
 
-    async def _send_once(self, raw: bytes, options: PostOptions) -> JsonReply:
+    async def _send_once(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
         headers = {"content-type": "application/json", **self._headers(options.headers)}
         reply = await self.client.post("/post", content=raw, headers=headers)
         body = _json_body(reply)
         if isinstance(body, dict) and "header" in body:  # a reply, maybe carrying an executor's error
-            docs = body.pop("data", None) or []
-            return JsonReply(_header_message(body, request_pb2.DataRequest()), docs)
+            docs = body.pop("data", None) or []  # decoded from JSON when read, not into the message
+            return Response(_header_message(body, request_pb2.DataRequest()), doc_type, json_docs=docs)
         raise error_from_http(reply.status_code, body)
 
-    async def post(self, raw: bytes, options: PostOptions) -> JsonReply:
+    async def post(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
         """Sends one request, retried on connection errors.
 
         Raises:
             DocwireError: the call failed (after its retries).
         """
-        if options.compression is not None and not self._warned_compression:
+        if options.send.compression is not None and not self._warned_compression:
             self._warned_compression = True
-            logger.warning("compression=%r is ignored over HTTP", options.compression)
+            logger.warning("compression=%r is ignored over HTTP", options.send.compression)
         retries = 0
         while True:
             try:
-                return await self._send_once(raw, options)
+                return await self._send_once(raw, doc_type, options)
             except _TRANSIENT as exc:
                 if retries + 1 >= options.retry.max_attempts:
                     raise self.unreachable(exc) from None
@@ -174,16 +161,8 @@ class HttpTransport:
                 raise self.unreachable(exc) from None
             await asyncio.sleep(options.retry.delay(retries))
 
-    async def posts(
-        self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
-    ) -> AsyncGenerator[tuple[Outgoing, JsonReply], None]:
-        """Each request as its own HTTP call, as many at once as ``slots`` allows; replies as they finish."""
-        async with contextlib.aclosing(concurrent_calls(lambda raw: self.post(raw, options), requests, slots)) as got:
-            async for reply in got:
-                yield reply
-
-    #: HTTP/1.1 has no bidi stream: ``stream=True`` sends like ``stream=False``.
-    stream = posts
+    #: HTTP/1.1 has no bidi stream: ``stream=True`` sends like ``stream=False``, each request as its own call.
+    stream = Transport.posts
 
     # -- server-sent events -----------------------------------------------------------------------------------
 
@@ -192,10 +171,10 @@ class HttpTransport:
         on: str,
         doc: BaseDoc,
         parameters: Mapping[str, Any] | None,
-        doc_type: type[Any],
+        doc_type: type[D],
         timeout: float | None,
-        headers: Sequence[tuple[str, str]],
-    ) -> AsyncIterator[Any]:
+        headers: tuple[tuple[str, str], ...],
+    ) -> AsyncGenerator[D, None]:
         """``POST /{endpoint}`` with ``Accept: text/event-stream``: one document in, each produced document out.
 
         Raises:
@@ -281,6 +260,11 @@ class HttpTransport:
             await self._get("/endpoints", timeout), request_pb2.EndpointsInfo()
         )
         return info
+
+    @property
+    def http_pool(self) -> httpx.AsyncClient:
+        """The connection pool (``client``): GraphQL calls share it."""
+        return self.client
 
     async def close(self) -> None:
         """Closes the connections (a later call opens new ones), on the event loop they belong to."""

@@ -11,8 +11,8 @@ gateway closes with 1013 after answering what it took in).
 A ``post`` of many requests streams them over a socket of its own; single requests share one
 socket kept open between calls (``_SharedSocket``), so a run of them pays one handshake.
 
-The gateway serves its HTTP API on the WebSocket port too, so ``dry_run``, ``endpoints``
-and ``stream_doc`` (server-sent events) are the HTTP transport's, inherited.
+The gateway serves its HTTP API on the WebSocket port too, so ``dry_run``, ``endpoints``,
+``stream_doc`` (server-sent events) and ``http_pool`` (for GraphQL) are the HTTP transport's, inherited.
 ``stream=False`` streams too (a socket has no unary calls); ``compression`` is ignored
 (per-message deflate costs far more than it saves on tensors); ``metadata`` travels as
 handshake headers, which the gateway hands to executors.
@@ -25,8 +25,9 @@ import contextlib
 import logging
 import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
-from typing import Any
+from typing import TypeVar
 
+from docarray import BaseDoc
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -37,10 +38,13 @@ from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.sending import RequestSource, send_requests
 from docwire_client.target import Target
+from docwire_client.transport import Replies
 from docwire_contract.errors import DocwireError, GatewayUnavailable, MessageTooLarge, error_from_status
 from docwire_contract.v1 import request_pb2
 
 __all__ = ["WebSocketTransport"]
+
+D = TypeVar("D", bound=BaseDoc)
 
 logger = logging.getLogger("docwire.client")
 
@@ -50,8 +54,6 @@ END = b""
 #: stopping and answered what it took in (1013), or the connection dropped without a close frame (1006).
 _RETRYABLE_CLOSES = frozenset({1006, 1012, 1013})
 _MESSAGE_TOO_BIG = 1009
-
-Reply = tuple[Outgoing, request_pb2.DataRequest]
 
 
 class WebSocketTransport(HttpTransport):
@@ -76,12 +78,7 @@ class WebSocketTransport(HttpTransport):
     #: The serialized request a batch of documents travels as: the same protobuf as over gRPC.
     build_request = staticmethod(build_request)
 
-    @staticmethod
-    def response(message: request_pb2.DataRequest, doc_type: type[Any]) -> Response[Any]:  # type: ignore[override]
-        """The Response a reply stands for."""
-        return Response(message, doc_type)
-
-    async def post(self, raw: bytes, options: PostOptions) -> request_pb2.DataRequest:  # type: ignore[override]
+    async def post(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
         """Sends one request and returns its reply, over the socket single requests share (or, when the
         request carries metadata, which travels in the handshake, over a socket of its own).
 
@@ -90,11 +87,11 @@ class WebSocketTransport(HttpTransport):
         """
         request_id = request_pb2.DataRequest.FromString(raw).header.request_id
         if options.headers:
-            return await self._post_alone(Outgoing(request_id, raw, 0, 0), options)
+            return await self._post_alone(Outgoing(request_id, raw, 0, 0), doc_type, options)
         retries = 0
         while True:
             try:
-                return await self._shared.call(raw, request_id)
+                return Response(await self._shared.call(raw, request_id), doc_type)
             except GatewayUnavailable as error:  # could not connect
                 if retries + 1 >= options.retry.max_attempts:
                     raise
@@ -107,14 +104,14 @@ class WebSocketTransport(HttpTransport):
                 logger.warning("retry %d of a Post after: %s", retries, closed)
             await asyncio.sleep(options.retry.delay(retries))
 
-    async def _post_alone(self, item: Outgoing, options: PostOptions) -> request_pb2.DataRequest:
+    async def _post_alone(self, item: Outgoing, doc_type: type[D], options: PostOptions) -> Response[D]:
         async def one() -> AsyncGenerator[Outgoing, None]:
             yield item
 
-        replies = self.stream(one(), asyncio.Semaphore(1), options)
+        replies = self.stream(one(), asyncio.Semaphore(1), doc_type, options)
         async with contextlib.aclosing(replies):
-            async for _, message in replies:
-                return message
+            async for _, response in replies:
+                return response
         raise GatewayUnavailable(f"the server at {self.target.uri} ended the socket without answering")
 
     async def close(self) -> None:
@@ -122,9 +119,13 @@ class WebSocketTransport(HttpTransport):
         await self._shared.close()
         await super().close()
 
-    async def stream(  # type: ignore[override]
-        self, requests: AsyncGenerator[Outgoing, None], slots: asyncio.Semaphore, options: PostOptions
-    ) -> AsyncGenerator[Reply, None]:
+    async def stream(
+        self,
+        requests: AsyncGenerator[Outgoing, None],
+        slots: asyncio.Semaphore,
+        doc_type: type[D],
+        options: PostOptions,
+    ) -> Replies[D]:
         """Streams requests over one socket, sending and receiving at once; yields each reply.
 
         A slot is taken before each request is pulled; the caller releases it when it is
@@ -159,7 +160,7 @@ class WebSocketTransport(HttpTransport):
                         if sent is None:
                             raise _unmatched(message)
                         retries = 0
-                        yield sent, message
+                        yield sent, Response(message, doc_type)
                     else:  # the socket closed before the end marker
                         raise _closed_early(socket)
                     await sender
@@ -184,7 +185,7 @@ class WebSocketTransport(HttpTransport):
             await source.aclose()
 
     #: A socket has no unary calls: ``stream=False`` streams too.
-    posts = stream  # type: ignore[assignment]
+    posts = stream
 
     async def _connect(self, headers: Sequence[tuple[str, str]]) -> ClientConnection:
         try:

@@ -1,0 +1,103 @@
+"""The event loop every sync ``Client`` of a process shares, running in a daemon thread.
+
+Starting a loop (and a channel) per call would cost more CPU than the round trip itself,
+and gRPC channels cannot move between event loops or threads (grpc/grpc#25364): handing
+every thread's calls to one loop is what makes a sync Client safe to share between
+threads. A process forked from one that used it starts its own loop thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import AsyncIterator, Coroutine, Generator
+from typing import Any, ClassVar, TypeVar
+
+__all__ = ["LoopThread"]
+
+R = TypeVar("R")
+
+#: How often a caller waiting on the loop checks that the loop's thread is still alive.
+_LIVENESS_CHECK_S = 1.0
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop  # noqa: PLC0415  (optional speed-up)
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+async def _next(agen: AsyncIterator[R]) -> R:
+    return await anext(agen)
+
+
+async def _close(agen: AsyncIterator[Any]) -> None:
+    await agen.aclose()  # type: ignore[attr-defined]
+
+
+class LoopThread:
+    """An event loop running forever in a daemon thread: one per process, shared by its sync Clients."""
+
+    _shared: ClassVar[LoopThread | None] = None
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.loop = _new_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="docwire-client", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def shared(cls) -> LoopThread:
+        """This process' loop thread, started on first use (again in a forked child, whose threads are gone)."""
+        with cls._lock:
+            current = cls._shared
+            if current is None or current.pid != os.getpid() or not current._thread.is_alive():
+                current = cls._shared = cls()
+            return current
+
+    def run(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Runs ``coro`` on the loop and waits for its result, from any thread but the loop's own."""
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError(
+                "a sync Client cannot be called from a callback (callbacks run on the clients' event loop); "
+                "use an AsyncClient there, or collect what you need and call the client afterwards"
+            )
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            while True:
+                try:
+                    future.exception(timeout=_LIVENESS_CHECK_S)  # waits; does not raise the call's error
+                    break
+                except concurrent.futures.TimeoutError:
+                    if not self._thread.is_alive():
+                        raise RuntimeError("the client's event loop thread has stopped") from None
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
+
+    def iterate(self, agen: AsyncIterator[R]) -> Generator[R, None, None]:
+        """Iterates an async iterator on the loop, item by item, from the calling thread."""
+        try:
+            while True:
+                try:
+                    yield self.run(_next(agen))
+                except StopAsyncIteration:
+                    return
+        finally:
+            self.run(_close(agen))
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Starts ``coro`` on the loop without waiting (best effort: for finalizers)."""
+        try:
+            if self.loop.is_closed() or not self._thread.is_alive():
+                raise RuntimeError("the loop is gone")
+            asyncio.run_coroutine_threadsafe(coro, self.loop)
+        except RuntimeError:
+            coro.close()
