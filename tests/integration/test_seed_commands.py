@@ -1,5 +1,9 @@
 """The curl and JavaScript commands of seeds 001 and 002, run as their readers would, against docwire gateways.
 
+Seed 001's commands call the embedding service itself (``docwire.embed``, real models): the
+remote image of its third command is fetched by the service through a loopback proxy (see
+web_images), since tests reach no network.
+
 Each command is the seed's text with only the address changed (``demo-cas.jina.ai:51000`` and
 ``localhost:12345`` become the test gateway's). Two corrections, both to the seeds' page
 extraction rather than to the commands: trailing spaces after line-continuation backslashes
@@ -11,6 +15,7 @@ whose certificate a test CA issued; curl is pointed at the CA through ``CURL_CA_
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -19,11 +24,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from executors import Appender, SeedEncoder
+from conftest import EmbedService
+from executors import Appender
+from PIL import Image
 from test_tls import Pki, make_pki
+from web_images import png_bytes
 
-from docwire import Flow
+from docwire import Document, Flow
+from docwire.embed.service import embed_flow
+from docwire_client.embed import EmbedClient
 
 SEED_001 = [
     """curl -X POST http://demo-cas.jina.ai:51000/post \\
@@ -58,8 +69,16 @@ SEED_002_FETCH = """fetch('http://localhost:12345/post', {
     body: JSON.stringify({"data": [{"text": "hello world"}],"execEndpoint": "/search"})
 }).then(response => response.json()).then(data => console.log(data));"""
 
-#: The tiny JPEG the blob commands read (``base64 test-1.jpeg``): its bytes need not be an image here.
-JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
+
+def _jpeg() -> bytes:
+    """The photo the blob commands read (``base64 test-1.jpeg``)."""
+    pixels = (np.random.default_rng(7).random((60, 80, 3)) * 255).astype("uint8")
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG")
+    return out.getvalue()
+
+
+JPEG = _jpeg()
 
 
 def _at(command: str, address: str) -> str:
@@ -94,14 +113,17 @@ def pki(workdir: Path) -> Pki:
 
 
 @pytest.fixture(scope="module")
-def clip(pki: Pki) -> Iterator[tuple[Flow, Flow]]:
-    """Seed 001's server twice: plain HTTP with CORS, and HTTPS."""
-    plain = Flow(host="127.0.0.1", protocol="http", cors=True).add(uses=SeedEncoder, name="clip_t")
-    tls = Flow(host="127.0.0.1", protocol="http", ssl_certfile=str(pki.cert_file), ssl_keyfile=str(pki.key_file)).add(
-        uses=SeedEncoder, name="clip_t"
-    )
-    with plain, tls:
-        yield plain, tls
+def clip(pki: Pki, embed_service: EmbedService) -> Iterator[tuple[Flow, Flow]]:
+    """Seed 001's server twice: the embedding service over plain HTTP with CORS, and over HTTPS."""
+    tls = embed_flow(host="127.0.0.1", protocol="http", ssl_certfile=str(pki.cert_file), ssl_keyfile=str(pki.key_file))
+    with tls:
+        yield embed_service.flow, tls
+
+
+def _embeddings(service: EmbedService, inputs: list[Any]) -> list[list[float]]:
+    """What the Python client gets for the same inputs, to compare the curl replies with."""
+    with EmbedClient(service.address("grpc")) as client:
+        return [np.asarray(doc.embedding).tolist() for doc in client.encode(inputs)]
 
 
 @pytest.fixture(scope="module")
@@ -120,28 +142,35 @@ def _assert_reply_shape(body: dict[str, Any], executor: str) -> None:
         assert route["startTime"] <= route["endTime"]
 
 
-@pytest.mark.parametrize("number", range(len(SEED_001)))
-def test_seed_001_curl_commands(clip: tuple[Flow, Flow], workdir: Path, number: int) -> None:
+@pytest.mark.parametrize("number", range(len(SEED_001)), ids=["texts", "blob", "remote-uri"])
+def test_seed_001_curl_commands(
+    clip: tuple[Flow, Flow], embed_service: EmbedService, workdir: Path, number: int
+) -> None:
     plain, _ = clip
     body = json.loads(_run(_at(SEED_001[number], f"127.0.0.1:{plain.ports['http']}"), workdir))
-    _assert_reply_shape(body, "clip_t")
+    _assert_reply_shape(body, "encoder")
     assert body["header"]["execEndpoint"] == "/"
     assert len(body["data"]) == [3, 2, 2][number]
     assert body["data"][0]["text"] == "First do it"
-    for doc in body["data"]:
-        assert len(doc["embedding"]) == 4
-    if number == 1:  # the base64 blob arrived as the file's bytes
+    sizes = [len(doc["embedding"]) for doc in body["data"]]
+    assert sizes == [[384, 384, 384], [384, 1280], [384, 1280]][number]
+    if number == 1:  # the base64 blob arrived as the file's bytes and was embedded as that image
         assert base64.b64decode(body["data"][1]["blob"]) == JPEG
-        assert body["data"][1]["embedding"][0] == len(JPEG)
-    if number == 2:
+        (expected,) = _embeddings(embed_service, [Document(blob=JPEG)])
+        np.testing.assert_allclose(body["data"][1]["embedding"], expected, atol=1e-5)
+    if number == 2:  # the service fetched the remote image (through the test's proxy) and embedded it
         assert body["data"][1]["uri"] == "https://clip-as-service.jina.ai/_static/favicon.png"
+        (expected,) = _embeddings(embed_service, [Document(blob=png_bytes(100))])
+        np.testing.assert_allclose(body["data"][1]["embedding"], expected, atol=1e-5)
 
 
-def test_seed_001_https_and_jq(clip: tuple[Flow, Flow], workdir: Path, pki: Pki) -> None:
+def test_seed_001_https_and_jq(clip: tuple[Flow, Flow], embed_service: EmbedService, workdir: Path, pki: Pki) -> None:
     _, tls = clip
     command = _at(SEED_001_HTTPS_JQ, f"localhost:{tls.ports['http']}")
     lines = _run(command, workdir, {"CURL_CA_BUNDLE": str(pki.ca_file)}).splitlines()
-    assert [json.loads(line) for line in lines] == [[13.0, 0.5, 1.0, 2.0], [float(len(JPEG)), 0.5, 1.0, 2.0]]
+    expected = _embeddings(embed_service, [Document(text="hello, world!"), Document(blob=JPEG)])
+    for line, vector in zip(lines, expected, strict=True):
+        np.testing.assert_allclose(json.loads(line), vector, atol=1e-5)
 
 
 @pytest.mark.parametrize("number", range(len(SEED_002_CURL)), ids=["endpoint-path", "post"])

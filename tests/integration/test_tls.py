@@ -58,8 +58,8 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     )
 
 
-def make_pki(directory: Path) -> Pki:
-    """A CA, and a server certificate for DNS:localhost and IP:127.0.0.1 signed by it."""
+def make_pki(directory: Path, dns_names: tuple[str, ...] = ()) -> Pki:
+    """A CA, and a server certificate for DNS:localhost, IP:127.0.0.1 and ``dns_names`` signed by it."""
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -99,7 +99,11 @@ def make_pki(directory: Path) -> Pki:
         .not_valid_after(now + timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
+                    *(x509.DNSName(name) for name in dns_names),
+                ]
             ),
             critical=False,
         )

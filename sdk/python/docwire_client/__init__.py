@@ -5,6 +5,7 @@ Install it alone with ``pip install ./sdk/python``; it does not pull in the serv
 
 from docwire_client.aio import AsyncClient
 from docwire_client.client import Client
+from docwire_client.embed import EmbedClient
 from docwire_client.response import Response
 from docwire_client.target import Target, parse_target
 from docwire_contract.doc_types import Document
@@ -27,6 +28,7 @@ __all__ = [
     "Document",
     "DocumentSchemaError",
     "DocwireError",
+    "EmbedClient",
     "EndpointNotFound",
     "ExecutorError",
     "ExecutorUnavailable",

@@ -1,7 +1,8 @@
 """Where a client connects: host, port, protocol and TLS, from a URI and/or keywords.
 
 Rules: a URI scheme names the protocol, and a trailing ``s`` means TLS
-(``grpcs://``, ``https://``, ``wss://``). A value may come from the URI or from a
+(``grpcs://``, ``https://``, ``wss://``; also ``websocket://`` and ``websockets://``,
+as seed 001 writes them). A value may come from the URI or from a
 keyword, not both. Without a port, TLS connects to 443 and plain to 80.
 """
 
@@ -18,7 +19,7 @@ _SCHEMES = {
     scheme: (protocol, tls)
     for protocol, pair in PROTOCOLS.items()
     for scheme, tls in zip(pair, (False, True), strict=True)
-}
+} | {"websocket": ("websocket", False), "websockets": ("websocket", True)}  # seed 001's spelling of ws, wss
 _ALIASES = {"ws": "websocket", "https": "http", "grpcs": "grpc", "wss": "websocket"}
 
 DEFAULT_HOST = "127.0.0.1"

@@ -97,13 +97,14 @@ def holds_bytes(annotation: Any) -> bool:
 
 
 def bytes_from_json(name: str, text: str) -> bytes:
-    """A bytes field's JSON value (base64 text) as bytes.
+    """A bytes field's JSON value (base64 text) as bytes; line breaks and spaces in it are skipped
+    (the ``base64`` command wraps its output, and seed 001 pastes that into JSON).
 
     Raises:
         ValueError: the text is not base64; the message names the field.
     """
     try:
-        return base64.b64decode(text, validate=True)
+        return base64.b64decode("".join(text.split()), validate=True)
     except ValueError as exc:
         raise ValueError(f"{name}: a bytes field takes base64 text ({exc})") from exc
 
