@@ -103,9 +103,10 @@ lint: $(INSTALLED) lint-go lint-js ## ruff, mypy --strict, gofmt, go vet, pretti
 test: install proto-check lint ## install everything, then run every check and test
 	$(PY) -m pytest
 
-bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio)
+bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the embedding service vs its models in-process)
 	$(PY) bench/run.py
 	$(PY) bench/transports.py
+	$(PY) bench/embed.py --hnsw
 
 run: install ## serve the quickstart Flow and call it once
 	$(PY) examples/quickstart.py

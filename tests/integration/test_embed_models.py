@@ -17,7 +17,7 @@ from docwire.embed.image_encoder import ImageEncoder
 from docwire.embed.image_preprocessing import decode_image
 from docwire.embed.models import IMAGE_MODEL, TEXT_MODEL, ModelNotInstalled, TextModel
 from docwire.embed.text_encoder import TextEncoder
-from docwire.embed.vector_index import VectorIndex
+from docwire.embed.vector_index import open_index
 
 OFFLINE_SCRIPT = textwrap.dedent(
     """
@@ -103,15 +103,18 @@ def test_vector_index_finds_neighbours_and_survives_a_save(tmp_path: Path, kind:
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(2000, 32)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    index = VectorIndex(32, kind)  # type: ignore[arg-type]
+    index = open_index(kind, 32)  # type: ignore[arg-type]
     index.add(vectors[:1000])
     index.add(vectors[1000:])
     similarities, ids = index.search(vectors[[5, 1500]], 3)
     assert ids[:, 0].tolist() == [5, 1500]
     assert similarities[:, 0] == pytest.approx([1.0, 1.0], abs=1e-5)
-    index.save(tmp_path / "index.faiss")
-    loaded = VectorIndex.load(tmp_path / "index.faiss", kind)  # type: ignore[arg-type]
+    snapshot = tmp_path / f"index{index.suffix}"
+    index.save(snapshot)
+    loaded = open_index(kind, 32, snapshot)  # type: ignore[arg-type]
     assert len(loaded) == 2000
     assert loaded.search(vectors[[7]], 1)[1][0, 0] == 7
     with pytest.raises(ValueError, match="expected vectors of 32 floats"):
         index.add(vectors[:, :16])
+    _, few = open_index(kind, 32).search(vectors[:1], 3)  # type: ignore[arg-type]
+    assert few.tolist() == [[-1, -1, -1]]

@@ -25,6 +25,7 @@ from web_images import png_bytes
 
 from docwire import Client, Document, ExecutorError, Flow
 from docwire.embed.service import embed_flow
+from docwire.embed.vector_index import IndexKind
 from docwire_client.embed import EmbedClient
 from docwire_client.embed_inputs import UnreadableInput
 
@@ -243,20 +244,21 @@ def test_mixed_texts_and_images_in_one_string_call_say_what_to_do(
         client.encode(["a sentence", embed_service.image_url("0.png")])
 
 
-def test_index_survives_a_restart(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_index_survives_a_restart(tmp_path: Path, kind: IndexKind) -> None:
     workspace = str(tmp_path / "index")
-    with embed_flow(host="127.0.0.1", protocol="grpc", workspace=workspace) as flow, _client(flow) as client:
+    settings: dict[str, Any] = {"host": "127.0.0.1", "protocol": "grpc", "workspace": workspace, "index": kind}
+    with embed_flow(**settings) as flow, _client(flow) as client:
         client.index(["a lighthouse on a rocky coast", "a bowl of ramen"])
         client.index([Document(text="a lighthouse on a rocky coast, replaced", id="x")])
         client.index([Document(text="the replacement text", id="x")])
-    with embed_flow(host="127.0.0.1", protocol="grpc", workspace=workspace) as flow, _client(flow) as client:
+    with embed_flow(**settings) as flow, _client(flow) as client:
         (hit,) = client.search(["coastal lighthouse"], limit=10)
     assert hit.matches[0].text == "a lighthouse on a rocky coast"
     texts = [match.text for match in hit.matches]
     assert sorted(texts) == sorted(["a lighthouse on a rocky coast", "a bowl of ramen", "the replacement text"])
-    assert sorted(path.name for path in Path(workspace).iterdir() if path.suffix == ".faiss") == [
-        "index-384-flat.faiss"
-    ]
+    snapshots = sorted(path.name for path in Path(workspace).iterdir() if path.name.startswith("index-"))
+    assert snapshots == [f"index-384-{kind}{'.npy' if kind == 'flat' else '.faiss'}"]
 
 
 def _client(flow: Flow) -> EmbedClient:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import re
 from pathlib import Path
@@ -153,3 +154,12 @@ def test_tensor_image_scales_unit_floats() -> None:
 def test_tensor_image_names_a_wrong_shape(shape: tuple[int, ...]) -> None:
     with pytest.raises(ValueError, match=rf"shape \({shape[0]}, "):
         tensor_image(np.zeros(shape, np.uint8))
+
+
+def test_decode_image_turns_sideways_photos_upright() -> None:
+    pixels = np.zeros((20, 40, 3), np.uint8)  # 40 wide, 20 high
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", exif=exif)
+    assert decode_image(out.getvalue(), "photo").size == (20, 40)

@@ -115,17 +115,16 @@ class EmbedClient:
         **kwargs: Any,
     ) -> Any:
         first, items = _peek(content)
+        keep = not _has_callbacks(kwargs)  # with callbacks, replies go to them and nothing is kept
         if isinstance(first, str):
             rows: list[NDArray[np.float32]] = []
             docs = (string_document(text, i) for i, text in enumerate(items))
             replies = _replies(client, "/", docs, batch_size, parameters, EmbeddingDoc, kwargs)
             async for response in replies:
-                rows.append(_embeddings(response.docs))
-            if _has_callbacks(kwargs):
-                return None
-            return _stack(rows)
+                if keep:
+                    rows.append(_embeddings(response.docs))
+            return _stack(rows) if keep else None
         originals: list[Any] = []
-        keep = not _has_callbacks(kwargs)
 
         def remembered(docs: Iterable[Any]) -> Iterator[Any]:
             for i, doc in enumerate(docs):

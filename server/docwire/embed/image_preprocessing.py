@@ -14,7 +14,7 @@ from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
+from PIL import Image, ImageOps
 
 __all__ = ["decode_image", "image_array", "tensor_image"]
 
@@ -46,7 +46,8 @@ def image_array(image: Image.Image) -> NDArray[np.float32]:
 
 
 def decode_image(data: bytes, source: str) -> Image.Image:
-    """The image encoded in ``data`` (any format Pillow reads), decoded completely.
+    """The image encoded in ``data`` (any format Pillow reads), decoded completely, and turned
+    upright when its EXIF orientation says the camera was held sideways.
 
     Raises:
         ValueError: naming ``source``, when the bytes are not an image Pillow can read, or are
@@ -58,6 +59,7 @@ def decode_image(data: bytes, source: str) -> Image.Image:
     # Pillow's decoders report bad data as any of these (UnidentifiedImageError is an OSError).
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
         raise ValueError(f"{source}: not a readable image ({exc})") from exc
+    ImageOps.exif_transpose(image, in_place=True)
     return image
 
 

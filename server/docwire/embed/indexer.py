@@ -27,7 +27,7 @@ from docarray import DocList
 from docarray.documents.legacy import LegacyDocument
 from numpy.typing import NDArray
 
-from docwire.embed.vector_index import IndexKind, VectorIndex
+from docwire.embed.vector_index import IndexKind, VectorIndex, open_index
 from docwire.executor.base import Executor
 from docwire.executor.decorators import requests
 from docwire_contract.doc_types import Document
@@ -148,19 +148,19 @@ class Indexer(Executor):
 
     def _index_of(self, size: int) -> VectorIndex:
         if size not in self._indexes:
-            self._indexes[size] = VectorIndex(size, self._kind, ef_search=self._ef_search)
+            self._indexes[size] = open_index(self._kind, size, ef_search=self._ef_search)
         return self._indexes[size]
 
     def _snapshot(self, size: int) -> Path:
-        return self.workspace / f"index-{size}-{self._kind}.faiss"
+        suffix = ".npy" if self._kind == "flat" else ".faiss"
+        return self.workspace / f"index-{size}-{self._kind}{suffix}"
 
     def _restore(self) -> None:
         """Loads each size's snapshot, then adds the rows indexed after it was written."""
         for size, count in self._db.execute("SELECT size, COUNT(*) FROM documents GROUP BY size").fetchall():
-            snapshot = self._snapshot(size)
-            index = VectorIndex.load(snapshot, self._kind, self._ef_search) if snapshot.exists() else None
-            if index is None or len(index) > count:
-                index = VectorIndex(size, self._kind, ef_search=self._ef_search)
+            index = open_index(self._kind, size, self._snapshot(size), self._ef_search)
+            if len(index) > count:  # a snapshot newer than the database cannot be trusted: rebuild
+                index = open_index(self._kind, size, ef_search=self._ef_search)
             self._indexes[size] = index
             rows = self._db.execute(
                 "SELECT embedding FROM documents WHERE size = ? AND position >= ? ORDER BY position", (size, len(index))
