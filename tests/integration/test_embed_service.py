@@ -149,7 +149,7 @@ def test_generator_input_batches_and_progress(client: EmbedClient, embed_service
             pulled.append(path)
             yield path
 
-    vectors = client.encode(paths(), batch_size=2, show_progress=True)
+    vectors = client.encode(paths(), batch_size=2, show_progress=True, prefetch=1)
     assert vectors.shape == (5, 1280)
     assert len(pulled) == 5
 

@@ -102,10 +102,28 @@ def test_the_deadline_and_the_cancellation_are_the_calls() -> None:
     assert GrpcContext(_servicer_context()).time_remaining() is None
 
 
-async def test_a_failed_post_ends_the_call_with_its_code_and_names_its_class() -> None:
+async def _discovered(prefetch: int) -> GatewayServicer:
+    """A core with no executors whose (empty) discovery is done, as the gateway process has it."""
+    core = GatewayServicer([], prefetch, {})
+    await core.discover(1.0)
+    return core
+
+
+async def test_requests_before_discovery_are_refused_not_passed_through() -> None:
+    """The gRPC port opens before discovery ends; until then no executor is known, so a request
+    would come back untouched as if served: it gets UNAVAILABLE instead."""
     context = _servicer_context()
     with pytest.raises(_Aborted):
         await _behaviour(GatewayServicer([], 1, {}), "Post")(_request(), context)
+    code, details = context.abort.call_args.args
+    assert code == grpc.StatusCode.UNAVAILABLE
+    assert "the Flow is starting" in details
+
+
+async def test_a_failed_post_ends_the_call_with_its_code_and_names_its_class() -> None:
+    context = _servicer_context()
+    with pytest.raises(_Aborted):
+        await _behaviour(await _discovered(1), "Post")(_request(), context)
     context.set_trailing_metadata.assert_called_once_with(((ERROR_METADATA_KEY, "EndpointNotFound"),))
     code, details = context.abort.call_args.args
     assert code == grpc.StatusCode.NOT_FOUND
@@ -119,7 +137,7 @@ async def _requests(*raw: bytes) -> AsyncIterator[bytes]:
 
 async def test_a_stream_answers_a_failing_request_in_its_reply_and_goes_on() -> None:
     context = _servicer_context()
-    await _behaviour(GatewayServicer([], 2, {}), "Stream")(_requests(_request(), _request()), context)
+    await _behaviour(await _discovered(2), "Stream")(_requests(_request(), _request()), context)
     assert context.write.await_count == 2
     reply = request_pb2.DataRequest.FromString(context.write.await_args.args[0])
     assert reply.header.request_id == "r1"
@@ -130,7 +148,7 @@ async def test_a_stream_answers_a_failing_request_in_its_reply_and_goes_on() -> 
 async def test_bytes_that_are_not_a_request_end_a_stream_with_invalid_argument() -> None:
     context = _servicer_context()
     with pytest.raises(_Aborted):
-        await _behaviour(GatewayServicer([], 1, {}), "Stream")(_requests(b"\xff"), context)
+        await _behaviour(await _discovered(1), "Stream")(_requests(b"\xff"), context)
     context.set_trailing_metadata.assert_called_once_with(((ERROR_METADATA_KEY, "BadRequest"),))
     assert context.abort.call_args.args[0] == grpc.StatusCode.INVALID_ARGUMENT
 
@@ -139,7 +157,7 @@ async def test_a_stream_doc_to_no_executor_ends_with_not_found() -> None:
     context = _servicer_context()
     request = request_pb2.SingleDocumentRequest(header=request_pb2.Header(exec_endpoint="/gen"))
     with pytest.raises(_Aborted):
-        await _behaviour(GatewayServicer([], 1, {}), "StreamDoc")(request.SerializeToString(), context)
+        await _behaviour(await _discovered(1), "StreamDoc")(request.SerializeToString(), context)
     context.set_trailing_metadata.assert_called_once_with(((ERROR_METADATA_KEY, "EndpointNotFound"),))
     context.write.assert_not_called()
 

@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
@@ -27,7 +28,7 @@ from docwire.gateway.context import RequestContext
 from docwire.gateway.forwarding import forward
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.replies import error_reply, gateway_route, merge_endpoints, with_parameters, with_results
-from docwire.gateway.router import ExecutorNode, plan_route, scope_parameters
+from docwire.gateway.router import ExecutorNode, Route, plan_route, scope_parameters
 from docwire.gateway.upstream import ReplicaPool
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import BadRequest, DocwireError, EndpointNotFound, GatewayUnavailable
@@ -73,6 +74,7 @@ class GatewayServicer:
         self._prefetch = prefetch
         self._versions = versions
         self._endpoints = request_pb2.EndpointsInfo()
+        self._discovered = False
         self._draining = asyncio.Event()
 
     async def discover(self, timeout: float) -> None:
@@ -83,6 +85,7 @@ class GatewayServicer:
             for node, info in zip(self._chain, infos, strict=True)
         ]
         self._endpoints = merge_endpoints(infos)
+        self._discovered = True
 
     @property
     def endpoints_info(self) -> request_pb2.EndpointsInfo:
@@ -148,7 +151,7 @@ class GatewayServicer:
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else None
         target = header.target_executor if header.HasField("target_executor") else None
-        route = plan_route(self._chain, endpoint, target, parameters)
+        route = self._plan(endpoint, target, parameters)
         timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
         deadline = None if timeout is None else time.monotonic() + timeout
 
@@ -166,6 +169,20 @@ class GatewayServicer:
         if route.scoped:
             current = with_parameters(reply, with_results(parameters or {}, reply))
         return gateway_route(start).SerializeToString() + current
+
+    def _plan(self, endpoint: str, target: str | None, parameters: Mapping[str, Any] | None) -> Route:
+        """The request's route; refused until the executors' endpoints are known.
+
+        The gRPC port opens before discovery ends (so health checks can say NOT_SERVING
+        meanwhile); before it ends every executor looks endpoint-less, that is pass-through,
+        and a request would come back untouched as if it had been served.
+
+        Raises:
+            GatewayUnavailable: the Flow is still starting.
+        """
+        if not self._discovered:
+            raise GatewayUnavailable("the Flow is starting: its executors are not all up yet; try again shortly")
+        return plan_route(self._chain, endpoint, target, parameters)
 
     async def post(self, raw: bytes, context: RequestContext) -> bytes:
         """Post: one request, one reply.
@@ -259,7 +276,7 @@ class GatewayServicer:
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
         target = header.target_executor if header.HasField("target_executor") else None
-        route = plan_route(self._chain, endpoint, target, None)
+        route = self._plan(endpoint, target, None)
         # The executor that binds the endpoint by name, else the first whose default serves it.
         candidates = sorted(route.executors, key=lambda n: not n.binds(endpoint))
         if not candidates:
