@@ -238,3 +238,13 @@ class Grower(Executor):
     def grow(self, docs: DocList[TextDoc], **kwargs: object) -> None:
         for d in docs:
             d.text = "x" * int(d.text)
+
+
+class Chatter(Executor):
+    """A default generator endpoint: whatever the endpoint, yields each word of the document's text."""
+
+    @requests
+    async def words(self, doc: TextDoc, **kwargs: object) -> AsyncIterator[TextDoc]:
+        for word in doc.text.split():
+            await asyncio.sleep(0)
+            yield TextDoc(text=word)
