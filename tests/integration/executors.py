@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 from docarray import BaseDoc, DocList
 from docarray.typing import AnyTensor
+from pydantic import BaseModel
 
 from docwire import Executor, requests
 
@@ -248,3 +249,25 @@ class Chatter(Executor):
         for word in doc.text.split():
             await asyncio.sleep(0)
             yield TextDoc(text=word)
+
+
+class SearchParams(BaseModel):
+    """Seed 003's typed parameters: validated, with defaults."""
+
+    limit: int = 2
+    mode: str = "exact"
+
+
+class Searcher(Executor):
+    """Endpoints declaring ``parameters: SearchParams``: ``/search`` (a batch), ``/suggest`` (a generator)."""
+
+    @requests(on="/search")
+    def search(self, docs: DocList[TextDoc], parameters: SearchParams, **kwargs: object) -> None:
+        for d in docs:
+            d.text = f"{d.text} limit={parameters.limit} mode={parameters.mode}"
+
+    @requests(on="/suggest")
+    async def suggest(self, doc: TextDoc, parameters: SearchParams, **kwargs: object) -> AsyncIterator[TextDoc]:
+        for i in range(parameters.limit):
+            await asyncio.sleep(0)
+            yield TextDoc(text=f"{doc.text} {i}")

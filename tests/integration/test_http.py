@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from executors import Appender, ConcurrencyProbe, Embedder, Faulty, Grower, Strict
+from executors import Appender, ConcurrencyProbe, Embedder, Faulty, Grower, Searcher, Strict
 
 from docwire import Client, DocList, Flow
 from docwire_client import Document
@@ -31,14 +31,15 @@ LIMIT = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def broken() -> Iterator[Flow]:
-    """Schema checks first, then an executor that raises, one that sleeps on request, one that grows texts;
-    messages up to ``LIMIT``."""
+    """Schema checks first, then an executor that raises, one that sleeps on request, one that grows texts, one
+    with typed parameters; messages up to ``LIMIT``."""
     with (
         Flow(host="127.0.0.1", protocol=["http", "grpc"], max_message_size=LIMIT)
         .add(uses=Strict, name="strict")
         .add(uses=Faulty, name="faulty")
         .add(uses=ConcurrencyProbe, name="probe")
-        .add(uses=Grower, name="grower") as started
+        .add(uses=Grower, name="grower")
+        .add(uses=Searcher, name="searcher") as started
     ):
         yield started
 
@@ -189,6 +190,28 @@ def test_documents_not_fitting_the_schema_are_422_naming_the_field(broken: Flow)
     assert "data[1].count" in reply.json()["message"]
     good = _post(broken, "/strict", {"data": [{"text": "a", "count": "1"}], "targetExecutor": "strict"})
     assert good.json()["data"][0]["count"] == 2
+
+
+def test_parameters_not_fitting_their_model_are_422_naming_the_field(broken: Flow) -> None:
+    reply = _post(broken, "/search", {"data": [{"text": "q"}], "parameters": {"limit": "ten"}})
+    assert reply.status_code == 422, reply.text
+    body = reply.json()
+    assert (body["error"], body["status"]) == ("ParametersSchemaError", "INVALID_ARGUMENT")
+    assert body["message"].endswith(
+        "the parameters do not fit SearchParams of endpoint '/search': "
+        "parameters.limit: Input should be a valid integer, unable to parse string as an integer (got 'ten')"
+    )
+    good = _post(broken, "/search", {"data": [{"text": "q"}], "parameters": {"limit": 5}})
+    assert good.json()["data"][0]["text"] == "q limit=5 mode=exact"
+
+
+def test_stream_parameters_not_fitting_their_model_are_422(broken: Flow) -> None:
+    reply = httpx.get(_url(broken, "/suggest"), params={"text": "s", "parameters.limit": "ten"}, timeout=30)
+    assert reply.status_code == 422, reply.text
+    assert "parameters.limit: Input should be a valid integer" in reply.json()["message"]
+    good = httpx.get(_url(broken, "/suggest"), params={"text": "s", "parameters.limit": "1"}, timeout=30)
+    assert good.status_code == 200
+    assert '"text":"s 0"' in good.text
 
 
 def test_executor_error_is_500_with_the_exception(broken: Flow) -> None:

@@ -2,8 +2,8 @@
 
 Every transport that is not gRPC (HTTP, WebSocket) maps errors through this module
 and nowhere else. The HTTP codes follow grpc-gateway's table
-(``runtime/errors.go: HTTPStatusFromCode``), with two additions: documents that do
-not fit an endpoint's schema answer 422, as JSON APIs usually do, and a message over
+(``runtime/errors.go: HTTPStatusFromCode``), with two additions: documents or parameters
+that do not fit an endpoint's schema answer 422, as JSON APIs usually do, and a message over
 the size limit answers 413 (grpc-gateway's 429 for RESOURCE_EXHAUSTED means a quota,
 and docwire raises that code only for ``MessageTooLarge``).
 
@@ -22,7 +22,7 @@ from http import HTTPStatus
 
 import grpc
 
-from docwire_contract.errors import DocumentSchemaError, DocwireError, MessageTooLarge
+from docwire_contract.errors import DocumentSchemaError, DocwireError, MessageTooLarge, ParametersSchemaError
 
 __all__ = [
     "APPLICATION_CLOSE_BASE",
@@ -57,6 +57,7 @@ _HTTP_BY_CODE: dict[grpc.StatusCode, int] = {
 #: Errors whose HTTP status is more precise than their gRPC code's.
 _HTTP_BY_ERROR: dict[type[DocwireError], int] = {
     DocumentSchemaError: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ParametersSchemaError: HTTPStatus.UNPROCESSABLE_ENTITY,
     MessageTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
 }
 
