@@ -271,3 +271,12 @@ class Searcher(Executor):
         for i in range(parameters.limit):
             await asyncio.sleep(0)
             yield TextDoc(text=f"{doc.text} {i}")
+
+
+class IndexSearch(Executor):
+    """Seed 002's executor: ``/index`` and ``/search`` (the Flow's endpoints), appending its name to each text."""
+
+    @requests(on=["/index", "/search"])
+    async def append(self, docs: DocList[TextDoc], **kwargs: object) -> None:
+        for d in docs:
+            d.text += f"[{self.runtime_args.name}]"
