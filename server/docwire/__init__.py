@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         ExecutorUnavailable,
         GatewayUnavailable,
         MessageTooLarge,
+        ParametersSchemaError,
         RequestTimeout,
         Response,
     )
@@ -56,6 +57,7 @@ _LOCATIONS = {
             "ExecutorUnavailable",
             "GatewayUnavailable",
             "MessageTooLarge",
+            "ParametersSchemaError",
             "RequestTimeout",
             "Response",
         )
@@ -85,6 +87,7 @@ __all__ = [
     "Flow",
     "GatewayUnavailable",
     "MessageTooLarge",
+    "ParametersSchemaError",
     "RequestTimeout",
     "Response",
     "StartupError",

@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
 from docwire.orchestration.flow import Flow
 from docwire.orchestration.process import StartupError
@@ -25,7 +26,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.config == EMBED_SERVICE:
         flow = _embed_flow(args)
     else:
-        flow = Flow.load_config(args.config)
+        try:
+            flow = Flow.load_config(args.config)
+        except (OSError, ValueError) as exc:  # UnsupportedConfig names every key docwire does not support
+            Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            return 2
         if args.port is not None:
             flow = Flow.from_config(dataclasses.replace(flow.config, port=_ports(args.port)), flow.executors)
     try:

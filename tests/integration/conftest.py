@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from executors import Appender, DocAdder, Embedder, Faulty, Streamer, Strict
+from executors import Appender, DocAdder, Embedder, Faulty, Searcher, Streamer, Strict
 from test_tls import Pki, make_pki
 from web_images import ConnectProxy, ImageServer, environment, png_bytes
 
@@ -39,12 +39,13 @@ def adders() -> Iterator[Flow]:
 
 @pytest.fixture(scope="module")
 def faulty() -> Iterator[Flow]:
-    """Executors that raise, die, and check schemas; two Faulty replicas."""
+    """Executors that raise, die, and check document and parameter schemas; two Faulty replicas."""
     flow = (
         Flow(host="127.0.0.1", max_message_size=1024 * 1024)
         .add(uses=Faulty, name="faulty", replicas=2)
         .add(uses=Strict, name="strict")
         .add(uses=Streamer, name="streamer")
+        .add(uses=Searcher, name="searcher")
     )
     with flow:
         yield flow

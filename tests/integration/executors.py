@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 from docarray import BaseDoc, DocList
 from docarray.typing import AnyTensor
+from pydantic import BaseModel
 
 from docwire import Executor, requests
 
@@ -238,3 +239,44 @@ class Grower(Executor):
     def grow(self, docs: DocList[TextDoc], **kwargs: object) -> None:
         for d in docs:
             d.text = "x" * int(d.text)
+
+
+class Chatter(Executor):
+    """A default generator endpoint: whatever the endpoint, yields each word of the document's text."""
+
+    @requests
+    async def words(self, doc: TextDoc, **kwargs: object) -> AsyncIterator[TextDoc]:
+        for word in doc.text.split():
+            await asyncio.sleep(0)
+            yield TextDoc(text=word)
+
+
+class SearchParams(BaseModel):
+    """Seed 003's typed parameters: validated, with defaults."""
+
+    limit: int = 2
+    mode: str = "exact"
+
+
+class Searcher(Executor):
+    """Endpoints declaring ``parameters: SearchParams``: ``/search`` (a batch), ``/suggest`` (a generator)."""
+
+    @requests(on="/search")
+    def search(self, docs: DocList[TextDoc], parameters: SearchParams, **kwargs: object) -> None:
+        for d in docs:
+            d.text = f"{d.text} limit={parameters.limit} mode={parameters.mode}"
+
+    @requests(on="/suggest")
+    async def suggest(self, doc: TextDoc, parameters: SearchParams, **kwargs: object) -> AsyncIterator[TextDoc]:
+        for i in range(parameters.limit):
+            await asyncio.sleep(0)
+            yield TextDoc(text=f"{doc.text} {i}")
+
+
+class IndexSearch(Executor):
+    """Seed 002's executor: ``/index`` and ``/search`` (the Flow's endpoints), appending its name to each text."""
+
+    @requests(on=["/index", "/search"])
+    async def append(self, docs: DocList[TextDoc], **kwargs: object) -> None:
+        for d in docs:
+            d.text += f"[{self.runtime_args.name}]"

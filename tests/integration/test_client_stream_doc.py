@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from client_scenarios import Served, protocols, serve
-from executors import Countdown, TextDoc
+from executors import Chatter, Countdown, TextDoc
 
 from docwire import AsyncClient, Client, EndpointNotFound, ExecutorError, GatewayUnavailable
 
@@ -78,3 +78,17 @@ def test_sync_stream_doc_unknown_endpoint_and_closed_port(served: Served) -> Non
         pytest.raises(GatewayUnavailable, match=f"127.0.0.1:{port}"),
     ):
         list(client.stream_doc(on="/countdown", inputs=TextDoc()))
+
+
+@pytest.fixture(scope="module", params=protocols())
+def chatter(request: pytest.FixtureRequest) -> Iterator[Served]:
+    with serve(request.param, lambda flow: flow.add(uses=Chatter, name="chatter")) as served:
+        yield served
+
+
+@pytest.mark.parametrize("on", ["/default", "/words", "/any/name"])
+def test_stream_doc_from_a_default_generator_on_any_endpoint(chatter: Served, on: str) -> None:
+    """A bare ``@requests`` generator serves every endpoint on every transport; over HTTP, where the gateway routes
+    only discovered names by path, the client streams an undiscovered one from ``/default``, as the incumbent's does."""
+    docs = chatter.client().stream_doc(on=on, inputs=TextDoc(text="one two three"), return_type=TextDoc)
+    assert [d.text for d in docs] == ["one", "two", "three"]

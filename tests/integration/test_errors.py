@@ -24,6 +24,7 @@ from docwire import (
     Flow,
     GatewayUnavailable,
     MessageTooLarge,
+    ParametersSchemaError,
     StartupError,
 )
 from docwire_contract.methods import GatewayMethods
@@ -55,6 +56,35 @@ def test_documents_not_fitting_the_schema_name_the_field(faulty: Flow, client_of
         client.post("/strict", DocList[TextDoc]([TextDoc(text="no count")]), target_executor="strict")
     assert isinstance(caught.value, BadRequest)
     assert ok_texts(client) == ["ok"]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_parameters_not_fitting_their_model_are_bad_requests_naming_the_field(
+    faulty: Flow, client_of: MakeClient, stream: bool
+) -> None:
+    """Seed 003's ``parameters: MyModel``: validated before the method runs, so a bad value is the caller's error
+    (INVALID_ARGUMENT) naming each field, not an exception of the executor's; the executor keeps serving."""
+    client = client_of(faulty)
+    with pytest.raises(ParametersSchemaError) as caught:
+        client.post("/search", TextDoc(text="q"), parameters={"limit": "ten", "mode": ["a"]}, stream=stream)
+    assert isinstance(caught.value, BadRequest)
+    assert caught.value.grpc_code == grpc.StatusCode.INVALID_ARGUMENT
+    message = str(caught.value)
+    assert "executor 'searcher'" in message
+    assert "the parameters do not fit SearchParams of endpoint '/search'" in message
+    assert (
+        "parameters.limit: Input should be a valid integer, unable to parse string as an integer (got 'ten')" in message
+    )
+    assert "parameters.mode: Input should be a valid string (got ['a'])" in message
+    good = client.post("/search", TextDoc(text="q"), parameters={"limit": "3"}, return_type=DocList[TextDoc])
+    assert good.text == ["q limit=3 mode=exact"]
+
+
+def test_stream_doc_parameters_not_fitting_their_model(faulty: Flow, client_of: MakeClient) -> None:
+    client = client_of(faulty)
+    with pytest.raises(ParametersSchemaError, match=r"parameters\.limit: Input should be a valid integer"):
+        list(client.stream_doc("/suggest", TextDoc(text="s"), parameters={"limit": "many"}))
+    assert [d.text for d in client.stream_doc("/suggest", TextDoc(text="s"), return_type=TextDoc)] == ["s 0", "s 1"]
 
 
 def test_executor_exception_comes_back_in_the_reply_and_the_executor_keeps_serving(

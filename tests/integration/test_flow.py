@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, cast
 
+import httpx
 import numpy as np
 import pytest
 from executors import EmbeddedDoc, Streamer, TextDoc
@@ -113,3 +121,127 @@ def test_generator_endpoint_streams_documents() -> None:
         # post() on a generator endpoint collects what it yields.
         assert dep.post("/hello", TextDoc(text="x"), return_type=TextDoc).text == ["x 0", "x 1", "x 2"]
         client.close()
+
+
+#: An incumbent's Flow, as its users write it: executor YAML with metas.py_modules, uses_with over its with,
+#: an inline uses, replicas, and an upper-case protocol name.
+JINA_FLOW = {
+    "flow.yml": """\
+        jtype: Flow
+        version: '1'
+        with:
+          protocol: [GRPC, http]
+          port: [0, 0]
+          host: 127.0.0.1
+        executors:
+          - name: greeter
+            uses: greeter.yml
+            replicas: 2
+            uses_with: {greeting: hello}
+          - uses:
+              jtype: Shouter
+              metas: {py_modules: [jina_style.py]}
+    """,
+    "greeter.yml": """\
+        jtype: Greeter
+        with: {greeting: hi, punctuation: "!"}
+        metas:
+          py_modules:
+            - jina_style.py
+    """,
+    "jina_style.py": """\
+        from docarray import BaseDoc, DocList
+        from docwire import Executor, requests
+
+        class Text(BaseDoc):
+            text: str = ""
+
+        class Greeter(Executor):
+            def __init__(self, greeting: str, punctuation: str, **kwargs):
+                super().__init__(**kwargs)
+                self.suffix = greeting + punctuation
+
+            @requests(on="/greet")
+            def greet(self, docs: DocList[Text], **kwargs):
+                for doc in docs:
+                    doc.text = f"{doc.text} {self.suffix}"
+
+        class Shouter(Executor):
+            @requests
+            def shout(self, docs: DocList[Text], **kwargs):
+                for doc in docs:
+                    doc.text = doc.text.upper()
+    """,
+}
+
+URIS = re.compile(r"URI\s+(grpc|http)://127\.0\.0\.1:(\d+)")
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text))
+    return folder / "flow.yml"
+
+
+def _serve(flow_yml: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    command = [sys.executable, "-m", "docwire.cli", "serve", str(flow_yml)]
+    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_cli_serves_an_incumbent_flow_yaml_unchanged(tmp_path: Path) -> None:
+    server = _serve(_write(tmp_path, JINA_FLOW))
+    try:
+        assert server.stderr is not None
+        ports: dict[str, int] = {}
+        for _ in range(200):  # bounded: the banner comes within a few dozen lines
+            line = server.stderr.readline()
+            if not line or len(ports) == 2:
+                break
+            if match := URIS.search(line):
+                ports[match.group(1)] = int(match.group(2))
+        assert set(ports) == {"grpc", "http"}, "docwire serve printed no addresses"
+        with Client(host=f"grpc://127.0.0.1:{ports['grpc']}") as client:
+            docs = client.post("/greet", [TextDoc(text="a"), TextDoc(text="b")], return_type=TextDoc, request_size=1)
+        assert sorted(docs.text) == ["A HELLO!", "B HELLO!"]
+        reply = httpx.post(f"http://127.0.0.1:{ports['http']}/greet", json={"data": [{"text": "c"}]}, timeout=30)
+        assert reply.json()["data"][0]["text"] == "C HELLO!"
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+        if server.stderr is not None:
+            server.stderr.close()
+
+
+def test_cli_refuses_unsupported_keys_naming_each_and_starts_nothing(tmp_path: Path) -> None:
+    files = {
+        **JINA_FLOW,
+        "flow.yml": """\
+            jtype: Flow
+            executors:
+              - name: greeter
+                uses: greeter.yml
+                shards: 2
+                needs: gateway
+              - uses: {jtype: Shouter, metas: {py_modules: [jina_style.py]}}
+                monitoring: true
+        """,
+        "greeter.yml": "jtype: Greeter\nmetas: {py_modules: [jina_style.py]}\nrequests: {/greet: greet}\n",
+    }
+    flow_yml = _write(tmp_path, files)
+    run = subprocess.run(
+        [sys.executable, "-m", "docwire.cli", "serve", str(flow_yml)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith(f"error: {flow_yml}: docwire does not support these keys, so nothing is started:\n")
+    assert "\n  - executor 'greeter' (executors[0]): shards, needs (supported in an executor: " in run.stderr
+    assert "\n  - greeter.yml (the YAML of executor 'greeter'): requests (supported in an executor YAML: " in run.stderr
+    assert "\n  - executor 'executor1' (executors[1]): monitoring (supported in an executor: " in run.stderr
+    assert "Traceback" not in run.stderr
+    assert "Flow is ready" not in run.stderr

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from executors import Appender, ConcurrencyProbe, Embedder, Faulty, Strict
+from executors import Appender, ConcurrencyProbe, Embedder, Faulty, Grower, Searcher, Strict
 
 from docwire import Client, DocList, Flow
 from docwire_client import Document
@@ -25,14 +25,21 @@ def flow() -> Iterator[Flow]:
         yield started
 
 
+#: The message size limit of the ``broken`` Flow.
+LIMIT = 1024 * 1024
+
+
 @pytest.fixture(scope="module")
 def broken() -> Iterator[Flow]:
-    """Schema checks first, then an executor that raises, then one that sleeps on request."""
+    """Schema checks first, then an executor that raises, one that sleeps on request, one that grows texts, one
+    with typed parameters; messages up to ``LIMIT``."""
     with (
-        Flow(host="127.0.0.1", protocol=["http", "grpc"])
+        Flow(host="127.0.0.1", protocol=["http", "grpc"], max_message_size=LIMIT)
         .add(uses=Strict, name="strict")
         .add(uses=Faulty, name="faulty")
-        .add(uses=ConcurrencyProbe, name="probe") as started
+        .add(uses=ConcurrencyProbe, name="probe")
+        .add(uses=Grower, name="grower")
+        .add(uses=Searcher, name="searcher") as started
     ):
         yield started
 
@@ -132,12 +139,41 @@ def test_malformed_json_is_400_with_the_position(flow: Flow) -> None:
     assert "line 1 column 11" in reply.json()["message"]
 
 
-def test_unknown_route_is_404_listing_the_endpoints(flow: Flow) -> None:
-    # GET and POST /{endpoint} are routes for any endpoint (and this Flow has a default one): DELETE is none.
-    reply = httpx.delete(_url(flow, "/nowhere"))
+@pytest.mark.parametrize(
+    ("verb", "path"),
+    [("GET", "/metrics"), ("POST", "/nope/deeper"), ("DELETE", "/nowhere"), ("GET", "/stream/nope"), ("POST", "/")],
+)
+def test_unknown_path_is_404_naming_it_and_the_endpoints(flow: Flow, verb: str, path: str) -> None:
+    """The Flow has a default endpoint (Appender's bare ``@requests``): it serves ``/default`` and what is sent
+    to ``/post``, but no path it was not discovered under."""
+    reply = httpx.request(verb, _url(flow, path), json={"data": [{"text": "x"}]}, timeout=30)
+    assert reply.status_code == 404, reply.text
+    body = reply.json()
+    assert (body["error"], body["status"]) == ("EndpointNotFound", "NOT_FOUND")
+    assert body["message"] == f"no route {verb} {path}; endpoints: /default, /embed"
+    assert body["endpoints"] == ["/default", "/embed"]
+
+
+def test_discovered_endpoints_and_post_still_take_any_endpoint(flow: Flow) -> None:
+    default = _post(flow, "/default", {"data": [{"text": "d"}]})
+    assert default.status_code == 200, default.text
+    assert (default.json()["header"]["execEndpoint"], default.json()["data"][0]["text"]) == ("/default", "d[first]")
+    # /post keeps gRPC's rule: the default endpoint serves every endpoint name nothing else binds.
+    anything = _post(flow, "/post", {"data": [{"text": "p"}], "execEndpoint": "/metrics"})
+    assert anything.status_code == 200, anything.text
+    assert anything.json()["data"][0]["text"] == "p[first]"
+    streamed = httpx.get(_url(flow, "/embed"), params={"text": "s"}, timeout=30)
+    assert streamed.status_code == 200, streamed.text
+    assert "s[first]" not in streamed.text  # StreamDoc goes to the one executor binding /embed by name
+    assert '"text":"s"' in streamed.text
+
+
+def test_wrong_verb_on_a_route_names_the_verbs_it_takes(flow: Flow) -> None:
+    reply = httpx.delete(_url(flow, "/embed"))
     assert reply.status_code == 404
-    assert "no route DELETE /nowhere" in reply.json()["message"]
-    assert reply.json()["endpoints"] == ["/default", "/embed"]
+    assert reply.json()["message"] == "no route DELETE /embed; use GET or POST"
+    reply = httpx.post(_url(flow, "/dry_run"))
+    assert reply.json()["message"] == "no route POST /dry_run; use GET"
 
 
 def test_unknown_endpoint_is_404_listing_the_endpoints(broken: Flow) -> None:
@@ -154,6 +190,28 @@ def test_documents_not_fitting_the_schema_are_422_naming_the_field(broken: Flow)
     assert "data[1].count" in reply.json()["message"]
     good = _post(broken, "/strict", {"data": [{"text": "a", "count": "1"}], "targetExecutor": "strict"})
     assert good.json()["data"][0]["count"] == 2
+
+
+def test_parameters_not_fitting_their_model_are_422_naming_the_field(broken: Flow) -> None:
+    reply = _post(broken, "/search", {"data": [{"text": "q"}], "parameters": {"limit": "ten"}})
+    assert reply.status_code == 422, reply.text
+    body = reply.json()
+    assert (body["error"], body["status"]) == ("ParametersSchemaError", "INVALID_ARGUMENT")
+    assert body["message"].endswith(
+        "the parameters do not fit SearchParams of endpoint '/search': "
+        "parameters.limit: Input should be a valid integer, unable to parse string as an integer (got 'ten')"
+    )
+    good = _post(broken, "/search", {"data": [{"text": "q"}], "parameters": {"limit": 5}})
+    assert good.json()["data"][0]["text"] == "q limit=5 mode=exact"
+
+
+def test_stream_parameters_not_fitting_their_model_are_422(broken: Flow) -> None:
+    reply = httpx.get(_url(broken, "/suggest"), params={"text": "s", "parameters.limit": "ten"}, timeout=30)
+    assert reply.status_code == 422, reply.text
+    assert "parameters.limit: Input should be a valid integer" in reply.json()["message"]
+    good = httpx.get(_url(broken, "/suggest"), params={"text": "s", "parameters.limit": "1"}, timeout=30)
+    assert good.status_code == 200
+    assert '"text":"s 0"' in good.text
 
 
 def test_executor_error_is_500_with_the_exception(broken: Flow) -> None:
@@ -179,3 +237,37 @@ def test_unavailable_executor_is_503() -> None:
         reply = _post(started, "/ok", {"data": [{"text": "a"}]})
     assert reply.status_code == 503, reply.text
     assert reply.json()["status"] == "UNAVAILABLE"
+
+
+def test_a_body_over_the_limit_is_413_naming_it(broken: Flow) -> None:
+    """Refused before it is parsed, whether its length is declared or not, and read to its end so that the
+    client (which writes its whole body first) gets the answer; the connection then goes on."""
+    body = json.dumps({"data": [{"text": "x" * 2 * LIMIT}]}).encode()
+    chunks = (body[i : i + 65536] for i in range(0, len(body), 65536))
+    with httpx.Client(timeout=30) as client:
+        declared = client.post(_url(broken, "/post"), content=body, headers={"content-type": "application/json"})
+        chunked = client.post(_url(broken, "/post"), content=chunks, headers={"content-type": "application/json"})
+        after = client.post(_url(broken, "/ok"), json={"data": [{"text": "a"}], "targetExecutor": "faulty"})
+    assert declared.status_code == 413, declared.text
+    assert declared.json() == {
+        "code": 8,
+        "status": "RESOURCE_EXHAUSTED",
+        "error": "MessageTooLarge",
+        "message": f"the request body is {len(body)} bytes, over the limit of {LIMIT} bytes "
+        "(the Flow's max_message_size)",
+    }
+    assert chunked.status_code == 413, chunked.text
+    assert (
+        chunked.json()["message"]
+        == f"the request body is over the limit of {LIMIT} bytes (the Flow's max_message_size)"
+    )
+    assert after.json()["data"][0]["text"] == "ok"
+
+
+def test_a_reply_over_the_limit_is_413(broken: Flow) -> None:
+    reply = _post(broken, "/grow", {"data": [{"text": str(2 * LIMIT)}], "targetExecutor": "grower"})
+    assert reply.status_code == 413, reply.text
+    assert reply.json()["error"] == "MessageTooLarge"
+    assert re.fullmatch(
+        rf"executor 'grower' at [\d.:]+: Sent message larger than max \(\d+ vs\. {LIMIT}\)", reply.json()["message"]
+    )

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import EmbedService
-from executors import Appender
+from executors import IndexSearch
 from PIL import Image
 from test_tls import Pki, make_pki
 from web_images import png_bytes
@@ -128,8 +128,8 @@ def _embeddings(service: EmbedService, inputs: list[Any]) -> list[list[float]]:
 
 @pytest.fixture(scope="module")
 def flow() -> Iterator[Flow]:
-    """Seed 002's Flow: one executor that serves every endpoint."""
-    with Flow(host="127.0.0.1", protocol=["grpc", "http"], cors=True).add(uses=Appender, name="first") as started:
+    """Seed 002's Flow: one executor serving /index and /search, the endpoints its HTTP paths name."""
+    with Flow(host="127.0.0.1", protocol=["grpc", "http"], cors=True).add(uses=IndexSearch, name="first") as started:
         yield started
 
 

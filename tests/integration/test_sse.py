@@ -152,3 +152,39 @@ def test_post_to_a_generator_endpoint_collects_the_documents(flow: Flow) -> None
     assert reply.status_code == 200, reply.text
     assert reply.headers["content-type"].startswith("application/json")
     assert [d["text"] for d in reply.json()["data"]] == ["all 0", "all 1"]
+
+
+def test_get_with_the_document_in_the_body_streams_it(flow: Flow) -> None:
+    """The incumbent's client sends its stream_doc document as the body of a GET; query fields are added to it."""
+    reply = httpx.request(
+        "GET",
+        _url(flow, "/hello?parameters.count=2"),
+        json={"text": "in the body"},
+        headers={"accept": "text/event-stream"},
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    events = _events(reply.content)
+    assert [(name, d and d["document"]["text"]) for name, d in events] == [
+        ("update", "in the body 0"),
+        ("update", "in the body 1"),
+        ("end", None),
+    ]
+
+
+def test_get_with_the_request_in_the_body_streams_its_document(flow: Flow) -> None:
+    """A body with a ``document`` key is the whole request, as POST takes it."""
+    reply = httpx.request(
+        "GET", _url(flow, "/hello"), json={"document": {"text": "wrapped"}, "parameters": {"count": 1}}, timeout=30
+    )
+    assert reply.status_code == 200, reply.text
+    assert [(name, d and d["document"]["text"]) for name, d in _events(reply.content)] == [
+        ("update", "wrapped 0"),
+        ("end", None),
+    ]
+
+
+def test_get_with_a_body_that_is_no_object_is_400(flow: Flow) -> None:
+    reply = httpx.request("GET", _url(flow, "/hello"), json=["text"], timeout=30)
+    assert reply.status_code == 400
+    assert reply.json()["message"] == "the body must be a JSON object, not list"

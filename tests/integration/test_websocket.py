@@ -437,7 +437,9 @@ def test_one_gateway_serves_grpc_http_and_websocket(flow: Flow) -> None:
     assert flow.port == flow.ports["grpc"]
     with Client(host="127.0.0.1", port=flow.ports["grpc"]) as client:
         assert client.post("/x", [Document(text="g")], return_type=DocList[Document])[0].text == "g[first]"
-    http = httpx.post(f"http://127.0.0.1:{flow.ports['http']}/x", json={"data": [{"text": "h"}]}, timeout=30)
+    http = httpx.post(
+        f"http://127.0.0.1:{flow.ports['http']}/post", json={"data": [{"text": "h"}], "execEndpoint": "/x"}, timeout=30
+    )
     assert http.json()["data"][0]["text"] == "h[first]"
     live = httpx.get(f"http://127.0.0.1:{flow.ports['websocket']}/", timeout=30)
     assert (live.status_code, live.json()) == (200, {})

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import textwrap
 from pathlib import Path
 
 import pytest
 
-from docwire.orchestration.config import ExecutorConfig, load_flow_yaml
+from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_yaml
 from docwire.orchestration.flow import Flow
+from docwire.orchestration.yaml_schema import SUPPORTED_KEYS, Section, UnsupportedConfig
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "yaml_flow" / "flow.yml"
 
@@ -23,8 +26,11 @@ def test_example_flow_yaml() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("with: {prot: grpc}\n", "unknown Flow setting"),
-        ("executors:\n  - {name: a, replica: 2}\n", "unknown key"),
+        ("with: {prot: grpc}\n", r"with: prot \(supported in the Flow's with: cors, host, "),
+        ("executors:\n  - {name: a, replica: 2}\n", r"executor 'a' \(executors\[0\]\): replica \(supported in an"),
+        ("jtype: Deployment\n", "jtype: 'Deployment': a Flow YAML file has jtype: Flow"),
+        ("executors: {a: 1}\n", "executors: must be a list of executors, not dict"),
+        ("executors:\n  - just a name\n", r"executors\[0\]: an executor must be a mapping, not str"),
         ("- just a list\n", "mapping at the top level"),
         ("with: {protocol: carrier}\n", "is not served"),
         ("with: {protocol: [grpc, http], port: [1]}\n", "one port per protocol"),
@@ -61,3 +67,139 @@ def test_yaml_flow_serves_several_protocols_each_on_its_port(tmp_path: Path) -> 
 def test_one_port_goes_to_the_first_protocol() -> None:
     flow = Flow(protocol=["http", "grpc"], port=8080)
     assert (flow.protocol, flow.port, flow.ports) == ("http", 8080, {"http": 8080, "grpc": 0})
+
+
+def test_the_supported_keys_are_the_models_fields() -> None:
+    """The one table of supported keys and the model it fills cannot drift apart."""
+    assert {f.name for f in dataclasses.fields(FlowConfig)} == SUPPORTED_KEYS[Section.FLOW_WITH]
+    assert {f.name for f in dataclasses.fields(ExecutorConfig)} == SUPPORTED_KEYS[Section.EXECUTOR]
+
+
+def _write(folder: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text))
+    return folder / "flow.yml"
+
+
+def test_an_incumbent_flow_yaml_loads_unchanged(tmp_path: Path) -> None:
+    flow_yml = _write(
+        tmp_path,
+        {
+            "flow.yml": """\
+                jtype: Flow
+                version: '1'
+                with:
+                  protocol: [GRPC, http]
+                  port: [12345, 12346]
+                  cors: true
+                executors:
+                  - name: encoder
+                    uses: encoder.yml
+                    replicas: 2
+                    uses_with: {model: small}
+                  - name: indexer
+                    uses: Indexer
+                    py_modules: [indexer.py]
+                    workspace: ./index
+                  - uses:
+                      jtype: Ranker
+                      with: {top_k: 3}
+                      metas: {py_modules: ranker.py}
+            """,
+            "encoder.yml": """\
+                jtype: Encoder
+                with: {model: large, device: cpu}
+                metas:
+                  py_modules:
+                    - encoder.py
+            """,
+        },
+    )
+    config, executors = load_flow_yaml(flow_yml)
+    assert (config.protocols, config.ports, config.cors) == (("grpc", "http"), (12345, 12346), True)
+    encoder, indexer, ranker = executors
+    assert (encoder.name, encoder.uses, encoder.replicas) == ("encoder", "Encoder", 2)
+    assert encoder.uses_with == {"model": "small", "device": "cpu"}  # the Flow's uses_with wins over the YAML's with
+    assert encoder.py_modules == (str(tmp_path / "encoder.py"),)
+    assert (indexer.uses, indexer.py_modules, indexer.workspace) == (
+        "Indexer",
+        (str(tmp_path / "indexer.py"),),
+        "./index",
+    )
+    assert (ranker.name, ranker.uses, ranker.uses_with) == ("executor2", "Ranker", {"top_k": 3})
+    assert ranker.py_modules == (str(tmp_path / "ranker.py"),)
+
+
+def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Path) -> None:
+    flow_yml = _write(
+        tmp_path,
+        {
+            "flow.yml": """\
+                jtype: Flow
+                gateway: {uses: MyGateway}
+                with:
+                  monitoring: true
+                  port_monitoring: 9090
+                executors:
+                  - name: encoder
+                    uses: encoder.yml
+                    shards: 2
+                    polling: ALL
+                    uses_metas: {name: x}
+                    uses_requests: {/index: encode}
+                    uses_dynamic_batching: {/index: {preferred_batch_size: 8}}
+                  - name: indexer
+                    uses: jinaai://jina-ai/SimpleIndexer
+                    needs: [encoder]
+                    when: {tags__key: {$eq: 5}}
+                    env: {A: "1"}
+                    gpus: all
+                    install_requirements: true
+                    timeout_send: 1000
+                  - name: remote
+                    external: true
+                    host: 10.0.0.2
+                    floating: true
+                    monitoring: true
+                    port_monitoring: 9091
+            """,
+            "encoder.yml": """\
+                jtype: Encoder
+                metas:
+                  py_modules: [encoder.py]
+                  description: encodes
+                requests:
+                  /index: encode
+                dynamic_batching:
+                  /index: {preferred_batch_size: 8}
+            """,
+        },
+    )
+    with pytest.raises(UnsupportedConfig) as caught:
+        load_flow_yaml(flow_yml)
+    executor_keys = "(supported in an executor: name, py_modules, replicas, uses, uses_with, workspace)"
+    assert caught.value.findings == (
+        "the top level: gateway (supported in the Flow: executors, jtype, version, with)",
+        "with: monitoring, port_monitoring (supported in the Flow's with: cors, host, max_message_bytes, port, "
+        "prefetch, protocol, ssl_certfile, ssl_keyfile, timeout_ready)",
+        f"executor 'encoder' (executors[0]): shards, polling, uses_metas, uses_requests, uses_dynamic_batching "
+        f"{executor_keys}",
+        "encoder.yml (the YAML of executor 'encoder'): requests, dynamic_batching "
+        "(supported in an executor YAML: jtype, metas, py_modules, with)",
+        "encoder.yml (the YAML of executor 'encoder'): metas.description "
+        "(supported in an executor YAML's metas: metas.py_modules)",
+        "executor 'indexer' (executors[1]): needs, when, env, gpus, install_requirements, timeout_send "
+        + executor_keys,
+        "executor 'indexer' (executors[1]): uses 'jinaai://jina-ai/SimpleIndexer': docwire runs Executor classes "
+        "from Python code ('module.Class', a class in py_modules, or an executor YAML file), not Hub or container "
+        "images or remote executors",
+        f"executor 'remote' (executors[2]): external, host, floating, monitoring, port_monitoring {executor_keys}",
+    )
+    assert str(caught.value).startswith(f"{flow_yml}: docwire does not support these keys, so nothing is started:\n")
+    assert "\n  - executor 'remote' (executors[2]): external, host" in str(caught.value)
+
+
+def test_an_executor_yaml_given_to_flow_add_is_checked_too(tmp_path: Path) -> None:
+    (tmp_path / "encoder.yml").write_text("jtype: Encoder\nrequests: {/index: encode}\n")
+    with pytest.raises(UnsupportedConfig, match=r"encoder.yml: requests \(supported in an executor YAML"):
+        Flow().add(uses=str(tmp_path / "encoder.yml"))

@@ -18,6 +18,7 @@ from docwire_contract.errors import (
     ExecutorUnavailable,
     GatewayUnavailable,
     MessageTooLarge,
+    ParametersSchemaError,
     RequestTimeout,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "ExecutorUnavailable",
     "GatewayUnavailable",
     "MessageTooLarge",
+    "ParametersSchemaError",
     "RequestTimeout",
     "Response",
     "Target",

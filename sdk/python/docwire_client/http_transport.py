@@ -10,7 +10,8 @@ The same ``Transport`` as ``GrpcTransport``, so ``AsyncClient`` drives either on
 - a reply carrying an executor's error (HTTP 500 with the whole reply) is a reply, for the callbacks;
   any other non-2xx answer raises the DocwireError its JSON body names (``errors.error_from_http``);
 - connection errors are retried like gRPC's UNAVAILABLE (same ``RetryPolicy``);
-- ``stream_doc`` reads the server-sent events of ``POST /{endpoint}`` (``Accept: text/event-stream``).
+- ``stream_doc`` reads the server-sent events of ``POST /{endpoint}`` (``Accept: text/event-stream``), or of
+  ``POST /default`` for an endpoint only an executor's default serves (the gateway routes discovered names only).
 
 Options with no HTTP meaning: ``compression`` is ignored (the server does not decode compressed request
 bodies); ``metadata`` travels as HTTP headers, which the gateway hands to executors as their metadata.
@@ -40,6 +41,7 @@ from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.target import Target
 from docwire_client.transport import Transport
+from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import DocwireError, GatewayUnavailable, RequestTimeout, error_from_http
 from docwire_contract.v1 import request_pb2
 
@@ -185,43 +187,49 @@ class HttpTransport(Transport):
         if parameters:
             body["parameters"] = dict(parameters)
         raw = orjson.dumps(body, default=_json_default)
+        path = "/" + on.lstrip("/")
         try:
-            async with self.client.stream(
-                "POST",
-                "/" + on.lstrip("/"),
-                content=raw,
-                headers={
-                    "accept": "text/event-stream",
-                    "content-type": "application/json",
-                    **self._headers(headers),
-                },
-                timeout=httpx.Timeout(timeout, connect=10.0),
-            ) as reply:
-                if reply.status_code >= 400:
-                    await reply.aread()
-                    body = _json_body(reply)
-                    if isinstance(body, dict) and "header" in body:  # the executor failed before its first document
-                        failed = _header_message(body["header"], request_pb2.Header())
-                        raise Response(request_pb2.DataRequest(header=failed), doc_type).error()
-                    raise error_from_http(reply.status_code, body)
-                events = _events(reply.aiter_lines())
-                async with contextlib.aclosing(events):  # an early stop closes the line reader too
-                    async for event, data in events:
-                        if event == "end":
-                            return
-                        if event == "error":
-                            failure = orjson.loads(data)
-                            if "header" in failure:  # an executor's exception, with its status
-                                failed = _header_message(failure["header"], request_pb2.Header())
-                                raise Response(request_pb2.DataRequest(header=failed), doc_type).error()
-                            raise error_from_http(500, failure)
-                        if event != "update":
+            for _ in range(2):  # the endpoint's own path, then /default's when only a default serves it
+                async with self.client.stream(
+                    "POST",
+                    path,
+                    content=raw,
+                    headers={
+                        "accept": "text/event-stream",
+                        "content-type": "application/json",
+                        **self._headers(headers),
+                    },
+                    timeout=httpx.Timeout(timeout, connect=10.0),
+                ) as reply:
+                    if reply.status_code >= 400:
+                        await reply.aread()
+                        body = _json_body(reply)
+                        if reply.status_code == 404 and (fallback := _default_path(on, path, body)) is not None:
+                            path = fallback
                             continue
-                        item = orjson.loads(data)
-                        header = _header_message(item.get("header", {}), request_pb2.Header())
-                        if header.status.code != request_pb2.Status.CODE_SUCCESS:
-                            raise Response(request_pb2.DataRequest(header=header), doc_type).error()
-                        yield doc_type.model_validate(item.get("document", {}))
+                        if isinstance(body, dict) and "header" in body:  # the executor failed before its first document
+                            failed = _header_message(body["header"], request_pb2.Header())
+                            raise Response(request_pb2.DataRequest(header=failed), doc_type).error()
+                        raise error_from_http(reply.status_code, body)
+                    events = _events(reply.aiter_lines())
+                    async with contextlib.aclosing(events):  # an early stop closes the line reader too
+                        async for event, data in events:
+                            if event == "end":
+                                return
+                            if event == "error":
+                                failure = orjson.loads(data)
+                                if "header" in failure:  # an executor's exception, with its status
+                                    failed = _header_message(failure["header"], request_pb2.Header())
+                                    raise Response(request_pb2.DataRequest(header=failed), doc_type).error()
+                                raise error_from_http(500, failure)
+                            if event != "update":
+                                continue
+                            item = orjson.loads(data)
+                            header = _header_message(item.get("header", {}), request_pb2.Header())
+                            if header.status.code != request_pb2.Status.CODE_SUCCESS:
+                                raise Response(request_pb2.DataRequest(header=header), doc_type).error()
+                            yield doc_type.model_validate(item.get("document", {}))
+                    return  # the stream ended without its end event: nothing more comes
         except httpx.TimeoutException as exc:
             raise _timeout(exc) from None
         except httpx.HTTPError as exc:
@@ -280,6 +288,20 @@ class HttpTransport(Transport):
 
 def _timeout(exc: Exception) -> DocwireError:
     return RequestTimeout(f"no answer in time: {exc}")
+
+
+def _default_path(on: str, path: str, refusal: Any) -> str | None:
+    """Where to stream ``on`` from after the gateway answered ``path`` with 404: ``/default`` when the
+    endpoints the refusal lists do not include ``on`` but include a default one, else None.
+
+    An executor's default (a bare ``@requests``) serves every endpoint, but the gateway routes by
+    path only the endpoints it discovered, as the incumbent does; its client sends such calls to
+    ``/default``, and so does this one, so that ``stream_doc`` serves the same names as over gRPC.
+    """
+    endpoints = refusal.get("endpoints") if isinstance(refusal, dict) else None
+    if path == DEFAULT_ENDPOINT or not isinstance(endpoints, list) or DEFAULT_ENDPOINT not in endpoints:
+        return None
+    return None if normalize_endpoint(on) in endpoints else DEFAULT_ENDPOINT
 
 
 def _json_body(reply: httpx.Response) -> Any:

@@ -20,6 +20,7 @@ __all__ = [
     "ExecutorUnavailable",
     "GatewayUnavailable",
     "MessageTooLarge",
+    "ParametersSchemaError",
     "RequestTimeout",
     "ended_while_sending",
     "error_from_call_status",
@@ -45,6 +46,11 @@ class BadRequest(DocwireError):
 
 class DocumentSchemaError(BadRequest):
     """Documents do not fit the schema the endpoint declares; the message names the field."""
+
+
+class ParametersSchemaError(BadRequest):
+    """Parameters do not fit the pydantic model the endpoint declares; the message names each field
+    (``parameters.limit``)."""
 
 
 class EndpointNotFound(DocwireError):
@@ -121,6 +127,7 @@ _BY_NAME: dict[str, type[DocwireError]] = {
         ExecutorUnavailable,
         GatewayUnavailable,
         MessageTooLarge,
+        ParametersSchemaError,
         RequestTimeout,
     )
 }

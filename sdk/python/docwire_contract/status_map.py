@@ -2,8 +2,10 @@
 
 Every transport that is not gRPC (HTTP, WebSocket) maps errors through this module
 and nowhere else. The HTTP codes follow grpc-gateway's table
-(``runtime/errors.go: HTTPStatusFromCode``), with one addition: documents that do
-not fit an endpoint's schema answer 422, as JSON APIs usually do.
+(``runtime/errors.go: HTTPStatusFromCode``), with two additions: documents or parameters
+that do not fit an endpoint's schema answer 422, as JSON APIs usually do, and a message over
+the size limit answers 413 (grpc-gateway's 429 for RESOURCE_EXHAUSTED means a quota,
+and docwire raises that code only for ``MessageTooLarge``).
 
 A WebSocket closes with RFC 6455's code where one means the same as the gRPC code
 (1000 OK, 1008 PERMISSION_DENIED, 1009 RESOURCE_EXHAUSTED, 1011 INTERNAL, 1013
@@ -20,7 +22,7 @@ from http import HTTPStatus
 
 import grpc
 
-from docwire_contract.errors import DocumentSchemaError, DocwireError
+from docwire_contract.errors import DocumentSchemaError, DocwireError, MessageTooLarge, ParametersSchemaError
 
 __all__ = [
     "APPLICATION_CLOSE_BASE",
@@ -55,6 +57,8 @@ _HTTP_BY_CODE: dict[grpc.StatusCode, int] = {
 #: Errors whose HTTP status is more precise than their gRPC code's.
 _HTTP_BY_ERROR: dict[type[DocwireError], int] = {
     DocumentSchemaError: HTTPStatus.UNPROCESSABLE_ENTITY,
+    ParametersSchemaError: HTTPStatus.UNPROCESSABLE_ENTITY,
+    MessageTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
 }
 
 #: gRPC status code -> RFC 6455 close code, where one means the same.

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from docarray import BaseDoc, DocList
+from pydantic import BaseModel
 
 from docwire.executor.base import BoundEndpoint
 from docwire.executor.base import Executor as DocwireExecutor
 from docwire.executor.sync_runner import SyncRunner
 from docwire_contract.doc_types import doclist_of
 
-__all__ = ["Outcome", "run_endpoint", "stream_endpoint"]
+__all__ = ["Outcome", "Parameters", "run_endpoint", "stream_endpoint"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +33,17 @@ class Outcome:
     result: dict[str, Any] | None = None
 
 
+#: What a method receives as ``parameters``: a dict, or the pydantic model it declares.
+Parameters = Mapping[str, Any] | BaseModel
+
+
 def _arguments(
-    bound: BoundEndpoint, data: Mapping[str, Any], parameters: dict[str, Any], metadata: Mapping[str, str] | None
+    bound: BoundEndpoint, data: Mapping[str, Any], parameters: Parameters, metadata: Mapping[str, str] | None
 ) -> dict[str, Any]:
     sig = bound.signature
     params: Any = parameters
-    if sig.parameters_model is not None:
-        params = sig.parameters_model.model_validate(parameters)
+    if sig.parameters_model is not None and not isinstance(parameters, sig.parameters_model):
+        params = sig.parameters_model.model_validate(parameters)  # a caller that did not validate them first
     offered = {
         "parameters": params,
         "metadata": dict(metadata or {}),  # the client's call headers, e.g. authorization
@@ -85,13 +90,15 @@ async def run_endpoint(
     executor: DocwireExecutor,
     bound: BoundEndpoint,
     docs: DocList[Any],
-    parameters: dict[str, Any],
+    parameters: Parameters,
     pool: Pool = None,
     metadata: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Runs a batch endpoint (``docs``) or a single-document one (``doc``, once per document).
 
-    Sync methods run on ``pool`` (the event loop's default executor when None).
+    Sync methods run on ``pool`` (the event loop's default executor when None). ``parameters`` are
+    validated into the model the method declares, if not already (the worker does it first, see
+    ``docwire.runtime.parameters``).
     ``metadata`` (the caller's headers) is offered to the method as ``metadata``.
     """
     sig = bound.signature
@@ -120,7 +127,7 @@ async def stream_endpoint(
     executor: DocwireExecutor,
     bound: BoundEndpoint,
     doc: BaseDoc,
-    parameters: dict[str, Any],
+    parameters: Parameters,
     pool: Pool = None,
     metadata: Mapping[str, str] | None = None,
 ) -> AsyncIterator[BaseDoc]:

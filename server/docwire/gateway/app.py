@@ -77,6 +77,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             ssl_certfile=spec.ssl_certfile,
             ssl_keyfile=spec.ssl_keyfile,
             cors_origins=spec.cors_origins,
+            max_body_bytes=spec.max_message_bytes,
         )
     if "websocket" in wanted:
         websocket_gateway = WebSocketGateway(servicer, allowed_origins=spec.cors_origins)
@@ -88,6 +89,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             ssl_keyfile=spec.ssl_keyfile,
             cors_origins=spec.cors_origins,
             ws_max_size=spec.max_message_bytes,
+            max_body_bytes=spec.max_message_bytes,
         )
     if grpc_server is not None:
         await grpc_server.set_serving(True)

@@ -1,8 +1,10 @@
 """The model of a Flow: what the Python API (``Flow().add(...)``) and a YAML file both describe.
 
-YAML spelling::
+YAML spelling (the incumbent's, read unchanged; what docwire does not support is refused, see
+``yaml_schema``)::
 
     jtype: Flow            # optional
+    version: "1"           # optional, read and ignored
     with:                  # the Flow's own settings
       port: 12345          # or, with protocol: [grpc, http, websocket], one port each: [12345, 12346, 12347]
       ssl_certfile: cert.pem   # TLS for clients on every protocol (grpcs://, https://, wss://);
@@ -10,13 +12,14 @@ YAML spelling::
       cors: [https://app.example]  # or true for every origin (HTTP; WebSocket refuses other Origins)
     executors:
       - name: encoder
-        uses: my_package.Encoder   # or a class name + py_modules, or an executor YAML file
+        uses: my_package.Encoder   # or a class name + py_modules, an executor YAML file, or that YAML inline
         replicas: 2
         uses_with: {model: small}
         py_modules: [executors.py] # paths relative to the YAML file
 
 An executor YAML file (``uses: encoder.yml``) holds ``jtype: ClassName``, ``with:``
-(constructor arguments) and ``py_modules:``.
+(constructor arguments) and ``py_modules:`` (at the top, or under ``metas:``); ``uses_with``
+in the Flow wins over its ``with``.
 """
 
 from __future__ import annotations
@@ -28,9 +31,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from docwire.executor.base import Executor
+from docwire.orchestration.yaml_schema import (
+    SUPPORTED_KEYS,
+    ExecutorYaml,
+    Findings,
+    Section,
+    executor_yaml,
+    read_yaml,
+)
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["PROTOCOLS", "ExecutorConfig", "FlowConfig", "load_flow_yaml"]
@@ -66,19 +75,39 @@ class ExecutorConfig:
         if "__" in self.name or not self.name:
             raise ValueError(f"executor name {self.name!r} must be non-empty and must not contain '__'")
 
-    def resolved(self, base: Path | None = None) -> ExecutorConfig:
-        """This config with an executor YAML in ``uses`` read and py_modules made absolute."""
+    def resolved(self, base: Path | None = None, findings: Findings | None = None) -> ExecutorConfig:
+        """This config with an executor YAML in ``uses`` read and py_modules made absolute.
+
+        Args:
+            base: the folder relative paths start from (default: the current directory).
+            findings: collects what the executor YAML holds that docwire does not support, for the
+                caller to raise with its own; without it, this raises.
+
+        Raises:
+            UnsupportedConfig: the executor YAML holds keys docwire does not support (without ``findings``).
+            ValueError: the executor YAML is not YAML or holds no mapping.
+        """
         root = base or Path.cwd()
         modules = tuple(str((root / m).resolve()) for m in self.py_modules)
-        uses = self.uses
-        uses_with = dict(self.uses_with)
-        if isinstance(uses, str) and uses.endswith((".yml", ".yaml")):
-            path = (root / uses).resolve()
-            data = _read_yaml(path)
-            uses = data.get("jtype") or data.get("uses")
-            uses_with = {**dict(data.get("with") or {}), **uses_with}
-            modules += tuple(str((path.parent / m).resolve()) for m in data.get("py_modules") or ())
-        return dataclasses.replace(self, uses=uses, uses_with=uses_with, py_modules=modules)
+        resolved = dataclasses.replace(self, py_modules=modules)
+        if not (isinstance(self.uses, str) and self.uses.endswith((".yml", ".yaml"))):
+            return resolved
+        path = (root / self.uses).resolve()
+        own = findings or Findings(self.uses)
+        where = self.uses if findings is None else f"{self.uses} (the YAML of executor {self.name!r})"
+        read = executor_yaml(read_yaml(path), path.parent, where, own)
+        if findings is None:
+            own.raise_if_any()
+        return resolved.with_executor_yaml(read)
+
+    def with_executor_yaml(self, read: ExecutorYaml) -> ExecutorConfig:
+        """This config using what an executor YAML says: its class, its ``with`` under ``uses_with``, its modules."""
+        return dataclasses.replace(
+            self,
+            uses=read.uses,
+            uses_with={**read.uses_with, **self.uses_with},
+            py_modules=self.py_modules + read.py_modules,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,8 +168,10 @@ class FlowConfig:
         return tuple(self.port)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.protocol, str):
-            object.__setattr__(self, "protocol", tuple(self.protocol))
+        if isinstance(self.protocol, str):  # the incumbent's YAML may say GRPC or HTTP
+            object.__setattr__(self, "protocol", self.protocol.lower())
+        else:
+            object.__setattr__(self, "protocol", tuple(p.lower() if isinstance(p, str) else p for p in self.protocol))
         if not isinstance(self.port, int):
             object.__setattr__(self, "port", tuple(int(p) for p in self.port))
         unknown = [p for p in self.protocols if p not in PROTOCOLS]
@@ -192,43 +223,44 @@ class FlowConfig:
         object.__setattr__(self, "cors", tuple(self.cors))
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{path} is not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a mapping at the top level")
-    return data
-
-
-_FLOW_KEYS = {f.name for f in dataclasses.fields(FlowConfig)}
-_EXECUTOR_KEYS = {f.name for f in dataclasses.fields(ExecutorConfig)}
-
-
 def load_flow_yaml(path: str | Path) -> tuple[FlowConfig, list[ExecutorConfig]]:
     """Reads a Flow YAML file into its settings and executors (paths resolved against the file).
 
     Raises:
-        ValueError: the file is not a Flow description; the message names the bad key.
+        UnsupportedConfig: the file (or an executor YAML it names) holds keys docwire does not support;
+            the message names every one and where it is.
+        ValueError: the file is not a Flow description; the message names the bad key or value.
     """
     file = Path(path).resolve()
-    data = _read_yaml(file)
-    settings = dict(data.get("with") or {})
-    unknown = set(settings) - _FLOW_KEYS
-    if unknown:
-        raise ValueError(f"{file}: unknown Flow setting(s) {sorted(unknown)}; known: {sorted(_FLOW_KEYS)}")
+    data = read_yaml(file)
+    findings = Findings(str(path))
+    findings.keys(data, Section.FLOW, "the top level")
+    if data.get("jtype", "Flow") != "Flow":
+        findings.value("jtype", f"{data['jtype']!r}: a Flow YAML file has jtype: Flow")
+    settings = findings.mapping(data.get("with"), "with", "with")
+    findings.keys(settings, Section.FLOW_WITH, "with")
+    entries = data.get("executors") or []
+    if not isinstance(entries, list):
+        findings.value("executors", f"must be a list of executors, not {type(entries).__name__}")
+        entries = []
     executors = []
-    for index, entry in enumerate(data.get("executors") or []):
-        entry = dict(entry)
-        unknown = set(entry) - _EXECUTOR_KEYS
-        if unknown:
-            raise ValueError(
-                f"{file}: executor {index}: unknown key(s) {sorted(unknown)}; known: {sorted(_EXECUTOR_KEYS)}"
-            )
-        entry.setdefault("name", f"executor{index}")
-        entry["py_modules"] = tuple(entry.get("py_modules") or ())
-        executors.append(ExecutorConfig(**entry).resolved(file.parent))
+    for index, raw in enumerate(entries):
+        entry = findings.mapping(raw, f"executors[{index}]", "an executor")
+        name = str(entry.get("name") or f"executor{index}")
+        where = f"executor {name!r} (executors[{index}])"
+        findings.keys(entry, Section.EXECUTOR, where)
+        findings.uses(entry.get("uses"), where)
+        inline = entry.get("uses") if isinstance(entry.get("uses"), Mapping) else None
+        known = {k: v for k, v in entry.items() if k in SUPPORTED_KEYS[Section.EXECUTOR] and k != "uses"}
+        known["name"] = name
+        known["py_modules"] = tuple(entry.get("py_modules") or ())
+        config = ExecutorConfig(**known, uses=None if inline is not None else entry.get("uses"))
+        if inline is not None:
+            read = executor_yaml(inline, file.parent, f"{where} uses", findings)
+            executors.append(config.resolved(file.parent).with_executor_yaml(read))
+        else:
+            executors.append(config.resolved(file.parent, findings))
+    findings.raise_if_any()
     for key in ("ssl_certfile", "ssl_keyfile"):
         if settings.get(key) is not None:
             settings[key] = str(file.parent / Path(settings[key]).expanduser())

@@ -25,9 +25,10 @@ from google.protobuf import empty_pb2, json_format, timestamp_pb2
 from google.protobuf.message import DecodeError
 
 from docwire.executor.base import BoundEndpoint, Executor
-from docwire.executor.dispatch import Outcome, run_endpoint, stream_endpoint
+from docwire.executor.dispatch import Outcome, Parameters, run_endpoint, stream_endpoint
 from docwire.executor.docs_access import never_reads_docs, tracing
 from docwire.executor.sync_runner import SyncRunner
+from docwire.runtime.parameters import endpoint_parameters
 from docwire.runtime.status import error_status
 from docwire.transports.grpc_server import abort, call_metadata
 from docwire_contract.codec import (
@@ -42,7 +43,13 @@ from docwire_contract.codec import (
 )
 from docwire_contract.conventions import DEFAULT_ENDPOINT, DEFAULT_MAX_MESSAGE_BYTES, RESULTS_KEY, normalize_endpoint
 from docwire_contract.doc_types import doclist_of
-from docwire_contract.errors import BadRequest, DocwireError, EndpointNotFound, MessageTooLarge
+from docwire_contract.errors import (
+    BadRequest,
+    DocwireError,
+    EndpointNotFound,
+    MessageTooLarge,
+    ParametersSchemaError,
+)
 from docwire_contract.methods import EXECUTOR_SERVICE
 from docwire_contract.v1 import executor_pb2, request_pb2
 
@@ -145,7 +152,8 @@ class ExecutorServicer:
         """The serialized reply to ``request``.
 
         Raises:
-            BadRequest: the documents do not decode, or do not fit the endpoint's schema.
+            BadRequest: the documents do not decode, or do not fit the endpoint's schema; the parameters do
+                not fit its model (ParametersSchemaError).
             MessageTooLarge: the reply is over the message size limit.
         """
         route = request.routes.add(executor=self._name)
@@ -177,7 +185,8 @@ class ExecutorServicer:
             untouched = None
             docs = decode_docs(raw_docs, sig.input_type)  # BadRequest: unparsable, or not fitting the schema
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
-        user_parameters = {k: v for k, v in parameters.items() if k != RESULTS_KEY}
+        # ParametersSchemaError: the caller's error, raised before the method runs (not in the reply as the method's)
+        user_parameters = endpoint_parameters(bound, {k: v for k, v in parameters.items() if k != RESULTS_KEY})
         metadata = dict(call_metadata(context))
         try:
             if bound.signature.is_generator:
@@ -219,7 +228,7 @@ class ExecutorServicer:
         return never_reads_docs(self._executor.method(bound)) and not tracing()
 
     async def _collect_stream(
-        self, bound: BoundEndpoint, docs: DocList[Any], parameters: dict[str, Any], metadata: dict[str, str]
+        self, bound: BoundEndpoint, docs: DocList[Any], parameters: Parameters, metadata: dict[str, str]
     ) -> Outcome:
         """A generator endpoint called with a batch: every yielded document, in order."""
         produced = [
@@ -240,7 +249,12 @@ class ExecutorServicer:
             doc = decode_doc(request.document, bound.signature.input_type)
         except BadRequest as exc:
             await abort(context, exc)
-        parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
+        try:
+            parameters = endpoint_parameters(
+                bound, json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
+            )
+        except ParametersSchemaError as exc:
+            await abort(context, exc)
         metadata = dict(call_metadata(context))
         reply = request_pb2.SingleDocumentRequest()
         reply.header.CopyFrom(request.header)

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Container, Mapping, Sequence
 from typing import Any
 
 import uvicorn
 from google.protobuf import message_factory
-from google.protobuf.descriptor import ServiceDescriptor
+from google.protobuf.descriptor import FieldDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -33,13 +33,16 @@ from starlette.types import ASGIApp
 
 from docwire.gateway.service import GatewayServicer
 from docwire.transports import graphql, openapi
+from docwire.transports.body_limit import BodyLimit
 from docwire.transports.document_json import DocumentJson, dumps
 from docwire.transports.http_context import HttpContext
+from docwire.transports.http_errors import error_body, error_response, json_response
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, parse_json
 from docwire.transports.json_requests import json_field as _field
 from docwire.transports.json_requests import message_to_json as _message_to_json
 from docwire.transports.json_requests import set_path as _insert
 from docwire.transports.transcoding import Binding, bindings
+from docwire_contract.conventions import normalize_endpoint
 from docwire_contract.errors import (
     BadRequest,
     DocwireError,
@@ -53,10 +56,6 @@ from docwire_contract.v1 import document_pb2, request_pb2
 __all__ = ["HttpServer", "HttpTranscoder", "start_http_server"]
 
 _DOC = document_pb2.Doc.DESCRIPTOR
-
-
-def _json_response(content: Any, status: int = 200) -> Response:
-    return Response(dumps(content), status, media_type="application/json")
 
 
 class HttpTranscoder:
@@ -97,10 +96,10 @@ class HttpTranscoder:
         )
 
     async def _liveness(self, request: Request) -> Response:
-        return _json_response({})
+        return json_response({})
 
     async def _openapi(self, request: Request) -> Response:
-        return _json_response(openapi.document(self._bindings, self._endpoints(), self._version))
+        return json_response(openapi.document(self._bindings, self._endpoints(), self._version))
 
     async def _swagger(self, request: Request) -> Response:
         return HTMLResponse(openapi.swagger_page("/openapi.json"))
@@ -110,23 +109,34 @@ class HttpTranscoder:
 
     def _match(self, request: Request) -> tuple[Binding, dict[str, str]]:
         """The binding a request takes. Where rpcs share a verb and path (``POST /{endpoint}`` is Post and
-        StreamDoc), ``Accept: text/event-stream`` picks the server-streaming one, anything else the other."""
+        StreamDoc), ``Accept: text/event-stream`` picks the server-streaming one, anything else the other.
+
+        A path naming an endpoint (``/{header.exec_endpoint}``) matches only the Flow's discovered
+        endpoints, as the incumbent makes a route of each: an executor's default (a bare ``@requests``)
+        takes any endpoint sent to ``/post`` or over gRPC, but answers on no path beyond ``/default``,
+        so ``GET /metrics`` is a 404 rather than a run of the executor.
+
+        Raises:
+            EndpointNotFound: no route has this path, or none takes this verb; the message names both.
+        """
         verb, path = request.method, request.url.path
         wants_events = "text/event-stream" in request.headers.get("accept", "")
+        endpoints = self._endpoints().endpoints
         allowed = []
         found: list[tuple[Binding, dict[str, str]]] = []
         for binding in self._bindings:
             fields = binding.path.match(path)
-            if fields is None:
+            if fields is None or not _names_a_known_endpoint(fields, endpoints):
                 continue
             if binding.verb == verb:
                 found.append((binding, fields))
-            elif not binding.path.greedy:
+            else:
                 allowed.append(binding.verb)
         if found:
             return next((each for each in found if each[0].method.server_streaming == wants_events), found[0])
-        hint = f"; use {' or '.join(sorted(set(allowed)))}" if allowed else ""
-        raise EndpointNotFound(f"no route {verb} {path}{hint}")
+        if allowed:
+            raise EndpointNotFound(f"no route {verb} {path}; use {' or '.join(sorted(set(allowed)))}")
+        raise EndpointNotFound(f"no route {verb} {path}; endpoints: {', '.join(endpoints) or '(none)'}")
 
     async def _dispatch(self, request: Request) -> Response:
         try:
@@ -156,6 +166,7 @@ class HttpTranscoder:
 
     async def _decode(self, request: Request, binding: Binding, fields: Mapping[str, str]) -> Message:
         descriptor = binding.method.input_type
+        document_field = next((f for f in descriptor.fields if f.message_type is _DOC), None)
         obj: dict[str, Any] = {}
         if binding.body:
             raw = await request.body()
@@ -166,7 +177,8 @@ class HttpTranscoder:
                 obj = dict(body)
             else:
                 obj = {binding.body: body}
-        document_field = next((f for f in descriptor.fields if f.message_type is _DOC), None)
+        elif document_field is not None and (raw := await request.body()).strip():
+            obj = _document_request(parse_json(raw, "the body"), document_field)
         header_field = _field(descriptor, "header")
         header_type = header_field.message_type if header_field is not None else None
         for key, value in request.query_params.items():
@@ -183,27 +195,22 @@ class HttpTranscoder:
 
     def _error_body(self, error: DocwireError) -> dict[str, Any]:
         """The JSON an error travels as, in a response body and in an SSE ``error`` event alike."""
-        body: dict[str, Any] = {
-            "code": error.grpc_code.value[0],
-            "status": error.grpc_code.name,
-            "error": type(error).__name__,
-            "message": str(error),
-        }
+        body = error_body(error)
         if isinstance(error, EndpointNotFound):
             body["endpoints"] = list(self._endpoints().endpoints)
         return body
 
     def _error(self, error: DocwireError) -> Response:
-        return _json_response(self._error_body(error), http_status_of(error))
+        return error_response(error, self._error_body(error))
 
     def _reply(self, reply: Message) -> Response:
         """A reply as JSON; one carrying an error status (an executor's exception) gets a non-2xx status."""
         content = _message_to_json(reply)
         if not _failed(reply):
-            return _json_response(content)
+            return json_response(content)
         status = reply.header.status  # type: ignore[attr-defined]
         named = error_from_status(status.exception.name, status.description)
-        return _json_response(content, http_status_of(named) if named is not None else 500)
+        return json_response(content, http_status_of(named) if named is not None else 500)
 
     async def _events(
         self,
@@ -231,6 +238,33 @@ class HttpTranscoder:
 
 
 _END_EVENT = b"event: end\r\n\r\n"
+
+#: The request field a path names an endpoint with (``POST /{header.exec_endpoint=**}``).
+_ENDPOINT_FIELD = "header.exec_endpoint"
+
+
+def _document_request(body: Any, document: FieldDescriptor) -> dict[str, Any]:
+    """The request a body sent with a GET to a document-taking rpc (StreamDoc) stands for.
+
+    HTTP does not give a GET body a meaning, but the incumbent reads one for its streaming
+    endpoints and its client sends the document there (``GET /hello`` with ``{"text": "hi"}``).
+    A body with a ``document`` key is the request itself, as ``POST`` takes it
+    (``{"document": {...}, "parameters": {...}}``); any other object is the document alone.
+
+    Raises:
+        BadRequest: the body is not a JSON object.
+    """
+    if not isinstance(body, dict):
+        raise BadRequest(f"the body must be a JSON object, not {type(body).__name__}")
+    if document.name in body or document.json_name in body:
+        return dict(body)
+    return {document.json_name: body}
+
+
+def _names_a_known_endpoint(fields: Mapping[str, str], endpoints: Container[str]) -> bool:
+    """Whether a path's fields name no endpoint, or one of ``endpoints`` (``search`` is ``/search``)."""
+    named = fields.get(_ENDPOINT_FIELD)
+    return named is None or normalize_endpoint(named) in endpoints
 
 
 def _event(name: str, data: Any) -> bytes:
@@ -278,6 +312,7 @@ async def start_http_server(
     ssl_keyfile: str | None = None,
     cors_origins: Sequence[str] = (),
     ws_max_size: int = 16 * 1024 * 1024,
+    max_body_bytes: int | None = None,
 ) -> HttpServer:
     """Binds ``host:port`` (0: the OS chooses) and serves ``app`` there.
 
@@ -286,6 +321,7 @@ async def start_http_server(
     replies carry ``Access-Control-Allow-Origin``; empty, no CORS headers are sent.
     WebSocket routes are served by uvicorn's websockets (sans-I/O) protocol, without
     per-message compression; a message over ``ws_max_size`` bytes closes its socket with 1009.
+    A request body over ``max_body_bytes`` is refused with 413 (``BodyLimit``); None: no cap.
 
     Raises:
         OSError: the address cannot be bound.
@@ -300,9 +336,9 @@ async def start_http_server(
         raise OSError(f"cannot bind {host}:{port} for HTTP: {exc}") from exc
     sock.listen(2048)
     sock.setblocking(False)
-    served: ASGIApp = app
+    served: ASGIApp = app if max_body_bytes is None else BodyLimit(app, max_body_bytes)
     if cors_origins:
-        served = CORSMiddleware(app, allow_origins=list(cors_origins), allow_methods=["*"], allow_headers=["*"])
+        served = CORSMiddleware(served, allow_origins=list(cors_origins), allow_methods=["*"], allow_headers=["*"])
     config = uvicorn.Config(
         served,
         lifespan="off",

@@ -121,8 +121,8 @@ def message_from_json(descriptor: Descriptor, obj: dict[str, Any], documents: Do
     if header is not None and not header.request_id:
         header.request_id = uuid.uuid4().hex  # as the gRPC client does: replies and logs can name it
     endpoint = endpoint_of(message)
-    if endpoint != DEFAULT_ENDPOINT:
-        message.header.exec_endpoint = endpoint  # type: ignore[attr-defined]  # "embed" from the path is "/embed"
+    if header is not None and header.HasField("exec_endpoint"):
+        header.exec_endpoint = endpoint  # "embed" from the path is "/embed", "default" is "/default"
     for name, value in found.items():
         if descriptor.fields_by_name[name].message_type is _DOC:
             getattr(message, name).CopyFrom(documents.encode_one(value, endpoint))
