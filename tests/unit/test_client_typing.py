@@ -7,9 +7,9 @@ mypy checks this module (``tests/`` is in its ``files``): an ``assert_type`` tha
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import assert_type
 
 from docarray import BaseDoc, DocList
-from typing_extensions import assert_type
 
 from docwire_client import AsyncClient, Client, Document, Response
 from docwire_client.options import ReturnType

@@ -71,7 +71,6 @@ class Callbacks:
             callback(response)
         except Exception as exc:  # user code: report it with where it came from
             if not self.continue_on_error:
-                if hasattr(exc, "add_note"):  # Python 3.11+
-                    exc.add_note(f"raised by the {name} callback for request {response.request_id}")
+                exc.add_note(f"raised by the {name} callback for request {response.request_id}")
                 raise
             logger.exception("the %s callback raised for request %s; continuing", name, response.request_id)

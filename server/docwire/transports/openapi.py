@@ -12,7 +12,7 @@ The files come from ``fastapi-offline``, which ships the standalone builds of bo
 (Swagger UI 5, Redoc 2; it replaces ``swagger-ui-bundle``, whose Swagger UI 4 dates from
 2023). Of the packages that ship Redoc's standalone build, it is the smallest install:
 ``drf-spectacular-sidecar`` (released monthly) hard-requires Django, ``fastapi-standalone-docs``
-needs Python 3.11+ (docwire runs on 3.10), the Flask/star-openapi Redoc plugins require their
+needed Python 3.11+ when docwire still claimed 3.10, the Flask/star-openapi Redoc plugins require their
 frameworks. Its one requirement, FastAPI, is a thin layer over the Starlette and pydantic we
 already use, and is never imported: the package is found with ``importlib`` and only its
 ``static`` folder is read. Each page also carries a same-origin Content-Security-Policy, so
