@@ -21,7 +21,10 @@ SYSTEM_TOOLS := chromium:/usr/bin/chromium jq:/usr/bin/jq curl:/usr/bin/curl
 GOTOOLS := $(BIN)/grpcurl $(BIN)/grpc-health-probe
 GOOGLEAPIS := .build/googleapis/google/api
 GEN_PY := sdk/python/docwire_contract/v1
+GEN_PY_JINA := sdk/python/docwire_contract/jina
 PROTOS := $(wildcard proto/docwire/v1/*.proto)
+#: Jina's gRPC method paths, served beside docwire.v1's (messages only in Python: the gateway serves them by name).
+JINA_PROTOS := proto/jina/jina.proto
 
 .PHONY: help install jina-venv jina-lock models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
 
@@ -100,15 +103,17 @@ proto-python: proto-lint ## regenerate the Python messages, stubs and .pyi from 
 	$(PY) -m grpc_tools.protoc --descriptor_set_in=.build/proto/python.binpb \
 	  --plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
 	  --python_out=.build/proto/py --mypy_out=quiet:.build/proto/py \
-	  $(patsubst proto/docwire/%,docwire_contract/%,$(PROTOS))
+	  $(patsubst proto/docwire/%,docwire_contract/%,$(PROTOS)) $(patsubst proto/%,docwire_contract/%,$(JINA_PROTOS))
 	$(PY) -m grpc_tools.protoc --descriptor_set_in=.build/proto/python.binpb \
 	  --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
 	  --grpc_python_out=.build/proto/py --mypy_grpc_out=quiet:.build/proto/py \
 	  docwire_contract/v1/gateway.proto docwire_contract/v1/executor.proto
 	cp sdk_gen/python/__init__.py .build/proto/py/docwire_contract/v1/__init__.py
+	cp sdk_gen/python/jina_init.py .build/proto/py/docwire_contract/jina/__init__.py
 	rm -rf $(GEN_PY) && cp -r .build/proto/py/docwire_contract/v1 $(GEN_PY)
+	rm -rf $(GEN_PY_JINA) && cp -r .build/proto/py/docwire_contract/jina $(GEN_PY_JINA)
 
-GENERATED = $(GEN_PY) $(GEN_GO) $(GEN_TS)
+GENERATED = $(GEN_PY) $(GEN_PY_JINA) $(GEN_GO) $(GEN_TS)
 
 proto-check: proto ## fail when the committed generated code differs from `make proto`
 	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
