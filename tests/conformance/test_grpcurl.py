@@ -63,9 +63,28 @@ def embedding_of(doc: Message) -> np.ndarray[Any, Any]:
 # -- reflection on the gateway ---------------------------------------------------------------------------------------
 
 
+#: Jina's gRPC services (proto/jina), served beside docwire's so that jina.Client works unchanged.
+JINA_SERVICES = [
+    "jina.JinaDataRequestRPC",
+    "jina.JinaDiscoverEndpointsRPC",
+    "jina.JinaGatewayDryRunRPC",
+    "jina.JinaInfoRPC",
+    "jina.JinaRPC",
+    "jina.JinaSingleDataRequestRPC",
+    "jina.JinaSingleDocumentRequestRPC",
+]
+
+
 def test_gateway_lists_its_services_through_reflection(gateway: str) -> None:
     services = grpcurl_text(gateway, "list").split()
-    assert sorted(services) == sorted([GATEWAY_SERVICE, HEALTH_SERVICE, REFLECTION_SERVICE])
+    assert sorted(services) == sorted([GATEWAY_SERVICE, *JINA_SERVICES, HEALTH_SERVICE, REFLECTION_SERVICE])
+
+
+def test_jina_method_paths_are_described_with_docwire_messages(gateway: str) -> None:
+    described = grpcurl_text(gateway, "describe", "jina.JinaRPC")
+    assert "rpc Call ( stream .docwire.v1.DataRequest ) returns ( stream .docwire.v1.DataRequest );" in described
+    methods = grpcurl_text(gateway, "list", "jina.JinaInfoRPC").split()
+    assert methods == ["jina.JinaInfoRPC._status"]
 
 
 def test_gateway_service_lists_its_six_methods(gateway: str) -> None:

@@ -1,5 +1,5 @@
 """Server-sent events: a generator endpoint over HTTP (``GET /{endpoint}?field=value``, ``POST /{endpoint}`` with
-``Accept: text/event-stream``), framing and errors included."""
+``Accept: text/event-stream``, jina.Client's GET with the document as its body), framing and errors included."""
 
 from __future__ import annotations
 
@@ -146,6 +146,30 @@ def test_post_with_accept_event_stream_streams_the_body_document(flow: Flow) -> 
     ]
 
 
+def test_a_get_with_the_document_as_its_body_gets_bare_documents(flow: Flow) -> None:
+    """jina.Client's stream_doc: the document itself as a GET body, each event's data a bare document."""
+    reply = httpx.request(
+        "GET",
+        _url(flow, "/hello"),
+        content=json.dumps({"id": "d1", "text": "bare", "url": None}),
+        headers={"accept": "text/event-stream", "content-type": "application/json"},
+        timeout=30,
+    )
+    assert reply.status_code == 200, reply.text
+    events = _events(reply.content)
+    assert [name for name, _ in events] == ["update"] * 3 + ["end"]
+    assert [sorted(data) for _, data in events[:3]] == [["id", "text"]] * 3
+    assert [data["text"] for _, data in events[:3]] == ["bare 0", "bare 1", "bare 2"]
+    # jina's client reads each event as b"event: update\r\ndata: " (14 bytes after "event: ") + JSON
+    assert reply.content.startswith(b'event: update\r\ndata: {"')
+
+
+def test_a_get_body_that_is_not_a_document_is_a_400(flow: Flow) -> None:
+    reply = httpx.request("GET", _url(flow, "/hello"), content=b"[1, 2]", timeout=30)
+    assert reply.status_code == 400
+    assert reply.json()["message"] == "the body must be a JSON object (the document), not list"
+
+
 def test_post_to_a_generator_endpoint_collects_the_documents(flow: Flow) -> None:
     """POST /{endpoint} without ``Accept: text/event-stream`` answers JSON with every produced document."""
     reply = httpx.post(_url(flow, "/hello"), json={"data": [{"text": "all"}], "parameters": {"count": 2}}, timeout=30)
@@ -155,7 +179,8 @@ def test_post_to_a_generator_endpoint_collects_the_documents(flow: Flow) -> None
 
 
 def test_get_with_the_document_in_the_body_streams_it(flow: Flow) -> None:
-    """The incumbent's client sends its stream_doc document as the body of a GET; query fields are added to it."""
+    """The incumbent's client sends its stream_doc document as the body of a GET (query fields are added to
+    it) and reads each event's data as the bare document: that is what it gets."""
     reply = httpx.request(
         "GET",
         _url(flow, "/hello?parameters.count=2"),
@@ -165,7 +190,7 @@ def test_get_with_the_document_in_the_body_streams_it(flow: Flow) -> None:
     )
     assert reply.status_code == 200, reply.text
     events = _events(reply.content)
-    assert [(name, d and d["document"]["text"]) for name, d in events] == [
+    assert [(name, d and d["text"]) for name, d in events] == [
         ("update", "in the body 0"),
         ("update", "in the body 1"),
         ("end", None),
@@ -187,4 +212,4 @@ def test_get_with_the_request_in_the_body_streams_its_document(flow: Flow) -> No
 def test_get_with_a_body_that_is_no_object_is_400(flow: Flow) -> None:
     reply = httpx.request("GET", _url(flow, "/hello"), json=["text"], timeout=30)
     assert reply.status_code == 400
-    assert reply.json()["message"] == "the body must be a JSON object, not list"
+    assert reply.json()["message"] == "the body must be a JSON object (the document), not list"

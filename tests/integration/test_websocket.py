@@ -3,7 +3,7 @@
 Frames: ``json`` (the default) takes and answers what ``POST /post`` does, one request per text
 frame; ``bytes`` takes and answers serialized ``docwire.v1.DataRequest``s. ``{"end": true}`` (json)
 or an empty binary frame (bytes) ends the input; the server answers the rest, echoes the marker
-and closes with 1000.
+and closes with 1000 (jina.Client's ``0x00`` marker: no echo). ``/dry_run`` answers the readiness.
 """
 
 from __future__ import annotations
@@ -329,6 +329,37 @@ async def test_undecodable_bytes_get_an_error_reply_and_the_socket_goes_on(flow:
     assert failed.header.request_id == "fail"
     assert failed.header.status.exception.name == "NotImplementedError"
     assert _texts(good) == ["y[first]"]
+
+
+async def test_jinas_end_marker_closes_after_the_replies_without_an_echo(flow: Flow) -> None:
+    """jina.Client ends its input with one 0x00 byte and reads every frame it gets as a reply."""
+    async with connect(_url(flow), subprotocols=BYTES) as ws:
+        await ws.send(_data_request("j1", "/x", "one"))
+        await ws.send(_data_request("j2", "/x", "two"))
+        await ws.send(b"\x00")
+        frames: list[str | bytes] = []
+        with pytest.raises(ConnectionClosed) as closed:
+            await _read_until_closed(ws, frames)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1000, "every request is answered")
+    replies = [request_pb2.DataRequest.FromString(frame) for frame in frames if isinstance(frame, bytes)]
+    assert len(replies) == len(frames) == 2
+    assert {r.header.request_id: _texts(r) for r in replies} == {"j1": ["one[first]"], "j2": ["two[first]"]}
+
+
+@pytest.mark.parametrize("subprotocols", [BYTES, JSON])
+async def test_dry_run_socket_answers_the_readiness_then_closes(flow: Flow, subprotocols: list[Subprotocol]) -> None:
+    async with connect(_url(flow) + "dry_run", subprotocols=subprotocols) as ws:
+        frame = await ws.recv()
+        await ws.send(b"")  # what jina.Client's is_flow_ready sends
+        assert await _closed(ws) == (1000, "dry run answered")
+    if subprotocols == BYTES:
+        assert isinstance(frame, bytes)
+        status = request_pb2.Status.FromString(frame)
+        assert (status.code, status.description) == (request_pb2.Status.CODE_SUCCESS, "ready")
+    else:
+        assert isinstance(frame, str)
+        assert json.loads(frame)["description"] == "ready"
 
 
 # --- the connection ---------------------------------------------------------------------------------------

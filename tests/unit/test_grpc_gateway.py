@@ -1,4 +1,5 @@
-"""The gateway core over gRPC: the call's context as the core reads it, and its errors as call statuses (no sockets).
+"""The gateway core over gRPC: the call's context as the core reads it, its errors as call statuses, and Jina's
+method paths served by the same handlers (no sockets).
 
 The core is a GatewayServicer with no executors, so every request fails with EndpointNotFound
 without any I/O; the ServicerContext is a mock with grpc.aio's own signatures.
@@ -6,18 +7,22 @@ without any I/O; the ServicerContext is a mock with grpc.aio's own signatures.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, cast
 from unittest.mock import create_autospec
 
 import grpc
 import pytest
 
+from docwire.gateway.context import Metadata, RequestContext
 from docwire.gateway.service import GatewayServicer
-from docwire.transports.grpc_gateway import GrpcContext, gateway_handler
+from docwire.transports.grpc_gateway import GATEWAY_SERVICE_NAMES, JINA_ALIASES, GrpcContext, gateway_handler
 from docwire_contract.conventions import ERROR_METADATA_KEY
+from docwire_contract.jina import jina_pb2
 from docwire_contract.methods import GATEWAY_SERVICE
 from docwire_contract.v1 import request_pb2
+
+_PROCESS_DATA = "/jina.JinaDataRequestRPC/process_data"
 
 
 class _Aborted(Exception):
@@ -171,3 +176,104 @@ async def test_status_dry_run_and_endpoints_answer_typed_messages() -> None:
     assert dry_run.code == request_pb2.Status.CODE_SUCCESS
     assert _method(core, "Endpoints").response_serializer is request_pb2.EndpointsInfo.SerializeToString
     assert await _behaviour(core, "Endpoints")(None, context) is core.endpoints_info
+
+
+# ---------------------------------------------------------------- Jina's method paths (proto/jina)
+
+
+def _handler_at(core: GatewayServicer, path: str) -> grpc.RpcMethodHandler[Any, Any]:
+    handler = gateway_handler(core).service(_Details(path))
+    assert handler is not None, path
+    return handler
+
+
+def test_every_jina_path_is_served_by_the_gateway_service_rpc_it_names() -> None:
+    core = GatewayServicer([], 1, {})
+    handler = gateway_handler(core)
+    assert JINA_ALIASES == {
+        "/jina.JinaSingleDataRequestRPC/process_single_data": "Post",
+        "/jina.JinaSingleDocumentRequestRPC/stream_doc": "StreamDoc",
+        "/jina.JinaGatewayDryRunRPC/dry_run": "DryRun",
+        "/jina.JinaInfoRPC/_status": "Status",
+        "/jina.JinaDiscoverEndpointsRPC/endpoint_discovery": "Endpoints",
+    }
+    for path, rpc in JINA_ALIASES.items():
+        assert handler.service(_Details(path)) is handler.service(_Details(f"/{GATEWAY_SERVICE}/{rpc}"))
+    assert _handler_at(core, "/jina.JinaRPC/Call").stream_stream is not None
+    assert _handler_at(core, "/jina.JinaDataRequestRPC/process_data").unary_unary is not None
+    assert handler.service(_Details("/jina.JinaExecutorSnapshot/snapshot")) is None
+
+
+def test_reflection_and_health_list_docwire_then_jina_services() -> None:
+    assert GATEWAY_SERVICE_NAMES == (
+        GATEWAY_SERVICE,
+        "jina.JinaSingleDataRequestRPC",
+        "jina.JinaRPC",
+        "jina.JinaDataRequestRPC",
+        "jina.JinaSingleDocumentRequestRPC",
+        "jina.JinaGatewayDryRunRPC",
+        "jina.JinaDiscoverEndpointsRPC",
+        "jina.JinaInfoRPC",
+    )
+
+
+@pytest.mark.parametrize("count", [0, 2])
+async def test_process_data_refuses_a_list_of_other_than_one_request(count: int) -> None:
+    request = request_pb2.DataRequest(header=request_pb2.Header(request_id="r1"))
+    raw = jina_pb2.DataRequestList(requests=[request] * count).SerializeToString()
+    context = _servicer_context()
+    behaviour = cast(Callable[..., Awaitable[Any]], _handler_at(GatewayServicer([], 1, {}), _PROCESS_DATA).unary_unary)
+    with pytest.raises(_Aborted):
+        await behaviour(raw, context)
+    code, details = context.abort.call_args.args
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert details == f"process_data takes a list of exactly one request here, not {count}"
+
+
+async def test_process_data_posts_the_one_request() -> None:
+    raw = jina_pb2.DataRequestList(requests=[request_pb2.DataRequest.FromString(_request())]).SerializeToString()
+    context = _servicer_context()
+    behaviour = cast(Callable[..., Awaitable[Any]], _handler_at(await _discovered(1), _PROCESS_DATA).unary_unary)
+    with pytest.raises(_Aborted):
+        await behaviour(raw, context)
+    assert context.abort.call_args.args[0] == grpc.StatusCode.NOT_FOUND  # Post's EndpointNotFound: no executors
+
+
+class _RecordingCore(GatewayServicer):
+    """Records what ``stream`` was called with and answers nothing."""
+
+    def __init__(self) -> None:
+        super().__init__([], 1, {})
+        self.streams: list[tuple[Metadata, int | None, bool]] = []
+
+    async def stream(
+        self,
+        requests: AsyncIterator[bytes],
+        context: RequestContext,
+        *,
+        prefetch: int | None = None,
+        in_order: bool = False,
+    ) -> AsyncGenerator[bytes, None]:
+        self.streams.append((context.metadata(), prefetch, in_order))
+        return
+        yield b""
+
+
+@pytest.mark.parametrize(
+    ("metadata", "prefetch", "in_order"),
+    [
+        ([("__results_in_order__", "true"), ("__prefetch__", "7")], 7, True),
+        ([("__results_in_order__", "false"), ("__prefetch__", "0")], None, False),
+        ([("__prefetch__", "many")], None, False),
+        ([], None, False),
+    ],
+)
+async def test_call_reads_jinas_call_options_and_keeps_them_from_the_executors(
+    metadata: list[tuple[str, str]], prefetch: int | None, in_order: bool
+) -> None:
+    core = _RecordingCore()
+    context = _servicer_context([*metadata, ("authorization", "Bearer x")])
+    await cast(Callable[..., Awaitable[Any]], _handler_at(core, "/jina.JinaRPC/Call").stream_stream)(
+        _requests(), context
+    )
+    assert core.streams == [((("authorization", "Bearer x"),), prefetch, in_order)]

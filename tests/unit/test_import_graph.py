@@ -267,3 +267,16 @@ def test_modules_share_only_declared_names() -> None:
                 if alias.name.startswith("_") or (private_module and alias.name not in (offered or set())):
                     wrong.append(f"{name} imports {node.module}.{alias.name}")
     assert wrong == []
+
+
+def test_only_the_grpc_transport_loads_jinas_descriptors() -> None:
+    """``docwire_contract.jina`` registers the ``jina.*`` services in protobuf's default pool, where the real
+    ``jina`` package registers the same names: only the gateway process's gRPC transport may load it, never
+    the client (which a user may import beside jina while migrating)."""
+    importers = sorted(
+        module
+        for module, targets in _raw_imports(annotations=True).items()
+        if any(target == "docwire_contract.jina" or target.startswith("docwire_contract.jina.") for target in targets)
+        and not module.startswith("docwire_contract.jina")
+    )
+    assert importers == ["docwire.transports.grpc_gateway"]

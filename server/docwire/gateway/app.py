@@ -15,11 +15,10 @@ from docwire.gateway.service import GatewayServicer
 from docwire.gateway.spec import GatewaySpec
 from docwire.gateway.upstream import ReplicaPool
 from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
-from docwire.transports.grpc_gateway import gateway_handler
+from docwire.transports.grpc_gateway import GATEWAY_SERVICE_NAMES, gateway_handler
 from docwire.transports.grpc_server import GrpcServer, server_credentials, start_grpc_server
 from docwire.transports.http import HttpServer, HttpTranscoder, start_http_server
 from docwire.transports.websocket import WebSocketGateway
-from docwire_contract.methods import GATEWAY_SERVICE
 from docwire_contract.v1 import gateway_pb2
 
 __all__ = ["main"]
@@ -60,7 +59,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     if "grpc" in wanted:
         grpc_server = await start_grpc_server(
             [gateway_handler(servicer)],
-            [GATEWAY_SERVICE],
+            GATEWAY_SERVICE_NAMES,
             spec.host,
             wanted["grpc"],
             max_message_bytes=spec.max_message_bytes,

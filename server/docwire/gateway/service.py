@@ -192,8 +192,20 @@ class GatewayServicer:
         """
         return await self.handle(raw, metadata=context.metadata())
 
-    async def stream(self, requests: AsyncIterator[bytes], context: RequestContext) -> AsyncGenerator[bytes, None]:
+    async def stream(
+        self,
+        requests: AsyncIterator[bytes],
+        context: RequestContext,
+        *,
+        prefetch: int | None = None,
+        in_order: bool = False,
+    ) -> AsyncGenerator[bytes, None]:
         """Stream: handles requests concurrently, at most ``prefetch`` in flight, replies as they finish.
+
+        ``prefetch`` overrides the gateway's own for this stream; ``in_order`` holds each reply
+        back until those of the requests read before it are sent (a request waiting for its
+        turn still counts as in flight, so at most ``prefetch`` replies wait). Jina's clients
+        ask for both in their call metadata (``transports.grpc_gateway``).
 
         A request's failure comes back in its reply (``handle``). When the gateway drains
         (it is stopping), it stops reading: the requests it took in are answered, then the
@@ -204,27 +216,30 @@ class GatewayServicer:
             DocwireError: bytes that are not a request (BadRequest), or the gateway is
                 stopping (GatewayUnavailable); the call ends there.
         """
-        slots = asyncio.Semaphore(self._prefetch)
-        replies: asyncio.Queue[bytes | DocwireError | None] = asyncio.Queue()
+        slots = asyncio.Semaphore(prefetch or self._prefetch)
+        replies: asyncio.Queue[tuple[int, bytes] | DocwireError | None] = asyncio.Queue()
         in_flight: set[asyncio.Task[None]] = set()
         metadata = context.metadata()
         streams = UpstreamStreams()
         cut_short = False
 
-        async def handle_one(raw: bytes) -> None:
+        async def handle_one(raw: bytes, position: int) -> None:
             try:
-                await replies.put(await self.handle(raw, errors_in_reply=True, metadata=metadata, streams=streams))
+                reply = await self.handle(raw, errors_in_reply=True, metadata=metadata, streams=streams)
+                await replies.put((position, reply))
             except DocwireError as error:  # unparsable bytes: no request id to answer
                 await replies.put(error)
 
         async def read_requests() -> None:
             nonlocal cut_short
+            position = 0
             async for raw in requests:
                 await slots.acquire()
                 if self._draining.is_set():  # read after the drain began (a stream opened meanwhile): not forwarded
                     cut_short = True
                     return
-                task = asyncio.create_task(handle_one(raw))
+                task = asyncio.create_task(handle_one(raw, position))
+                position += 1
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
 
@@ -249,12 +264,22 @@ class GatewayServicer:
                 replies.put_nowait(None)
 
         feeder = asyncio.create_task(feed())
+        waiting: dict[int, bytes] = {}  # in_order: replies that came before their turn
+        turn = 0
         try:
             while (item := await replies.get()) is not None:
-                slots.release()
                 if isinstance(item, DocwireError):
                     raise item
-                yield item
+                position, reply = item
+                if not in_order:
+                    slots.release()
+                    yield reply
+                    continue
+                waiting[position] = reply
+                while turn in waiting:
+                    slots.release()
+                    yield waiting.pop(turn)
+                    turn += 1
             await feeder
             if cut_short:
                 raise GatewayUnavailable("the gateway is stopping; send the unanswered requests again")

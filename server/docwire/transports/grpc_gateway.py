@@ -8,42 +8,80 @@ named in trailing metadata (``abort``), here and nowhere else.
 The streaming handlers are coroutines that write each reply (grpc.aio's reader-writer
 form) rather than async generators around the core's: grpc.aio writes a generator's
 replies with the same ``write``, so wrapping costs no extra step per reply.
+
+The same method handlers are also served under Jina's method paths (``proto/jina``:
+``/jina.JinaRPC/Call`` is Stream, ``/jina.JinaSingleDataRequestRPC/process_single_data``
+is Post, ...), so Jina 3.x clients work unchanged: the messages are the same wire. Two
+have a handler of their own: ``Call`` is Stream with the call options Jina's clients send as
+metadata (``__results_in_order__``, ``__prefetch__``), and ``process_data`` is Post on a list
+of one request. The
+``jina`` descriptors are loaded here, in the gateway process, and never by the client:
+a process that also imports the real ``jina`` package would find its symbols taken.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import unquote
 
 import grpc
 from google.protobuf import empty_pb2
+from google.protobuf.message import DecodeError
 
 from docwire.gateway.context import Metadata, RequestContext
 from docwire.gateway.service import GatewayServicer
 from docwire.transports.grpc_server import abort, call_metadata
-from docwire_contract.errors import DocwireError
+from docwire_contract.errors import BadRequest, DocwireError
+from docwire_contract.jina import jina_pb2
 from docwire_contract.methods import GATEWAY_SERVICE
 from docwire_contract.v1 import request_pb2
 
-__all__ = ["GrpcContext", "gateway_handler"]
+__all__ = ["GATEWAY_SERVICE_NAMES", "JINA_ALIASES", "GrpcContext", "gateway_handler"]
 
 _Context = grpc.aio.ServicerContext[Any, Any]
+#: grpc's stubs make RpcMethodHandler generic; at run time it is not.
+_Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+
+_JINA_SERVICES = jina_pb2.DESCRIPTOR.services_by_name
+
+#: Jina's method paths and the GatewayService rpc each one is (``Call`` and ``process_data`` apart).
+JINA_ALIASES: Mapping[str, str] = {
+    f"/{_JINA_SERVICES[service].full_name}/{method}": rpc
+    for service, method, rpc in (
+        ("JinaSingleDataRequestRPC", "process_single_data", "Post"),
+        ("JinaSingleDocumentRequestRPC", "stream_doc", "StreamDoc"),
+        ("JinaGatewayDryRunRPC", "dry_run", "DryRun"),
+        ("JinaInfoRPC", "_status", "Status"),
+        ("JinaDiscoverEndpointsRPC", "endpoint_discovery", "Endpoints"),
+    )
+}
+_CALL = f"/{_JINA_SERVICES['JinaRPC'].full_name}/Call"
+_PROCESS_DATA = f"/{_JINA_SERVICES['JinaDataRequestRPC'].full_name}/process_data"
+#: Call options jina.Client sends as metadata on Call: for the gateway, never passed on to executors.
+_IN_ORDER_KEY = "__results_in_order__"
+_PREFETCH_KEY = "__prefetch__"
+
+#: Every service the gateway's gRPC port serves, for reflection and health: docwire's, then Jina's.
+GATEWAY_SERVICE_NAMES: tuple[str, ...] = (GATEWAY_SERVICE, *(service.full_name for service in _JINA_SERVICES.values()))
 
 
 class GrpcContext(RequestContext):
     """A gRPC call as the gateway core sees it; the metadata is filtered once, on first use."""
 
-    __slots__ = ("_context", "_metadata")
+    __slots__ = ("_context", "_metadata", "_withheld")
 
-    def __init__(self, context: _Context) -> None:
+    def __init__(self, context: _Context, withheld: frozenset[str] = frozenset()) -> None:
+        """``withheld``: metadata keys meant for the gateway itself, left out of ``metadata()``."""
         self._context = context
         self._metadata: Metadata | None = None
+        self._withheld = withheld
 
     def metadata(self) -> Metadata:
         if self._metadata is None:
-            self._metadata = call_metadata(self._context)
+            found = call_metadata(self._context)
+            self._metadata = tuple(pair for pair in found if pair[0] not in self._withheld) if self._withheld else found
         return self._metadata
 
     def time_remaining(self) -> float | None:
@@ -60,7 +98,7 @@ class GrpcContext(RequestContext):
 
 
 def gateway_handler(core: GatewayServicer) -> grpc.GenericRpcHandler:
-    """The generic handler serving ``core``'s rpcs, to register on a grpc.aio server."""
+    """The generic handler serving ``core``'s rpcs under docwire's and Jina's paths, for a grpc.aio server."""
 
     async def post(raw: bytes, context: _Context) -> bytes:
         try:
@@ -70,6 +108,17 @@ def gateway_handler(core: GatewayServicer) -> grpc.GenericRpcHandler:
 
     async def stream(requests: AsyncIterator[bytes], context: _Context) -> None:
         await _write_all(core.stream(requests, GrpcContext(context)), context)
+
+    async def call(requests: AsyncIterator[bytes], context: _Context) -> None:
+        options = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
+        prefetch = options.get(_PREFETCH_KEY, "")
+        replies = core.stream(
+            requests,
+            GrpcContext(context, withheld=frozenset((_IN_ORDER_KEY, _PREFETCH_KEY))),
+            prefetch=int(prefetch) if prefetch.isdecimal() and int(prefetch) > 0 else None,
+            in_order=options.get(_IN_ORDER_KEY) == "true",
+        )
+        await _write_all(replies, context)
 
     async def stream_doc(raw: bytes, context: _Context) -> None:
         await _write_all(core.stream_doc(raw, GrpcContext(context)), context)
@@ -83,29 +132,65 @@ def gateway_handler(core: GatewayServicer) -> grpc.GenericRpcHandler:
     async def endpoints(_: empty_pb2.Empty, context: _Context) -> request_pb2.EndpointsInfo:
         return core.endpoints_info
 
-    return grpc.method_handlers_generic_handler(
-        GATEWAY_SERVICE,
-        {
-            "Post": grpc.unary_unary_rpc_method_handler(post),
-            "Stream": grpc.stream_stream_rpc_method_handler(stream),
-            "StreamDoc": grpc.unary_stream_rpc_method_handler(stream_doc),
-            "DryRun": grpc.unary_unary_rpc_method_handler(
-                dry_run,
-                request_deserializer=empty_pb2.Empty.FromString,
-                response_serializer=request_pb2.Status.SerializeToString,
-            ),
-            "Status": grpc.unary_unary_rpc_method_handler(
-                status,
-                request_deserializer=empty_pb2.Empty.FromString,
-                response_serializer=request_pb2.ServerInfo.SerializeToString,
-            ),
-            "Endpoints": grpc.unary_unary_rpc_method_handler(
-                endpoints,
-                request_deserializer=empty_pb2.Empty.FromString,
-                response_serializer=request_pb2.EndpointsInfo.SerializeToString,
-            ),
-        },
-    )
+    async def process_data(raw: bytes, context: _Context) -> bytes:
+        try:
+            return await core.post(_only_request(raw), GrpcContext(context))
+        except DocwireError as error:
+            await abort(context, error)
+
+    rpcs: dict[str, _Handler] = {
+        "Post": grpc.unary_unary_rpc_method_handler(post),
+        "Stream": grpc.stream_stream_rpc_method_handler(stream),
+        "StreamDoc": grpc.unary_stream_rpc_method_handler(stream_doc),
+        "DryRun": grpc.unary_unary_rpc_method_handler(
+            dry_run,
+            request_deserializer=empty_pb2.Empty.FromString,
+            response_serializer=request_pb2.Status.SerializeToString,
+        ),
+        "Status": grpc.unary_unary_rpc_method_handler(
+            status,
+            request_deserializer=empty_pb2.Empty.FromString,
+            response_serializer=request_pb2.ServerInfo.SerializeToString,
+        ),
+        "Endpoints": grpc.unary_unary_rpc_method_handler(
+            endpoints,
+            request_deserializer=empty_pb2.Empty.FromString,
+            response_serializer=request_pb2.EndpointsInfo.SerializeToString,
+        ),
+    }
+    paths = {f"/{GATEWAY_SERVICE}/{name}": handler for name, handler in rpcs.items()}
+    paths |= {path: rpcs[rpc] for path, rpc in JINA_ALIASES.items()}
+    paths[_CALL] = grpc.stream_stream_rpc_method_handler(call)
+    paths[_PROCESS_DATA] = grpc.unary_unary_rpc_method_handler(process_data)
+    return _PathHandler(paths)
+
+
+class _PathHandler(grpc.GenericRpcHandler):
+    """Method handlers by full method path, across services (one dictionary look-up per call)."""
+
+    def __init__(self, handlers: Mapping[str, _Handler]) -> None:
+        self._handlers = dict(handlers)
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> _Handler | None:
+        return self._handlers.get(handler_call_details.method)
+
+
+def _only_request(raw: bytes) -> bytes:
+    """The one request of a serialized ``jina.DataRequestList``.
+
+    Jina's executors merge several requests (one per upstream branch) into one; docwire's
+    gateway routes requests one at a time, so a list of any other length is refused.
+
+    Raises:
+        BadRequest: the bytes are not a list of exactly one request.
+    """
+    try:
+        requests = jina_pb2.DataRequestList.FromString(raw).requests
+    except DecodeError as exc:
+        raise BadRequest(f"the request is not a valid jina.DataRequestList: {exc}") from exc
+    if len(requests) != 1:
+        raise BadRequest(f"process_data takes a list of exactly one request here, not {len(requests)}")
+    return requests[0].SerializeToString()
 
 
 async def _write_all(replies: AsyncGenerator[bytes, None], context: _Context) -> None:

@@ -9,7 +9,10 @@ answer as server-sent events (``event: update`` per reply, ``event: end`` last).
 
 Two conventions of the incumbent are kept on top of grpc-gateway's: documents are
 plain JSON objects (``document_json``), and the header's fields may be given at the
-top level of a body (``{"execEndpoint": "/x", "data": [...]}``).
+top level of a body (``{"execEndpoint": "/x", "data": [...]}``). A third is jina.Client's
+``stream_doc``: a GET to a server-streaming route *with a body* (``_jina_document``) sends
+the document itself as that body and reads each ``update`` event's data as a bare document,
+so such a request gets that framing; every other form gets the whole reply per event.
 """
 
 from __future__ import annotations
@@ -141,6 +144,7 @@ class HttpTranscoder:
     async def _dispatch(self, request: Request) -> Response:
         try:
             binding, fields = self._match(request)
+            jina_document = await _jina_document(request, binding)
             message = await self._decode(request, binding, fields)
             name = binding.method.name
             context = HttpContext(request)
@@ -154,7 +158,7 @@ class HttpTranscoder:
                 reply = reply_class.FromString(first)
                 if _failed(reply):
                     return self._reply(reply)
-                events = self._events(reply, replies, reply_class)
+                events = self._events(reply, replies, reply_class, bare=jina_document is not None)
                 return StreamingResponse(events, media_type="text/event-stream")
             call = self._calls.unary.get(name)
             if call is None:
@@ -217,10 +221,13 @@ class HttpTranscoder:
         first: Message,
         replies: AsyncIterator[bytes],
         reply_class: type[Message],
+        *,
+        bare: bool = False,
     ) -> AsyncIterator[bytes]:
         """``event: update`` per reply, then ``event: end``. An error after the first reply (the response
         status is sent by then) is an ``event: error`` whose data is what an error response's body holds,
-        plus the reply's header when an executor raised; the stream still ends with ``event: end``."""
+        plus the reply's header when an executor raised; the stream still ends with ``event: end``.
+        ``bare``: each update's data is the reply's document alone (jina.Client's framing)."""
         reply: Message | None = first
         try:
             while reply is not None:
@@ -229,7 +236,7 @@ class HttpTranscoder:
                     status = reply.header.status  # type: ignore[attr-defined]
                     yield _event("error", {**self._error_body(error_from_reply_status(status)), **content})
                     break
-                yield _event("update", content)
+                yield _event("update", content.get("document", {}) if bare else content)
                 raw = await anext(replies, None)
                 reply = None if raw is None else reply_class.FromString(raw)
         except DocwireError as error:
@@ -265,6 +272,27 @@ def _names_a_known_endpoint(fields: Mapping[str, str], endpoints: Container[str]
     """Whether a path's fields name no endpoint, or one of ``endpoints`` (``search`` is ``/search``)."""
     named = fields.get(_ENDPOINT_FIELD)
     return named is None or normalize_endpoint(named) in endpoints
+
+
+async def _jina_document(request: Request, binding: Binding) -> Any:
+    """The document of jina.Client's ``stream_doc`` request, or None for any other request.
+
+    jina.Client sends ``GET /{endpoint}`` with ``Accept: text/event-stream`` and the document
+    itself as a JSON body; no other form puts a body on a GET (docwire's own is
+    ``GET /{endpoint}?text=hi``, or ``POST`` with ``{"document": {...}}``).
+
+    Raises:
+        BadRequest: the body is not a JSON object.
+    """
+    if request.method != "GET" or not binding.method.server_streaming:
+        return None
+    raw = await request.body()
+    if not raw.strip():
+        return None
+    document = parse_json(raw, "the body")
+    if not isinstance(document, dict):
+        raise BadRequest(f"the body must be a JSON object (the document), not {type(document).__name__}")
+    return None if "document" in document else document  # {"document": ...} is docwire's request form
 
 
 def _event(name: str, data: Any) -> bytes:

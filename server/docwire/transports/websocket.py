@@ -18,7 +18,12 @@ The frame protocol (``docs/websocket.md`` tells clients the same):
   its reply carries it).
 * End of input is explicit: the text frame ``{"end": true}`` (json) or an empty binary
   frame (bytes). The server then sends every outstanding reply, the same end marker,
-  and closes with 1000.
+  and closes with 1000. jina.Client ends its input with one ``0x00`` byte instead
+  (``JINA_BYTES_END``, never a valid DataRequest): the outstanding replies, then the
+  close with 1000, and no marker echoed (Jina's clients read every frame as a reply).
+* ``/dry_run``: a socket there gets the Flow's readiness, a ``docwire.v1.Status`` (bytes)
+  or the JSON ``GET /dry_run`` answers (json), as soon as it connects; it closes with
+  1000 after the client's next frame (jina.Client's ``is_flow_ready`` sends one).
 * A frame that is not a request (not JSON, not a DataRequest, documents that do not fit
   the endpoint's schema, a text frame in bytes or a binary one in json) is answered by an
   error reply: a DataRequest whose ``header.status`` has code 1 (ERROR), a description
@@ -62,7 +67,7 @@ from docwire_contract.errors import BadRequest, DocwireError
 from docwire_contract.status_map import close_code_of
 from docwire_contract.v1 import request_pb2
 
-__all__ = ["BYTES_END", "JSON_END", "SUBPROTOCOLS", "WebSocketGateway", "close_reason"]
+__all__ = ["BYTES_END", "JINA_BYTES_END", "JSON_END", "SUBPROTOCOLS", "WebSocketGateway", "close_reason"]
 
 logger = logging.getLogger("docwire.gateway")
 
@@ -74,6 +79,8 @@ DEFAULT_SUBPROTOCOL = "json"
 JSON_END = '{"end":true}'
 #: The end marker of the bytes subprotocol, both ways (a binary frame).
 BYTES_END = b""
+#: jina.Client's end marker on the bytes subprotocol (``bytes(True)``); not echoed.
+JINA_BYTES_END = b"\x00"
 #: RFC 6455: a close frame's payload is at most 125 bytes, two of them the code.
 _MAX_REASON_BYTES = 123
 #: Handshake and hop headers: never passed on to executors as metadata.
@@ -164,8 +171,8 @@ class _Frames(Protocol):
     def error(self, request_id: str, number: int, error: DocwireError) -> str | bytes:
         """The frame answering frame ``number``, which was not a request."""
 
-    def end(self) -> str | bytes:
-        """The end marker."""
+    def end(self) -> str | bytes | None:
+        """The end marker to echo once every reply is sent; None to close without one."""
 
 
 class _JsonFrames:
@@ -210,6 +217,9 @@ class _JsonFrames:
 class _BytesFrames:
     """``bytes``: binary frames holding serialized DataRequests, both ways."""
 
+    def __init__(self) -> None:
+        self._end: bytes | None = BYTES_END
+
     def request(self, text: str | None, data: bytes | None, number: int) -> bytes | None:
         if data is None:
             raise _BadFrame(
@@ -219,6 +229,9 @@ class _BytesFrames:
                 )
             )
         if data == BYTES_END:
+            return None
+        if data == JINA_BYTES_END:
+            self._end = None
             return None
         try:
             request = request_pb2.DataRequest.FromString(data)
@@ -236,8 +249,8 @@ class _BytesFrames:
     def error(self, request_id: str, number: int, error: DocwireError) -> bytes:
         return _error_reply(request_id, number, error).SerializeToString()
 
-    def end(self) -> bytes:
-        return BYTES_END
+    def end(self) -> bytes | None:
+        return self._end
 
 
 def _dumps(content: Any) -> str:
@@ -327,7 +340,8 @@ class _Session:
             return
         finally:
             await replies.aclose()
-        await self._send(self._frames.end())
+        if (end := self._frames.end()) is not None:
+            await self._send(end)
         await self._close(1000, "every request is answered")
 
     async def _send(self, frame: str | bytes) -> None:
@@ -369,7 +383,7 @@ class WebSocketGateway:
         the WebSocket port too, so clients of this port reach ``/dry_run``, ``/endpoints`` and the SSE of
         generator endpoints); with none, a liveness answer to ``GET /``."""
         routes = list(http_routes) or [Route("/", self._liveness, methods=["GET"])]
-        return Starlette(routes=[WebSocketRoute("/", self._serve), *routes])
+        return Starlette(routes=[WebSocketRoute("/", self._serve), WebSocketRoute("/dry_run", self._dry_run), *routes])
 
     async def wait_closed(self, timeout: float) -> None:
         """Waits up to ``timeout`` seconds for the open sockets to end.
@@ -384,20 +398,41 @@ class WebSocketGateway:
         return JSONResponse({})
 
     async def _serve(self, websocket: WebSocket) -> None:
+        chosen = await self._accept(websocket)
+        if chosen is None:
+            return
+        frames: _Frames = _JsonFrames(self._documents) if chosen == "json" else _BytesFrames()
+        session = asyncio.create_task(_Session(websocket, frames, self._gateway).run())
+        self._sessions.add(session)
+        session.add_done_callback(self._sessions.discard)
+        await session
+
+    async def _dry_run(self, websocket: WebSocket) -> None:
+        """The Flow's readiness, sent as soon as the socket opens (jina.Client's ``is_flow_ready``)."""
+        chosen = await self._accept(websocket)
+        if chosen is None:
+            return
+        status = await self._gateway.dry_run()
+        with contextlib.suppress(WebSocketDisconnect):
+            if chosen == "bytes":
+                await websocket.send_bytes(status.SerializeToString())
+            else:
+                await websocket.send_text(_dumps(message_to_json(status)))
+            if (await websocket.receive())["type"] != "websocket.disconnect":
+                await websocket.close(1000, "dry run answered")
+
+    async def _accept(self, websocket: WebSocket) -> str | None:
+        """Accepts the handshake with the subprotocol it chose, or refuses it (then None)."""
         offered = list(websocket.scope.get("subprotocols") or ())
         refusal = self._refusal(websocket, offered)
         if refusal is not None:
             logging.getLogger("uvicorn.error").addFilter(_DENIED)  # once: a filter is added only if absent
             _DENIED.expected += 1
             await websocket.send_denial_response(refusal)
-            return
+            return None
         chosen = next((p for p in offered if p in SUBPROTOCOLS), DEFAULT_SUBPROTOCOL)
         await websocket.accept(subprotocol=chosen if offered else None)
-        frames: _Frames = _JsonFrames(self._documents) if chosen == "json" else _BytesFrames()
-        session = asyncio.create_task(_Session(websocket, frames, self._gateway).run())
-        self._sessions.add(session)
-        session.add_done_callback(self._sessions.discard)
-        await session
+        return chosen
 
     def _refusal(self, websocket: WebSocket, offered: Sequence[str]) -> Response | None:
         """The HTTP answer refusing a handshake, or None to accept it."""

@@ -67,6 +67,7 @@ def _tag(message: Descriptor, field: str, wire_type: int) -> int:
 
 
 _DOC_ENTRY = document_pb2.Doc.DESCRIPTOR.fields_by_name["data"].message_type  # map<string, Node> entry
+assert _DOC_ENTRY is not None  # types-protobuf types message_type as Optional (None for scalar fields)
 _DENSE = document_pb2.DenseNdArray.DESCRIPTOR
 _NODE = document_pb2.Node.DESCRIPTOR
 
