@@ -1,10 +1,9 @@
 """Seed 001's own client, clip_client 0.8.3 (docarray v1 documents), against the real embedding service.
 
 clip_client runs in its own venv (``make clip-venv``: jina 3.34.0, docarray 0.21.1, protobuf 5) as a
-subprocess; it calls ``/jina.JinaRPC/Call`` on ``legacy_edge.LegacyEdge``, which translates its
-documents with ``docwire_contract.legacy`` and relays them to the real service's gateway
-(``embed_service``: the real models and index). Every value asserted is what clip_client itself
-decoded from the replies.
+subprocess; it calls ``/jina.JinaRPC/Call`` on the real service's gateway (``embed_service``: the
+real models and index), which translates its documents with ``docwire_contract.legacy`` at the
+edge. Every value asserted is what clip_client itself decoded from the replies.
 """
 
 from __future__ import annotations
@@ -12,17 +11,22 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 from conftest import EmbedService
-from legacy_edge import LegacyEdge
+
+from docwire_contract.codec import varint_bytes
+from docwire_contract.legacy import is_legacy_request, request_from_legacy
+from docwire_contract.v1 import request_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP_PYTHON = ROOT / ".build" / "clip-venv" / "bin" / "python"
-RED_PNG = ROOT / "tests" / "data" / "clip_client_frames" / "red.png"
+FRAMES = ROOT / "tests" / "data" / "clip_client_frames"
+RED_PNG = FRAMES / "red.png"
 TEXT_SIZE, IMAGE_SIZE = 384, 1280
 
 #: Run by the clip venv's python: argv = [address, image path]; prints one JSON object of what it read.
@@ -59,21 +63,16 @@ out["index"] = [[d.id, d.embedding.shape[0]] for d in indexed]
 found = c.search(["clip_client indexed a sentence about a smiling woman"], limit=2)
 out["search"] = [[m.id, m.text, m.scores["cosine"].value] for m in found[0].matches]
 out["profile"] = sorted(c.profile("hello, world"))
+out["profile_empty"] = sorted(c.profile())
 print(json.dumps(out))
 """
 
 
 @pytest.fixture(scope="module")
-def edge(embed_service: EmbedService) -> Iterator[LegacyEdge]:
-    with LegacyEdge(embed_service.flow.ports["grpc"]) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def read(edge: LegacyEdge) -> dict[str, Any]:
+def read(embed_service: EmbedService) -> dict[str, Any]:
     """What clip_client read back from every call (one subprocess for all, the venv's imports take seconds)."""
     done = subprocess.run(
-        [_clip_python(), "-c", CLIENT_CALLS, f"grpc://127.0.0.1:{edge.port}", str(RED_PNG)],
+        [_clip_python(), "-c", CLIENT_CALLS, embed_service.address("grpc"), str(RED_PNG)],
         capture_output=True,
         text=True,
         env=_clip_env(),
@@ -116,7 +115,9 @@ def test_index_then_search_finds_the_indexed_sentence_first(read: dict[str, Any]
 
 
 def test_profile_reports_the_latency_tree(read: dict[str, Any]) -> None:
-    assert read["profile"] == ["CLIP model", "Client-server network", "Gateway-CLIP network", "Roundtrip", "Server"]
+    tree = ["CLIP model", "Client-server network", "Gateway-CLIP network", "Roundtrip", "Server"]
+    assert read["profile"] == tree
+    assert read["profile_empty"] == tree  # one empty document: the network alone, as the seed shows
 
 
 def test_the_clip_venv_is_docarray_v1() -> None:
@@ -137,3 +138,31 @@ def _clip_env() -> dict[str, str]:
     """The clip venv's own packages only (no PYTHONPATH into this tree); no version check or telemetry calls out."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     return env | {"NO_VERSION_CHECK": "1", "JINA_OPTOUT_TELEMETRY": "1"}
+
+
+def _one_request_list(raw: bytes) -> bytes:
+    """A ``jina.DataRequestList`` of ``raw``, written by hand: a v1 request does not parse as docwire's."""
+    return b"\x0a" + varint_bytes(len(raw)) + raw
+
+
+@pytest.mark.parametrize(
+    ("path", "wrap"),
+    [
+        ("/jina.JinaSingleDataRequestRPC/process_single_data", lambda raw: raw),
+        ("/jina.JinaDataRequestRPC/process_data", _one_request_list),
+    ],
+    ids=["process_single_data", "process_data"],
+)
+def test_jinas_unary_paths_translate_docarray_v1_documents_too(
+    embed_service: EmbedService, path: str, wrap: Callable[[bytes], bytes]
+) -> None:
+    """clip_client's recorded encode request, sent as a Jina gateway sends one to an executor."""
+    request = (FRAMES / "encode_text_only.request.bin").read_bytes()
+    with grpc.insecure_channel(f"127.0.0.1:{embed_service.flow.ports['grpc']}") as channel:
+        call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(path)
+        reply = call(wrap(request), timeout=60)
+    assert is_legacy_request(reply)
+    docs = request_pb2.DataRequest.FromString(request_from_legacy(reply)).data.docs.docs
+    sent = request_pb2.DataRequest.FromString(request_from_legacy(request)).data.docs.docs
+    assert [doc.data["id"].text for doc in docs] == [doc.data["id"].text for doc in sent]
+    assert all(len(doc.data["embedding"].ndarray.dense.buffer) == 4 * TEXT_SIZE for doc in docs)

@@ -224,10 +224,9 @@ def test_unreadable_image_path_names_the_input(client: EmbedClient) -> None:
         (Document(uri="/etc/hostname", id="local"), "document local: /etc/hostname: the service does not read files"),
         (Document(uri="file:///etc/hostname", id="file"), "document file: .*does not read files from its own disk"),
         (Document(uri="http://127.0.0.1:9/gone.png", id="gone"), "document gone: .*cannot read the image"),
-        (Document(id="empty"), "document empty has no text, blob, tensor or uri"),
         (Document(tensor=np.zeros((3, 4, 5, 6)), id="cube"), "document cube: tensor"),
     ],
-    ids=["blob", "path", "file-uri", "unreachable", "empty", "tensor"],
+    ids=["blob", "path", "file-uri", "unreachable", "tensor"],
 )
 def test_bad_documents_get_errors_naming_them(embed_service: EmbedService, doc: Document, message: str) -> None:
     """Sent as they are (the plain Client does not read local files), so the service's own checks answer."""
@@ -235,6 +234,20 @@ def test_bad_documents_get_errors_naming_them(embed_service: EmbedService, doc: 
         with pytest.raises(ExecutorError, match=message):
             plain.post("/encode", [Document(text="a good neighbour"), doc])
         assert plain.post("/encode", [Document(text="still serving")])[0].embedding is not None
+
+
+def test_an_empty_document_is_encoded_to_nothing_and_refused_by_the_index(embed_service: EmbedService) -> None:
+    """As CLIP-as-service: clip_client's profile() sends one empty document to time the network alone."""
+    with Client(embed_service.address("grpc")) as plain:
+        (same,) = plain.post("/", [Document(id="empty")])
+        assert (same.id, same.embedding) == ("empty", None)
+        with pytest.raises(ExecutorError, match="document empty has no text, blob, tensor or uri"):
+            plain.post("/index", [Document(id="empty")])
+
+
+def test_an_empty_string_is_refused_before_sending(client: EmbedClient) -> None:
+    with pytest.raises(ValueError, match="input 1 is an empty string"):
+        client.encode(["a sentence", ""])
 
 
 def test_mixed_texts_and_images_in_one_string_call_say_what_to_do(

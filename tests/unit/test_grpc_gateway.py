@@ -191,7 +191,6 @@ def test_every_jina_path_is_served_by_the_gateway_service_rpc_it_names() -> None
     core = GatewayServicer([], 1, {})
     handler = gateway_handler(core)
     assert JINA_ALIASES == {
-        "/jina.JinaSingleDataRequestRPC/process_single_data": "Post",
         "/jina.JinaSingleDocumentRequestRPC/stream_doc": "StreamDoc",
         "/jina.JinaGatewayDryRunRPC/dry_run": "DryRun",
         "/jina.JinaInfoRPC/_status": "Status",
@@ -201,6 +200,7 @@ def test_every_jina_path_is_served_by_the_gateway_service_rpc_it_names() -> None
         assert handler.service(_Details(path)) is handler.service(_Details(f"/{GATEWAY_SERVICE}/{rpc}"))
     assert _handler_at(core, "/jina.JinaRPC/Call").stream_stream is not None
     assert _handler_at(core, "/jina.JinaDataRequestRPC/process_data").unary_unary is not None
+    assert _handler_at(core, "/jina.JinaSingleDataRequestRPC/process_single_data").unary_unary is not None
     assert handler.service(_Details("/jina.JinaExecutorSnapshot/snapshot")) is None
 
 
@@ -228,6 +228,16 @@ async def test_process_data_refuses_a_list_of_other_than_one_request(count: int)
     code, details = context.abort.call_args.args
     assert code == grpc.StatusCode.INVALID_ARGUMENT
     assert details == f"process_data takes a list of exactly one request here, not {count}"
+
+
+async def test_process_data_refuses_bytes_that_are_not_a_list_naming_them() -> None:
+    context = _servicer_context()
+    behaviour = cast(Callable[..., Awaitable[Any]], _handler_at(GatewayServicer([], 1, {}), _PROCESS_DATA).unary_unary)
+    with pytest.raises(_Aborted):
+        await behaviour(b"\x0a\x05ab", context)  # a request of 5 bytes, 2 of them sent
+    code, details = context.abort.call_args.args
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "the request list" in details
 
 
 async def test_process_data_posts_the_one_request() -> None:

@@ -52,7 +52,13 @@ def is_image_string(text: str) -> bool:
 
 
 def string_document(text: str, position: int) -> Document:
-    """The document sent for the ``position``-th input string: a sentence, or an image (local files read)."""
+    """The document sent for the ``position``-th input string: a sentence, or an image (local files read).
+
+    Raises:
+        ValueError: the string is empty (the service would send it back without an embedding).
+    """
+    if not text:
+        raise ValueError(f"input {position} is an empty string: there is nothing to embed")
     if not is_image_string(text):
         return Document(text=text)
     image: Document = prepared(Document(uri=text), position)

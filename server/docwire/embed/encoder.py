@@ -20,8 +20,10 @@ from docwire_contract.doc_types import Document
 
 __all__ = ["Encoder"]
 
-#: Endpoints whose documents the encoder embeds: ``/`` is what clip_client and the seed's curl call.
-EMBEDDING_ENDPOINTS = ("/", "/encode", "/index", "/search")
+#: Endpoints that only embed: ``/`` is what clip_client and the seed's curl call.
+ENCODE_ENDPOINTS = ("/", "/encode")
+#: Endpoints whose embeddings the indexer then stores or searches with.
+INDEXING_ENDPOINTS = ("/index", "/search")
 
 
 class Encoder(Executor):
@@ -53,16 +55,30 @@ class Encoder(Executor):
         self._image = ImageEncoder(threads=threads)
         self._logit_scale = logit_scale
 
-    @requests(on=EMBEDDING_ENDPOINTS)
+    @requests(on=ENCODE_ENDPOINTS)
     def encode(
         self, docs: DocList[Document], parameters: dict[str, Any] | None = None, **kwargs: Any
     ) -> DocList[Document]:
         """Sets every document's ``embedding``; a document with only an embedding keeps it.
 
+        A document with nothing to embed comes back as it came, without an embedding: that is
+        how clip_client's ``profile()`` measures the network alone (CLIP-as-service does the same).
         With ``parameters={"drop_image_content": True}`` the replies leave out the images'
         bytes and tensors (the docwire clients ask for that: they have them already).
         """
-        todo = [doc for doc in docs if not _only_embedding(doc)]
+        return self._embed_each(docs, parameters, skip_empty=True)
+
+    @requests(on=INDEXING_ENDPOINTS)
+    def encode_for_index(
+        self, docs: DocList[Document], parameters: dict[str, Any] | None = None, **kwargs: Any
+    ) -> DocList[Document]:
+        """As ``encode``, but a document with nothing to embed is an error: the index cannot hold it."""
+        return self._embed_each(docs, parameters, skip_empty=False)
+
+    def _embed_each(
+        self, docs: DocList[Document], parameters: dict[str, Any] | None, skip_empty: bool
+    ) -> DocList[Document]:
+        todo = [doc for doc in docs if not _only_embedding(doc) and not (skip_empty and _empty(doc))]
         for doc, vector in zip(todo, self.embed([self._reader.read(doc) for doc in todo]), strict=True):
             doc.embedding = vector  # type: ignore[assignment]  # docarray validates it into an NdArray
         if (parameters or {}).get("drop_image_content"):
@@ -130,8 +146,12 @@ def _drop_image_content(docs: Iterable[Any]) -> None:
 
 def _only_embedding(doc: Document) -> bool:
     """A document that carries an embedding and nothing to compute one from (a vector query)."""
-    has_content = doc.text or doc.blob or doc.tensor is not None or doc.uri or doc.url
-    return doc.embedding is not None and not has_content
+    return doc.embedding is not None and _empty(doc)
+
+
+def _empty(doc: Document) -> bool:
+    """A document with nothing to compute an embedding from."""
+    return not (doc.text or doc.blob or doc.tensor is not None or doc.uri or doc.url)
 
 
 def _require_one_space(doc_id: object, query: str | Image.Image, candidates: Sequence[str | Image.Image]) -> None:

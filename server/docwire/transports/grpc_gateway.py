@@ -10,12 +10,16 @@ form) rather than async generators around the core's: grpc.aio writes a generato
 replies with the same ``write``, so wrapping costs no extra step per reply.
 
 The same method handlers are also served under Jina's method paths (``proto/jina``:
-``/jina.JinaRPC/Call`` is Stream, ``/jina.JinaSingleDataRequestRPC/process_single_data``
-is Post, ...), so Jina 3.x clients work unchanged: the messages are the same wire. Two
-have a handler of their own: ``Call`` is Stream with the call options Jina's clients send as
-metadata (``__results_in_order__``, ``__prefetch__``), and ``process_data`` is Post on a list
-of one request. The
-``jina`` descriptors are loaded here, in the gateway process, and never by the client:
+``/jina.JinaInfoRPC/_status`` is Status, ...), so Jina 3.x clients work unchanged: the messages
+are the same wire. Three have a handler of their own: ``Call`` is Stream with the call options
+Jina's clients send as metadata (``__results_in_order__``, ``__prefetch__``),
+``process_single_data`` is Post, and ``process_data`` is Post on a list of one request.
+
+These three also accept docarray v1 documents (clip_client 0.8.3 sends them):
+``docwire_contract.legacy`` translates them at this edge, both ways, so executors and the
+core only ever see docwire's documents; docwire's own paths take docwire's documents alone.
+
+The ``jina`` descriptors are loaded here, in the gateway process, and never by the client:
 a process that also imports the real ``jina`` package would find its symbols taken.
 """
 
@@ -28,13 +32,13 @@ from urllib.parse import unquote
 
 import grpc
 from google.protobuf import empty_pb2
-from google.protobuf.message import DecodeError
 
 from docwire.gateway.context import Metadata, RequestContext
 from docwire.gateway.service import GatewayServicer
 from docwire.transports.grpc_server import abort, call_metadata
 from docwire_contract.errors import BadRequest, DocwireError
 from docwire_contract.jina import jina_pb2
+from docwire_contract.legacy import is_legacy_request, reply_to_legacy, request_from_legacy, requests_of_list
 from docwire_contract.methods import GATEWAY_SERVICE
 from docwire_contract.v1 import request_pb2
 
@@ -50,7 +54,6 @@ _JINA_SERVICES = jina_pb2.DESCRIPTOR.services_by_name
 JINA_ALIASES: Mapping[str, str] = {
     f"/{_JINA_SERVICES[service].full_name}/{method}": rpc
     for service, method, rpc in (
-        ("JinaSingleDataRequestRPC", "process_single_data", "Post"),
         ("JinaSingleDocumentRequestRPC", "stream_doc", "StreamDoc"),
         ("JinaGatewayDryRunRPC", "dry_run", "DryRun"),
         ("JinaInfoRPC", "_status", "Status"),
@@ -59,6 +62,7 @@ JINA_ALIASES: Mapping[str, str] = {
 }
 _CALL = f"/{_JINA_SERVICES['JinaRPC'].full_name}/Call"
 _PROCESS_DATA = f"/{_JINA_SERVICES['JinaDataRequestRPC'].full_name}/process_data"
+_PROCESS_SINGLE_DATA = f"/{_JINA_SERVICES['JinaSingleDataRequestRPC'].full_name}/process_single_data"
 #: Call options jina.Client sends as metadata on Call: for the gateway, never passed on to executors.
 _IN_ORDER_KEY = "__results_in_order__"
 _PREFETCH_KEY = "__prefetch__"
@@ -112,13 +116,14 @@ def gateway_handler(core: GatewayServicer) -> grpc.GenericRpcHandler:
     async def call(requests: AsyncIterator[bytes], context: _Context) -> None:
         options = {key: value for key, value in context.invocation_metadata() or () if isinstance(value, str)}
         prefetch = options.get(_PREFETCH_KEY, "")
+        legacy = _LegacyStream()
         replies = core.stream(
-            requests,
+            legacy.requests(requests),
             GrpcContext(context, withheld=frozenset((_IN_ORDER_KEY, _PREFETCH_KEY))),
             prefetch=int(prefetch) if prefetch.isdecimal() and int(prefetch) > 0 else None,
             in_order=options.get(_IN_ORDER_KEY) == "true",
         )
-        await _write_all(replies, context)
+        await _write_all(legacy.replies(replies), context)
 
     async def stream_doc(raw: bytes, context: _Context) -> None:
         await _write_all(core.stream_doc(raw, GrpcContext(context)), context)
@@ -132,9 +137,15 @@ def gateway_handler(core: GatewayServicer) -> grpc.GenericRpcHandler:
     async def endpoints(_: empty_pb2.Empty, context: _Context) -> request_pb2.EndpointsInfo:
         return core.endpoints_info
 
+    async def jina_post(raw: bytes, context: _Context) -> bytes:
+        try:
+            return await _post_either_docarray(core, raw, GrpcContext(context))
+        except DocwireError as error:
+            await abort(context, error)
+
     async def process_data(raw: bytes, context: _Context) -> bytes:
         try:
-            return await core.post(_only_request(raw), GrpcContext(context))
+            return await _post_either_docarray(core, _only_request(raw), GrpcContext(context))
         except DocwireError as error:
             await abort(context, error)
 
@@ -162,6 +173,7 @@ def gateway_handler(core: GatewayServicer) -> grpc.GenericRpcHandler:
     paths |= {path: rpcs[rpc] for path, rpc in JINA_ALIASES.items()}
     paths[_CALL] = grpc.stream_stream_rpc_method_handler(call)
     paths[_PROCESS_DATA] = grpc.unary_unary_rpc_method_handler(process_data)
+    paths[_PROCESS_SINGLE_DATA] = grpc.unary_unary_rpc_method_handler(jina_post)
     return _PathHandler(paths)
 
 
@@ -175,8 +187,43 @@ class _PathHandler(grpc.GenericRpcHandler):
         return self._handlers.get(handler_call_details.method)
 
 
+async def _post_either_docarray(core: GatewayServicer, raw: bytes, context: GrpcContext) -> bytes:
+    """``core.post`` for a request with docwire's or docarray v1's documents; the reply in the request's kind."""
+    if not is_legacy_request(raw):
+        return await core.post(raw, context)
+    return reply_to_legacy(await core.post(request_from_legacy(raw), context))
+
+
+class _LegacyStream:
+    """One streaming call's translation of docarray v1 documents, both ways (see the module's docstring).
+
+    A stream is legacy from its first request with docarray v1 documents on: from then on every
+    reply goes back as v1 documents. A request without documents reads the same either way.
+    """
+
+    __slots__ = ("_legacy",)
+
+    def __init__(self) -> None:
+        self._legacy = False
+
+    async def requests(self, requests: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        """The requests, each with docwire's documents."""
+        async for request in requests:
+            if is_legacy_request(request):
+                self._legacy = True
+                yield request_from_legacy(request)
+            else:
+                yield request
+
+    async def replies(self, replies: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+        """The replies, with docarray v1 documents once the stream is legacy; closing this closes ``replies``."""
+        async with aclosing(replies) as open_replies:
+            async for reply in open_replies:
+                yield reply_to_legacy(reply) if self._legacy else reply
+
+
 def _only_request(raw: bytes) -> bytes:
-    """The one request of a serialized ``jina.DataRequestList``.
+    """The one request of a serialized ``jina.DataRequestList``, as it came.
 
     Jina's executors merge several requests (one per upstream branch) into one; docwire's
     gateway routes requests one at a time, so a list of any other length is refused.
@@ -184,13 +231,10 @@ def _only_request(raw: bytes) -> bytes:
     Raises:
         BadRequest: the bytes are not a list of exactly one request.
     """
-    try:
-        requests = jina_pb2.DataRequestList.FromString(raw).requests
-    except DecodeError as exc:
-        raise BadRequest(f"the request is not a valid jina.DataRequestList: {exc}") from exc
+    requests = requests_of_list(raw)
     if len(requests) != 1:
         raise BadRequest(f"process_data takes a list of exactly one request here, not {len(requests)}")
-    return requests[0].SerializeToString()
+    return requests[0]
 
 
 async def _write_all(replies: AsyncGenerator[bytes, None], context: _Context) -> None:

@@ -24,6 +24,7 @@ from docwire_contract.legacy._requests import (
     is_legacy_request,
     reply_to_legacy,
     request_from_legacy,
+    requests_of_list,
 )
 from docwire_contract.legacy._writing import doc_list_to_legacy, doc_to_legacy
 
@@ -36,4 +37,5 @@ __all__ = [
     "is_legacy_request",
     "reply_to_legacy",
     "request_from_legacy",
+    "requests_of_list",
 ]

@@ -15,7 +15,7 @@ from docwire_contract.legacy._writing import doc_list_to_legacy
 from docwire_contract.v1 import document_pb2
 
 # The names this module offers the package's other modules (its internal interface).
-__all__ = ["is_legacy_doc_list", "is_legacy_request", "reply_to_legacy", "request_from_legacy"]
+__all__ = ["is_legacy_doc_list", "is_legacy_request", "reply_to_legacy", "request_from_legacy", "requests_of_list"]
 
 _DATA = 4  # DataRequest.data
 _DATA_DOCS = 1  # DataContent.docs (a DocList / DocumentArrayProto message)
@@ -70,6 +70,22 @@ def reply_to_legacy(reply: bytes) -> bytes:
     if docs is None:
         return reply
     return _with_documents(reply, doc_list_to_legacy(document_pb2.DocList.FromString(bytes(docs)).docs))
+
+
+def requests_of_list(request_list: bytes) -> list[bytes]:
+    """The serialized requests of a ``jina.DataRequestList`` (field 1), each as it came.
+
+    Read field by field, not parsed: a request with docarray v1 documents is not a valid
+    ``docwire.v1.DataRequest`` until ``request_from_legacy`` has translated it.
+
+    Raises:
+        BadRequest: the bytes are not a protobuf message.
+    """
+    return [
+        bytes(value)
+        for number, _, value in read_fields(request_list, "the request list")
+        if number == 1 and isinstance(value, memoryview)
+    ]
 
 
 def _documents(request: bytes) -> memoryview | None:
