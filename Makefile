@@ -40,7 +40,7 @@ PROTOS := $(wildcard proto/docwire/v1/*.proto)
 #: Jina's gRPC method paths, served beside docwire.v1's (messages only in Python: the gateway serves them by name).
 JINA_PROTOS := proto/jina/jina.proto
 
-.PHONY: help install jina-venv jina-lock clip-venv clip-lock models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench run lock clean
+.PHONY: help install jina-venv jina-lock clip-venv clip-lock models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench bench-incumbent run lock clean
 
 include sdk_gen/go.mk
 include sdk_gen/js.mk
@@ -163,6 +163,10 @@ bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the e
 	$(PY) bench/run.py
 	$(PY) bench/transports.py
 	$(PY) bench/embed.py --hnsw
+	$(PY) bench/incumbent.py
+
+bench-incumbent: install ## docwire beside jina 3.34.0 (its own venv) and bare grpcio on the same workloads, three runs
+	$(PY) bench/incumbent.py
 
 run: install ## serve the quickstart Flow and call it once
 	$(PY) examples/quickstart.py
