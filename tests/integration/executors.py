@@ -280,3 +280,11 @@ class IndexSearch(Executor):
     async def append(self, docs: DocList[TextDoc], **kwargs: object) -> None:
         for d in docs:
             d.text += f"[{self.runtime_args.name}]"
+
+
+class Raiser(Executor):
+    """Raises on /fail, and only there: an executor's own exception, without Faulty's /die."""
+
+    @requests(on="/fail")
+    def fail(self, **kwargs: object) -> None:
+        raise NotImplementedError("no time for it")

@@ -20,6 +20,7 @@ __all__ = [
     "ExecutorUnavailable",
     "GatewayUnavailable",
     "MessageTooLarge",
+    "MethodNotAllowed",
     "ParametersSchemaError",
     "RequestTimeout",
     "ended_while_sending",
@@ -57,6 +58,14 @@ class EndpointNotFound(DocwireError):
     """No executor on the request's path serves the endpoint."""
 
     grpc_code = grpc.StatusCode.NOT_FOUND
+
+
+class MethodNotAllowed(EndpointNotFound):
+    """An HTTP request used a verb its path does not take (HTTP 405, with ``allowed`` in its ``Allow`` header)."""
+
+    def __init__(self, message: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed
 
 
 class ExecutorUnavailable(DocwireError, ConnectionError):
@@ -127,6 +136,7 @@ _BY_NAME: dict[str, type[DocwireError]] = {
         ExecutorUnavailable,
         GatewayUnavailable,
         MessageTooLarge,
+        MethodNotAllowed,
         ParametersSchemaError,
         RequestTimeout,
     )
@@ -211,6 +221,7 @@ def status_code_of(value: int) -> grpc.StatusCode:
 _BY_HTTP: dict[int, type[DocwireError]] = {
     400: BadRequest,
     404: EndpointNotFound,
+    405: MethodNotAllowed,
     413: MessageTooLarge,
     422: DocumentSchemaError,
     429: MessageTooLarge,

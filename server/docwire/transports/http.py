@@ -50,6 +50,7 @@ from docwire_contract.errors import (
     BadRequest,
     DocwireError,
     EndpointNotFound,
+    MethodNotAllowed,
     error_from_reply_status,
     error_from_status,
 )
@@ -59,6 +60,8 @@ from docwire_contract.v1 import document_pb2, request_pb2
 __all__ = ["HttpServer", "HttpTranscoder", "start_http_server"]
 
 _DOC = document_pb2.Doc.DESCRIPTOR
+#: The verbs the catch-all route hands to ``_dispatch`` (Starlette answers others with a bare 405).
+_EVERY_VERB = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class HttpTranscoder:
@@ -94,7 +97,8 @@ class HttpTranscoder:
                 Route("/redoc", self._redoc, methods=["GET"]),
                 Mount(openapi.ASSETS_PATH, StaticFiles(directory=openapi.assets_directory()), name="assets"),
                 Route(graphql.GRAPHQL_PATH, graphql.graphql_app(self._gateway, self.documents)),
-                Route("/{path:path}", self._dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+                # Every verb: one the path does not take is a 405 naming those it does (``_match``).
+                Route("/{path:path}", self._dispatch, methods=_EVERY_VERB),
             ]
         )
 
@@ -120,7 +124,8 @@ class HttpTranscoder:
         so ``GET /metrics`` is a 404 rather than a run of the executor.
 
         Raises:
-            EndpointNotFound: no route has this path, or none takes this verb; the message names both.
+            EndpointNotFound: no route has this path; the message names the endpoints.
+            MethodNotAllowed: routes have this path, none with this verb; it names their verbs.
         """
         verb, path = request.method, request.url.path
         wants_events = "text/event-stream" in request.headers.get("accept", "")
@@ -138,7 +143,8 @@ class HttpTranscoder:
         if found:
             return next((each for each in found if each[0].method.server_streaming == wants_events), found[0])
         if allowed:
-            raise EndpointNotFound(f"no route {verb} {path}; use {' or '.join(sorted(set(allowed)))}")
+            verbs = tuple(sorted(set(allowed)))
+            raise MethodNotAllowed(f"no route {verb} {path}; use {' or '.join(verbs)}", verbs)
         raise EndpointNotFound(f"no route {verb} {path}; endpoints: {', '.join(endpoints) or '(none)'}")
 
     async def _dispatch(self, request: Request) -> Response:
@@ -205,7 +211,10 @@ class HttpTranscoder:
         return body
 
     def _error(self, error: DocwireError) -> Response:
-        return error_response(error, self._error_body(error))
+        response = error_response(error, self._error_body(error))
+        if isinstance(error, MethodNotAllowed):
+            response.headers["Allow"] = ", ".join(error.allowed)
+        return response
 
     def _reply(self, reply: Message) -> Response:
         """A reply as JSON; one carrying an error status (an executor's exception) gets a non-2xx status."""
