@@ -96,10 +96,10 @@ def test_oversized_metadata_is_refused_and_the_gateway_serves_on(flow: Flow) -> 
     with grpc.insecure_channel(f"{HOST}:{flow.ports['grpc']}") as channel:
         post: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(GatewayMethods.POST)
         with pytest.raises(grpc.RpcError) as refused:
-            post(request, metadata=[("x-padding", "a" * 1_000_000)], timeout=30)
+            post(request, metadata=(("x-padding", "a" * 1_000_000),), timeout=30)
         assert refused.value.code() in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.INTERNAL)
         # The same channel, with sane metadata, is answered.
-        reply = request_pb2.DataRequest.FromString(post(request, metadata=[("x-padding", "a" * 100)], timeout=30))
+        reply = request_pb2.DataRequest.FromString(post(request, metadata=(("x-padding", "a" * 100),), timeout=30))
     assert reply.header.status.code == request_pb2.Status.CODE_SUCCESS
     assert _all_alive(flow)
 
