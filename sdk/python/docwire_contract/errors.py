@@ -23,6 +23,7 @@ __all__ = [
     "MethodNotAllowed",
     "ParametersSchemaError",
     "RequestTimeout",
+    "Unauthenticated",
     "ended_while_sending",
     "error_from_call_status",
     "error_from_http",
@@ -66,6 +67,12 @@ class MethodNotAllowed(EndpointNotFound):
     def __init__(self, message: str, allowed: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.allowed = allowed
+
+
+class Unauthenticated(DocwireError):
+    """The gateway requires a token (``authorization: Bearer <token>``) the call did not carry, or not a valid one."""
+
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
 
 
 class ExecutorUnavailable(DocwireError, ConnectionError):
@@ -139,6 +146,7 @@ _BY_NAME: dict[str, type[DocwireError]] = {
         MethodNotAllowed,
         ParametersSchemaError,
         RequestTimeout,
+        Unauthenticated,
     )
 }
 _BY_CODE: dict[grpc.StatusCode, type[DocwireError]] = {
@@ -147,6 +155,7 @@ _BY_CODE: dict[grpc.StatusCode, type[DocwireError]] = {
     grpc.StatusCode.UNAVAILABLE: GatewayUnavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: RequestTimeout,
     grpc.StatusCode.RESOURCE_EXHAUSTED: MessageTooLarge,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
 }
 
 
@@ -220,6 +229,7 @@ def status_code_of(value: int) -> grpc.StatusCode:
 #: HTTP status -> the error it stands for when the body names none (grpc-gateway's table, read backwards).
 _BY_HTTP: dict[int, type[DocwireError]] = {
     400: BadRequest,
+    401: Unauthenticated,
     404: EndpointNotFound,
     405: MethodNotAllowed,
     413: MessageTooLarge,

@@ -49,6 +49,10 @@ class Flow:
             over TLS on every protocol (``grpcs://``, ``https://``). Executors stay plaintext on loopback.
         ssl_keyfile: the PEM private key of ``ssl_certfile`` (unencrypted).
         cors: let browsers call the HTTP port from other origins: True for any, or a list of origins.
+        auth_tokens: tokens clients must send as ``authorization: Bearer <token>`` (gRPC metadata, HTTP or
+            WebSocket handshake header) before any executor runs; also read from ``$DOCWIRE_AUTH_TOKENS``.
+        error_details: ``"full"`` (executor errors carry their stack trace) or ``"message"`` (no stack, no
+            file paths: for production).
     """
 
     def __init__(
@@ -63,6 +67,8 @@ class Flow:
         ssl_certfile: str | Path | None = None,
         ssl_keyfile: str | Path | None = None,
         cors: bool | Sequence[str] = False,
+        auth_tokens: Sequence[str] = (),
+        error_details: str = "full",
     ) -> None:
         settings: dict[str, Any] = {"port": port or 0, "host": host, "protocol": protocol, "prefetch": prefetch}
         if max_message_size is not None:
@@ -73,6 +79,8 @@ class Flow:
             ssl_certfile=None if ssl_certfile is None else str(ssl_certfile),
             ssl_keyfile=None if ssl_keyfile is None else str(ssl_keyfile),
             cors=cors,
+            auth_tokens=tuple(auth_tokens),
+            error_details=error_details,
         )
         self._executors: list[ExecutorConfig] = []
         self._processes: list[ServiceProcess] = []
@@ -214,6 +222,7 @@ class Flow:
             ssl_certfile=self._config.ssl_certfile,
             ssl_keyfile=self._config.ssl_keyfile,
             cors_origins=self._config.cors_origins,
+            auth_tokens=tuple(self._config.auth_tokens),
         )
         gateway = ServiceProcess("gateway", "docwire.gateway.app", spec)
         self._gateway = gateway  # stopped by close() even if it never gets ready
@@ -253,6 +262,7 @@ class Flow:
                     host=EXECUTOR_HOST,
                     workspace=config.workspace,
                     max_message_bytes=self._config.max_message_bytes,
+                    error_details=self._config.error_details,
                 )
                 process = ServiceProcess(f"executor {config.name!r} rep-{replica}", "docwire.runtime.worker", spec)
                 self._processes.append(process)

@@ -59,6 +59,8 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
                 "ssl_certfile",
                 "ssl_keyfile",
                 "cors",
+                "auth_tokens",
+                "error_details",
             }
         ),
         Section.EXECUTOR: frozenset({"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}),

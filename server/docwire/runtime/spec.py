@@ -24,3 +24,5 @@ class WorkerSpec:
     port: int = 0
     workspace: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    #: ``"full"`` or ``"message"`` (``runtime.status.set_error_details``).
+    error_details: str = "full"

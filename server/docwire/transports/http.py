@@ -34,10 +34,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from docwire.gateway.auth import TokenCheck
 from docwire.gateway.service import GatewayServicer
 from docwire.transports import graphql, openapi
 from docwire.transports.body_limit import BodyLimit
 from docwire.transports.document_json import DocumentJson, dumps
+from docwire.transports.http_auth import TokenGate
 from docwire.transports.http_context import HttpContext
 from docwire.transports.http_errors import error_body, error_response, json_response
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, parse_json
@@ -350,6 +352,7 @@ async def start_http_server(
     cors_origins: Sequence[str] = (),
     ws_max_size: int = 16 * 1024 * 1024,
     max_body_bytes: int | None = None,
+    token_check: TokenCheck | None = None,
 ) -> HttpServer:
     """Binds ``host:port`` (0: the OS chooses) and serves ``app`` there.
 
@@ -359,6 +362,8 @@ async def start_http_server(
     WebSocket routes are served by uvicorn's websockets (sans-I/O) protocol, without
     per-message compression; a message over ``ws_max_size`` bytes closes its socket with 1009.
     A request body over ``max_body_bytes`` is refused with 413 (``BodyLimit``); None: no cap.
+    With ``token_check``, requests to protected paths need a token (``TokenGate``; 401 before
+    the body is read).
 
     Raises:
         OSError: the address cannot be bound.
@@ -374,6 +379,8 @@ async def start_http_server(
     sock.listen(2048)
     sock.setblocking(False)
     served: ASGIApp = app if max_body_bytes is None else BodyLimit(app, max_body_bytes)
+    if token_check is not None:
+        served = TokenGate(served, token_check)
     if cors_origins:
         served = CORSMiddleware(served, allow_origins=list(cors_origins), allow_methods=["*"], allow_headers=["*"])
     config = uvicorn.Config(
