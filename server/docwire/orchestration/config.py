@@ -130,6 +130,7 @@ class FlowConfig:
         cors: let browsers call the HTTP port from other origins: True for any origin, or a list of origins
             (``"https://app.example"``). Off by default. With a list, the WebSocket port refuses handshakes
             from browsers on other origins.
+        restart_executors: start an executor replica that exits while the Flow serves again, on its port.
         auth_tokens: tokens the gateway accepts (``authorization: Bearer <token>``) before any executor
             runs; empty (and no ``$DOCWIRE_AUTH_TOKENS``): no token needed. See ``docwire.gateway.auth``.
         error_details: what an executor's exception tells the caller: ``"full"`` (its class, message and
@@ -145,6 +146,7 @@ class FlowConfig:
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     cors: bool | Sequence[str] = False
+    restart_executors: bool = True
     auth_tokens: Sequence[str] = ()
     error_details: str = "full"
 

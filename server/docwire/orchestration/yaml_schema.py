@@ -61,6 +61,7 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
                 "cors",
                 "auth_tokens",
                 "error_details",
+                "restart_executors",
             }
         ),
         Section.EXECUTOR: frozenset({"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}),
