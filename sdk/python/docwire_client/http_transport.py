@@ -142,7 +142,7 @@ class HttpTransport(Transport):
         raise error_from_http(reply.status_code, body)
 
     async def post(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
-        """Sends one request, retried on connection errors.
+        """Sends one request, retried on connection errors and on a gateway's 503 (starting, or stopping).
 
         Raises:
             DocwireError: the call failed (after its retries).
@@ -157,6 +157,11 @@ class HttpTransport(Transport):
             except _TRANSIENT as exc:
                 if retries + 1 >= options.retry.max_attempts:
                     raise self.unreachable(exc) from None
+                retries += 1
+                logger.warning("retry %d of a Post after: %s", retries, exc)
+            except GatewayUnavailable as exc:  # a 503 from a gateway starting or stopping: the call never ran
+                if retries + 1 >= options.retry.max_attempts:
+                    raise
                 retries += 1
                 logger.warning("retry %d of a Post after: %s", retries, exc)
             except httpx.HTTPError as exc:

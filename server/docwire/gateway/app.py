@@ -28,6 +28,8 @@ __all__ = ["main"]
 logger = logging.getLogger("docwire.gateway")
 
 PROTOCOL_VERSION = "docwire.v1"
+#: How long a stopping gateway waits for the calls under way; the launcher kills it 10 s after asking it to stop.
+DRAIN_SECONDS = 8.0
 
 
 def versions() -> dict[str, str]:
@@ -106,7 +108,14 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     report_ready(ready_fd, bound[protocols[0]], bound)
 
     async def stop() -> None:
-        servicer.drain()  # open streams answer what they took in, then end: clients re-send the rest
+        # Probes first: health says NOT_SERVING at once, so load balancers and Kubernetes stop sending here.
+        if grpc_server is not None:
+            await grpc_server.set_serving(False)
+        # New calls are refused (UNAVAILABLE / 503); open streams answer what they took in, then end (clients
+        # re-send the rest); the calls under way finish, for up to DRAIN_SECONDS.
+        servicer.drain()
+        if not await servicer.drained(DRAIN_SECONDS):
+            logger.warning("calls still under way after %gs of draining; stopping anyway", DRAIN_SECONDS)
         if websocket_gateway is not None and websocket_server is not None:
             await websocket_gateway.wait_closed(timeout=5.0)  # before uvicorn closes the rest with 1012
             await websocket_server.stop()

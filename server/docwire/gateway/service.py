@@ -76,6 +76,9 @@ class GatewayServicer:
         self._endpoints = request_pb2.EndpointsInfo()
         self._discovered = False
         self._draining = asyncio.Event()
+        self._calls_open = 0  # Post, Stream and StreamDoc calls under way (``drained``)
+        self._no_calls = asyncio.Event()
+        self._no_calls.set()
 
     async def discover(self, timeout: float) -> None:
         """Asks every executor for its endpoints (waiting for them to be up) and builds the Flow's table."""
@@ -188,9 +191,29 @@ class GatewayServicer:
         """Post: one request, one reply.
 
         Raises:
-            DocwireError: the request failed.
+            DocwireError: the request failed, or the gateway is stopping (GatewayUnavailable).
         """
-        return await self.handle(raw, metadata=context.metadata())
+        self._admit()
+        try:
+            return await self.handle(raw, metadata=context.metadata())
+        finally:
+            self._release()
+
+    def _admit(self) -> None:
+        """Counts a new call in, or refuses it once the gateway drains (clients retry elsewhere or later).
+
+        Raises:
+            GatewayUnavailable: the gateway is stopping.
+        """
+        if self._draining.is_set():
+            raise GatewayUnavailable("the gateway is stopping: it takes no new calls; send this one again")
+        self._calls_open += 1
+        self._no_calls.clear()
+
+    def _release(self) -> None:
+        self._calls_open -= 1
+        if not self._calls_open:
+            self._no_calls.set()
 
     async def stream(
         self,
@@ -216,6 +239,7 @@ class GatewayServicer:
             DocwireError: bytes that are not a request (BadRequest), or the gateway is
                 stopping (GatewayUnavailable); the call ends there.
         """
+        self._admit()  # released in the finally below: one generator, no wrapper on the replies' path
         slots = asyncio.Semaphore(prefetch or self._prefetch)
         replies: asyncio.Queue[tuple[int, bytes] | DocwireError | None] = asyncio.Queue()
         in_flight: set[asyncio.Task[None]] = set()
@@ -287,29 +311,35 @@ class GatewayServicer:
             for task in (feeder, *in_flight):
                 task.cancel()
             streams.cancel()
+            self._release()
 
     async def stream_doc(self, raw: bytes, context: RequestContext) -> AsyncGenerator[bytes, None]:
         """StreamDoc: forwards to the executor that serves the generator endpoint, reply by reply.
 
         Raises:
-            DocwireError: the request failed.
+            DocwireError: the request failed, or the gateway is stopping (GatewayUnavailable).
         """
+        self._admit()
         try:
-            request = request_pb2.SingleDocumentRequest.FromString(raw)
-        except DecodeError as exc:
-            raise BadRequest(f"the request is not a valid docwire.v1.SingleDocumentRequest: {exc}") from exc
-        header = request.header
-        endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
-        target = header.target_executor if header.HasField("target_executor") else None
-        route = self._plan(endpoint, target, None)
-        # The executor that binds the endpoint by name, else the first whose default serves it.
-        candidates = sorted(route.executors, key=lambda n: not n.binds(endpoint))
-        if not candidates:
-            raise EndpointNotFound(f"no executor serves endpoint {endpoint!r}")
-        node = candidates[0]
-        timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
-        async for reply in self._pools[node.name].stream_doc(raw, timeout, context.metadata()):
-            yield reply
+            try:
+                request = request_pb2.SingleDocumentRequest.FromString(raw)
+            except DecodeError as exc:
+                raise BadRequest(f"the request is not a valid docwire.v1.SingleDocumentRequest: {exc}") from exc
+            header = request.header
+            has_endpoint = header.HasField("exec_endpoint")
+            endpoint = normalize_endpoint(header.exec_endpoint) if has_endpoint else DEFAULT_ENDPOINT
+            target = header.target_executor if header.HasField("target_executor") else None
+            route = self._plan(endpoint, target, None)
+            # The executor that binds the endpoint by name, else the first whose default serves it.
+            candidates = sorted(route.executors, key=lambda n: not n.binds(endpoint))
+            if not candidates:
+                raise EndpointNotFound(f"no executor serves endpoint {endpoint!r}")
+            node = candidates[0]
+            timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
+            async for reply in self._pools[node.name].stream_doc(raw, timeout, context.metadata()):
+                yield reply
+        finally:
+            self._release()
 
     async def dry_run(self) -> request_pb2.Status:
         """DryRun: SUCCESS when every replica of every executor answers, else ERROR naming the one that does not."""
@@ -327,8 +357,17 @@ class GatewayServicer:
         return request_pb2.ServerInfo(versions=self._versions)
 
     def drain(self) -> None:
-        """Stops taking requests from open streams; those taken in are still answered (see ``stream``)."""
+        """Refuses new calls (GatewayUnavailable) and stops taking requests from open streams; those taken
+        in are still answered (see ``stream``). ``drained`` waits for them."""
         self._draining.set()
+
+    async def drained(self, timeout: float) -> bool:
+        """Waits up to ``timeout`` seconds for the calls under way to end; whether they all did."""
+        try:
+            await asyncio.wait_for(self._no_calls.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     async def close(self) -> None:
         """Closes the channels to the executors."""
