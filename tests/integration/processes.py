@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -31,3 +34,42 @@ def wait_gone(pids: list[int], timeout: float) -> list[int]:
         time.sleep(0.1)
         alive = [pid for pid in alive if is_running(pid)]
     return alive
+
+
+def children(parent: int) -> list[int]:
+    """The pids of ``parent``'s direct children."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
+            found.append(int(entry.name))
+    return found
+
+
+#: The banner's ``URI  grpc://127.0.0.1:12345`` lines (one per protocol served).
+BANNER_URI = re.compile(r"URI\s+(grpc|http|websocket)://127\.0\.0\.1:(\d+)")
+
+
+def serve_yaml(flow_yml: Path) -> subprocess.Popen[str]:
+    """``docwire serve flow_yml`` as a subprocess, its stderr piped (read its ports with ``banner_ports``)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    command = [sys.executable, "-m", "docwire.cli", "serve", str(flow_yml)]
+    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def banner_ports(server: subprocess.Popen[str], expected: int) -> dict[str, int]:
+    """Protocol -> port, read from the ready banner ``docwire serve`` prints on stderr."""
+    assert server.stderr is not None
+    ports: dict[str, int] = {}
+    for _ in range(200):  # bounded: the banner comes within a few dozen lines
+        line = server.stderr.readline()
+        if not line or len(ports) == expected:
+            break
+        if match := BANNER_URI.search(line):
+            ports[match.group(1)] = int(match.group(2))
+    return ports

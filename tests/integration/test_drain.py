@@ -4,12 +4,9 @@ running or listening."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import textwrap
 import threading
 import time
@@ -20,7 +17,7 @@ import httpx
 import pytest
 from executors import TextDoc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from processes import wait_gone
+from processes import banner_ports, children, serve_yaml, wait_gone
 
 from docwire import Client, GatewayUnavailable
 
@@ -29,19 +26,6 @@ EXECUTORS = Path(__file__).with_name("executors.py")
 URIS = re.compile(r"(grpc|http)://127\.0\.0\.1:(\d+)")
 #: Seconds each slow call takes (Lagger waits as many seconds as its first document's text says).
 SLOW = 2.0
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
 
 
 def _health(port: int) -> int:
@@ -67,22 +51,13 @@ def test_sigterm_drains_then_exits_leaving_nothing_behind(tmp_path: Path) -> Non
               - {{name: lagger, uses: Lagger, py_modules: [{EXECUTORS}], replicas: 2}}
         """)
     )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "docwire.cli", "serve", str(flow_yml)], stderr=subprocess.PIPE, text=True, env=env
-    )
+    server = serve_yaml(flow_yml)
     try:
-        assert server.stderr is not None
-        ports: dict[str, int] = {}
-        for _ in range(200):  # bounded: the banner comes within a few dozen lines
-            line = server.stderr.readline()
-            if not line or len(ports) == 2:
-                break
-            if match := URIS.search(line):
-                ports[match.group(1)] = int(match.group(2))
+        ports = banner_ports(server, 2)
         assert set(ports) == {"grpc", "http"}, "docwire serve printed no addresses"
+        assert server.stderr is not None
         threading.Thread(target=server.stderr.read, daemon=True).start()  # keeps the pipe from filling up
-        processes = _children(server.pid)
+        processes = children(server.pid)
         assert len(processes) == 3  # the gateway and two replicas
         assert _health(ports["grpc"]) == health_pb2.HealthCheckResponse.SERVING
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 from executors import EmbeddedDoc, Streamer, TextDoc
+from processes import banner_ports, serve_yaml
 
 from docwire import AsyncClient, Client, Deployment, DocList, Flow
 
@@ -174,8 +174,6 @@ JINA_FLOW = {
     """,
 }
 
-URIS = re.compile(r"URI\s+(grpc|http)://127\.0\.0\.1:(\d+)")
-
 
 def _write(folder: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
@@ -183,23 +181,10 @@ def _write(folder: Path, files: dict[str, str]) -> Path:
     return folder / "flow.yml"
 
 
-def _serve(flow_yml: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    command = [sys.executable, "-m", "docwire.cli", "serve", str(flow_yml)]
-    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
-
-
 def test_cli_serves_an_incumbent_flow_yaml_unchanged(tmp_path: Path) -> None:
-    server = _serve(_write(tmp_path, JINA_FLOW))
+    server = serve_yaml(_write(tmp_path, JINA_FLOW))
     try:
-        assert server.stderr is not None
-        ports: dict[str, int] = {}
-        for _ in range(200):  # bounded: the banner comes within a few dozen lines
-            line = server.stderr.readline()
-            if not line or len(ports) == 2:
-                break
-            if match := URIS.search(line):
-                ports[match.group(1)] = int(match.group(2))
+        ports = banner_ports(server, 2)
         assert set(ports) == {"grpc", "http"}, "docwire serve printed no addresses"
         with Client(host=f"grpc://127.0.0.1:{ports['grpc']}") as client:
             docs = client.post("/greet", [TextDoc(text="a"), TextDoc(text="b")], return_type=TextDoc, request_size=1)
