@@ -61,7 +61,10 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
                 "cors",
             }
         ),
-        Section.EXECUTOR: frozenset({"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}),
+        Section.EXECUTOR: frozenset(
+            {"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}
+            | {"needs", "when", "floating", "shards", "polling"}  # the graph (gateway.topology)
+        ),
         Section.EXECUTOR_YAML: frozenset({"jtype", "with", "py_modules", "metas"}),
         Section.EXECUTOR_METAS: frozenset({"py_modules"}),
     }
