@@ -3,7 +3,8 @@
 ``ANY`` sends a request to one shard, shards taken in turn (and within it, its replicas
 in turn, as for an unsharded executor); ``ALL`` sends it to every shard at once and merges
 their replies (``merge``: by document id, matches concatenated, or the executor's reduce
-hook; each shard's ``__results__`` come back as ``<executor>/shard-<i>/rep-<j>``). An unsharded executor is one shard: its requests go straight to ``forward``.
+hook; each shard's ``__results__`` come back as ``<executor>/shard-<i>/rep-<j>``). An
+unsharded executor is one shard: its requests go straight to ``forward``.
 
 Each shard's pool is named ``<executor>/shard-<i>``, so errors and the per-client-stream
 upstream calls (``UpstreamStreams``, keyed by pool name and replica) tell shards apart.
