@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from docarray import DocList
+from docarray.documents.legacy import LegacyDocument
 
 from docwire import Document, Executor, requests
 
@@ -36,9 +37,17 @@ class Stamper(Executor):
 
 
 class Failing(Executor):
-    """Raises on every request."""
+    """Raises on ``/fail``."""
 
-    @requests
+    @requests(on="/fail")
+    async def fail(self, **kwargs: object) -> None:
+        raise RuntimeError(f"{self.runtime_args.name} fails on purpose")
+
+
+class FailingOnFloat(Executor):
+    """Raises on ``/float``."""
+
+    @requests(on="/float")
     async def fail(self, **kwargs: object) -> None:
         raise RuntimeError(f"{self.runtime_args.name} fails on purpose")
 
@@ -54,7 +63,7 @@ class Waiter(Executor):
         super().__init__(**kwargs)
         self.folder = Path(folder)
 
-    @requests
+    @requests(on="/float")
     async def wait(self, docs: DocList[Document], **kwargs: object) -> None:
         release = self.folder / "release"
         for _ in range(600):
@@ -85,8 +94,8 @@ class ShardIndex(Executor):
     @requests(on="/search")
     async def search(self, docs: DocList[Document], **kwargs: object) -> None:
         for query in docs:
-            query.matches = DocList[Document](
-                Document(
+            query.matches = DocList[LegacyDocument](
+                LegacyDocument(
                     id=doc.id,
                     text=doc.text,
                     tags={"shard": self.runtime_args.shard_id},
@@ -95,10 +104,9 @@ class ShardIndex(Executor):
                 for doc in self.kept
             )
 
-    @requests(on="/shard")
-    async def shard(self, docs: DocList[Document], **kwargs: object) -> None:
-        for doc in docs:
-            doc.tags.setdefault("shards", []).append(self.runtime_args.shard_id)
+    @requests(on="/count")
+    async def count(self, **kwargs: object) -> dict[str, object]:
+        return {"count": len(self.kept)}
 
 
 def best_two(docs_matrix: list[DocList[Document]]) -> DocList[Document]:
@@ -106,8 +114,8 @@ def best_two(docs_matrix: list[DocList[Document]]) -> DocList[Document]:
     merged = docs_matrix[0]
     for other in docs_matrix[1:]:
         for query, same in zip(merged, other, strict=True):
-            query.matches = DocList[Document]([*(query.matches or []), *(same.matches or [])])
+            query.matches = DocList[LegacyDocument]([*(query.matches or []), *(same.matches or [])])
     for query in merged:
         ranked = sorted(query.matches or [], key=lambda m: -(m.scores or {})["score"]["value"])
-        query.matches = DocList[Document](ranked[:2])
+        query.matches = DocList[LegacyDocument](ranked[:2])
     return merged

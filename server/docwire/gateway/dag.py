@@ -24,6 +24,7 @@ from typing import Any
 
 from docwire.gateway.graph import GraphPlan, PlannedNode
 from docwire.gateway.merge import DocsReducer, docs_of, merge_replies, with_docs
+from docwire.gateway.reduce_hook import ReduceHookFailed
 from docwire.gateway.replies import with_parameters, with_results
 from docwire.gateway.router import scope_parameters
 from docwire.gateway.topology import GATEWAY
@@ -112,11 +113,12 @@ async def run_graph(plan: GraphPlan, graph_request: GraphRequest, send: Send) ->
 
 
 def _cancel(tasks: Sequence[asyncio.Task[_Result]]) -> None:
+    """Cancels what still runs; reads the failure of what ended (so none is reported as never retrieved)."""
     for task in tasks:
         if not task.done():
             task.cancel()
-        else:
-            task.exception() if not task.cancelled() else None  # retrieved: no "never retrieved" warning
+        elif not task.cancelled():
+            task.exception()
 
 
 def _floating_done(name: str) -> Callable[[asyncio.Task[_Result]], None]:
@@ -141,7 +143,11 @@ async def _run_node(
     if len(inputs) == 1:
         raw, request = inputs[0]
     else:
-        request = merge_replies([reply for _, reply in inputs], graph_request.reducers.get(planned.name))
+        replies = [reply for _, reply in inputs]
+        try:
+            request = merge_replies(replies, graph_request.reducers.get(planned.name))
+        except ReduceHookFailed as failed:
+            raise _Failed(failed.reply(replies[0])) from failed
         raw = b""
     if not planned.serves:
         return raw or request.SerializeToString(), request

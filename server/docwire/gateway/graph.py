@@ -101,7 +101,7 @@ class Planner:
             serves = node.name in serving
             planned.append(PlannedNode(node, needs, serves, on_path[node.name], self._filters.get(node.name)))
         needed = {need for p in planned if p.on_path for need in p.needs}
-        leaves = tuple(p.name for p in planned if p.on_path and p.name not in needed)
+        leaves = tuple(n.name for n in self._nodes if on_path[n.name] and n.name not in needed)  # in added order
         return GraphPlan(tuple(planned), leaves)
 
 

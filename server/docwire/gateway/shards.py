@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Sequence
 
 from docwire.gateway.forwarding import forward
 from docwire.gateway.merge import DocsReducer, merge_replies
-from docwire.gateway.reduce_hook import hook_reducer
+from docwire.gateway.reduce_hook import ReduceHookFailed, hook_reducer
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.router import ExecutorNode
 from docwire.gateway.upstream import ReplicaPool
@@ -43,7 +43,7 @@ class ExecutorPools:
             ]
         self._turn = itertools.cycle(range(len(self.pools)))
         hook = node.topology.reduce
-        self.reducer: DocsReducer | None = None if hook is None else hook_reducer(hook)
+        self.reducer: DocsReducer | None = None if hook is None else hook_reducer(hook, node.name)
 
     def with_node(self, node: ExecutorNode) -> ExecutorPools:
         """Takes ``node`` (the same executor, with its endpoints discovered) as its description."""
@@ -82,7 +82,10 @@ class ExecutorPools:
             if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
                 return reply_raw  # the first failing shard's reply fails the request
             _name_shard_results(reply, self.node.name, shard)
-        return merge_replies(replies, self.reducer).SerializeToString()
+        try:
+            return merge_replies(replies, self.reducer).SerializeToString()
+        except ReduceHookFailed as failed:
+            return failed.reply(replies[0])
 
     def next_pool(self) -> ReplicaPool:
         """The pool of the shard whose turn it is (for calls that go to one shard: StreamDoc)."""

@@ -49,7 +49,8 @@ class NodeTopology:
         floating: its reply is not awaited on the response path (nor are those of executors needing it).
         shards: how many shards serve it, each with the executor's replicas.
         polling: per endpoint (``"*"``: any other), ``"ANY"`` or ``"ALL"`` (see ``POLLING_MODES``).
-        reduce: merges the document lists of several upstream replies (or of ``ALL`` shards); default: by id.
+        reduce: merges the document lists of several upstream replies (or of ``ALL`` shards), or the
+            ``"module.function"`` naming it; default: by id (``merge``).
     """
 
     needs: tuple[str, ...] = ()
@@ -57,7 +58,7 @@ class NodeTopology:
     floating: bool = False
     shards: int = 1
     polling: Mapping[str, str] = field(default_factory=lambda: {"*": "ANY"})
-    reduce: ReduceHook | None = None
+    reduce: ReduceHook | str | None = None
 
     def polls_all(self, endpoint: str) -> bool:
         """Whether a request to ``endpoint`` goes to every shard."""

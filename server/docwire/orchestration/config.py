@@ -67,7 +67,8 @@ class ExecutorConfig:
         floating: run it off the response path (its reply is not awaited, its errors are logged).
         shards: how many shards serve it (each with ``replicas`` processes).
         polling: ``"ANY"`` / ``"ALL"``, or per endpoint ``{"/search": "ALL", "*": "ANY"}``.
-        reduce: a function merging the document lists of its upstream replies or ``ALL`` shards.
+        reduce: a function merging the document lists of its upstream replies or ``ALL`` shards, or the
+            ``"module.function"`` naming it (importable by the gateway).
     """
 
     uses: type[Executor] | str | None = None
@@ -81,7 +82,7 @@ class ExecutorConfig:
     floating: bool = False
     shards: int = 1
     polling: str | Mapping[str, str] = "ANY"
-    reduce: ReduceHook | None = None
+    reduce: ReduceHook | str | None = None
 
     @property
     def topology(self) -> NodeTopology:

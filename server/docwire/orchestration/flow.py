@@ -115,7 +115,7 @@ class Flow:
         floating: bool = False,
         shards: int = 1,
         polling: str | Mapping[str, str] = "ANY",
-        reduce: ReduceHook | None = None,
+        reduce: ReduceHook | str | None = None,
     ) -> Flow:
         """Appends an executor and returns the Flow (so calls chain).
 

@@ -63,7 +63,7 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
         ),
         Section.EXECUTOR: frozenset(
             {"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}
-            | {"needs", "when", "floating", "shards", "polling"}  # the graph (gateway.topology)
+            | {"needs", "when", "floating", "shards", "polling", "reduce"}  # the graph (gateway.topology)
         ),
         Section.EXECUTOR_YAML: frozenset({"jtype", "with", "py_modules", "metas"}),
         Section.EXECUTOR_METAS: frozenset({"py_modules"}),

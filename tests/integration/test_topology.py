@@ -1,0 +1,152 @@
+"""Flows beyond a chain, against real processes: needs (merge), when, floating, shards with polling and replicas."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from topology_executors import (
+    Failing,
+    FailingOnFloat,
+    ShardIndex,
+    Stamper,
+    Tagger,
+    Waiter,
+    best_two,
+)
+
+from docwire import Client, DocList, Document, Flow
+from docwire_contract.errors import ExecutorError
+
+
+@pytest.fixture(scope="module")
+def waiter_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("waiter")
+
+
+@pytest.fixture(scope="module")
+def dag(waiter_folder: Path) -> Iterator[Flow]:
+    """Two branches from the gateway merged into a filtered join; a failing branch; two floating executors."""
+    flow = (
+        Flow(host="127.0.0.1", protocol=["grpc", "http"])
+        .add(uses=Tagger, name="left", uses_with={"key": "left", "value": "L"}, needs="gateway")
+        .add(uses=Tagger, name="right", uses_with={"key": "right", "value": "R", "text": "from right"}, needs="gateway")
+        .add(uses=Stamper, name="join", needs=["left", "right"], when={"tags__n": {"$gte": 1}})
+        .add(uses=Failing, name="boom", needs="gateway")
+        .add(uses=Waiter, name="waiter", uses_with={"folder": str(waiter_folder)}, needs="gateway", floating=True)
+        .add(uses=FailingOnFloat, name="sinker", needs="join", floating=True)
+    )
+    with flow:
+        yield flow
+
+
+def _client(flow: Flow, protocol: str) -> Client:
+    return Client(host="127.0.0.1", port=flow.ports[protocol], protocol=protocol)
+
+
+def _numbered(n: int) -> list[Document]:
+    return [Document(id=f"d{i}", tags={"n": i}) for i in range(n)]
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_two_branches_are_merged_by_id_and_when_filters_the_join(dag: Flow, protocol: str) -> None:
+    client = _client(dag, protocol)
+    (response,) = client.post("/x", _numbered(3), return_responses=True)
+    docs = response.docs
+    assert docs.id == ["d0", "d1", "d2"]  # d0 skipped the join and kept its place
+    assert docs.text == ["from right", "from right[join]", "from right[join]"]
+    assert [doc.tags["left"] for doc in docs] == ["L"] * 3
+    assert [doc.tags["right"] for doc in docs] == ["R"] * 3
+    assert [r.executor for r in response.routes][:1] == ["gateway"]
+    assert {"left", "right", "join"} <= {r.executor for r in response.routes}
+    assert set(response.parameters["__results__"]) == {"left/rep-0", "right/rep-0"}
+    client.close()
+
+
+def test_documents_no_filter_passes_skip_the_executor(dag: Flow) -> None:
+    client = _client(dag, "grpc")
+    (response,) = client.post("/x", [Document(id="zero", tags={"n": 0})], return_responses=True)
+    assert response.docs.text == ["from right"]
+    assert "join" not in {r.executor for r in response.routes}
+    client.close()
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "http"])
+def test_a_failing_branch_fails_the_request_naming_its_executor(dag: Flow, protocol: str) -> None:
+    client = _client(dag, protocol)
+    with pytest.raises(ExecutorError, match="boom fails on purpose") as caught:
+        client.post("/fail", _numbered(2))
+    assert caught.value.executor == "boom"
+    client.close()
+
+
+def test_floating_executors_are_not_awaited_and_their_errors_are_not_returned(dag: Flow, waiter_folder: Path) -> None:
+    client = _client(dag, "grpc")
+    docs = client.post("/float", [Document(id="f", text="sent", tags={"n": 1})], return_type=DocList[Document])
+    assert docs.text == ["sent[join]"]  # the waiter's change is not in the reply; the sinker's error neither
+    assert not (waiter_folder / "done").exists()  # the waiter still waits: the reply did not wait for it
+    (waiter_folder / "release").touch()
+    done = waiter_folder / "done"
+    for _ in range(600):  # bounded: the waiter writes the file as soon as it sees the release
+        if done.exists() and done.read_text():
+            break
+        client.is_flow_ready()  # a round trip to the Flow, no sleeping
+    assert done.read_text() == "released: sent"
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def shards() -> Iterator[Flow]:
+    """An index of 2 shards x 2 replicas, searched on every shard; one of 2 shards ranking with a reduce hook."""
+    flow = (
+        Flow(host="127.0.0.1")
+        .add(uses=ShardIndex, name="index", shards=2, replicas=2, polling={"/search": "ALL", "*": "ANY"})
+        .add(
+            uses=ShardIndex,
+            name="ranked",
+            shards=2,
+            needs="gateway",
+            polling={"/index": "ANY", "*": "ALL"},
+            reduce=best_two,
+        )
+    )
+    with flow:
+        yield flow
+
+
+def test_any_polling_balances_shards_and_their_replicas_and_each_knows_its_shard(shards: Flow) -> None:
+    client = _client(shards, "grpc")
+    responses = client.post(
+        "/index",
+        [Document(text=f"d-{i}") for i in range(8)],
+        request_size=1,
+        prefetch=1,
+        target_executor="index",
+        return_responses=True,
+    )
+    hits = Counter(
+        (int(result["shard"]), key.rsplit("/", 1)[1])
+        for response in responses
+        for key, result in response.parameters["__results__"].items()
+    )
+    assert hits == {(0, "rep-0"): 2, (0, "rep-1"): 2, (1, "rep-0"): 2, (1, "rep-1"): 2}
+    (query,) = client.post("/search", [Document(text="q")], target_executor="index", return_type=DocList[Document])
+    matches = query.matches or DocList[Document]()
+    assert len(matches) == 4  # one replica of each shard, two documents each
+    assert sorted(m.tags["shard"] for m in matches) == [0, 0, 1, 1]
+    client.close()
+
+
+def test_all_polling_merges_every_shard_through_the_reduce_hook(shards: Flow) -> None:
+    client = _client(shards, "grpc")
+    client.post("/index", [Document(text=f"r-{i}") for i in range(4)], request_size=1, target_executor="ranked")
+    (counted,) = client.post("/count", target_executor="ranked", return_responses=True)
+    results = counted.parameters["__results__"]
+    assert results == {"ranked/shard-0/rep-0": {"count": 2}, "ranked/shard-1/rep-0": {"count": 2}}
+    (query,) = client.post("/search", [Document(text="q")], target_executor="ranked", return_type=DocList[Document])
+    matches = query.matches or DocList[Document]()
+    assert [m.text for m in matches] == ["r-3", "r-2"]  # both shards' matches, ranked and cut to two by the hook
+    assert [m.tags["shard"] for m in matches] == [1, 0]
+    client.close()
