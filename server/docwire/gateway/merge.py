@@ -57,11 +57,23 @@ def with_docs(request: request_pb2.DataRequest, docs: document_pb2.DocList) -> r
 def merge_replies(
     replies: Sequence[request_pb2.DataRequest], reducer: DocsReducer | None = None
 ) -> request_pb2.DataRequest:
-    """One request from several successful replies (see the module docstring)."""
+    """One request from several successful replies (see the module docstring); the replies are not changed.
+
+    When every reply holds the same document bytes (branches that only returned results, or
+    wrote to an index), the documents are not merged but taken as they are.
+    """
     first = replies[0]
     if len(replies) == 1:
         return first
-    merged = with_docs(first, (reducer or reduce_doc_lists)([docs_of(reply) for reply in replies]))
+    merged = request_pb2.DataRequest()
+    merged.CopyFrom(first)
+    forms = [_docs_bytes(reply) for reply in replies]
+    if reducer is not None or any(form != forms[0] for form in forms[1:]):
+        docs = (reducer or reduce_doc_lists)([document_pb2.DocList.FromString(form) for form in forms])
+        if first.data.WhichOneof("documents") == "docs_bytes":  # replies keep the form of the request
+            merged.data.docs_bytes = docs.SerializeToString()
+        else:
+            merged.data.docs.CopyFrom(docs)
     _merge_results(merged, replies[1:])
     seen = {route.SerializeToString(deterministic=True) for route in merged.routes}
     for reply in replies[1:]:
@@ -71,6 +83,12 @@ def merge_replies(
                 seen.add(key)
                 merged.routes.append(route)
     return merged
+
+
+def _docs_bytes(request: request_pb2.DataRequest) -> bytes:
+    if request.data.WhichOneof("documents") == "docs_bytes":
+        return request.data.docs_bytes
+    return request.data.docs.SerializeToString()
 
 
 def _merge_results(merged: request_pb2.DataRequest, others: Sequence[request_pb2.DataRequest]) -> None:
@@ -85,9 +103,11 @@ def _merge_results(merged: request_pb2.DataRequest, others: Sequence[request_pb2
 
 
 def reduce_doc_lists(lists: Sequence[document_pb2.DocList]) -> document_pb2.DocList:
-    """The default reduce: documents by id, empty fields filled, document lists reduced recursively."""
-    result = document_pb2.DocList()
-    result.CopyFrom(lists[0])
+    """The default reduce: documents by id, empty fields filled, document lists reduced recursively.
+
+    Reduces into the first list, which it returns (the others are not changed).
+    """
+    result = lists[0]
     if len(lists) == 1:
         return result
     by_id = {_doc_id(doc): doc for doc in result.docs}
@@ -100,7 +120,7 @@ def reduce_doc_lists(lists: Sequence[document_pb2.DocList]) -> document_pb2.DocL
                 added.CopyFrom(doc)
                 if key:
                     by_id[key] = added
-            else:
+            elif kept != doc:  # an identical document has nothing to fill in
                 _fill(kept, doc)
     return result
 
@@ -112,27 +132,29 @@ def _doc_id(doc: document_pb2.Doc) -> str:
 
 def _fill(kept: document_pb2.Doc, later: document_pb2.Doc) -> None:
     """Fills ``kept``'s empty fields from ``later``; reduces document lists and dicts field by field."""
+    fields = kept.data
     for name, node in later.data.items():
-        if name not in kept.data or _is_empty(kept.data[name]):
-            if not _is_empty(node):
-                kept.data[name].CopyFrom(node)
+        later_kind = node.WhichOneof("content")
+        if later_kind is None or _is_empty(node, later_kind):
+            continue  # nothing to fill in from it
+        mine = fields.get(name)
+        kind = None if mine is None else mine.WhichOneof("content")
+        if mine is None or kind is None or _is_empty(mine, kind):
+            fields[name].CopyFrom(node)
+        elif kind != later_kind:
             continue
-        mine = kept.data[name]
-        kind = mine.WhichOneof("content")
-        if kind == "doc_array" and node.WhichOneof("content") == "doc_array":
-            mine.doc_array.CopyFrom(reduce_doc_lists([mine.doc_array, node.doc_array]))
-        elif kind == "dict" and node.WhichOneof("content") == "dict":
+        elif kind == "doc_array":
+            reduce_doc_lists([mine.doc_array, node.doc_array])
+        elif kind == "dict":
+            own = mine.dict.data
             for key, value in node.dict.data.items():
-                if key not in mine.dict.data:
-                    mine.dict.data[key].CopyFrom(value)
-        elif kind == "doc" and node.WhichOneof("content") == "doc":
+                if key not in own:
+                    own[key].CopyFrom(value)
+        elif kind == "doc":
             _fill(mine.doc, node.doc)
 
 
-def _is_empty(node: document_pb2.Node) -> bool:
-    kind = node.WhichOneof("content")
-    if kind is None:
-        return True
+def _is_empty(node: document_pb2.Node, kind: str) -> bool:
     if kind in ("text", "blob"):
         return not getattr(node, kind)
     if kind == "doc_array":
