@@ -50,7 +50,7 @@ console = Console(width=None if sys.stdout.isatty() else 150)
 class MarkedDoc(BaseDoc):
     """A throughput document with two fields a branch may set."""
 
-    embedding: NdArray | None = None
+    embedding: NdArray | None = None  # type: ignore[type-arg]
     left: str = ""
     right: str = ""
 
