@@ -100,3 +100,12 @@ def test_a_graph_plan_orders_by_needs_and_merges_the_leaves() -> None:
     assert not by_name["audit"].on_path
     assert not by_name["after_audit"].on_path  # downstream of a floating executor
     assert plan.leaves == ("join", "tail")
+
+
+def test_a_bad_when_or_polling_is_refused_when_the_flow_is_built() -> None:
+    with pytest.raises(TopologyError, match=r"the when of executor 'a': unknown operator '\$near'"):
+        Flow().add(name="a", when={"tags__n": {"$near": 1}})
+    with pytest.raises(TopologyError, match="executor 'a': polling 'FIRST'"):
+        Flow().add(name="a", shards=2, polling={"/search": "FIRST"})
+    with pytest.raises(TopologyError, match="'gateway' is reserved"):
+        Flow().add(name="gateway")

@@ -33,7 +33,7 @@ from typing import Any
 
 from docwire.executor.base import Executor
 from docwire.gateway.doc_filter import compile_filter
-from docwire.gateway.topology import NodeTopology, ReduceHook, polling_table
+from docwire.gateway.topology import NodeTopology, ReduceHook, TopologyError, polling_table
 from docwire.orchestration.yaml_schema import (
     SUPPORTED_KEYS,
     ExecutorYaml,
@@ -43,6 +43,7 @@ from docwire.orchestration.yaml_schema import (
     read_yaml,
 )
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
+from docwire_contract.errors import BadRequest
 
 __all__ = ["PROTOCOLS", "ExecutorConfig", "FlowConfig", "load_flow_yaml"]
 
@@ -101,7 +102,10 @@ class ExecutorConfig:
         if self.shards < 1:
             raise ValueError(f"executor {self.name!r}: shards must be at least 1, not {self.shards}")
         if self.when is not None:
-            compile_filter(self.when, f"the when of executor {self.name!r}")
+            try:
+                compile_filter(self.when, f"the when of executor {self.name!r}")
+            except BadRequest as exc:
+                raise TopologyError(str(exc)) from exc
         self.topology  # noqa: B018  (checks polling)
         if self.replicas < 1:
             raise ValueError(f"executor {self.name!r}: replicas must be at least 1, not {self.replicas}")
