@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from processes import wait_gone
 from topology_executors import (
     Failing,
     FailingOnFloat,
@@ -18,7 +22,7 @@ from topology_executors import (
 )
 
 from docwire import Client, DocList, Document, Flow
-from docwire_contract.errors import ExecutorError
+from docwire_contract.errors import ExecutorError, ExecutorUnavailable
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +69,17 @@ def test_two_branches_are_merged_by_id_and_when_filters_the_join(dag: Flow, prot
     client.close()
 
 
+def test_a_client_stream_goes_through_the_graph_request_by_request(dag: Flow) -> None:
+    client = _client(dag, "grpc")
+    responses = client.post("/x", _numbered(20), request_size=2, return_responses=True)
+    assert len(responses) == 10
+    docs = sorted((doc for response in responses for doc in response.docs), key=lambda d: int(str(d.id)[1:]))
+    assert [doc.id for doc in docs] == [f"d{i}" for i in range(20)]
+    assert [doc.text for doc in docs] == ["from right"] + ["from right[join]"] * 19
+    assert all(doc.tags["left"] == "L" and doc.tags["right"] == "R" for doc in docs)
+    client.close()
+
+
 def test_documents_no_filter_passes_skip_the_executor(dag: Flow) -> None:
     client = _client(dag, "grpc")
     (response,) = client.post("/x", [Document(id="zero", tags={"n": 0})], return_responses=True)
@@ -95,6 +110,23 @@ def test_floating_executors_are_not_awaited_and_their_errors_are_not_returned(da
         client.is_flow_ready()  # a round trip to the Flow, no sleeping
     assert done.read_text() == "released: sent"
     client.close()
+
+
+def test_a_branch_whose_replica_is_gone_fails_the_request_naming_executor_and_address() -> None:
+    flow = (
+        Flow(host="127.0.0.1", protocol="http")
+        .add(uses=Tagger, name="alive", needs="gateway")
+        .add(uses=Tagger, name="gone", needs="gateway")
+    )
+    with flow:
+        gone_pid = flow.pids()[1]  # executors in the order added, then the gateway
+        os.kill(gone_pid, signal.SIGKILL)
+        assert wait_gone([gone_pid], timeout=30) == []
+        (address,) = flow.executor_addresses["gone"]
+        client = _client(flow, "http")
+        with pytest.raises(ExecutorUnavailable, match=rf"executor 'gone' at {re.escape(address)}"):
+            client.post("/x", _numbered(1))
+        client.close()
 
 
 @pytest.fixture(scope="module")

@@ -34,8 +34,9 @@ __all__ = ["GraphRequest", "Send", "run_graph"]
 
 logger = logging.getLogger("docwire.gateway")
 
-#: Sends serialized request bytes to an executor (by name) for an endpoint, with a timeout; its reply's bytes.
-Send = Callable[[str, bytes, float | None], Awaitable[bytes]]
+#: Sends serialized request bytes to an executor (by name) with a timeout, and whether the reply waits for
+#: it (a floating executor's calls must not use the client stream's upstream calls: they may outlive it).
+Send = Callable[[str, bytes, float | None, bool], Awaitable[bytes]]
 
 #: Floating executors still running: held here so their tasks are not collected before they end.
 _floating: set[asyncio.Task[Any]] = set()
@@ -169,7 +170,7 @@ async def _run_node(
         scoped = scope_parameters(graph_request.parameters or {}, planned.name, graph_request.names)
         raw = with_parameters(sent, with_results(scoped, sent))
     remaining = None if graph_request.deadline is None else max(graph_request.deadline - time.monotonic(), 0.001)
-    reply_raw = await send(planned.name, raw or sent.SerializeToString(), remaining)
+    reply_raw = await send(planned.name, raw or sent.SerializeToString(), remaining, planned.on_path)
     reply = request_pb2.DataRequest.FromString(reply_raw)
     if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
         raise _Failed(reply_raw)

@@ -160,8 +160,8 @@ class GatewayServicer:
         scoped = is_scoped(parameters, self._names)
         if isinstance(plan, GraphPlan):
 
-            def send(name: str, raw: bytes, remaining: float | None) -> Awaitable[bytes]:
-                return self._pools[name].send(raw, endpoint, remaining, metadata, streams)
+            def send(name: str, raw: bytes, remaining: float | None, on_path: bool) -> Awaitable[bytes]:
+                return self._pools[name].send(raw, endpoint, remaining, metadata, streams if on_path else None)
 
             graph_request = GraphRequest(request, raw, parameters, scoped, self._names, deadline, self._reducers)
             return gateway_route(start).SerializeToString() + await run_graph(plan, graph_request, send)
