@@ -93,14 +93,21 @@ async def run_graph(plan: GraphPlan, graph_request: GraphRequest, send: Send) ->
             _floating.add(task)
             task.add_done_callback(_floating_done(planned.name))
     on_path = [tasks[p.name] for p in plan.nodes if p.on_path]
-    try:
-        leaves = [await tasks[name] for name in plan.leaves]
-    except _Failed as failed:
-        _cancel(on_path)
-        return failed.reply
-    except BaseException:
-        _cancel(on_path)
-        raise
+    if on_path:
+        try:
+            await asyncio.wait(on_path, return_when=asyncio.FIRST_EXCEPTION)
+        except BaseException:  # the request was cancelled
+            _cancel(on_path)
+            raise
+        failed = next((t for t in on_path if t.done() and not t.cancelled() and t.exception() is not None), None)
+        if failed is not None:  # the first failure in the plan's order: a branch failing fails the request at once
+            _cancel(on_path)
+            error = failed.exception()
+            if isinstance(error, _Failed):
+                return error.reply
+            assert error is not None
+            raise error
+    leaves = [tasks[name].result() for name in plan.leaves]
     if not leaves:
         reply_raw, reply = graph_request.raw, graph_request.request
     elif len(leaves) == 1:
