@@ -112,18 +112,28 @@ def test_floating_executors_are_not_awaited_and_their_errors_are_not_returned(da
     client.close()
 
 
-def test_a_branch_whose_replica_is_gone_fails_the_request_naming_executor_and_address() -> None:
-    flow = (
-        Flow(host="127.0.0.1", protocol="http")
-        .add(uses=Tagger, name="alive", needs="gateway")
-        .add(uses=Tagger, name="gone", needs="gateway")
+def test_a_yaml_graph_is_served_and_a_branch_whose_replica_is_gone_fails_naming_executor_and_address(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "flow.yml").write_text(
+        "jtype: Flow\n"
+        "with: {host: 127.0.0.1, protocol: http}\n"
+        "executors:\n"
+        "  - {name: alive, uses: topology_executors.Tagger, needs: gateway, uses_with: {key: alive}}\n"
+        "  - {name: gone, uses: topology_executors.Tagger, needs: gateway, uses_with: {key: gone}}\n"
+        "  - {name: last, uses: topology_executors.Stamper, needs: [alive, gone], when: {tags__n: {$lt: 1}}}\n"
     )
-    with flow:
+    with Flow.load_config(tmp_path / "flow.yml") as flow:
+        client = _client(flow, "http")
+        docs = client.post("/x", _numbered(2))
+        assert [(doc.tags["alive"], doc.tags["gone"], doc.text) for doc in docs] == [
+            ("alive", "gone", "[last]"),
+            ("alive", "gone", None),
+        ]
         gone_pid = flow.pids()[1]  # executors in the order added, then the gateway
         os.kill(gone_pid, signal.SIGKILL)
         assert wait_gone([gone_pid], timeout=30) == []
         (address,) = flow.executor_addresses["gone"]
-        client = _client(flow, "http")
         with pytest.raises(ExecutorUnavailable, match=rf"executor 'gone' at {re.escape(address)}"):
             client.post("/x", _numbered(1))
         client.close()
