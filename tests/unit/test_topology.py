@@ -9,6 +9,7 @@ import pytest
 from docwire.gateway.graph import GraphPlan, Planner
 from docwire.gateway.router import ExecutorNode, Route
 from docwire.gateway.topology import NodeTopology, TopologyError, check_topology, polling_table, resolved_needs
+from docwire.orchestration.deployment import Deployment
 from docwire.orchestration.flow import Flow
 
 
@@ -109,3 +110,12 @@ def test_a_bad_when_or_polling_is_refused_when_the_flow_is_built() -> None:
         Flow().add(name="a", shards=2, polling={"/search": "FIRST"})
     with pytest.raises(TopologyError, match="'gateway' is reserved"):
         Flow().add(name="gateway")
+
+
+def test_a_deployment_takes_shards_and_polling() -> None:
+    (executor,) = Deployment(name="index", shards=3, polling={"/search": "ALL"}).executors
+    assert (executor.shards, executor.topology.polls_all("/search"), executor.topology.polls_all("/index")) == (
+        3,
+        True,
+        False,
+    )
