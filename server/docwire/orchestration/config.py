@@ -16,6 +16,11 @@ YAML spelling (the incumbent's, read unchanged; what docwire does not support is
         replicas: 2
         uses_with: {model: small}
         py_modules: [executors.py] # paths relative to the YAML file
+      - name: indexer
+        uses: my_package.Indexer
+        needs: [encoder]           # the graph: needs, when, floating, shards, polling, reduce (Flow.add)
+        shards: 2
+        polling: {/search: ALL}
 
 An executor YAML file (``uses: encoder.yml``) holds ``jtype: ClassName``, ``with:``
 (constructor arguments) and ``py_modules:`` (at the top, or under ``metas:``); ``uses_with``

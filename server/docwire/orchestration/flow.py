@@ -138,7 +138,8 @@ class Flow:
                 upstream replies (or of ``ALL`` shards) in place of the default merge by id.
 
         Raises:
-            TopologyError: ``needs`` names an executor not added before, or the name is taken.
+            ValueError: the name is taken; a ``TopologyError`` (a ValueError) when ``needs`` names an
+                executor not added before, or ``when`` or ``polling`` is not valid.
         """
         chosen = name or f"executor{len(self._executors)}"
         if any(e.name == chosen for e in self._executors):

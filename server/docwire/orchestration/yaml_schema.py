@@ -2,9 +2,10 @@
 
 docwire reads the incumbent's YAML unchanged where it means the same thing: ``jtype: Flow``,
 ``with:`` (the Flow's settings), ``executors:`` entries with ``uses``, ``name``, ``replicas``,
-``uses_with``, ``py_modules``, and executor YAML files with ``jtype`` (the class), ``with``
-(its constructor's arguments) and ``py_modules`` (at the top or under ``metas``). Every other
-key (``shards``, ``needs``, ``env``, ``gpus``, ``uses_requests``, ``monitoring``, ...) would
+``uses_with``, ``py_modules``, the graph's ``needs``, ``when``, ``floating``, ``shards``, ``polling``
+and ``reduce``, and executor YAML files with ``jtype`` (the class), ``with`` (its constructor's
+arguments) and ``py_modules`` (at the top or under ``metas``). Every other key (``env``, ``gpus``,
+``uses_requests``, ``monitoring``, ...) would
 change what the Flow does if docwire served it, so it is never ignored: all of them, with
 where each was found, make one ``UnsupportedConfig`` error before anything starts.
 
