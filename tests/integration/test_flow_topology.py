@@ -21,7 +21,7 @@ from topology_executors import (
     best_two,
 )
 
-from docwire import Client, DocList, Document, Flow
+from docwire import Client, Deployment, DocList, Document, Flow
 from docwire_contract.errors import ExecutorError, ExecutorUnavailable
 
 
@@ -192,3 +192,13 @@ def test_all_polling_merges_every_shard_through_the_reduce_hook(shards: Flow) ->
     assert [m.text for m in matches] == ["r-3", "r-2"]  # both shards' matches, ranked and cut to two by the hook
     assert [m.tags["shard"] for m in matches] == [1, 0]
     client.close()
+
+
+def test_a_sharded_deployment_searches_every_shard_on_the_chain_path() -> None:
+    with Deployment(uses=ShardIndex, name="index", shards=2, polling={"/search": "ALL"}, host="127.0.0.1") as dep:
+        client = _client(dep, "grpc")
+        client.post("/index", [Document(text=f"s-{i}") for i in range(4)], request_size=1)
+        (query,) = client.post("/search", [Document(text="q")], return_type=DocList[Document])
+        matches = query.matches or DocList[Document]()
+        assert sorted((m.text, m.tags["shard"]) for m in matches) == [("s-0", 0), ("s-1", 1), ("s-2", 0), ("s-3", 1)]
+        client.close()
