@@ -208,8 +208,8 @@ def test_cli_refuses_unsupported_keys_naming_each_and_starts_nothing(tmp_path: P
             executors:
               - name: greeter
                 uses: greeter.yml
-                shards: 2
-                needs: gateway
+                gpus: all
+                env: {A: "1"}
               - uses: {jtype: Shouter, metas: {py_modules: [jina_style.py]}}
                 monitoring: true
         """,
@@ -225,7 +225,7 @@ def test_cli_refuses_unsupported_keys_naming_each_and_starts_nothing(tmp_path: P
     )
     assert run.returncode == 2, run.stderr
     assert run.stderr.startswith(f"error: {flow_yml}: docwire does not support these keys, so nothing is started:\n")
-    assert "\n  - executor 'greeter' (executors[0]): shards, needs (supported in an executor: " in run.stderr
+    assert "\n  - executor 'greeter' (executors[0]): gpus, env (supported in an executor: " in run.stderr
     assert "\n  - greeter.yml (the YAML of executor 'greeter'): requests (supported in an executor YAML: " in run.stderr
     assert "\n  - executor 'executor1' (executors[1]): monitoring (supported in an executor: " in run.stderr
     assert "Traceback" not in run.stderr

@@ -21,12 +21,14 @@ class RuntimeArgs:
     Attributes:
         name: the executor's name in its Flow or Deployment.
         replica_id: which replica this process is (0-based).
+        shard_id: which shard this process serves (0-based; 0 when unsharded).
         workspace: a directory the executor may write to, if configured.
     """
 
     name: str = "executor"
     replica_id: int = 0
     workspace: str | None = None
+    shard_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,8 @@ import uvloop
 
 from docwire.gateway.auth import TokenCheck
 from docwire.gateway.service import GatewayServicer
+from docwire.gateway.shards import ExecutorPools
 from docwire.gateway.spec import GatewaySpec
-from docwire.gateway.upstream import ReplicaPool
 from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
 from docwire.transports.grpc_auth import TokenInterceptor
 from docwire.transports.grpc_gateway import GATEWAY_SERVICE_NAMES, PROTECTED_PATHS, gateway_handler
@@ -51,7 +51,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     """
     protocols = spec.protocols or ("grpc",)
     wanted = dict(zip(protocols, spec.ports or (spec.port,), strict=True))
-    pools = [ReplicaPool(node, spec.max_message_bytes) for node in spec.executors]
+    pools = [ExecutorPools(node, spec.max_message_bytes) for node in spec.executors]
     servicer = GatewayServicer(pools, spec.prefetch, versions())
     grpc_server: GrpcServer | None = None
     http_server: HttpServer | None = None

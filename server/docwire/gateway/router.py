@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from docwire.gateway.topology import NodeTopology
 from docwire_contract.conventions import DEFAULT_ENDPOINT
 from docwire_contract.errors import BadRequest, EndpointNotFound
 
-__all__ = ["ExecutorNode", "Route", "plan_route", "scope_parameters"]
+__all__ = ["ExecutorNode", "Route", "is_scoped", "plan_route", "scope_parameters"]
 
 #: Separates an executor's name from a parameter meant only for it: ``{"exec1__top_k": 3}``.
 SCOPE_SEPARATOR = "__"
@@ -18,11 +19,22 @@ SCOPE_SEPARATOR = "__"
 
 @dataclass(frozen=True, slots=True)
 class ExecutorNode:
-    """One executor of a Flow as the gateway sees it: its name, replica addresses, endpoints."""
+    """One executor of a Flow as the gateway sees it: its name, replica addresses, endpoints, place in the graph.
+
+    ``addresses`` lists every replica of every shard; ``shard_addresses`` groups them by shard
+    (empty: one shard, ``addresses``).
+    """
 
     name: str
     addresses: tuple[str, ...]
     endpoints: frozenset[str] = field(default_factory=frozenset)
+    topology: NodeTopology = field(default_factory=NodeTopology)
+    shard_addresses: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def shards(self) -> tuple[tuple[str, ...], ...]:
+        """The replicas' addresses of each shard."""
+        return self.shard_addresses or (self.addresses,)
 
     def handles(self, endpoint: str) -> bool:
         """Whether a method of this executor serves ``endpoint`` (its own binding or the default one)."""
@@ -81,9 +93,12 @@ def plan_route(
     if not serving and not any(node.passes_through for node in selected):
         served = sorted({e for node in selected for e in node.endpoints})
         raise EndpointNotFound(f"no executor serves endpoint {endpoint!r}; endpoints: {', '.join(served)}")
-    executor_names = {node.name for node in chain}
-    scoped = bool(parameters) and any(_scope_of(key, executor_names) is not None for key in parameters or {})
-    return Route(serving, scoped)
+    return Route(serving, is_scoped(parameters, {node.name for node in chain}))
+
+
+def is_scoped(parameters: Mapping[str, Any] | None, names: set[str]) -> bool:
+    """Whether ``parameters`` hold a key meant for one executor (``<executor>__key``)."""
+    return bool(parameters) and any(_scope_of(key, names) is not None for key in parameters or {})
 
 
 def _scope_of(key: str, names: set[str]) -> str | None:

@@ -1,35 +1,38 @@
-"""The gateway core: the GatewayService's rpcs, one request type routed along the Flow's chain of executors.
+"""The gateway core: the GatewayService's rpcs, one request type routed through the Flow's executors.
 
 Protocol-neutral: each rpc takes the request and a ``RequestContext`` (``context``), and
 reports a failure by raising a ``DocwireError``. The transports adapt to it at their
 boundary: gRPC (``transports.grpc_gateway``), HTTP/JSON and GraphQL (through ``calls()``),
 WebSocket (``stream``).
 
-Documents are never decoded here: the gateway reads the header and parameters,
-forwards the request bytes, and checks each reply's status. The reply to the
-client is the gateway's route serialized in front of the last executor's reply:
-protobuf merges concatenated messages and appends repeated fields, so the
-gateway's route comes first without re-encoding the documents.
+Along a chain, documents are never decoded here: the gateway reads the header and
+parameters, forwards the request bytes, and checks each reply's status. The reply to
+the client is the gateway's route serialized in front of the last executor's reply:
+protobuf merges concatenated messages and appends repeated fields, so the gateway's
+route comes first without re-encoding the documents. A graph (``needs``, ``when``,
+``floating``) runs through ``dag``, which reads document messages only where replies
+merge or a filter applies; sharded executors are called through ``shards``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
 from docwire.gateway.context import RequestContext
-from docwire.gateway.forwarding import forward
+from docwire.gateway.dag import GraphRequest, run_graph
+from docwire.gateway.graph import GraphPlan, Planner
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.replies import error_reply, gateway_route, merge_endpoints, with_parameters, with_results
-from docwire.gateway.router import ExecutorNode, Route, plan_route, scope_parameters
-from docwire.gateway.upstream import ReplicaPool
+from docwire.gateway.router import Route, is_scoped, scope_parameters
+from docwire.gateway.shards import ExecutorPools
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import BadRequest, DocwireError, EndpointNotFound, GatewayUnavailable
 from docwire_contract.v1 import request_pb2
@@ -65,12 +68,13 @@ class Calls:
 
 
 class GatewayServicer:
-    """Serves a chain of executors as one Flow, to every transport (see the module docstring)."""
+    """Serves a Flow's executors, to every transport (see the module docstring)."""
 
-    def __init__(self, pools: Sequence[ReplicaPool], prefetch: int, versions: dict[str, str]) -> None:
+    def __init__(self, pools: Sequence[ExecutorPools], prefetch: int, versions: dict[str, str]) -> None:
         self._pools = {pool.node.name: pool for pool in pools}
-        self._chain: list[ExecutorNode] = [pool.node for pool in pools]
+        self._planner = Planner([pool.node for pool in pools])
         self._names = set(self._pools)
+        self._reducers = {name: pool.reducer for name, pool in self._pools.items() if pool.reducer is not None}
         self._prefetch = prefetch
         self._versions = versions
         self._endpoints = request_pb2.EndpointsInfo()
@@ -83,10 +87,9 @@ class GatewayServicer:
     async def discover(self, timeout: float) -> None:
         """Asks every executor for its endpoints (waiting for them to be up) and builds the Flow's table."""
         infos = [await pool.endpoints(timeout, wait_for_ready=True) for pool in self._pools.values()]
-        self._chain = [
-            ExecutorNode(node.name, node.addresses, frozenset(info.endpoints))
-            for node, info in zip(self._chain, infos, strict=True)
-        ]
+        for pool, info in zip(self._pools.values(), infos, strict=True):
+            pool.with_node(dataclasses.replace(pool.node, endpoints=frozenset(info.endpoints)))
+        self._planner = Planner([pool.node for pool in self._pools.values()])
         self._endpoints = merge_endpoints(infos)
         self._discovered = True
 
@@ -154,27 +157,36 @@ class GatewayServicer:
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else None
         target = header.target_executor if header.HasField("target_executor") else None
-        route = self._plan(endpoint, target, parameters)
+        plan = self._plan(endpoint, target)
         timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
         deadline = None if timeout is None else time.monotonic() + timeout
+        scoped = is_scoped(parameters, self._names)
+        if isinstance(plan, GraphPlan):
+
+            def send(name: str, raw: bytes, remaining: float | None, on_path: bool) -> Awaitable[bytes]:
+                return self._pools[name].send(raw, endpoint, remaining, metadata, streams if on_path else None)
+
+            graph_request = GraphRequest(request, raw, parameters, scoped, self._names, deadline, self._reducers)
+            return gateway_route(start).SerializeToString() + await run_graph(plan, graph_request, send)
 
         current = raw
         reply = request
-        for node in route.executors:
-            if route.scoped:
-                scoped = scope_parameters(parameters or {}, node.name, self._names)
-                current = with_parameters(reply, with_results(scoped, reply))
+        for node in plan.executors:
+            if scoped:
+                own = scope_parameters(parameters or {}, node.name, self._names)
+                current = with_parameters(reply, with_results(own, reply))
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
-            current = await forward(self._pools[node.name], current, remaining, metadata, streams)
+            current = await self._pools[node.name].send(current, endpoint, remaining, metadata, streams)
             reply = request_pb2.DataRequest.FromString(current)
             if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
                 break
-        if route.scoped:
+        if scoped:
             current = with_parameters(reply, with_results(parameters or {}, reply))
         return gateway_route(start).SerializeToString() + current
 
-    def _plan(self, endpoint: str, target: str | None, parameters: Mapping[str, Any] | None) -> Route:
-        """The request's route; refused until the executors' endpoints are known.
+    def _plan(self, endpoint: str, target: str | None) -> Route | GraphPlan:
+        """The request's plan (a chain's route, or a graph's plan; cached); refused until the executors'
+        endpoints are known.
 
         The gRPC port opens before discovery ends (so health checks can say NOT_SERVING
         meanwhile); before it ends every executor looks endpoint-less, that is pass-through,
@@ -185,7 +197,7 @@ class GatewayServicer:
         """
         if not self._discovered:
             raise GatewayUnavailable("the Flow is starting: its executors are not all up yet; try again shortly")
-        return plan_route(self._chain, endpoint, target, parameters)
+        return self._planner.plan(endpoint, target)
 
     async def post(self, raw: bytes, context: RequestContext) -> bytes:
         """Post: one request, one reply.
@@ -329,14 +341,15 @@ class GatewayServicer:
             has_endpoint = header.HasField("exec_endpoint")
             endpoint = normalize_endpoint(header.exec_endpoint) if has_endpoint else DEFAULT_ENDPOINT
             target = header.target_executor if header.HasField("target_executor") else None
-            route = self._plan(endpoint, target, None)
+            plan = self._plan(endpoint, target)
+            serving = plan.executors if isinstance(plan, Route) else tuple(p.node for p in plan.nodes if p.serves)
             # The executor that binds the endpoint by name, else the first whose default serves it.
-            candidates = sorted(route.executors, key=lambda n: not n.binds(endpoint))
+            candidates = sorted(serving, key=lambda n: not n.binds(endpoint))
             if not candidates:
                 raise EndpointNotFound(f"no executor serves endpoint {endpoint!r}")
             node = candidates[0]
             timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
-            async for reply in self._pools[node.name].stream_doc(raw, timeout, context.metadata()):
+            async for reply in self._pools[node.name].next_pool().stream_doc(raw, timeout, context.metadata()):
                 yield reply
         finally:
             self._release()

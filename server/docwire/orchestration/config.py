@@ -16,6 +16,11 @@ YAML spelling (the incumbent's, read unchanged; what docwire does not support is
         replicas: 2
         uses_with: {model: small}
         py_modules: [executors.py] # paths relative to the YAML file
+      - name: indexer
+        uses: my_package.Indexer
+        needs: [encoder]           # the graph: needs, when, floating, shards, polling, reduce (Flow.add)
+        shards: 2
+        polling: {/search: ALL}
 
 An executor YAML file (``uses: encoder.yml``) holds ``jtype: ClassName``, ``with:``
 (constructor arguments) and ``py_modules:`` (at the top, or under ``metas:``); ``uses_with``
@@ -32,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from docwire.executor.base import Executor
+from docwire.gateway.doc_filter import compile_filter
+from docwire.gateway.topology import NodeTopology, ReduceHook, TopologyError, polling_table
 from docwire.orchestration.yaml_schema import (
     SUPPORTED_KEYS,
     ExecutorYaml,
@@ -42,6 +49,7 @@ from docwire.orchestration.yaml_schema import (
 )
 from docwire.runtime.status import ERROR_DETAILS
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
+from docwire_contract.errors import BadRequest
 
 __all__ = ["PROTOCOLS", "ExecutorConfig", "FlowConfig", "load_flow_yaml"]
 
@@ -61,6 +69,13 @@ class ExecutorConfig:
         uses_with: keyword arguments for the executor's constructor.
         py_modules: Python files to import in the worker before resolving ``uses``.
         workspace: a directory the executor may write to.
+        needs: executors (or ``"gateway"``) whose replies it gets; empty: the previous one (see ``topology``).
+        when: a filter on the documents it gets (docarray's query language); the others go by it.
+        floating: run it off the response path (its reply is not awaited, its errors are logged).
+        shards: how many shards serve it (each with ``replicas`` processes).
+        polling: ``"ANY"`` / ``"ALL"``, or per endpoint ``{"/search": "ALL", "*": "ANY"}``.
+        reduce: a function merging the document lists of its upstream replies or ``ALL`` shards, or the
+            ``"module.function"`` naming it (importable by the gateway).
     """
 
     uses: type[Executor] | str | None = None
@@ -69,8 +84,35 @@ class ExecutorConfig:
     uses_with: Mapping[str, Any] = field(default_factory=dict)
     py_modules: tuple[str, ...] = ()
     workspace: str | None = None
+    needs: str | Sequence[str] | None = None
+    when: Mapping[str, Any] | None = None
+    floating: bool = False
+    shards: int = 1
+    polling: str | Mapping[str, str] = "ANY"
+    reduce: ReduceHook | str | None = None
+
+    @property
+    def topology(self) -> NodeTopology:
+        """Its place in the Flow's graph, as the gateway reads it."""
+        needs = (self.needs,) if isinstance(self.needs, str) else tuple(self.needs or ())
+        return NodeTopology(
+            needs=needs,
+            when=None if self.when is None else dict(self.when),
+            floating=bool(self.floating),
+            shards=self.shards,
+            polling=polling_table(self.polling, self.name),
+            reduce=self.reduce,
+        )
 
     def __post_init__(self) -> None:
+        if self.shards < 1:
+            raise ValueError(f"executor {self.name!r}: shards must be at least 1, not {self.shards}")
+        if self.when is not None:
+            try:
+                compile_filter(self.when, f"the when of executor {self.name!r}")
+            except BadRequest as exc:
+                raise TopologyError(str(exc)) from exc
+        self.topology  # noqa: B018  (checks polling)
         if self.replicas < 1:
             raise ValueError(f"executor {self.name!r}: replicas must be at least 1, not {self.replicas}")
         if "__" in self.name or not self.name:

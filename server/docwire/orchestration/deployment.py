@@ -26,6 +26,8 @@ class Deployment(Flow):
         uses_with: keyword arguments for its constructor.
         py_modules: Python files to import before resolving ``uses``.
         workspace: a directory it may write to.
+        shards: how many shards serve it, each with ``replicas`` processes (see ``Flow.add``).
+        polling: ``"ANY"`` / ``"ALL"`` or per endpoint, for its shards (see ``Flow.add``).
         **flow_settings: the gateway's settings, as for ``Flow`` (port, host, protocol, prefetch, ...).
     """
 
@@ -38,10 +40,21 @@ class Deployment(Flow):
         uses_with: Mapping[str, Any] | None = None,
         py_modules: Sequence[str] = (),
         workspace: str | None = None,
+        shards: int = 1,
+        polling: str | Mapping[str, str] = "ANY",
         **flow_settings: Any,
     ) -> None:
         super().__init__(**flow_settings)
-        super().add(uses, name=name, replicas=replicas, uses_with=uses_with, py_modules=py_modules, workspace=workspace)
+        super().add(
+            uses,
+            name=name,
+            replicas=replicas,
+            uses_with=uses_with,
+            py_modules=py_modules,
+            workspace=workspace,
+            shards=shards,
+            polling=polling,
+        )
 
     def add(self, *args: Any, **kwargs: Any) -> Flow:
         """A Deployment serves exactly one executor: use a Flow to chain several."""

@@ -1,4 +1,4 @@
-"""Flow: executors chained behind one gateway, started and stopped as processes."""
+"""Flow: executors behind one gateway (a chain, or a graph through ``needs``), started and stopped as processes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from docwire.executor.base import Executor
 from docwire.gateway.router import ExecutorNode
 from docwire.gateway.spec import GatewaySpec
+from docwire.gateway.topology import ReduceHook, check_topology
 from docwire.orchestration.banner import print_ready_banner
 from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_yaml
 from docwire.orchestration.process import ServiceProcess, StartupError
@@ -102,6 +103,7 @@ class Flow:
         flow = cls()
         flow._config = config
         flow._executors = executors
+        check_topology([(e.name, e.topology) for e in executors])
         return flow
 
     @classmethod
@@ -110,6 +112,7 @@ class Flow:
         flow = cls()
         flow._config = config
         flow._executors = list(executors)
+        check_topology([(e.name, e.topology) for e in executors])
         return flow
 
     def add(
@@ -121,8 +124,14 @@ class Flow:
         uses_with: Mapping[str, Any] | None = None,
         py_modules: Sequence[str] = (),
         workspace: str | None = None,
+        needs: str | Sequence[str] | None = None,
+        when: Mapping[str, Any] | None = None,
+        floating: bool = False,
+        shards: int = 1,
+        polling: str | Mapping[str, str] = "ANY",
+        reduce: ReduceHook | str | None = None,
     ) -> Flow:
-        """Appends an executor to the chain and returns the Flow (so calls chain).
+        """Appends an executor and returns the Flow (so calls chain).
 
         Args:
             uses: an Executor subclass, ``"module.Class"``, an executor YAML file, or None (pass-through).
@@ -131,6 +140,20 @@ class Flow:
             uses_with: keyword arguments for its constructor.
             py_modules: Python files to import before resolving ``uses``.
             workspace: a directory it may write to.
+            needs: the executor(s) whose replies it gets, or ``"gateway"`` (the client's request); several
+                are awaited and merged by document id. Default: the previous executor that is not floating.
+            when: a filter on the documents it gets, ``{"tags__key": {"$eq": 5}}``; the others go by it.
+            floating: run it off the response path: the reply does not wait for it, its errors are logged.
+            shards: how many shards serve it; each shard has ``replicas`` processes and its own
+                ``runtime_args.shard_id``.
+            polling: ``"ANY"`` (one shard per request, in turn) or ``"ALL"`` (every shard, replies merged), or
+                a dict per endpoint, ``{"/search": "ALL", "*": "ANY"}``.
+            reduce: ``fn(docs_matrix: list[DocList[T]]) -> DocList[T]``, merging the document lists of its
+                upstream replies (or of ``ALL`` shards) in place of the default merge by id.
+
+        Raises:
+            ValueError: the name is taken; a ``TopologyError`` (a ValueError) when ``needs`` names an
+                executor not added before, or ``when`` or ``polling`` is not valid.
         """
         chosen = name or f"executor{len(self._executors)}"
         if any(e.name == chosen for e in self._executors):
@@ -142,7 +165,14 @@ class Flow:
             uses_with=dict(uses_with or {}),
             py_modules=tuple(py_modules),
             workspace=workspace,
+            needs=needs,
+            when=when,
+            floating=floating,
+            shards=shards,
+            polling=polling,
+            reduce=reduce,
         )
+        check_topology([(e.name, e.topology) for e in (*self._executors, config)])
         self._executors.append(config.resolved())
         return self
 
@@ -258,31 +288,42 @@ class Flow:
         self._start_gateway(ports)
 
     def _start_executors(self) -> list[ExecutorNode]:
-        started: list[tuple[ExecutorConfig, list[ServiceProcess]]] = []
+        started: list[tuple[ExecutorConfig, list[list[ServiceProcess]]]] = []
         for config in self._executors:
-            replicas = []
-            for replica in range(config.replicas):
-                spec = WorkerSpec(
-                    uses=config.uses,
-                    uses_with=dict(config.uses_with),
-                    py_modules=config.py_modules,
-                    name=config.name,
-                    replica_id=replica,
-                    host=EXECUTOR_HOST,
-                    workspace=config.workspace,
-                    max_message_bytes=self._config.max_message_bytes,
-                    error_details=self._config.error_details,
-                )
-                process = ServiceProcess(f"executor {config.name!r} rep-{replica}", "docwire.runtime.worker", spec)
-                self._processes.append(process)
-                process.start()
-                replicas.append(process)
-            started.append((config, replicas))
+            shards = [
+                [self._start_replica(config, shard, replica) for replica in range(config.replicas)]
+                for shard in range(config.shards)
+            ]
+            started.append((config, shards))
         nodes = []
-        for config, replicas in started:
-            ports = [p.wait_ready(self._config.timeout_ready) for p in replicas]
-            nodes.append(ExecutorNode(config.name, tuple(f"{EXECUTOR_HOST}:{port}" for port in ports)))
+        for config, shards in started:
+            addresses = tuple(
+                tuple(f"{EXECUTOR_HOST}:{p.wait_ready(self._config.timeout_ready)}" for p in replicas)
+                for replicas in shards
+            )
+            flat = tuple(address for shard in addresses for address in shard)
+            grouped = addresses if config.shards > 1 else ()
+            nodes.append(ExecutorNode(config.name, flat, topology=config.topology, shard_addresses=grouped))
         return nodes
+
+    def _start_replica(self, config: ExecutorConfig, shard: int, replica: int) -> ServiceProcess:
+        spec = WorkerSpec(
+            uses=config.uses,
+            uses_with=dict(config.uses_with),
+            py_modules=config.py_modules,
+            name=config.name,
+            replica_id=replica,
+            shard_id=shard,
+            host=EXECUTOR_HOST,
+            workspace=config.workspace,
+            max_message_bytes=self._config.max_message_bytes,
+            error_details=self._config.error_details,
+        )
+        where = f"shard-{shard} rep-{replica}" if config.shards > 1 else f"rep-{replica}"
+        process = ServiceProcess(f"executor {config.name!r} {where}", "docwire.runtime.worker", spec)
+        self._processes.append(process)
+        process.start()
+        return process
 
     def close(self) -> None:
         """Stops the client, the gateway and every executor process (idempotent)."""

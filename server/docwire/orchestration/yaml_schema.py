@@ -2,9 +2,10 @@
 
 docwire reads the incumbent's YAML unchanged where it means the same thing: ``jtype: Flow``,
 ``with:`` (the Flow's settings), ``executors:`` entries with ``uses``, ``name``, ``replicas``,
-``uses_with``, ``py_modules``, and executor YAML files with ``jtype`` (the class), ``with``
-(its constructor's arguments) and ``py_modules`` (at the top or under ``metas``). Every other
-key (``shards``, ``needs``, ``env``, ``gpus``, ``uses_requests``, ``monitoring``, ...) would
+``uses_with``, ``py_modules``, the graph's ``needs``, ``when``, ``floating``, ``shards``, ``polling``
+and ``reduce``, and executor YAML files with ``jtype`` (the class), ``with`` (its constructor's
+arguments) and ``py_modules`` (at the top or under ``metas``). Every other key (``env``, ``gpus``,
+``uses_requests``, ``monitoring``, ...) would
 change what the Flow does if docwire served it, so it is never ignored: all of them, with
 where each was found, make one ``UnsupportedConfig`` error before anything starts.
 
@@ -64,7 +65,10 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
                 "restart_executors",
             }
         ),
-        Section.EXECUTOR: frozenset({"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}),
+        Section.EXECUTOR: frozenset(
+            {"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}
+            | {"needs", "when", "floating", "shards", "polling", "reduce"}  # the graph (gateway.topology)
+        ),
         Section.EXECUTOR_YAML: frozenset({"jtype", "with", "py_modules", "metas"}),
         Section.EXECUTOR_METAS: frozenset({"py_modules"}),
     }

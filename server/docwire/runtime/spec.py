@@ -20,6 +20,7 @@ class WorkerSpec:
     py_modules: tuple[str, ...] = ()
     name: str
     replica_id: int = 0
+    shard_id: int = 0
     host: str = "127.0.0.1"
     port: int = 0
     workspace: str | None = None

@@ -32,7 +32,9 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
     set_error_details(spec.error_details)
     modules = load_py_modules(spec.py_modules)
     executor_class = load_executor_class(spec.uses, modules)
-    runtime_args = RuntimeArgs(name=spec.name, replica_id=spec.replica_id, workspace=spec.workspace)
+    runtime_args = RuntimeArgs(
+        name=spec.name, replica_id=spec.replica_id, workspace=spec.workspace, shard_id=spec.shard_id
+    )
     executor = instantiate(executor_class, runtime_args, spec.uses_with)
     servicer = ExecutorServicer(executor, max_message_bytes=spec.max_message_bytes)
     server = await start_grpc_server(
