@@ -138,8 +138,8 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
                 jtype: Flow
                 gateway: {uses: MyGateway}
                 with:
-                  monitoring: true
-                  port_monitoring: 9090
+                  retries: 3
+                  uvicorn_kwargs: {loop: asyncio}
                 executors:
                   - name: encoder
                     uses: encoder.yml
@@ -160,8 +160,8 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
                     external: true
                     host: 10.0.0.2
                     floating: true
-                    monitoring: true
-                    port_monitoring: 9091
+                    env_from_secret: {A: secret}
+                    grpc_channel_options: {x: 1}
             """,
             "encoder.yml": """\
                 jtype: Encoder
@@ -177,11 +177,15 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
     )
     with pytest.raises(UnsupportedConfig) as caught:
         load_flow_yaml(flow_yml)
-    executor_keys = "(supported in an executor: name, py_modules, replicas, uses, uses_with, workspace)"
+    executor_keys = (
+        "(supported in an executor: monitoring, name, port_monitoring, py_modules, replicas, traces_exporter_host, "
+        "traces_exporter_port, tracing, uses, uses_with, workspace)"
+    )
     assert caught.value.findings == (
         "the top level: gateway (supported in the Flow: executors, jtype, version, with)",
-        "with: monitoring, port_monitoring (supported in the Flow's with: cors, host, max_message_bytes, port, "
-        "prefetch, protocol, ssl_certfile, ssl_keyfile, timeout_ready)",
+        "with: retries, uvicorn_kwargs (supported in the Flow's with: cors, host, max_message_bytes, monitoring, "
+        "port, port_monitoring, prefetch, protocol, ssl_certfile, ssl_keyfile, timeout_ready, traces_exporter_host, "
+        "traces_exporter_port, tracing)",
         f"executor 'encoder' (executors[0]): shards, polling, uses_metas, uses_requests, uses_dynamic_batching "
         f"{executor_keys}",
         "encoder.yml (the YAML of executor 'encoder'): requests, dynamic_batching "
@@ -193,7 +197,8 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
         "executor 'indexer' (executors[1]): uses 'jinaai://jina-ai/SimpleIndexer': docwire runs Executor classes "
         "from Python code ('module.Class', a class in py_modules, or an executor YAML file), not Hub or container "
         "images or remote executors",
-        f"executor 'remote' (executors[2]): external, host, floating, monitoring, port_monitoring {executor_keys}",
+        f"executor 'remote' (executors[2]): external, host, floating, env_from_secret, grpc_channel_options "
+        f"{executor_keys}",
     )
     assert str(caught.value).startswith(f"{flow_yml}: docwire does not support these keys, so nothing is started:\n")
     assert "\n  - executor 'remote' (executors[2]): external, host" in str(caught.value)

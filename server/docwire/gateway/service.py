@@ -30,6 +30,7 @@ from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.replies import error_reply, gateway_route, merge_endpoints, with_parameters, with_results
 from docwire.gateway.router import ExecutorNode, Route, plan_route, scope_parameters
 from docwire.gateway.upstream import ReplicaPool
+from docwire.observability.observer import GatewayObserver, RequestObservation
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import BadRequest, DocwireError, EndpointNotFound, GatewayUnavailable
 from docwire_contract.v1 import request_pb2
@@ -67,7 +68,13 @@ class Calls:
 class GatewayServicer:
     """Serves a chain of executors as one Flow, to every transport (see the module docstring)."""
 
-    def __init__(self, pools: Sequence[ReplicaPool], prefetch: int, versions: dict[str, str]) -> None:
+    def __init__(
+        self,
+        pools: Sequence[ReplicaPool],
+        prefetch: int,
+        versions: dict[str, str],
+        observer: GatewayObserver | None = None,
+    ) -> None:
         self._pools = {pool.node.name: pool for pool in pools}
         self._chain: list[ExecutorNode] = [pool.node for pool in pools]
         self._names = set(self._pools)
@@ -76,6 +83,7 @@ class GatewayServicer:
         self._endpoints = request_pb2.EndpointsInfo()
         self._discovered = False
         self._draining = asyncio.Event()
+        self._observer = observer  # metrics and traces (docwire.observability); None: off
 
     async def discover(self, timeout: float) -> None:
         """Asks every executor for its endpoints (waiting for them to be up) and builds the Flow's table."""
@@ -132,12 +140,21 @@ class GatewayServicer:
         """
         start = time.time_ns()
         request = _parse_request(raw)
+        seen = None if self._observer is None else self._observer.request(request, metadata)
         try:
-            return await self._route(request, raw, start, metadata, streams)
+            if seen is None:
+                return await self._route(request, raw, start, metadata, streams)
+            streams = None if seen.per_call_metadata else streams  # a stream's calls share its metadata
+            return seen.succeeded(await self._route(request, raw, start, seen.metadata, streams, seen))
         except DocwireError as error:
+            if seen is not None:
+                seen.failed(error)
             if not errors_in_reply:
                 raise
             return error_reply(request, error, start)
+        finally:
+            if seen is not None:
+                seen.finish()
 
     async def _route(
         self,
@@ -146,6 +163,7 @@ class GatewayServicer:
         start: int,
         metadata: Sequence[tuple[str, str]],
         streams: UpstreamStreams | None,
+        seen: RequestObservation | None = None,
     ) -> bytes:
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
@@ -164,6 +182,8 @@ class GatewayServicer:
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
             current = await forward(self._pools[node.name], current, remaining, metadata, streams)
             reply = request_pb2.DataRequest.FromString(current)
+            if seen is not None:
+                seen.executor_replied(node.name, reply.header.status.code)
             if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
                 break
         if route.scoped:

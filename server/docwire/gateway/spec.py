@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from docwire.gateway.router import ExecutorNode
+from docwire.observability.spec import ObservabilitySpec
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["GatewaySpec"]
@@ -29,3 +30,5 @@ class GatewaySpec:
     ssl_keyfile: str | None = None
     #: Origins browsers may call the HTTP port from (``"*"``: any); empty: no CORS headers.
     cors_origins: tuple[str, ...] = ()
+    #: Metrics and traces (None: neither).
+    observability: ObservabilitySpec | None = None

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from docwire.executor.base import Executor
+from docwire.observability.spec import DEFAULT_TRACES_EXPORTER_PORT
 from docwire.orchestration.yaml_schema import (
     SUPPORTED_KEYS,
     ExecutorYaml,
@@ -60,6 +61,12 @@ class ExecutorConfig:
         uses_with: keyword arguments for the executor's constructor.
         py_modules: Python files to import in the worker before resolving ``uses``.
         workspace: a directory the executor may write to.
+        monitoring: serve each replica's Prometheus metrics (None: as the Flow's ``monitoring``).
+        port_monitoring: the first replica's metrics port (replica ``i`` gets ``port_monitoring + i``);
+            0: OS-chosen.
+        tracing: send a span per request to the trace collector (None: as the Flow's ``tracing``).
+        traces_exporter_host: the collector's host (None: the Flow's).
+        traces_exporter_port: the collector's OTLP/gRPC port (None: the Flow's).
     """
 
     uses: type[Executor] | str | None = None
@@ -68,6 +75,11 @@ class ExecutorConfig:
     uses_with: Mapping[str, Any] = field(default_factory=dict)
     py_modules: tuple[str, ...] = ()
     workspace: str | None = None
+    monitoring: bool | None = None
+    port_monitoring: int = 0
+    tracing: bool | None = None
+    traces_exporter_host: str | None = None
+    traces_exporter_port: int | None = None
 
     def __post_init__(self) -> None:
         if self.replicas < 1:
@@ -129,6 +141,13 @@ class FlowConfig:
         cors: let browsers call the HTTP port from other origins: True for any origin, or a list of origins
             (``"https://app.example"``). Off by default. With a list, the WebSocket port refuses handshakes
             from browsers on other origins.
+        monitoring: serve Prometheus metrics of the gateway (on ``port_monitoring``) and of every executor
+            replica whose own ``monitoring`` is not False (each on its own port).
+        port_monitoring: the gateway's metrics port (0: OS-chosen; see ``Flow.monitoring_ports``).
+        tracing: send a span per request of the gateway and of every executor (unless its own ``tracing``
+            is False) over OTLP/gRPC to ``traces_exporter_host:traces_exporter_port``.
+        traces_exporter_host: the trace collector's host, or a URL (``http://collector``).
+        traces_exporter_port: the trace collector's OTLP/gRPC port.
     """
 
     port: int | Sequence[int] = 0
@@ -140,6 +159,11 @@ class FlowConfig:
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     cors: bool | Sequence[str] = False
+    monitoring: bool = False
+    port_monitoring: int = 0
+    tracing: bool = False
+    traces_exporter_host: str = "127.0.0.1"
+    traces_exporter_port: int = DEFAULT_TRACES_EXPORTER_PORT
 
     @property
     def tls(self) -> bool:

@@ -4,7 +4,7 @@ docwire reads the incumbent's YAML unchanged where it means the same thing: ``jt
 ``with:`` (the Flow's settings), ``executors:`` entries with ``uses``, ``name``, ``replicas``,
 ``uses_with``, ``py_modules``, and executor YAML files with ``jtype`` (the class), ``with``
 (its constructor's arguments) and ``py_modules`` (at the top or under ``metas``). Every other
-key (``shards``, ``needs``, ``env``, ``gpus``, ``uses_requests``, ``monitoring``, ...) would
+key (``shards``, ``needs``, ``env``, ``gpus``, ``uses_requests``, ...) would
 change what the Flow does if docwire served it, so it is never ignored: all of them, with
 where each was found, make one ``UnsupportedConfig`` error before anything starts.
 
@@ -59,9 +59,17 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
                 "ssl_certfile",
                 "ssl_keyfile",
                 "cors",
+                "monitoring",
+                "port_monitoring",
+                "tracing",
+                "traces_exporter_host",
+                "traces_exporter_port",
             }
         ),
-        Section.EXECUTOR: frozenset({"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}),
+        Section.EXECUTOR: frozenset(
+            {"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}
+            | {"monitoring", "port_monitoring", "tracing", "traces_exporter_host", "traces_exporter_port"}
+        ),
         Section.EXECUTOR_YAML: frozenset({"jtype", "with", "py_modules", "metas"}),
         Section.EXECUTOR_METAS: frozenset({"py_modules"}),
     }

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from docwire.executor.base import Executor
+from docwire.observability.spec import ObservabilitySpec
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["WorkerSpec"]
@@ -24,3 +25,5 @@ class WorkerSpec:
     port: int = 0
     workspace: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    #: Metrics and traces (None: neither).
+    observability: ObservabilitySpec | None = None
