@@ -63,7 +63,10 @@ class ObservedExecutor(ExecutorObserver):
         error: str | None = "Cancelled"
         try:
             reply = await process()
-            error = None if header.status.code == request_pb2.Status.CODE_SUCCESS else "ExecutorError"
+            if header.status.code != request_pb2.Status.CODE_SUCCESS:  # the endpoint raised: its exception's class
+                error = header.status.exception.name or "ExecutorError"
+            else:
+                error = None
             return reply
         except DocwireError as failure:
             error = type(failure).__name__
