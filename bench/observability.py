@@ -32,10 +32,10 @@ from docwire import Client, Flow
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
     from bench import workloads
-    from bench.run import throughput
+    from bench.run import CpuFigure, throughput
 else:
     import workloads
-    from run import throughput
+    from run import CpuFigure, throughput
 
 
 class _SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
@@ -49,6 +49,11 @@ class _SpanSink(trace_service_pb2_grpc.TraceServiceServicer):
     ) -> trace_service_pb2.ExportTraceServiceResponse:
         self.spans += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
         return trace_service_pb2.ExportTraceServiceResponse()
+
+
+def _total(figure: CpuFigure, run: int) -> float:
+    """CPU µs per request the gateway and the executor spent together in one run."""
+    return sum(figure.runs[run].values())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "monitoring + tracing": {"monitoring": True, "tracing": True, "traces_exporter_port": sink_port},
     }
     runs: dict[str, list[float]] = {name: [] for name in settings}
+    cpu: dict[str, CpuFigure] = {name: CpuFigure() for name in settings}
     with contextlib.ExitStack() as stack:
         flows = {
             name: stack.enter_context(Flow(host="127.0.0.1", **kwargs).add(uses=workloads.NoOp))  # type: ignore[arg-type]
@@ -75,10 +81,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         clients = {name: stack.enter_context(Client(port=flow.port)) for name, flow in flows.items()}
         for client in clients.values():
             throughput(client, docs[:2000])  # warm-up
+        pids = {name: dict(zip(("executor", "gateway"), flow.pids(), strict=True)) for name, flow in flows.items()}
         for rep in range(args.reps):
             for name, client in clients.items():
-                runs[name].append(throughput(client, docs))
-            line = ", ".join(f"{name} {runs[name][-1]:,.0f}" for name in settings)
+                runs[name].append(throughput(client, docs, pids[name], cpu[name]))
+            line = ", ".join(f"{name} {runs[name][-1]:,.0f} ({_total(cpu[name], -1):,.0f} µs)" for name in settings)
             print(f"run {rep + 1}: docs/s {line}", flush=True)
     server.stop(grace=None)
     print(f"\n{workloads.N_DOCS:,} docs x float32[512], {workloads.DOCS_PER_REQUEST}/request, Client.post")
@@ -89,6 +96,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"{name:22} docs/s {figures}  (median {statistics.median(runs[name]):,.0f});"
             f" vs off {ratio_list} (median {statistics.median(ratios):.3f})"
+        )
+    for name in settings:
+        spent = [_total(cpu[name], i) for i in range(args.reps)]
+        ratios = [mine / _total(cpu["off"], i) for i, mine in enumerate(spent)]
+        print(
+            f"{name:22} CPU µs/request (gateway + executor) {' '.join(f'{c:,.0f}' for c in spent)};"
+            f" vs off {' '.join(f'{r:.3f}' for r in ratios)} (median {statistics.median(ratios):.3f})"
         )
     print(f"spans received by the sink: {sink.spans:,}")
     return 0

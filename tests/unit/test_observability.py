@@ -50,6 +50,18 @@ def test_documents_are_counted_without_decoding(n: int, serialized: bool) -> Non
     assert count_docs(_request(n, serialized=serialized)) == n
 
 
+@pytest.mark.parametrize("n", [1, 3, 100])
+def test_documents_of_one_size_are_counted_by_stride(n: int) -> None:
+    docs = document_pb2.DocList(docs=[document_pb2.Doc() for _ in range(n)])
+    for doc in docs.docs:
+        doc.data["embedding"].text = "e" * 3000  # a length of two varint bytes
+    request = request_pb2.DataRequest()
+    request.data.docs_bytes = docs.SerializeToString()
+    assert count_docs(request) == n
+    request.data.docs_bytes += docs.docs[0].SerializeToString()[:7]  # not a DocList past the last document
+    assert count_docs(request) == n
+
+
 def test_a_request_without_documents_counts_none() -> None:
     assert count_docs(request_pb2.DataRequest()) == 0
 
@@ -130,7 +142,7 @@ async def test_an_executor_error_in_the_reply_is_recorded_with_its_class(
 ) -> None:
     provider, exporter = spans
     registry = CollectorRegistry()
-    executor = ObservedExecutor("encoder", 0, ExecutorMetrics.register(registry), provider)
+    executor = ObservedExecutor("encoder", 0, ExecutorMetrics.register(registry, "encoder", 0), provider)
     request = _request(2)
 
     async def fail() -> bytes:  # what the servicer does when the endpoint raises: the error goes in the reply

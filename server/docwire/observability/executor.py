@@ -58,7 +58,7 @@ class ObservedExecutor(ExecutorObserver):
                 },
             )
         if self._metrics is not None:
-            self._metrics.in_flight.labels(self._executor, self._replica).inc()
+            self._metrics.series(endpoint)[1].in_flight.inc()
         start = time.perf_counter()
         error: str | None = "Cancelled"
         try:
@@ -79,11 +79,15 @@ class ObservedExecutor(ExecutorObserver):
     ) -> None:
         status = "SUCCESS" if error is None else "CANCELLED" if error == "Cancelled" else "ERROR"
         if self._metrics is not None:
+            endpoint, series = self._metrics.series(endpoint)
+            series.in_flight.dec()
+            series.latency.observe(elapsed)
+            series.documents.inc(documents)
             labels = (self._executor, self._replica, endpoint)
-            self._metrics.in_flight.labels(self._executor, self._replica).dec()
-            self._metrics.latency.labels(*labels).observe(elapsed)
-            self._metrics.requests.labels(*labels, status).inc()
-            self._metrics.documents.labels(*labels).inc(documents)
+            if status == "SUCCESS":
+                series.requests_ok.inc()
+            else:
+                self._metrics.requests.labels(*labels, status).inc()
             if status == "ERROR" and error is not None:
                 self._metrics.errors.labels(*labels, error).inc()
         if span is not None:

@@ -9,7 +9,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from docwire.observability.doc_count import count_docs
-from docwire.observability.metrics import GatewayMetrics
+from docwire.observability.metrics import EndpointSeries, GatewayMetrics
 from docwire.observability.observer import GatewayObserver, Metadata, RequestObservation
 from docwire.observability.tracing import parent_context, with_trace_context
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
@@ -47,10 +47,12 @@ class ObservedGateway(GatewayObserver):
                 attributes={"docwire.endpoint": endpoint, "docwire.request_id": header.request_id},
             )
             metadata = with_trace_context(metadata, span)
+        series = None
         if self._metrics is not None:
-            self._metrics.in_flight.labels(endpoint).inc()
-            self._metrics.documents.labels(endpoint).inc(count_docs(request))
-        return _Observation(self._metrics, span, endpoint, metadata)
+            endpoint, series = self._metrics.series(endpoint)
+            series.in_flight.inc()
+            series.documents.inc(count_docs(request))
+        return _Observation(self._metrics, series, span, endpoint, metadata)
 
     def close(self) -> None:
         if self._provider is not None:
@@ -60,12 +62,29 @@ class ObservedGateway(GatewayObserver):
 
 
 class _Observation(RequestObservation):
-    __slots__ = ("_endpoint", "_error", "_last_code", "_mark", "_metadata", "_metrics", "_replied", "_span", "_start")
+    __slots__ = (
+        "_endpoint",
+        "_error",
+        "_last_code",
+        "_mark",
+        "_metadata",
+        "_metrics",
+        "_replied",
+        "_series",
+        "_span",
+        "_start",
+    )
 
     def __init__(
-        self, metrics: GatewayMetrics | None, span: trace.Span | None, endpoint: str, metadata: Metadata
+        self,
+        metrics: GatewayMetrics | None,
+        series: EndpointSeries | None,
+        span: trace.Span | None,
+        endpoint: str,
+        metadata: Metadata,
     ) -> None:
         self._metrics = metrics
+        self._series = series
         self._span = span
         self._endpoint = endpoint
         self._metadata = metadata
@@ -85,7 +104,7 @@ class _Observation(RequestObservation):
     def executor_replied(self, executor: str, code: request_pb2.Status.Code.ValueType) -> None:
         now = time.perf_counter()
         if self._metrics is not None:
-            self._metrics.executor_latency.labels(self._endpoint, executor).observe(now - self._mark)
+            self._metrics.executor_call(self._endpoint, executor).observe(now - self._mark)
         self._mark = now
         self._last_code = code
 
@@ -103,10 +122,13 @@ class _Observation(RequestObservation):
         error = self._error
         if error is None and not self._replied:
             status, error = "CANCELLED", "Cancelled"
-        if self._metrics is not None:
-            self._metrics.in_flight.labels(self._endpoint).dec()
-            self._metrics.latency.labels(self._endpoint).observe(time.perf_counter() - self._start)
-            self._metrics.requests.labels(self._endpoint, status).inc()
+        if self._metrics is not None and self._series is not None:
+            self._series.in_flight.dec()
+            self._series.latency.observe(time.perf_counter() - self._start)
+            if status == "SUCCESS":
+                self._series.requests_ok.inc()
+            else:
+                self._metrics.requests.labels(self._endpoint, status).inc()
             if error is not None and status == "ERROR":
                 self._metrics.errors.labels(self._endpoint, error).inc()
         if self._span is not None:

@@ -68,6 +68,6 @@ def start_executor_observer(
     if not spec.monitoring:
         return ObservedExecutor(spec.service, spec.replica, None, provider), None
     registry = CollectorRegistry()
-    metrics = ExecutorMetrics.register(registry)
+    metrics = ExecutorMetrics.register(registry, spec.service, spec.replica)
     port, stop = serve_metrics(registry, spec.host_monitoring, spec.port_monitoring)
     return ObservedExecutor(spec.service, spec.replica, metrics, provider, stop), port

@@ -3,7 +3,9 @@
 docwire reads the incumbent's YAML unchanged where it means the same thing: ``jtype: Flow``,
 ``with:`` (the Flow's settings), ``executors:`` entries with ``uses``, ``name``, ``replicas``,
 ``uses_with``, ``py_modules``, and executor YAML files with ``jtype`` (the class), ``with``
-(its constructor's arguments) and ``py_modules`` (at the top or under ``metas``). Every other
+(its constructor's arguments) and ``py_modules`` (at the top or under ``metas``), and the observability
+keys (``monitoring``, ``port_monitoring``, ``tracing``, ``traces_exporter_host``, ``traces_exporter_port``)
+both in ``with:`` and in an executor. Every other
 key (``shards``, ``needs``, ``env``, ``gpus``, ``uses_requests``, ...) would
 change what the Flow does if docwire served it, so it is never ignored: all of them, with
 where each was found, make one ``UnsupportedConfig`` error before anything starts.
