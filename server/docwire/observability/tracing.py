@@ -51,6 +51,11 @@ def parent_context(metadata: Iterable[tuple[str, str]]) -> Context | None:
 
 def with_trace_context(metadata: Metadata, span: trace.Span) -> Metadata:
     """``metadata`` with ``span``'s ``traceparent`` (and ``tracestate``) in place of the caller's."""
-    carrier: dict[str, str] = {}
-    _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
-    return (*(pair for pair in metadata if pair[0] not in TRACE_CONTEXT_KEYS), *carrier.items())
+    # Written here rather than by the propagator's inject (a third of a span's cost at the gateway):
+    # the W3C format is version 00, the trace id, the span id, the flags, in lower-case hex.
+    context = span.get_span_context()
+    kept = tuple(pair for pair in metadata if pair[0] not in TRACE_CONTEXT_KEYS)
+    traceparent = ("traceparent", f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}")
+    if context.trace_state:
+        return (*kept, traceparent, ("tracestate", context.trace_state.to_header()))
+    return (*kept, traceparent)
