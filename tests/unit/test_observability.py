@@ -13,6 +13,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -135,6 +136,27 @@ async def test_the_gateway_span_parents_the_executor_span_through_traceparent(
         "docwire.documents": 3,
         "docwire.status": "SUCCESS",
     }
+
+
+async def test_a_sampled_out_request_sends_its_decision_on_and_records_no_span() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    gateway = ObservedGateway(None, provider)
+    executor = ObservedExecutor("encoder", 0, None, provider)
+    request = _request(1)
+    seen = gateway.request(request, ())
+    flags = int(dict(seen.metadata)["traceparent"].rpartition("-")[2], 16)
+    assert flags & 1 == 0  # the sampled flag is off: executors follow
+
+    async def serve() -> bytes:
+        return b""
+
+    await executor.observe(request, seen.metadata, serve)
+    seen.succeeded(b"")
+    seen.finish()
+    assert exporter.get_finished_spans() == ()
+    provider.shutdown()
 
 
 async def test_an_executor_error_in_the_reply_is_recorded_with_its_class(
