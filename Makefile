@@ -164,6 +164,7 @@ bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the e
 	$(PY) bench/transports.py
 	$(PY) bench/topology.py
 	$(PY) bench/embed.py --hnsw
+	$(PY) bench/observability.py
 	$(PY) bench/incumbent.py
 
 # The fuzzing of make test, with many more examples: hypothesis on the codec and request decoding

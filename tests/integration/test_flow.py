@@ -211,7 +211,7 @@ def test_cli_refuses_unsupported_keys_naming_each_and_starts_nothing(tmp_path: P
                 gpus: all
                 env: {A: "1"}
               - uses: {jtype: Shouter, metas: {py_modules: [jina_style.py]}}
-                monitoring: true
+                gpus: all
         """,
         "greeter.yml": "jtype: Greeter\nmetas: {py_modules: [jina_style.py]}\nrequests: {/greet: greet}\n",
     }
@@ -227,6 +227,6 @@ def test_cli_refuses_unsupported_keys_naming_each_and_starts_nothing(tmp_path: P
     assert run.stderr.startswith(f"error: {flow_yml}: docwire does not support these keys, so nothing is started:\n")
     assert "\n  - executor 'greeter' (executors[0]): gpus, env (supported in an executor: " in run.stderr
     assert "\n  - greeter.yml (the YAML of executor 'greeter'): requests (supported in an executor YAML: " in run.stderr
-    assert "\n  - executor 'executor1' (executors[1]): monitoring (supported in an executor: " in run.stderr
+    assert "\n  - executor 'executor1' (executors[1]): gpus (supported in an executor: " in run.stderr
     assert "Traceback" not in run.stderr
     assert "Flow is ready" not in run.stderr

@@ -138,8 +138,8 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
                 jtype: Flow
                 gateway: {uses: MyGateway}
                 with:
-                  monitoring: true
-                  port_monitoring: 9090
+                  retries: 3
+                  uvicorn_kwargs: {loop: asyncio}
                 executors:
                   - name: encoder
                     uses: encoder.yml
@@ -160,8 +160,8 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
                     external: true
                     host: 10.0.0.2
                     floating: true
-                    monitoring: true
-                    port_monitoring: 9091
+                    env_from_secret: {A: secret}
+                    grpc_channel_options: {x: 1}
             """,
             "encoder.yml": """\
                 jtype: Encoder
@@ -181,7 +181,7 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
     flow_keys = ", ".join(sorted(SUPPORTED_KEYS[Section.FLOW_WITH]))
     assert caught.value.findings == (
         "the top level: gateway (supported in the Flow: executors, jtype, version, with)",
-        f"with: monitoring, port_monitoring (supported in the Flow's with: {flow_keys})",
+        f"with: retries, uvicorn_kwargs (supported in the Flow's with: {flow_keys})",
         f"executor 'encoder' (executors[0]): uses_metas, uses_requests, uses_dynamic_batching {executor_keys}",
         "encoder.yml (the YAML of executor 'encoder'): requests, dynamic_batching "
         "(supported in an executor YAML: jtype, metas, py_modules, with)",
@@ -191,7 +191,7 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
         "executor 'indexer' (executors[1]): uses 'jinaai://jina-ai/SimpleIndexer': docwire runs Executor classes "
         "from Python code ('module.Class', a class in py_modules, or an executor YAML file), not Hub or container "
         "images or remote executors",
-        f"executor 'remote' (executors[2]): external, host, monitoring, port_monitoring {executor_keys}",
+        f"executor 'remote' (executors[2]): external, host, env_from_secret, grpc_channel_options {executor_keys}",
     )
     assert str(caught.value).startswith(f"{flow_yml}: docwire does not support these keys, so nothing is started:\n")
     assert "\n  - executor 'remote' (executors[2]): external, host" in str(caught.value)

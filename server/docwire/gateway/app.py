@@ -15,6 +15,7 @@ from docwire.gateway.auth import TokenCheck
 from docwire.gateway.service import GatewayServicer
 from docwire.gateway.shards import ExecutorPools
 from docwire.gateway.spec import GatewaySpec
+from docwire.observability.launch import start_gateway_observer
 from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
 from docwire.transports.grpc_auth import TokenInterceptor
 from docwire.transports.grpc_gateway import GATEWAY_SERVICE_NAMES, PROTECTED_PATHS, gateway_handler
@@ -52,7 +53,8 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     protocols = spec.protocols or ("grpc",)
     wanted = dict(zip(protocols, spec.ports or (spec.port,), strict=True))
     pools = [ExecutorPools(node, spec.max_message_bytes) for node in spec.executors]
-    servicer = GatewayServicer(pools, spec.prefetch, versions())
+    observer, monitoring_port = start_gateway_observer(spec.observability) or (None, None)
+    servicer = GatewayServicer(pools, spec.prefetch, versions(), observer)
     grpc_server: GrpcServer | None = None
     http_server: HttpServer | None = None
     websocket_gateway: WebSocketGateway | None = None
@@ -105,7 +107,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     bound = {name: servers[name].port for name in protocols}  # type: ignore[union-attr]
     logger.info("gateway serving %d executor(s) on %s%s", len(pools), bound, " over TLS" if spec.ssl_certfile else "")
     tune_garbage_collector()
-    report_ready(ready_fd, bound[protocols[0]], bound)
+    report_ready(ready_fd, bound[protocols[0]], bound, monitoring_port)
 
     async def stop() -> None:
         # Probes first: health says NOT_SERVING at once, so load balancers and Kubernetes stop sending here.
@@ -124,6 +126,8 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
         if grpc_server is not None:
             await grpc_server.stop()
         await servicer.close()
+        if observer is not None:
+            observer.close()
 
     await wait_for_stop_signal(stop)
 

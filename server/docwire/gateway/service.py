@@ -33,6 +33,7 @@ from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.replies import error_reply, gateway_route, merge_endpoints, with_parameters, with_results
 from docwire.gateway.router import Route, is_scoped, scope_parameters
 from docwire.gateway.shards import ExecutorPools
+from docwire.observability.observer import GatewayObserver, RequestObservation
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import BadRequest, DocwireError, EndpointNotFound, GatewayUnavailable
 from docwire_contract.v1 import request_pb2
@@ -70,7 +71,13 @@ class Calls:
 class GatewayServicer:
     """Serves a Flow's executors, to every transport (see the module docstring)."""
 
-    def __init__(self, pools: Sequence[ExecutorPools], prefetch: int, versions: dict[str, str]) -> None:
+    def __init__(
+        self,
+        pools: Sequence[ExecutorPools],
+        prefetch: int,
+        versions: dict[str, str],
+        observer: GatewayObserver | None = None,
+    ) -> None:
         self._pools = {pool.node.name: pool for pool in pools}
         self._planner = Planner([pool.node for pool in pools])
         self._names = set(self._pools)
@@ -83,6 +90,7 @@ class GatewayServicer:
         self._calls_open = 0  # Post, Stream and StreamDoc calls under way (``drained``)
         self._no_calls = asyncio.Event()
         self._no_calls.set()
+        self._observer = observer  # metrics and traces (docwire.observability); None: off
 
     async def discover(self, timeout: float) -> None:
         """Asks every executor for its endpoints (waiting for them to be up) and builds the Flow's table."""
@@ -138,12 +146,21 @@ class GatewayServicer:
         """
         start = time.time_ns()
         request = _parse_request(raw)
+        seen = None if self._observer is None else self._observer.request(request, metadata)
         try:
-            return await self._route(request, raw, start, metadata, streams)
+            if seen is None:
+                return await self._route(request, raw, start, metadata, streams)
+            streams = None if seen.per_call_metadata else streams  # a stream's calls share its metadata
+            return seen.succeeded(await self._route(request, raw, start, seen.metadata, streams, seen))
         except DocwireError as error:
+            if seen is not None:
+                seen.failed(error)
             if not errors_in_reply:
                 raise
             return error_reply(request, error, start)
+        finally:
+            if seen is not None:
+                seen.finish()
 
     async def _route(
         self,
@@ -152,6 +169,7 @@ class GatewayServicer:
         start: int,
         metadata: Sequence[tuple[str, str]],
         streams: UpstreamStreams | None,
+        seen: RequestObservation | None = None,
     ) -> bytes:
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
@@ -178,6 +196,8 @@ class GatewayServicer:
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
             current = await self._pools[node.name].send(current, endpoint, remaining, metadata, streams)
             reply = request_pb2.DataRequest.FromString(current)
+            if seen is not None:
+                seen.executor_replied(node.name, reply.header.status.code)
             if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
                 break
         if scoped:

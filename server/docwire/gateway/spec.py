@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from docwire.gateway.router import ExecutorNode
+from docwire.observability.spec import ObservabilitySpec
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["GatewaySpec"]
@@ -31,3 +32,5 @@ class GatewaySpec:
     cors_origins: tuple[str, ...] = ()
     #: Tokens clients must send (``gateway.auth``); empty (and no ``$DOCWIRE_AUTH_TOKENS``): none needed.
     auth_tokens: tuple[str, ...] = ()
+    #: Metrics and traces (None: neither).
+    observability: ObservabilitySpec | None = None

@@ -39,6 +39,7 @@ from typing import Any
 from docwire.executor.base import Executor
 from docwire.gateway.doc_filter import compile_filter
 from docwire.gateway.topology import NodeTopology, ReduceHook, TopologyError, polling_table
+from docwire.observability.spec import DEFAULT_TRACES_EXPORTER_PORT
 from docwire.orchestration.yaml_schema import (
     SUPPORTED_KEYS,
     ExecutorYaml,
@@ -76,6 +77,12 @@ class ExecutorConfig:
         polling: ``"ANY"`` / ``"ALL"``, or per endpoint ``{"/search": "ALL", "*": "ANY"}``.
         reduce: a function merging the document lists of its upstream replies or ``ALL`` shards, or the
             ``"module.function"`` naming it (importable by the gateway).
+        monitoring: serve each replica's Prometheus metrics (None: as the Flow's ``monitoring``).
+        port_monitoring: the first replica's metrics port (replica ``i`` gets ``port_monitoring + i``);
+            0: OS-chosen.
+        tracing: send a span per request to the trace collector (None: as the Flow's ``tracing``).
+        traces_exporter_host: the collector's host (None: the Flow's).
+        traces_exporter_port: the collector's OTLP/gRPC port (None: the Flow's).
     """
 
     uses: type[Executor] | str | None = None
@@ -90,6 +97,12 @@ class ExecutorConfig:
     shards: int = 1
     polling: str | Mapping[str, str] = "ANY"
     reduce: ReduceHook | str | None = None
+
+    monitoring: bool | None = None
+    port_monitoring: int = 0
+    tracing: bool | None = None
+    traces_exporter_host: str | None = None
+    traces_exporter_port: int | None = None
 
     @property
     def topology(self) -> NodeTopology:
@@ -177,6 +190,13 @@ class FlowConfig:
             runs; empty (and no ``$DOCWIRE_AUTH_TOKENS``): no token needed. See ``docwire.gateway.auth``.
         error_details: what an executor's exception tells the caller: ``"full"`` (its class, message and
             stack trace) or ``"message"`` (class and message: no stack, no file paths).
+        monitoring: serve Prometheus metrics of the gateway (on ``port_monitoring``) and of every executor
+            replica whose own ``monitoring`` is not False (each on its own port).
+        port_monitoring: the gateway's metrics port (0: OS-chosen; see ``Flow.monitoring_ports``).
+        tracing: send a span per request of the gateway and of every executor (unless its own ``tracing``
+            is False) over OTLP/gRPC to ``traces_exporter_host:traces_exporter_port``.
+        traces_exporter_host: the trace collector's host, or a URL (``http://collector``).
+        traces_exporter_port: the trace collector's OTLP/gRPC port.
     """
 
     port: int | Sequence[int] = 0
@@ -191,6 +211,11 @@ class FlowConfig:
     restart_executors: bool = True
     auth_tokens: Sequence[str] = ()
     error_details: str = "full"
+    monitoring: bool = False
+    port_monitoring: int = 0
+    tracing: bool = False
+    traces_exporter_host: str = "127.0.0.1"
+    traces_exporter_port: int = DEFAULT_TRACES_EXPORTER_PORT
 
     @property
     def tls(self) -> bool:

@@ -15,6 +15,7 @@ from docwire.gateway.spec import GatewaySpec
 from docwire.gateway.topology import ReduceHook, check_topology
 from docwire.orchestration.banner import print_ready_banner
 from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_yaml
+from docwire.orchestration.observing import gateway_observability, replica_observability
 from docwire.orchestration.process import ServiceProcess, StartupError
 from docwire.orchestration.supervisor import Supervisor
 from docwire.runtime.spec import WorkerSpec
@@ -57,6 +58,11 @@ class Flow:
             WebSocket handshake header) before any executor runs; also read from ``$DOCWIRE_AUTH_TOKENS``.
         error_details: ``"full"`` (executor errors carry their stack trace) or ``"message"`` (no stack, no
             file paths: for production).
+        monitoring: serve Prometheus metrics of the gateway and of every executor replica (see ``monitoring_ports``).
+        port_monitoring: the gateway's metrics port (default: chosen by the OS).
+        tracing: send OpenTelemetry spans (one per request at the gateway, one per executor call) over OTLP/gRPC.
+        traces_exporter_host: the trace collector's host (default 127.0.0.1), or a URL (``http://collector``).
+        traces_exporter_port: the trace collector's OTLP/gRPC port (default 4317).
     """
 
     def __init__(
@@ -74,8 +80,18 @@ class Flow:
         restart_executors: bool = True,
         auth_tokens: Sequence[str] = (),
         error_details: str = "full",
+        monitoring: bool = False,
+        port_monitoring: int | None = None,
+        tracing: bool = False,
+        traces_exporter_host: str | None = None,
+        traces_exporter_port: int | None = None,
     ) -> None:
         settings: dict[str, Any] = {"port": port or 0, "host": host, "protocol": protocol, "prefetch": prefetch}
+        settings |= {"monitoring": monitoring, "port_monitoring": port_monitoring or 0, "tracing": tracing}
+        if traces_exporter_host is not None:
+            settings["traces_exporter_host"] = traces_exporter_host
+        if traces_exporter_port is not None:
+            settings["traces_exporter_port"] = traces_exporter_port
         if max_message_size is not None:
             settings["max_message_bytes"] = max_message_size
         self._config = FlowConfig(
@@ -91,6 +107,7 @@ class Flow:
         self._executors: list[ExecutorConfig] = []
         self._processes: list[ServiceProcess] = []
         self._supervisor: Supervisor | None = None
+        self._replica_names: list[tuple[str, int]] = []  # (executor, replica) of each of _processes
         self._gateway: ServiceProcess | None = None
         self._nodes: list[ExecutorNode] = []
         self._client: Client | None = None
@@ -130,6 +147,11 @@ class Flow:
         shards: int = 1,
         polling: str | Mapping[str, str] = "ANY",
         reduce: ReduceHook | str | None = None,
+        monitoring: bool | None = None,
+        port_monitoring: int | None = None,
+        tracing: bool | None = None,
+        traces_exporter_host: str | None = None,
+        traces_exporter_port: int | None = None,
     ) -> Flow:
         """Appends an executor and returns the Flow (so calls chain).
 
@@ -154,6 +176,12 @@ class Flow:
         Raises:
             ValueError: the name is taken; a ``TopologyError`` (a ValueError) when ``needs`` names an
                 executor not added before, or ``when`` or ``polling`` is not valid.
+            monitoring: serve each replica's Prometheus metrics (default: as the Flow).
+            port_monitoring: the first replica's metrics port; replica ``i`` gets ``port_monitoring + i``
+                (default: chosen by the OS).
+            tracing: send a span per request to the trace collector (default: as the Flow).
+            traces_exporter_host: the trace collector's host (default: the Flow's).
+            traces_exporter_port: the trace collector's port (default: the Flow's).
         """
         chosen = name or f"executor{len(self._executors)}"
         if any(e.name == chosen for e in self._executors):
@@ -171,6 +199,11 @@ class Flow:
             shards=shards,
             polling=polling,
             reduce=reduce,
+            monitoring=monitoring,
+            port_monitoring=port_monitoring or 0,
+            tracing=tracing,
+            traces_exporter_host=traces_exporter_host,
+            traces_exporter_port=traces_exporter_port,
         )
         check_topology([(e.name, e.topology) for e in (*self._executors, config)])
         self._executors.append(config.resolved())
@@ -220,6 +253,20 @@ class Flow:
         """Executor name -> its replicas' ``host:port`` addresses, in replica order (once started)."""
         return {node.name: node.addresses for node in self._nodes}
 
+    @property
+    def port_monitoring(self) -> int | None:
+        """The port the gateway serves its Prometheus metrics on, once started (None: monitoring is off)."""
+        return None if self._gateway is None else self._gateway.monitoring_port
+
+    @property
+    def monitoring_ports(self) -> dict[str, int]:
+        """Every metrics port, once started: ``"gateway"`` and ``"<executor>/rep-<i>"`` -> port."""
+        found = {} if self.port_monitoring is None else {"gateway": self.port_monitoring}
+        for (name, replica), process in zip(self._replica_names, self._processes, strict=True):
+            if process.monitoring_port is not None:
+                found[f"{name}/rep-{replica}"] = process.monitoring_port
+        return found
+
     def pids(self) -> list[int]:
         """The process ids of every executor replica and the gateway."""
         procs = [*self._processes, *([self._gateway] if self._gateway else [])]
@@ -262,6 +309,7 @@ class Flow:
             ssl_keyfile=self._config.ssl_keyfile,
             cors_origins=self._config.cors_origins,
             auth_tokens=tuple(self._config.auth_tokens),
+            observability=gateway_observability(self._config),
         )
         gateway = ServiceProcess("gateway", "docwire.gateway.app", spec)
         self._gateway = gateway  # stopped by close() even if it never gets ready
@@ -318,10 +366,12 @@ class Flow:
             workspace=config.workspace,
             max_message_bytes=self._config.max_message_bytes,
             error_details=self._config.error_details,
+            observability=replica_observability(self._config, config, shard * config.replicas + replica),
         )
         where = f"shard-{shard} rep-{replica}" if config.shards > 1 else f"rep-{replica}"
         process = ServiceProcess(f"executor {config.name!r} {where}", "docwire.runtime.worker", spec)
         self._processes.append(process)
+        self._replica_names.append((config.name, shard * config.replicas + replica))
         process.start()
         return process
 
@@ -337,6 +387,7 @@ class Flow:
             process.stop()
         self._gateway = None
         self._processes = []
+        self._replica_names = []
         self._nodes = []
 
     def __enter__(self) -> Flow:

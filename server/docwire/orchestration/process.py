@@ -52,6 +52,8 @@ class ServiceProcess:
         self.port: int | None = None
         #: Protocol -> port, as the child reported them (``{"grpc": port}`` for a one-protocol server).
         self.ports: dict[str, int] = {}
+        #: The port the child serves its Prometheus metrics on, as it reported it (None: monitoring is off).
+        self.monitoring_port: int | None = None
 
     @property
     def pid(self) -> int | None:
@@ -121,6 +123,7 @@ class ServiceProcess:
         report = json.loads(received.decode())
         self.port = int(report["port"])
         self.ports = {str(k): int(v) for k, v in (report.get("ports") or {"grpc": self.port}).items()}
+        self.monitoring_port = None if report.get("monitoring_port") is None else int(report["monitoring_port"])
         return self.port
 
     def _join_reader(self) -> None:

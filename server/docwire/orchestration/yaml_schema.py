@@ -4,8 +4,9 @@ docwire reads the incumbent's YAML unchanged where it means the same thing: ``jt
 ``with:`` (the Flow's settings), ``executors:`` entries with ``uses``, ``name``, ``replicas``,
 ``uses_with``, ``py_modules``, the graph's ``needs``, ``when``, ``floating``, ``shards``, ``polling``
 and ``reduce``, and executor YAML files with ``jtype`` (the class), ``with`` (its constructor's
-arguments) and ``py_modules`` (at the top or under ``metas``). Every other key (``env``, ``gpus``,
-``uses_requests``, ``monitoring``, ...) would
+arguments) and ``py_modules`` (at the top or under ``metas``), and the observability keys
+(``monitoring``, ``port_monitoring``, ``tracing``, ``traces_exporter_host``, ``traces_exporter_port``)
+both in ``with:`` and in an executor. Every other key (``env``, ``gpus``, ``uses_requests``, ...) would
 change what the Flow does if docwire served it, so it is never ignored: all of them, with
 where each was found, make one ``UnsupportedConfig`` error before anything starts.
 
@@ -63,11 +64,17 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
                 "auth_tokens",
                 "error_details",
                 "restart_executors",
+                "monitoring",
+                "port_monitoring",
+                "tracing",
+                "traces_exporter_host",
+                "traces_exporter_port",
             }
         ),
         Section.EXECUTOR: frozenset(
             {"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}
             | {"needs", "when", "floating", "shards", "polling", "reduce"}  # the graph (gateway.topology)
+            | {"monitoring", "port_monitoring", "tracing", "traces_exporter_host", "traces_exporter_port"}
         ),
         Section.EXECUTOR_YAML: frozenset({"jtype", "with", "py_modules", "metas"}),
         Section.EXECUTOR_METAS: frozenset({"py_modules"}),

@@ -91,19 +91,24 @@ def tune_allocator() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES) and mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD_BYTES))
 
 
-def report_ready(ready_fd: int | None, port: int, ports: Mapping[str, int] | None = None) -> None:
+def report_ready(
+    ready_fd: int | None, port: int, ports: Mapping[str, int] | None = None, monitoring_port: int | None = None
+) -> None:
     """Tells the launching process (through an inherited pipe) which port we serve on.
 
     Args:
         ready_fd: the pipe, or None when nobody is waiting.
         port: the main port (the first protocol's).
         ports: every protocol's port, for a server that speaks several.
+        monitoring_port: the port its Prometheus metrics are served on, if any.
     """
     if ready_fd is None:
         return
     report: dict[str, object] = {"port": port, "pid": os.getpid()}
     if ports is not None:
         report["ports"] = dict(ports)
+    if monitoring_port is not None:
+        report["monitoring_port"] = monitoring_port
     with os.fdopen(ready_fd, "w") as pipe:
         pipe.write(json.dumps(report) + "\n")
 

@@ -28,6 +28,7 @@ from docwire.executor.base import BoundEndpoint, Executor
 from docwire.executor.dispatch import Outcome, Parameters, run_endpoint, stream_endpoint
 from docwire.executor.docs_access import never_reads_docs, tracing
 from docwire.executor.sync_runner import SyncRunner
+from docwire.observability.observer import ExecutorObserver
 from docwire.runtime.parameters import endpoint_parameters
 from docwire.runtime.status import error_status
 from docwire.transports.grpc_server import abort, call_metadata
@@ -66,8 +67,14 @@ _M = TypeVar("_M", request_pb2.DataRequest, request_pb2.SingleDocumentRequest)
 class ExecutorServicer:
     """Serves one Executor instance over the ExecutorService rpcs."""
 
-    def __init__(self, executor: Executor, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        observer: ExecutorObserver | None = None,
+    ) -> None:
         self._executor = executor
+        self._observer = observer  # metrics and traces (docwire.observability); None: off
         self._max_message_bytes = max_message_bytes
         # Sync endpoint methods run here, one at a time: off the event loop, and never
         # concurrently with each other (models are rarely thread-safe). Replicas add parallelism.
@@ -149,6 +156,12 @@ class ExecutorServicer:
         return b"".join((result.SerializeToString(), _REPLY_TAG, varint_bytes(len(reply)), reply))
 
     async def _process(self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+        """``_serve``, observed when metrics or traces are on."""
+        if self._observer is None:
+            return await self._serve(request, context)
+        return await self._observer.observe(request, call_metadata(context), lambda: self._serve(request, context))
+
+    async def _serve(self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         """The serialized reply to ``request``.
 
         Raises:

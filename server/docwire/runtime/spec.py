@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from docwire.executor.base import Executor
+from docwire.observability.spec import ObservabilitySpec
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["WorkerSpec"]
@@ -27,3 +28,5 @@ class WorkerSpec:
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     #: ``"full"`` or ``"message"`` (``runtime.status.set_error_details``).
     error_details: str = "full"
+    #: Metrics and traces (None: neither).
+    observability: ObservabilitySpec | None = None

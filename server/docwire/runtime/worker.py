@@ -14,6 +14,7 @@ import cloudpickle
 import uvloop
 
 from docwire.executor.base import RuntimeArgs, instantiate
+from docwire.observability.launch import start_executor_observer
 from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
 from docwire.runtime.loader import load_executor_class, load_py_modules
 from docwire.runtime.servicer import ExecutorServicer
@@ -36,7 +37,8 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
         name=spec.name, replica_id=spec.replica_id, workspace=spec.workspace, shard_id=spec.shard_id
     )
     executor = instantiate(executor_class, runtime_args, spec.uses_with)
-    servicer = ExecutorServicer(executor, max_message_bytes=spec.max_message_bytes)
+    observer, monitoring_port = start_executor_observer(spec.observability) or (None, None)
+    servicer = ExecutorServicer(executor, max_message_bytes=spec.max_message_bytes, observer=observer)
     server = await start_grpc_server(
         [servicer.handler()],
         [EXECUTOR_SERVICE],
@@ -47,12 +49,14 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
     await server.set_serving(True)
     logger.info("%s/rep-%d serving %s on port %d", spec.name, spec.replica_id, executor_class.__name__, server.port)
     tune_garbage_collector()
-    report_ready(ready_fd, server.port)
+    report_ready(ready_fd, server.port, monitoring_port=monitoring_port)
 
     async def stop() -> None:
         await server.stop()
         servicer.close()
         executor.close()
+        if observer is not None:
+            observer.close()
 
     await wait_for_stop_signal(stop)
 

@@ -1,0 +1,82 @@
+"""How many documents a DataRequest carries, read from the wire without decoding them."""
+
+from __future__ import annotations
+
+from docwire_contract.v1 import request_pb2
+
+__all__ = ["count_docs"]
+
+_DOCS_KEY = 0x0A  # DocList.docs: field 1, length-delimited
+
+
+def count_docs(request: request_pb2.DataRequest) -> int:
+    """The documents in ``request``: structured ones counted, serialized ones (``docs_bytes``) scanned.
+
+    A serialized DocList is a run of ``docs`` fields (tag, length, bytes): the scan reads each
+    tag and length and skips the document. Bytes that are not a DocList count as what was
+    read before the first thing that is not a ``docs`` field.
+    """
+    form = request.data.WhichOneof("documents")
+    if form == "docs":
+        return len(request.data.docs.docs)
+    if form != "docs_bytes":
+        return 0
+    return _count_entries(request.data.docs_bytes)
+
+
+def _count_entries(raw: bytes) -> int:
+    """The ``docs`` fields at the top of a serialized DocList.
+
+    A batch of documents of one size (what the client's batch encoding usually makes: same
+    fields, same tensor shapes) is counted with strided slices, in C: when every stride of
+    the bytes starts with the first document's tag and length, that is exactly how they
+    parse. Otherwise each document's tag and length are read in turn.
+    """
+    uniform = _uniform_count(raw)
+    if uniform is not None:
+        return uniform
+    count = position = 0
+    end = len(raw)
+    while position < end and raw[position] == _DOCS_KEY:
+        first = raw[position + 1] if position + 1 < end else 0
+        if first < 0x80:  # documents under 128 bytes
+            position += 2 + first
+        elif position + 2 < end and raw[position + 2] < 0x80:  # under 16 kB
+            position += 3 + ((first & 0x7F) | (raw[position + 2] << 7))
+        else:
+            length, shift, position = 0, 0, position + 1
+            while position < end:
+                byte = raw[position]
+                position += 1
+                length |= (byte & 0x7F) << shift
+                if byte < 0x80:
+                    break
+                shift += 7
+            position += length
+        if position > end:
+            break
+        count += 1
+    return count
+
+
+def _uniform_count(raw: bytes) -> int | None:
+    """How many documents ``raw`` holds if they all have the first one's size, else None."""
+    if len(raw) < 2 or raw[0] != _DOCS_KEY:
+        return None
+    length = shift = 0
+    header = 1
+    while header < len(raw) and header <= 5:
+        byte = raw[header]
+        header += 1
+        length |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            break
+        shift += 7
+    stride = header + length
+    count, rest = divmod(len(raw), stride)
+    if rest or not count:
+        return None
+    for offset in range(header):  # the tag and length bytes at the start of every stride
+        if raw[offset::stride] != bytes((raw[offset],)) * count:
+            return None
+    return count
