@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from docwire.executor.base import Executor
+from docwire.orchestration.placement import check_placement
 from docwire.orchestration.yaml_schema import (
     SUPPORTED_KEYS,
     ExecutorYaml,
@@ -60,6 +61,12 @@ class ExecutorConfig:
         uses_with: keyword arguments for the executor's constructor.
         py_modules: Python files to import in the worker before resolving ``uses``.
         workspace: a directory the executor may write to.
+        host: the interface its replicas bind (default 127.0.0.1: only the gateway reaches them); with
+            ``external``, the address where it is served (a host name, an IP, or ``dns://server/name``).
+        port: the port it binds (0: the OS chooses; replica ``i`` binds ``port + i``); with ``external``, its port.
+        external: served elsewhere (``docwire executor serve`` on another machine): the Flow starts no process for
+            it and its gateway calls ``host:port`` as any other executor.
+        env: environment variables set in its processes (and in its containers when exported).
     """
 
     uses: type[Executor] | str | None = None
@@ -68,12 +75,17 @@ class ExecutorConfig:
     uses_with: Mapping[str, Any] = field(default_factory=dict)
     py_modules: tuple[str, ...] = ()
     workspace: str | None = None
+    host: str | None = None
+    port: int = 0
+    external: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.replicas < 1:
             raise ValueError(f"executor {self.name!r}: replicas must be at least 1, not {self.replicas}")
         if "__" in self.name or not self.name:
             raise ValueError(f"executor name {self.name!r} must be non-empty and must not contain '__'")
+        check_placement(self)
 
     def resolved(self, base: Path | None = None, findings: Findings | None = None) -> ExecutorConfig:
         """This config with an executor YAML in ``uses`` read and py_modules made absolute.

@@ -13,7 +13,10 @@ from docwire.executor.base import Executor
 from docwire.gateway.router import ExecutorNode
 from docwire.gateway.spec import GatewaySpec
 from docwire.orchestration.banner import print_ready_banner
+from docwire.orchestration.compose import compose_file, write_compose_file
 from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_yaml
+from docwire.orchestration.kubernetes import DEFAULT_IMAGE, kubernetes_manifests, write_kubernetes_manifests
+from docwire.orchestration.placement import LOOPBACK, dial_address, external_address, reachable_host
 from docwire.orchestration.process import ServiceProcess, StartupError
 from docwire.runtime.spec import WorkerSpec
 
@@ -22,8 +25,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Flow"]
 
-#: Executors listen on loopback: only their gateway talks to them.
-EXECUTOR_HOST = "127.0.0.1"
+#: Executors listen on loopback unless ``host`` is given: only their gateway talks to them.
+EXECUTOR_HOST = LOOPBACK
 
 
 class Flow:
@@ -88,6 +91,7 @@ class Flow:
         flow = cls()
         flow._config = config
         flow._executors = executors
+        flow._base_dir = Path(path).resolve().parent
         return flow
 
     @classmethod
@@ -107,6 +111,10 @@ class Flow:
         uses_with: Mapping[str, Any] | None = None,
         py_modules: Sequence[str] = (),
         workspace: str | None = None,
+        host: str | None = None,
+        port: int = 0,
+        external: bool = False,
+        env: Mapping[str, str] | None = None,
     ) -> Flow:
         """Appends an executor to the chain and returns the Flow (so calls chain).
 
@@ -117,6 +125,10 @@ class Flow:
             uses_with: keyword arguments for its constructor.
             py_modules: Python files to import before resolving ``uses``.
             workspace: a directory it may write to.
+            host: the interface its replicas bind (default 127.0.0.1); with ``external``, where it is served.
+            port: the port it binds (default: chosen by the OS); with ``external``, the port it is served on.
+            external: it is served elsewhere (``docwire executor serve``): the Flow calls ``host:port``.
+            env: environment variables for its processes.
         """
         chosen = name or f"executor{len(self._executors)}"
         if any(e.name == chosen for e in self._executors):
@@ -128,6 +140,10 @@ class Flow:
             uses_with=dict(uses_with or {}),
             py_modules=tuple(py_modules),
             workspace=workspace,
+            host=host,
+            port=port,
+            external=external,
+            env=dict(env or {}),
         )
         self._executors.append(config.resolved())
         return self
@@ -221,6 +237,35 @@ class Flow:
         gateway.wait_ready(self._config.timeout_ready)
         return gateway
 
+    def to_kubernetes_yaml(
+        self, output_base_path: str | Path, k8s_namespace: str | None = None, *, image: str = DEFAULT_IMAGE
+    ) -> list[Path]:
+        """Writes Kubernetes manifests for this Flow: a Deployment and a Service per executor and the gateway.
+
+        Executors' Services are headless and the gateway balances over their replicas itself (no mesh
+        needed); containers run ``image`` (see the repository's Dockerfile) and are probed over gRPC health.
+
+        Args:
+            output_base_path: the directory to write ``gateway.yml`` and ``<executor>.yml`` into.
+            k8s_namespace: the namespace of every object (default ``"default"``).
+            image: the image the containers run.
+
+        Returns:
+            The files written.
+        """
+        manifests = kubernetes_manifests(
+            self._config, self._executors, namespace=k8s_namespace or "default", image=image, base=self._export_base()
+        )
+        return write_kubernetes_manifests(manifests, output_base_path)
+
+    def to_docker_compose_yaml(self, output_path: str | Path, *, image: str = DEFAULT_IMAGE) -> Path:
+        """Writes a docker compose file for this Flow (one service per executor and the gateway); returns its path."""
+        content = compose_file(self._config, self._executors, image=image, base=self._export_base())
+        return write_compose_file(content, output_path)
+
+    def _export_base(self) -> Path:
+        return self._base_dir or Path.cwd()
+
     def restart_gateway(self) -> None:
         """Stops the gateway and starts a new one on the same port, in front of the same executors.
 
@@ -243,26 +288,32 @@ class Flow:
         started: list[tuple[ExecutorConfig, list[ServiceProcess]]] = []
         for config in self._executors:
             replicas = []
-            for replica in range(config.replicas):
+            for replica in range(0 if config.external else config.replicas):
                 spec = WorkerSpec(
                     uses=config.uses,
                     uses_with=dict(config.uses_with),
                     py_modules=config.py_modules,
                     name=config.name,
                     replica_id=replica,
-                    host=EXECUTOR_HOST,
+                    host=config.host or EXECUTOR_HOST,
+                    port=config.port + replica if config.port else 0,
                     workspace=config.workspace,
                     max_message_bytes=self._config.max_message_bytes,
                 )
-                process = ServiceProcess(f"executor {config.name!r} rep-{replica}", "docwire.runtime.worker", spec)
+                label = f"executor {config.name!r} rep-{replica}"
+                process = ServiceProcess(label, "docwire.runtime.worker", spec, env=config.env)
                 self._processes.append(process)
                 process.start()
                 replicas.append(process)
             started.append((config, replicas))
         nodes = []
         for config, replicas in started:
+            if config.external:
+                nodes.append(ExecutorNode(config.name, (external_address(config),)))
+                continue
             ports = [p.wait_ready(self._config.timeout_ready) for p in replicas]
-            nodes.append(ExecutorNode(config.name, tuple(f"{EXECUTOR_HOST}:{port}" for port in ports)))
+            host = reachable_host(config.host or EXECUTOR_HOST)
+            nodes.append(ExecutorNode(config.name, tuple(dial_address(host, port) for port in ports)))
         return nodes
 
     def close(self) -> None:

@@ -4,7 +4,7 @@ docwire reads the incumbent's YAML unchanged where it means the same thing: ``jt
 ``with:`` (the Flow's settings), ``executors:`` entries with ``uses``, ``name``, ``replicas``,
 ``uses_with``, ``py_modules``, and executor YAML files with ``jtype`` (the class), ``with``
 (its constructor's arguments) and ``py_modules`` (at the top or under ``metas``). Every other
-key (``shards``, ``needs``, ``env``, ``gpus``, ``uses_requests``, ``monitoring``, ...) would
+key (``shards``, ``needs``, ``gpus``, ``uses_requests``, ``monitoring``, ...) would
 change what the Flow does if docwire served it, so it is never ignored: all of them, with
 where each was found, make one ``UnsupportedConfig`` error before anything starts.
 
@@ -61,7 +61,9 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
                 "cors",
             }
         ),
-        Section.EXECUTOR: frozenset({"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}),
+        Section.EXECUTOR: frozenset(
+            {"name", "uses", "replicas", "uses_with", "py_modules", "workspace", "host", "port", "external", "env"}
+        ),
         Section.EXECUTOR_YAML: frozenset({"jtype", "with", "py_modules", "metas"}),
         Section.EXECUTOR_METAS: frozenset({"py_modules"}),
     }
