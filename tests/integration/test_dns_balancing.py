@@ -12,9 +12,9 @@ from contextlib import ExitStack
 
 from dns_answers import HeadlessService, dns_server
 from executors import TextDoc
+from standalone import Served, start
 
 from docwire_client import Client
-from standalone import Served, start
 
 NAME = "encoder.docwire.svc"
 REPLICAS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")

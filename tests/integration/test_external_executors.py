@@ -7,10 +7,10 @@ import socket
 
 import pytest
 from executors import Appender, TextDoc
+from standalone import serving
 
 from docwire import Flow
 from docwire_client import ExecutorUnavailable
-from standalone import serving
 
 REMOTE_HOST = "127.0.0.2"
 LOCAL_HOST = "127.0.0.3"

@@ -19,8 +19,8 @@ from docwire.orchestration.export_plan import ServicePlan, plan_services
 
 __all__ = ["DEFAULT_IMAGE", "DEFAULT_RESOURCES", "kubernetes_manifests", "write_kubernetes_manifests"]
 
-#: The image the manifests run (the repository's Dockerfile builds it: ``docker build -t docwire:0.1 .``).
-DEFAULT_IMAGE: Final = "docwire:0.1"
+#: The image the manifests run (the repository's Dockerfile builds it: ``docker build -t docwire:0.1.0 .``).
+DEFAULT_IMAGE: Final = "docwire:0.1.0"
 #: What each container asks for and may use, unless told otherwise.
 DEFAULT_RESOURCES: Final[Mapping[str, Mapping[str, str]]] = {
     "requests": {"cpu": "250m", "memory": "256Mi"},
