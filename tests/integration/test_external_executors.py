@@ -46,10 +46,3 @@ def test_a_flow_calls_an_executor_served_elsewhere_as_any_other() -> None:
             with pytest.raises(ExecutorUnavailable, match=rf"remote.*{REMOTE_HOST}:{remote.port}"):
                 flow.post("/x", [TextDoc(text="b")])
             assert not flow.is_flow_ready()
-
-
-def test_an_external_executor_needs_its_address() -> None:
-    with pytest.raises(ValueError, match="needs the host and port it is served at"):
-        Flow().add(name="remote", host=REMOTE_HOST, external=True)
-    with pytest.raises(ValueError, match="its replicas are its server's business"):
-        Flow().add(name="remote", host=REMOTE_HOST, port=8081, external=True, replicas=2)

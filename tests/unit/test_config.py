@@ -159,6 +159,7 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
                   - name: remote
                     external: true
                     host: 10.0.0.2
+                    port: 9000
                     floating: true
                     monitoring: true
                     port_monitoring: 9091
@@ -177,7 +178,9 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
     )
     with pytest.raises(UnsupportedConfig) as caught:
         load_flow_yaml(flow_yml)
-    executor_keys = "(supported in an executor: name, py_modules, replicas, uses, uses_with, workspace)"
+    executor_keys = (
+        "(supported in an executor: env, external, host, name, port, py_modules, replicas, uses, uses_with, workspace)"
+    )
     assert caught.value.findings == (
         "the top level: gateway (supported in the Flow: executors, jtype, version, with)",
         "with: monitoring, port_monitoring (supported in the Flow's with: cors, host, max_message_bytes, port, "
@@ -188,15 +191,14 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
         "(supported in an executor YAML: jtype, metas, py_modules, with)",
         "encoder.yml (the YAML of executor 'encoder'): metas.description "
         "(supported in an executor YAML's metas: metas.py_modules)",
-        "executor 'indexer' (executors[1]): needs, when, env, gpus, install_requirements, timeout_send "
-        + executor_keys,
+        "executor 'indexer' (executors[1]): needs, when, gpus, install_requirements, timeout_send " + executor_keys,
         "executor 'indexer' (executors[1]): uses 'jinaai://jina-ai/SimpleIndexer': docwire runs Executor classes "
         "from Python code ('module.Class', a class in py_modules, or an executor YAML file), not Hub or container "
         "images or remote executors",
-        f"executor 'remote' (executors[2]): external, host, floating, monitoring, port_monitoring {executor_keys}",
+        f"executor 'remote' (executors[2]): floating, monitoring, port_monitoring {executor_keys}",
     )
     assert str(caught.value).startswith(f"{flow_yml}: docwire does not support these keys, so nothing is started:\n")
-    assert "\n  - executor 'remote' (executors[2]): external, host" in str(caught.value)
+    assert "\n  - executor 'remote' (executors[2]): floating, monitoring" in str(caught.value)
 
 
 def test_an_executor_yaml_given_to_flow_add_is_checked_too(tmp_path: Path) -> None:
