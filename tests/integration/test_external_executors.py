@@ -9,7 +9,7 @@ import pytest
 from executors import Appender, TextDoc
 from standalone import serving
 
-from docwire import Flow
+from docwire import Deployment, Flow
 from docwire_client import ExecutorUnavailable
 
 REMOTE_HOST = "127.0.0.2"
@@ -46,3 +46,14 @@ def test_a_flow_calls_an_executor_served_elsewhere_as_any_other() -> None:
             with pytest.raises(ExecutorUnavailable, match=rf"remote.*{REMOTE_HOST}:{remote.port}"):
                 flow.post("/x", [TextDoc(text="b")])
             assert not flow.is_flow_ready()
+
+
+def test_a_deployment_without_gateway_serves_its_executor_for_a_flow_elsewhere() -> None:
+    served = Deployment(uses=Appender, name="far", include_gateway=False, host=REMOTE_HOST, uses_with={"suffix": "!"})
+    with served:
+        (address,) = served.executor_addresses["far"]
+        host, port = address.rsplit(":", 1)
+        assert host == REMOTE_HOST
+        assert len(served.pids()) == 1  # the replica alone
+        with Flow(host="127.0.0.1").add(name="far", host=REMOTE_HOST, port=int(port), external=True) as flow:
+            assert flow.post("/x", [TextDoc(text="a")], return_type=TextDoc).text == "a!"

@@ -1,4 +1,4 @@
-"""Deployment: one executor with its replicas, served behind a gateway."""
+"""Deployment: one executor with its replicas, served behind a gateway (or on its own, for a Flow elsewhere)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ class Deployment(Flow):
         with Deployment(uses=MyExecutor, replicas=2) as dep:
             dep.post(on="/index", inputs=docs)
 
+    With ``include_gateway=False`` it serves the executor alone, its replicas bound to ``host`` and
+    ``port`` (replica ``i`` on ``port + i``), for a Flow on another machine to use with
+    ``Flow().add(host=..., port=..., external=True)``; ``.executor_addresses`` says where.
+
     Args:
         uses: an Executor subclass, ``"module.Class"``, an executor YAML file, or None (pass-through).
         name: the executor's name.
@@ -26,6 +30,8 @@ class Deployment(Flow):
         uses_with: keyword arguments for its constructor.
         py_modules: Python files to import before resolving ``uses``.
         workspace: a directory it may write to.
+        include_gateway: serve a gateway in front of it (default); without, ``host`` and ``port`` are
+            the executor's own.
         **flow_settings: the gateway's settings, as for ``Flow`` (port, host, protocol, prefetch, ...).
     """
 
@@ -38,11 +44,41 @@ class Deployment(Flow):
         uses_with: Mapping[str, Any] | None = None,
         py_modules: Sequence[str] = (),
         workspace: str | None = None,
+        include_gateway: bool = True,
         **flow_settings: Any,
     ) -> None:
+        placement: dict[str, Any] = {}
+        if not include_gateway:
+            placement = {"host": flow_settings.pop("host", None), "port": flow_settings.pop("port", None) or 0}
         super().__init__(**flow_settings)
-        super().add(uses, name=name, replicas=replicas, uses_with=uses_with, py_modules=py_modules, workspace=workspace)
+        self._include_gateway = include_gateway
+        super().add(
+            uses,
+            name=name,
+            replicas=replicas,
+            uses_with=uses_with,
+            py_modules=py_modules,
+            workspace=workspace,
+            **placement,
+        )
 
     def add(self, *args: Any, **kwargs: Any) -> Flow:
         """A Deployment serves exactly one executor: use a Flow to chain several."""
         raise TypeError("a Deployment serves one executor; use Flow().add(...) to chain several")
+
+    def start(self) -> Deployment:
+        """Starts every replica (and the gateway, unless ``include_gateway=False``); returns once all are ready."""
+        if self._include_gateway:
+            super().start()
+            return self
+        if self._nodes:
+            raise RuntimeError("the Deployment is already started")
+        try:
+            self._nodes = self._start_executors()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __enter__(self) -> Deployment:
+        return self.start()
