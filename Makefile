@@ -177,6 +177,7 @@ bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the e
 	$(PY) bench/run.py
 	$(PY) bench/transports.py
 	$(PY) bench/embed.py --hnsw
+	$(PY) bench/balancing.py
 
 run: install ## serve the quickstart Flow and call it once
 	$(PY) examples/quickstart.py
