@@ -41,7 +41,7 @@ def test_flow_yaml_reads_host_port_external_and_env(tmp_path: Path) -> None:
     path.write_text(
         textwrap.dedent("""\
             executors:
-              - {name: near, host: 0.0.0.0, port: 9100, env: {A: "1"}}
+              - {name: near, host: 0.0.0.0, port: 9100, env: {A: 1}}
               - {name: far, host: 10.0.0.2, port: 8081, external: true}
         """)
     )

@@ -86,6 +86,7 @@ class ExecutorConfig:
         if "__" in self.name or not self.name:
             raise ValueError(f"executor name {self.name!r} must be non-empty and must not contain '__'")
         check_placement(self)
+        object.__setattr__(self, "env", {str(k): str(v) for k, v in self.env.items()})  # YAML may say A: 1
 
     def resolved(self, base: Path | None = None, findings: Findings | None = None) -> ExecutorConfig:
         """This config with an executor YAML in ``uses`` read and py_modules made absolute.
