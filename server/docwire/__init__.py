@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         ParametersSchemaError,
         RequestTimeout,
         Response,
+        Unauthenticated,
     )
 
 _LOCATIONS = {
@@ -59,6 +60,7 @@ _LOCATIONS = {
             "MessageTooLarge",
             "ParametersSchemaError",
             "RequestTimeout",
+            "Unauthenticated",
             "Response",
         )
     },
@@ -91,6 +93,7 @@ __all__ = [
     "RequestTimeout",
     "Response",
     "StartupError",
+    "Unauthenticated",
     "requests",
 ]
 

@@ -67,7 +67,7 @@ def test_exported_kubernetes_manifests_pass_kubeconform(tmp_path: Path, kubernet
     _docwire("export", "kubernetes", str(EXAMPLE / "flow.yml"), str(tmp_path / "example"), "--namespace", "demo")
     # An HTTP-only gateway (probed on its TCP port), an external executor, several protocols and ports.
     flow = (
-        Flow(protocol=["http", "websocket"], port=[9000, 9001])
+        Flow(protocol=["http", "websocket"], port=[9000, 9001], auth_tokens=["t"])
         .add(uses="docwire.executor.base.Executor", name="my_encoder", replicas=3, port=7000, env={"A": "1"})
         .add(name="remote", host="10.0.0.2", port=8081, external=True)
     )

@@ -280,3 +280,23 @@ class IndexSearch(Executor):
     async def append(self, docs: DocList[TextDoc], **kwargs: object) -> None:
         for d in docs:
             d.text += f"[{self.runtime_args.name}]"
+
+
+class Raiser(Executor):
+    """Raises on /fail, and only there: an executor's own exception, without Faulty's /die."""
+
+    @requests(on="/fail")
+    def fail(self, **kwargs: object) -> None:
+        raise NotImplementedError("no time for it")
+
+
+class Napper(Executor):
+    """Naps ``parameters['sleep']`` seconds, reports its replica and pid; replica 0 hangs while
+    ``parameters['hang']`` (a sync method: its thread is stuck, as with a model that never returns)."""
+
+    @requests
+    def nap(self, docs: DocList[TextDoc], parameters: dict[str, object], **kwargs: object) -> dict[str, object]:
+        if parameters.get("hang") and self.runtime_args.replica_id == 0:
+            time.sleep(float(parameters["hang"]))  # type: ignore[arg-type]
+        time.sleep(float(parameters.get("sleep", 0.0)))  # type: ignore[arg-type]
+        return {"replica": self.runtime_args.replica_id, "pid": os.getpid()}

@@ -37,11 +37,16 @@ def retry_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "docwire.client" and "retry" in r.getMessage()]
 
 
-@pytest.mark.parametrize("stream", [True, False], ids=["stream", "unary"])
+@pytest.mark.parametrize(
+    ("stream", "n_docs", "request_size"),
+    [(True, 240, 3), (False, 240, 3), (True, 10_000, 50)],
+    ids=["stream", "unary", "stream-10k"],
+)
 def test_a_gateway_restarted_mid_run_loses_and_repeats_nothing(
-    served: Served, stream: bool, caplog: pytest.LogCaptureFixture
+    served: Served, stream: bool, n_docs: int, request_size: int, caplog: pytest.LogCaptureFixture
 ) -> None:
-    prefix, n_docs, request_size = f"restart-{stream}-", 240, 3
+    """Counted by document: every one answered once and run once (issue 15: 10,000 documents)."""
+    prefix = f"restart-{stream}-{n_docs}-"
     expected = [f"{prefix}{i}" for i in range(n_docs)]
     stopping, restarted = threading.Event(), threading.Event()
     replies: list[str] = []

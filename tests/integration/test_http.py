@@ -168,12 +168,22 @@ def test_discovered_endpoints_and_post_still_take_any_endpoint(flow: Flow) -> No
     assert '"text":"s"' in streamed.text
 
 
-def test_wrong_verb_on_a_route_names_the_verbs_it_takes(flow: Flow) -> None:
-    reply = httpx.delete(_url(flow, "/embed"))
-    assert reply.status_code == 404
-    assert reply.json()["message"] == "no route DELETE /embed; use GET or POST"
-    reply = httpx.post(_url(flow, "/dry_run"))
-    assert reply.json()["message"] == "no route POST /dry_run; use GET"
+@pytest.mark.parametrize(
+    ("verb", "path", "allowed"),
+    [
+        ("DELETE", "/embed", "GET, POST"),
+        ("POST", "/dry_run", "GET"),
+        ("OPTIONS", "/post", "POST"),
+        ("PUT", "/status", "GET"),
+    ],
+)
+def test_wrong_verb_on_a_route_is_405_naming_the_verbs_it_takes(flow: Flow, verb: str, path: str, allowed: str) -> None:
+    reply = httpx.request(verb, _url(flow, path), timeout=30)
+    assert reply.status_code == 405, reply.text
+    assert reply.headers["allow"] == allowed
+    body = reply.json()
+    assert (body["error"], body["status"]) == ("MethodNotAllowed", "NOT_FOUND")
+    assert body["message"] == f"no route {verb} {path}; use {allowed.replace(', ', ' or ')}"
 
 
 def test_unknown_endpoint_is_404_listing_the_endpoints(broken: Flow) -> None:

@@ -26,7 +26,7 @@ def test_example_flow_yaml() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("with: {prot: grpc}\n", r"with: prot \(supported in the Flow's with: cors, host, "),
+        ("with: {prot: grpc}\n", r"with: prot \(supported in the Flow's with: auth_tokens, cors, error_details, "),
         ("executors:\n  - {name: a, replica: 2}\n", r"executor 'a' \(executors\[0\]\): replica \(supported in an"),
         ("jtype: Deployment\n", "jtype: 'Deployment': a Flow YAML file has jtype: Flow"),
         ("executors: {a: 1}\n", "executors: must be a list of executors, not dict"),
@@ -183,8 +183,8 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
     )
     assert caught.value.findings == (
         "the top level: gateway (supported in the Flow: executors, jtype, version, with)",
-        "with: monitoring, port_monitoring (supported in the Flow's with: cors, host, max_message_bytes, port, "
-        "prefetch, protocol, ssl_certfile, ssl_keyfile, timeout_ready)",
+        "with: monitoring, port_monitoring (supported in the Flow's with: auth_tokens, cors, error_details, host, "
+        "max_message_bytes, port, prefetch, protocol, restart_executors, ssl_certfile, ssl_keyfile, timeout_ready)",
         f"executor 'encoder' (executors[0]): shards, polling, uses_metas, uses_requests, uses_dynamic_batching "
         f"{executor_keys}",
         "encoder.yml (the YAML of executor 'encoder'): requests, dynamic_batching "

@@ -87,7 +87,7 @@ def test_executor_command_line_reads_back_into_the_same_spec() -> None:
     config = ExecutorConfig(
         uses="pkg.Encoder", name="enc", uses_with={"model": "small", "n": 2}, py_modules=("a.py",), workspace="/w"
     )
-    arguments = executor_arguments(config, 8100, max_message_bytes=1234, max_connection_age=30)
+    arguments = executor_arguments(config, 8100, max_message_bytes=1234, max_connection_age=30, error_details="message")
     assert arguments[:2] == ["executor", "serve"]
     spec = worker_spec(_parse(add_executor_arguments, arguments))
     assert (spec.uses, spec.name, spec.uses_with, spec.py_modules) == (
@@ -97,7 +97,7 @@ def test_executor_command_line_reads_back_into_the_same_spec() -> None:
         ("a.py",),
     )
     assert (spec.host, spec.port, spec.workspace, spec.max_message_bytes) == ("0.0.0.0", 8100, "/w", 1234)
-    assert spec.max_connection_age == 30
+    assert (spec.max_connection_age, spec.error_details) == (30, "message")
 
 
 def test_gateway_command_line_reads_back_into_the_same_spec() -> None:
@@ -178,6 +178,23 @@ def test_a_gateway_without_grpc_is_probed_on_its_port() -> None:
     flow = Flow(protocol="http", port=9000).add(name="e")
     (gateway, _) = kubernetes_manifests(flow.config, flow.executors)["gateway.yml"]
     assert gateway["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["tcpSocket"] == {"port": 9000}
+
+
+def test_auth_tokens_are_never_written_but_taken_from_a_secret() -> None:
+    flow = Flow(auth_tokens=["s3cret"]).add(name="e")
+    (gateway, _) = kubernetes_manifests(flow.config, flow.executors)["gateway.yml"]
+    (container,) = gateway["spec"]["template"]["spec"]["containers"]
+    assert container["env"] == [
+        {
+            "name": "DOCWIRE_AUTH_TOKENS",
+            "valueFrom": {"secretKeyRef": {"name": "docwire-auth", "key": "DOCWIRE_AUTH_TOKENS"}},
+        }
+    ]
+    compose = compose_file(flow.config, flow.executors)
+    assert compose["services"]["gateway"]["environment"] == {
+        "DOCWIRE_AUTH_TOKENS": "${DOCWIRE_AUTH_TOKENS:?set DOCWIRE_AUTH_TOKENS for the gateway}"
+    }
+    assert "s3cret" not in repr(gateway) + repr(compose)
 
 
 def test_compose_file_from_a_flow() -> None:

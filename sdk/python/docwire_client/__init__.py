@@ -20,6 +20,7 @@ from docwire_contract.errors import (
     MessageTooLarge,
     ParametersSchemaError,
     RequestTimeout,
+    Unauthenticated,
 )
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "RequestTimeout",
     "Response",
     "Target",
+    "Unauthenticated",
     "parse_target",
 ]
 

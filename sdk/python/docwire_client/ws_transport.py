@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import ssl
 from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
@@ -39,7 +40,13 @@ from docwire_client.response import Response
 from docwire_client.sending import RequestSource, send_requests
 from docwire_client.target import Target
 from docwire_client.transport import Replies
-from docwire_contract.errors import DocwireError, GatewayUnavailable, MessageTooLarge, error_from_status
+from docwire_contract.errors import (
+    DocwireError,
+    GatewayUnavailable,
+    MessageTooLarge,
+    error_from_http,
+    error_from_status,
+)
 from docwire_contract.v1 import request_pb2
 
 __all__ = ["WebSocketTransport"]
@@ -204,7 +211,7 @@ class WebSocketTransport(HttpTransport):
                 ping_timeout=20,
             )
         except InvalidStatus as exc:
-            raise DocwireError(f"the server at {self.target.uri} refused the WebSocket: {exc}") from None
+            raise _refusal(exc, self.target.uri) from None
         except (OSError, InvalidHandshake, TimeoutError) as exc:
             raise self.unreachable(exc) from None
 
@@ -351,3 +358,15 @@ def _close_code(closed: ConnectionClosed) -> int:
 def _retryable(closed: ConnectionClosed, retries: int, options: PostOptions) -> bool:
     """Whether a call that ``closed`` ended may be tried again (the server went away, attempts are left)."""
     return _close_code(closed) in _RETRYABLE_CLOSES and retries + 1 < options.retry.max_attempts
+
+
+def _refusal(exc: InvalidStatus, uri: str) -> DocwireError:
+    """What a refused handshake stands for: a docwire gateway's error body names it (401 without a token,
+    400 for an unknown subprotocol, 403 for an origin), anything else is a plain refusal."""
+    try:
+        body = json.loads(exc.response.body or b"")
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "message" in body:
+        return error_from_http(exc.response.status_code, body)
+    return DocwireError(f"the server at {uri} refused the WebSocket: {exc}")

@@ -20,8 +20,10 @@ __all__ = [
     "ExecutorUnavailable",
     "GatewayUnavailable",
     "MessageTooLarge",
+    "MethodNotAllowed",
     "ParametersSchemaError",
     "RequestTimeout",
+    "Unauthenticated",
     "ended_while_sending",
     "error_from_call_status",
     "error_from_http",
@@ -57,6 +59,20 @@ class EndpointNotFound(DocwireError):
     """No executor on the request's path serves the endpoint."""
 
     grpc_code = grpc.StatusCode.NOT_FOUND
+
+
+class MethodNotAllowed(EndpointNotFound):
+    """An HTTP request used a verb its path does not take (HTTP 405, with ``allowed`` in its ``Allow`` header)."""
+
+    def __init__(self, message: str, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.allowed = allowed
+
+
+class Unauthenticated(DocwireError):
+    """The gateway requires a token (``authorization: Bearer <token>``) the call did not carry, or not a valid one."""
+
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
 
 
 class ExecutorUnavailable(DocwireError, ConnectionError):
@@ -127,8 +143,10 @@ _BY_NAME: dict[str, type[DocwireError]] = {
         ExecutorUnavailable,
         GatewayUnavailable,
         MessageTooLarge,
+        MethodNotAllowed,
         ParametersSchemaError,
         RequestTimeout,
+        Unauthenticated,
     )
 }
 _BY_CODE: dict[grpc.StatusCode, type[DocwireError]] = {
@@ -137,6 +155,7 @@ _BY_CODE: dict[grpc.StatusCode, type[DocwireError]] = {
     grpc.StatusCode.UNAVAILABLE: GatewayUnavailable,
     grpc.StatusCode.DEADLINE_EXCEEDED: RequestTimeout,
     grpc.StatusCode.RESOURCE_EXHAUSTED: MessageTooLarge,
+    grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
 }
 
 
@@ -210,7 +229,9 @@ def status_code_of(value: int) -> grpc.StatusCode:
 #: HTTP status -> the error it stands for when the body names none (grpc-gateway's table, read backwards).
 _BY_HTTP: dict[int, type[DocwireError]] = {
     400: BadRequest,
+    401: Unauthenticated,
     404: EndpointNotFound,
+    405: MethodNotAllowed,
     413: MessageTooLarge,
     422: DocumentSchemaError,
     429: MessageTooLarge,

@@ -22,7 +22,13 @@ from http import HTTPStatus
 
 import grpc
 
-from docwire_contract.errors import DocumentSchemaError, DocwireError, MessageTooLarge, ParametersSchemaError
+from docwire_contract.errors import (
+    DocumentSchemaError,
+    DocwireError,
+    MessageTooLarge,
+    MethodNotAllowed,
+    ParametersSchemaError,
+)
 
 __all__ = [
     "APPLICATION_CLOSE_BASE",
@@ -59,6 +65,7 @@ _HTTP_BY_ERROR: dict[type[DocwireError], int] = {
     DocumentSchemaError: HTTPStatus.UNPROCESSABLE_ENTITY,
     ParametersSchemaError: HTTPStatus.UNPROCESSABLE_ENTITY,
     MessageTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    MethodNotAllowed: HTTPStatus.METHOD_NOT_ALLOWED,
 }
 
 #: gRPC status code -> RFC 6455 close code, where one means the same.

@@ -11,11 +11,13 @@ from importlib import metadata
 import cloudpickle
 import uvloop
 
+from docwire.gateway.auth import TokenCheck
 from docwire.gateway.service import GatewayServicer
 from docwire.gateway.spec import GatewaySpec
 from docwire.gateway.upstream import ReplicaPool
 from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
-from docwire.transports.grpc_gateway import GATEWAY_SERVICE_NAMES, gateway_handler
+from docwire.transports.grpc_auth import TokenInterceptor
+from docwire.transports.grpc_gateway import GATEWAY_SERVICE_NAMES, PROTECTED_PATHS, gateway_handler
 from docwire.transports.grpc_server import GrpcServer, server_credentials, start_grpc_server
 from docwire.transports.http import HttpServer, HttpTranscoder, start_http_server
 from docwire.transports.websocket import WebSocketGateway
@@ -54,6 +56,8 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     websocket_gateway: WebSocketGateway | None = None
     websocket_server: HttpServer | None = None
     credentials = None
+    token_check = TokenCheck.configured(spec.auth_tokens)  # None: no token needed
+    interceptors = [] if token_check is None else [TokenInterceptor(token_check, PROTECTED_PATHS)]
     if spec.ssl_certfile is not None and spec.ssl_keyfile is not None:
         credentials = server_credentials(spec.ssl_certfile, spec.ssl_keyfile)
     if "grpc" in wanted:
@@ -64,6 +68,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             wanted["grpc"],
             max_message_bytes=spec.max_message_bytes,
             credentials=credentials,
+            interceptors=interceptors,
         )
     await servicer.discover(spec.discovery_timeout)
     service = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
@@ -77,9 +82,10 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             ssl_keyfile=spec.ssl_keyfile,
             cors_origins=spec.cors_origins,
             max_body_bytes=spec.max_message_bytes,
+            token_check=token_check,
         )
     if "websocket" in wanted:
-        websocket_gateway = WebSocketGateway(servicer, allowed_origins=spec.cors_origins)
+        websocket_gateway = WebSocketGateway(servicer, allowed_origins=spec.cors_origins, token_check=token_check)
         websocket_server = await start_http_server(
             websocket_gateway.app(transcoder.app().routes),  # the HTTP API too: dry_run, endpoints, SSE
             spec.host,
@@ -89,6 +95,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             cors_origins=spec.cors_origins,
             ws_max_size=spec.max_message_bytes,
             max_body_bytes=spec.max_message_bytes,
+            token_check=token_check,
         )
     if grpc_server is not None:
         await grpc_server.set_serving(True)

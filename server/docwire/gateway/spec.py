@@ -29,3 +29,5 @@ class GatewaySpec:
     ssl_keyfile: str | None = None
     #: Origins browsers may call the HTTP port from (``"*"``: any); empty: no CORS headers.
     cors_origins: tuple[str, ...] = ()
+    #: Tokens clients must send (``gateway.auth``); empty (and no ``$DOCWIRE_AUTH_TOKENS``): none needed.
+    auth_tokens: tuple[str, ...] = ()

@@ -15,7 +15,16 @@ from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, channel
 from docwire_contract.methods import ExecutorMethods
 from docwire_contract.v1 import executor_pb2, request_pb2
 
-__all__ = ["ReplicaPool"]
+__all__ = ["RECONNECT_OPTIONS", "ReplicaPool"]
+
+#: How soon a channel to a replica that went away tries again: grpc's defaults back off up to 120 s, so a
+#: replica restarted on its port (``orchestration.supervisor``) would wait minutes for traffic. Replicas
+#: are on the same host or cluster: retrying every second at most costs nothing.
+RECONNECT_OPTIONS: list[tuple[str, int]] = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 
 
 def _never_delivered(exc: grpc.aio.AioRpcError) -> bool:
@@ -29,7 +38,7 @@ class ReplicaPool:
 
     def __init__(self, node: ExecutorNode, max_message_bytes: int) -> None:
         self.node = node
-        options = channel_options(max_message_bytes + PROCESS_STREAM_FRAMING_BYTES)
+        options = [*channel_options(max_message_bytes + PROCESS_STREAM_FRAMING_BYTES), *RECONNECT_OPTIONS]
         self._channels = [
             grpc.aio.insecure_channel(address, options=[*options, *balancing_options(address)])
             for address in node.addresses

@@ -17,6 +17,7 @@ from docwire.gateway.router import ExecutorNode
 from docwire.gateway.spec import GatewaySpec
 from docwire.orchestration.config import PROTOCOLS, ExecutorConfig, FlowConfig
 from docwire.runtime.spec import WorkerSpec
+from docwire.runtime.status import ERROR_DETAILS
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = [
@@ -84,6 +85,7 @@ def executor_arguments(
     py_modules: Sequence[str] | None = None,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_connection_age: float | None = None,
+    error_details: str = "full",
 ) -> list[str]:
     """The arguments of ``docwire`` that serve ``config`` alone on ``port`` (all interfaces).
 
@@ -93,6 +95,7 @@ def executor_arguments(
         py_modules: the module files as the serving machine sees them (default: ``config.py_modules``).
         max_message_bytes: the largest message it accepts.
         max_connection_age: seconds after which it closes a connection (clients reconnect and resolve again).
+        error_details: what its exceptions tell callers (``"full"`` or ``"message"``).
     """
     arguments = ["executor", "serve", "--name", config.name, "--host", ALL_INTERFACES, "--port", str(port)]
     uses = uses_name(config)
@@ -108,6 +111,8 @@ def executor_arguments(
         arguments += ["--max-message-bytes", str(max_message_bytes)]
     if max_connection_age is not None:
         arguments += ["--max-connection-age", f"{max_connection_age:g}"]
+    if error_details != "full":
+        arguments += ["--error-details", error_details]
     return arguments
 
 
@@ -148,6 +153,9 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="close each client connection after this many seconds, so clients balancing over DNS re-resolve",
     )
+    parser.add_argument(
+        "--error-details", choices=ERROR_DETAILS, default="full", help="message: no stack traces in error replies"
+    )
 
 
 def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,6 +190,7 @@ def worker_spec(args: argparse.Namespace) -> WorkerSpec:
         workspace=args.workspace,
         max_message_bytes=args.max_message_bytes,
         max_connection_age=args.max_connection_age,
+        error_details=args.error_details,
     )
 
 

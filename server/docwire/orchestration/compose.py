@@ -53,8 +53,13 @@ def write_compose_file(content: dict[str, Any], path: str | Path) -> Path:
 
 def _service(plan: ServicePlan, image: str, executors: list[str]) -> dict[str, Any]:
     service: dict[str, Any] = {"image": image, "command": list(plan.arguments)}
-    if plan.env:
-        service["environment"] = dict(plan.env)
+    environment = {
+        **plan.env,
+        # Secrets come from the environment `docker compose up` runs in; the file never holds them.
+        **{key: f"${{{key}:?set {key} for the gateway}}" for key in plan.secret_env},
+    }
+    if environment:
+        service["environment"] = environment
     if plan.role == "gateway":
         service["ports"] = [f"{port}:{port}" for port in plan.ports.values()]
         if executors:

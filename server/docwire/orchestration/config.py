@@ -41,6 +41,7 @@ from docwire.orchestration.yaml_schema import (
     executor_yaml,
     read_yaml,
 )
+from docwire.runtime.status import ERROR_DETAILS
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["PROTOCOLS", "ExecutorConfig", "FlowConfig", "load_flow_yaml"]
@@ -142,6 +143,11 @@ class FlowConfig:
         cors: let browsers call the HTTP port from other origins: True for any origin, or a list of origins
             (``"https://app.example"``). Off by default. With a list, the WebSocket port refuses handshakes
             from browsers on other origins.
+        restart_executors: start an executor replica that exits while the Flow serves again, on its port.
+        auth_tokens: tokens the gateway accepts (``authorization: Bearer <token>``) before any executor
+            runs; empty (and no ``$DOCWIRE_AUTH_TOKENS``): no token needed. See ``docwire.gateway.auth``.
+        error_details: what an executor's exception tells the caller: ``"full"`` (its class, message and
+            stack trace) or ``"message"`` (class and message: no stack, no file paths).
     """
 
     port: int | Sequence[int] = 0
@@ -153,6 +159,9 @@ class FlowConfig:
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None
     cors: bool | Sequence[str] = False
+    restart_executors: bool = True
+    auth_tokens: Sequence[str] = ()
+    error_details: str = "full"
 
     @property
     def tls(self) -> bool:
@@ -181,6 +190,9 @@ class FlowConfig:
         return tuple(self.port)
 
     def __post_init__(self) -> None:
+        if self.error_details not in ERROR_DETAILS:
+            raise ValueError(f"error_details must be one of {list(ERROR_DETAILS)}, not {self.error_details!r}")
+        object.__setattr__(self, "auth_tokens", tuple(self.auth_tokens))
         if isinstance(self.protocol, str):  # the incumbent's YAML may say GRPC or HTTP
             object.__setattr__(self, "protocol", self.protocol.lower())
         else:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from docwire.gateway.auth import AUTH_TOKENS_ENV
 from docwire.orchestration.commands import ExecutorTarget, executor_arguments, gateway_arguments
 from docwire.orchestration.config import ExecutorConfig, FlowConfig
 from docwire.orchestration.placement import dial_address, external_address
@@ -53,6 +54,8 @@ class ServicePlan:
         ports: protocol -> port the container listens on (``grpc`` for an executor).
         replicas: how many copies.
         env: environment variables of the container.
+        secret_env: environment variables whose values are secrets: not written, taken from the platform's
+            secret store (the gateway's ``DOCWIRE_AUTH_TOKENS`` when the Flow has ``auth_tokens``).
     """
 
     name: str
@@ -61,6 +64,7 @@ class ServicePlan:
     ports: Mapping[str, int]
     replicas: int = 1
     env: Mapping[str, str] = field(default_factory=dict)
+    secret_env: tuple[str, ...] = ()
 
     @property
     def grpc_port(self) -> int | None:
@@ -122,6 +126,7 @@ def plan_services(
             py_modules=modules,
             max_message_bytes=flow.max_message_bytes,
             max_connection_age=MAX_CONNECTION_AGE_S,
+            error_details=flow.error_details,
         )
         plans.append(
             ServicePlan(
@@ -140,6 +145,7 @@ def plan_services(
         role="gateway",
         arguments=tuple(gateway_arguments(flow, targets, ports)),
         ports=dict(zip(flow.protocols, ports, strict=True)),
+        secret_env=(AUTH_TOKENS_ENV,) if flow.auth_tokens else (),
     )
     return [gateway, *plans]
 

@@ -18,6 +18,7 @@ from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_y
 from docwire.orchestration.kubernetes import DEFAULT_IMAGE, kubernetes_manifests, write_kubernetes_manifests
 from docwire.orchestration.placement import LOOPBACK, dial_address, external_address, reachable_host
 from docwire.orchestration.process import ServiceProcess, StartupError
+from docwire.orchestration.supervisor import Supervisor
 from docwire.runtime.spec import WorkerSpec
 
 if TYPE_CHECKING:
@@ -52,6 +53,12 @@ class Flow:
             over TLS on every protocol (``grpcs://``, ``https://``). Executors stay plaintext on loopback.
         ssl_keyfile: the PEM private key of ``ssl_certfile`` (unencrypted).
         cors: let browsers call the HTTP port from other origins: True for any, or a list of origins.
+        restart_executors: start an executor replica that exits (crashes, is killed) again on its port;
+            it rejoins its executor's replicas (``docwire.orchestration.supervisor``).
+        auth_tokens: tokens clients must send as ``authorization: Bearer <token>`` (gRPC metadata, HTTP or
+            WebSocket handshake header) before any executor runs; also read from ``$DOCWIRE_AUTH_TOKENS``.
+        error_details: ``"full"`` (executor errors carry their stack trace) or ``"message"`` (no stack, no
+            file paths: for production).
     """
 
     def __init__(
@@ -66,6 +73,9 @@ class Flow:
         ssl_certfile: str | Path | None = None,
         ssl_keyfile: str | Path | None = None,
         cors: bool | Sequence[str] = False,
+        restart_executors: bool = True,
+        auth_tokens: Sequence[str] = (),
+        error_details: str = "full",
     ) -> None:
         settings: dict[str, Any] = {"port": port or 0, "host": host, "protocol": protocol, "prefetch": prefetch}
         if max_message_size is not None:
@@ -76,9 +86,13 @@ class Flow:
             ssl_certfile=None if ssl_certfile is None else str(ssl_certfile),
             ssl_keyfile=None if ssl_keyfile is None else str(ssl_keyfile),
             cors=cors,
+            restart_executors=restart_executors,
+            auth_tokens=tuple(auth_tokens),
+            error_details=error_details,
         )
         self._executors: list[ExecutorConfig] = []
         self._processes: list[ServiceProcess] = []
+        self._supervisor: Supervisor | None = None
         self._gateway: ServiceProcess | None = None
         self._nodes: list[ExecutorNode] = []
         self._client: Client | None = None
@@ -208,6 +222,9 @@ class Flow:
         try:
             self._nodes = self._start_executors()
             self._gateway = self._start_gateway(self._config.ports)
+            if self._config.restart_executors:
+                self._supervisor = Supervisor(self._processes, self._config.timeout_ready)
+                self._supervisor.start()
         except BaseException:
             self.close()
             raise
@@ -230,6 +247,7 @@ class Flow:
             ssl_certfile=self._config.ssl_certfile,
             ssl_keyfile=self._config.ssl_keyfile,
             cors_origins=self._config.cors_origins,
+            auth_tokens=tuple(self._config.auth_tokens),
         )
         gateway = ServiceProcess("gateway", "docwire.gateway.app", spec)
         self._gateway = gateway  # stopped by close() even if it never gets ready
@@ -299,6 +317,7 @@ class Flow:
                     port=config.port + replica if config.port else 0,
                     workspace=config.workspace,
                     max_message_bytes=self._config.max_message_bytes,
+                    error_details=self._config.error_details,
                 )
                 label = f"executor {config.name!r} rep-{replica}"
                 process = ServiceProcess(label, "docwire.runtime.worker", spec, env=config.env)
@@ -321,6 +340,9 @@ class Flow:
         if self._client is not None:
             self._client.close()
             self._client = None
+        if self._supervisor is not None:
+            self._supervisor.stop()  # first: the exits that follow are not crashes
+            self._supervisor = None
         for process in [*([self._gateway] if self._gateway else []), *self._processes]:
             process.stop()
         self._gateway = None

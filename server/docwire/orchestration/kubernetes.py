@@ -28,6 +28,9 @@ DEFAULT_RESOURCES: Final[Mapping[str, Mapping[str, str]]] = {
 }
 #: The DNS suffix of Services in a cluster with the default domain.
 CLUSTER_DOMAIN: Final = "svc.cluster.local"
+#: The Secret the gateway's auth tokens come from (``kubectl create secret generic docwire-auth
+#: --from-literal=DOCWIRE_AUTH_TOKENS=token1,token2``): the manifests never hold them.
+SECRET: Final = "docwire-auth"
 #: The image's non-root user (the Dockerfile's ``USER``).
 IMAGE_UID: Final = 10001
 
@@ -103,8 +106,10 @@ def _deployment(
         "args": list(plan.arguments),
         "ports": [{"name": protocol[:15], "containerPort": port} for protocol, port in plan.ports.items()],
     }
-    if plan.env:
-        container["env"] = [{"name": key, "value": value} for key, value in plan.env.items()]
+    env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in plan.env.items()]
+    env += [{"name": key, "valueFrom": {"secretKeyRef": {"name": SECRET, "key": key}}} for key in plan.secret_env]
+    if env:
+        container["env"] = env
     container |= {
         # Loading a model may take minutes: the startup probe allows it, then liveness takes over.
         "startupProbe": _probe(plan, periodSeconds=2, failureThreshold=150),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import json
 import os
 import select
@@ -144,6 +145,22 @@ class ServiceProcess:
     def alive(self) -> bool:
         """Whether the child is still running."""
         return self._popen is not None and self._popen.poll() is None
+
+    @property
+    def returncode(self) -> int | None:
+        """The child's exit code once it has exited (negative: the signal that ended it)."""
+        return None if self._popen is None else self._popen.poll()
+
+    def restarted(self) -> ServiceProcess:
+        """A new (unstarted) process for the same spec on the port this one had, so clients reconnect to it.
+
+        Raises:
+            RuntimeError: this process never reported a port, or its spec has no ``port`` to keep.
+        """
+        if self.port is None or not dataclasses.is_dataclass(self._spec) or isinstance(self._spec, type):
+            raise RuntimeError(f"{self.label} cannot be restarted on its port: it never reported one")
+        spec = dataclasses.replace(self._spec, port=self.port)
+        return ServiceProcess(self.label, self._module, spec, forward_output=self._forward, env=self._env)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Asks the child to stop (SIGTERM), then kills it if it has not exited within ``timeout`` seconds."""

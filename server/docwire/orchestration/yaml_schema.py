@@ -59,6 +59,9 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
                 "ssl_certfile",
                 "ssl_keyfile",
                 "cors",
+                "auth_tokens",
+                "error_details",
+                "restart_executors",
             }
         ),
         Section.EXECUTOR: frozenset(

@@ -27,3 +27,5 @@ class WorkerSpec:
     #: Seconds after which the server closes a client's connection (None: never), so that clients
     #: balancing over DNS (the gateway, in Kubernetes) resolve again and find new replicas.
     max_connection_age: float | None = None
+    #: ``"full"`` or ``"message"`` (``runtime.status.set_error_details``).
+    error_details: str = "full"

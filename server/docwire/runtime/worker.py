@@ -18,6 +18,7 @@ from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garb
 from docwire.runtime.loader import load_executor_class, load_py_modules
 from docwire.runtime.servicer import ExecutorServicer
 from docwire.runtime.spec import WorkerSpec
+from docwire.runtime.status import set_error_details
 from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, start_grpc_server
 from docwire_contract.methods import EXECUTOR_SERVICE
 
@@ -28,6 +29,7 @@ logger = logging.getLogger("docwire.worker")
 
 async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
     """Builds the executor and serves it until a stop signal."""
+    set_error_details(spec.error_details)
     modules = load_py_modules(spec.py_modules)
     executor_class = load_executor_class(spec.uses, modules)
     runtime_args = RuntimeArgs(name=spec.name, replica_id=spec.replica_id, workspace=spec.workspace)

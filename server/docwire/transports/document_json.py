@@ -138,8 +138,9 @@ class DocumentJson:
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 raise DocumentSchemaError(f"{where}[{index}] must be a JSON object, not {type(item).__name__}")
+            prepared = _prepared(item, cls.model_fields, bytes_fields(cls))
             try:
-                doc = cls.model_validate(_prepared(item, cls.model_fields, bytes_fields(cls)))
+                doc = cls.model_validate(prepared)
             except ValidationError as exc:
                 problems = "; ".join(
                     f"{where}[{index}].{_field_path(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
@@ -149,6 +150,12 @@ class DocumentJson:
                 ) from exc
             except DocumentSchemaError as exc:
                 raise DocumentSchemaError(f"{where}[{index}]: {exc}") from exc
+            except (TypeError, ValueError) as exc:
+                # docarray's tensor validators raise TypeError past pydantic, naming no field: find it.
+                field = _failing_field(cls, prepared)
+                raise DocumentSchemaError(
+                    f"documents do not fit {cls.__name__} of endpoint {endpoint}: {where}[{index}].{field}: {exc}"
+                ) from exc
             if getattr(doc, "id", "") is None:
                 doc.id = uuid.uuid4().hex  # type: ignore[assignment] # what BaseDoc's own default does; the rebuilt class makes id optional
             docs.append(doc)
@@ -161,6 +168,16 @@ class DocumentJson:
     def encode_one(self, item: Any, endpoint: str) -> document_pb2.Doc:
         """One JSON object to a ``docwire.v1.Doc`` for ``endpoint``."""
         return encode_doc(self.validate([item], endpoint)[0])
+
+
+def _failing_field(cls: type[BaseDoc], prepared: dict[str, Any]) -> str:
+    """The first field of ``prepared`` that ``cls`` refuses on its own (only called once validation failed)."""
+    for name, value in prepared.items():
+        try:
+            cls.model_validate({name: value})
+        except (TypeError, ValueError):
+            return name
+    return "(a field)"
 
 
 def _ndarray(message: document_pb2.NdArray) -> Any:

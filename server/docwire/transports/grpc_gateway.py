@@ -42,7 +42,7 @@ from docwire_contract.legacy import is_legacy_request, reply_to_legacy, request_
 from docwire_contract.methods import GATEWAY_SERVICE
 from docwire_contract.v1 import request_pb2
 
-__all__ = ["GATEWAY_SERVICE_NAMES", "JINA_ALIASES", "GrpcContext", "gateway_handler"]
+__all__ = ["GATEWAY_SERVICE_NAMES", "JINA_ALIASES", "PROTECTED_PATHS", "GrpcContext", "gateway_handler"]
 
 _Context = grpc.aio.ServicerContext[Any, Any]
 #: grpc's stubs make RpcMethodHandler generic; at run time it is not.
@@ -66,6 +66,19 @@ _PROCESS_SINGLE_DATA = f"/{_JINA_SERVICES['JinaSingleDataRequestRPC'].full_name}
 #: Call options jina.Client sends as metadata on Call: for the gateway, never passed on to executors.
 _IN_ORDER_KEY = "__results_in_order__"
 _PREFETCH_KEY = "__prefetch__"
+
+#: The rpcs a token protects when the gateway has tokens (``gateway.auth``): those that run executors or
+#: show the endpoints, under docwire's paths and Jina's. DryRun and Status stay open (readiness, versions).
+_PROTECTED_RPCS = ("Post", "Stream", "StreamDoc", "Endpoints")
+PROTECTED_PATHS: frozenset[str] = frozenset(
+    (
+        *(f"/{GATEWAY_SERVICE}/{rpc}" for rpc in _PROTECTED_RPCS),
+        *(path for path, rpc in JINA_ALIASES.items() if rpc in _PROTECTED_RPCS),
+        _CALL,
+        _PROCESS_DATA,
+        _PROCESS_SINGLE_DATA,
+    )
+)
 
 #: Every service the gateway's gRPC port serves, for reflection and health: docwire's, then Jina's.
 GATEWAY_SERVICE_NAMES: tuple[str, ...] = (GATEWAY_SERVICE, *(service.full_name for service in _JINA_SERVICES.values()))

@@ -78,13 +78,14 @@ async def start_grpc_server(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     credentials: grpc.ServerCredentials | None = None,
     max_connection_age: float | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> GrpcServer:
     """Starts a grpc.aio server with ``handlers``, health checking and reflection.
 
     Health reports NOT_SERVING until the caller says otherwise with ``set_serving``.
     With ``credentials`` (``server_credentials(...)``) the port speaks TLS only, health and
-    reflection included; without, plaintext.
-    Port reuse is off, so a port already taken fails loudly instead of sharing.
+    reflection included; without, plaintext. ``interceptors`` see every call (the gateway's
+    token check is one). Port reuse is off, so a port already taken fails loudly instead of sharing.
     With ``max_connection_age`` (seconds) each connection is closed (GOAWAY) after that long: clients
     balancing over DNS resolve again when they reconnect, and so find replicas added since.
 
@@ -94,7 +95,7 @@ async def start_grpc_server(
     options = [*channel_options(max_message_bytes), ("grpc.so_reuseport", 0)]
     if max_connection_age is not None:
         options.append(("grpc.max_connection_age_ms", int(max_connection_age * 1000)))
-    server = grpc.aio.server(options=options)
+    server = grpc.aio.server(options=options, interceptors=tuple(interceptors) or None)
     server.add_generic_rpc_handlers(tuple(handlers))
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -34,10 +34,12 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from docwire.gateway.auth import TokenCheck
 from docwire.gateway.service import GatewayServicer
 from docwire.transports import graphql, openapi
 from docwire.transports.body_limit import BodyLimit
 from docwire.transports.document_json import DocumentJson, dumps
+from docwire.transports.http_auth import TokenGate
 from docwire.transports.http_context import HttpContext
 from docwire.transports.http_errors import error_body, error_response, json_response
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, parse_json
@@ -50,6 +52,7 @@ from docwire_contract.errors import (
     BadRequest,
     DocwireError,
     EndpointNotFound,
+    MethodNotAllowed,
     error_from_reply_status,
     error_from_status,
 )
@@ -59,6 +62,8 @@ from docwire_contract.v1 import document_pb2, request_pb2
 __all__ = ["HttpServer", "HttpTranscoder", "start_http_server"]
 
 _DOC = document_pb2.Doc.DESCRIPTOR
+#: The verbs the catch-all route hands to ``_dispatch`` (Starlette answers others with a bare 405).
+_EVERY_VERB = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 class HttpTranscoder:
@@ -94,7 +99,8 @@ class HttpTranscoder:
                 Route("/redoc", self._redoc, methods=["GET"]),
                 Mount(openapi.ASSETS_PATH, StaticFiles(directory=openapi.assets_directory()), name="assets"),
                 Route(graphql.GRAPHQL_PATH, graphql.graphql_app(self._gateway, self.documents)),
-                Route("/{path:path}", self._dispatch, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+                # Every verb: one the path does not take is a 405 naming those it does (``_match``).
+                Route("/{path:path}", self._dispatch, methods=_EVERY_VERB),
             ]
         )
 
@@ -120,7 +126,8 @@ class HttpTranscoder:
         so ``GET /metrics`` is a 404 rather than a run of the executor.
 
         Raises:
-            EndpointNotFound: no route has this path, or none takes this verb; the message names both.
+            EndpointNotFound: no route has this path; the message names the endpoints.
+            MethodNotAllowed: routes have this path, none with this verb; it names their verbs.
         """
         verb, path = request.method, request.url.path
         wants_events = "text/event-stream" in request.headers.get("accept", "")
@@ -138,7 +145,8 @@ class HttpTranscoder:
         if found:
             return next((each for each in found if each[0].method.server_streaming == wants_events), found[0])
         if allowed:
-            raise EndpointNotFound(f"no route {verb} {path}; use {' or '.join(sorted(set(allowed)))}")
+            verbs = tuple(sorted(set(allowed)))
+            raise MethodNotAllowed(f"no route {verb} {path}; use {' or '.join(verbs)}", verbs)
         raise EndpointNotFound(f"no route {verb} {path}; endpoints: {', '.join(endpoints) or '(none)'}")
 
     async def _dispatch(self, request: Request) -> Response:
@@ -205,7 +213,10 @@ class HttpTranscoder:
         return body
 
     def _error(self, error: DocwireError) -> Response:
-        return error_response(error, self._error_body(error))
+        response = error_response(error, self._error_body(error))
+        if isinstance(error, MethodNotAllowed):
+            response.headers["Allow"] = ", ".join(error.allowed)
+        return response
 
     def _reply(self, reply: Message) -> Response:
         """A reply as JSON; one carrying an error status (an executor's exception) gets a non-2xx status."""
@@ -341,6 +352,7 @@ async def start_http_server(
     cors_origins: Sequence[str] = (),
     ws_max_size: int = 16 * 1024 * 1024,
     max_body_bytes: int | None = None,
+    token_check: TokenCheck | None = None,
 ) -> HttpServer:
     """Binds ``host:port`` (0: the OS chooses) and serves ``app`` there.
 
@@ -350,6 +362,8 @@ async def start_http_server(
     WebSocket routes are served by uvicorn's websockets (sans-I/O) protocol, without
     per-message compression; a message over ``ws_max_size`` bytes closes its socket with 1009.
     A request body over ``max_body_bytes`` is refused with 413 (``BodyLimit``); None: no cap.
+    With ``token_check``, requests to protected paths need a token (``TokenGate``; 401 before
+    the body is read).
 
     Raises:
         OSError: the address cannot be bound.
@@ -365,6 +379,8 @@ async def start_http_server(
     sock.listen(2048)
     sock.setblocking(False)
     served: ASGIApp = app if max_body_bytes is None else BodyLimit(app, max_body_bytes)
+    if token_check is not None:
+        served = TokenGate(served, token_check)
     if cors_origins:
         served = CORSMiddleware(served, allow_origins=list(cors_origins), allow_methods=["*"], allow_headers=["*"])
     config = uvicorn.Config(

@@ -47,13 +47,17 @@ ASSETS_PATH = "/docs/assets"
 ASSETS_PACKAGE = "fastapi_offline"
 _ASSET_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js")
 
-_SCALARS = {
+#: The bounds of a 32-bit signed integer, as JSON schema states them.
+_INT32_BOUNDS = {"minimum": -(2**31), "maximum": 2**31 - 1}
+_SCALARS: dict[int, dict[str, Any]] = {
     FieldDescriptor.TYPE_STRING: {"type": "string"},
     FieldDescriptor.TYPE_BOOL: {"type": "boolean"},
     FieldDescriptor.TYPE_BYTES: {"type": "string", "format": "byte"},
     FieldDescriptor.TYPE_DOUBLE: {"type": "number"},
     FieldDescriptor.TYPE_FLOAT: {"type": "number"},
-    FieldDescriptor.TYPE_ENUM: {"type": "string"},
+    # The bounds the JSON parser enforces: a value outside them is a 400, so the schema says so.
+    FieldDescriptor.TYPE_INT32: {"type": "integer", "format": "int32", **_INT32_BOUNDS},
+    FieldDescriptor.TYPE_UINT32: {"type": "integer", "format": "int32", "minimum": 0, "maximum": 2**32 - 1},
 }
 _WELL_KNOWN: dict[str, dict[str, Any]] = {
     "google.protobuf.Struct": {"type": "object", "additionalProperties": True},
@@ -130,23 +134,29 @@ def redoc_page(spec_url: str) -> str:
 </body></html>"""
 
 
-def _openapi30(schema: Any, defs: dict[str, Any]) -> Any:
-    """A pydantic JSON schema made OpenAPI 3.0: ``$defs`` hoisted to components, null unions made nullable."""
+def _openapi30(schema: Any, defs: dict[str, Any], *, wire_integers: bool = False) -> Any:
+    """A pydantic JSON schema made OpenAPI 3.0: ``$defs`` hoisted to components, null unions made nullable.
+
+    ``wire_integers``: the schema is a document's, whose integers travel as the wire's 32-bit
+    integers (docarray's ``NodeProto.integer``), so unbounded ones get those bounds.
+    """
     if isinstance(schema, list):
-        return [_openapi30(item, defs) for item in schema]
+        return [_openapi30(item, defs, wire_integers=wire_integers) for item in schema]
     if not isinstance(schema, dict):
         return schema
     out: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "$defs":
             for name, sub in value.items():
-                defs[name] = _openapi30(sub, defs)
+                defs[name] = _openapi30(sub, defs, wire_integers=wire_integers)
         elif key == "$ref" and isinstance(value, str):
             out[key] = value.replace("#/$defs/", "#/components/schemas/")
         elif "/" in key or " " in key:  # docarray's "tensor/array shape"
             out["x-" + key.replace("/", "-").replace(" ", "-")] = value
         else:
-            out[key] = _openapi30(value, defs)
+            out[key] = _openapi30(value, defs, wire_integers=wire_integers)
+    if wire_integers and out.get("type") == "integer":
+        out = _INT32_BOUNDS | out
     options = out.get("anyOf")
     if isinstance(options, list) and {"type": "null"} in options:
         rest = [o for o in options if o != {"type": "null"}]
@@ -180,6 +190,8 @@ def _message_schema(descriptor: Descriptor, seen: frozenset[str] = frozenset()) 
 def _field_schema(field: FieldDescriptor, seen: frozenset[str]) -> dict[str, Any]:
     if field.message_type is not None:
         return _message_schema(field.message_type, seen)
+    if field.enum_type is not None:  # written as numbers (use_integers_for_enums); names are read too
+        return {"type": "integer", "enum": [value.number for value in field.enum_type.values]}
     return dict(_SCALARS.get(field.type, {"type": "integer"}))
 
 
@@ -189,6 +201,10 @@ def _data_request(
     """The incumbent's body: documents, parameters, and the header's fields at the top level."""
     header = _message_schema(request_pb2.Header.DESCRIPTOR)["properties"]
     header.pop("status", None)
+    header["targetExecutor"] |= {
+        "format": "regex",
+        "description": "A regular expression matched against executor names",
+    }
     if endpoints is not None:
         header["execEndpoint"] = {"type": "string", "enum": endpoints}
     else:
@@ -200,6 +216,7 @@ def _data_request(
             "parameters": parameters or {"type": "object"},
             **header,
         },
+        "additionalProperties": False,  # the JSON parser refuses unknown fields (400 naming them)
     }
 
 
@@ -212,7 +229,7 @@ def _data_reply(doc_schema: dict[str, Any]) -> dict[str, Any]:
 def _component(components: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
     if not schema:
         return {"type": "object", "additionalProperties": True}
-    converted = _openapi30(schema, components)
+    converted = _openapi30(schema, components, wire_integers=True)
     name = str(converted.get("title") or "Document")
     candidate, n = name, 1
     while candidate in components and components[candidate] != converted:
@@ -247,6 +264,23 @@ def _single_request(doc_schema: dict[str, Any], parameters: dict[str, Any]) -> d
     return request
 
 
+def _add_event_stream(operation: dict[str, Any], doc_out: dict[str, Any], body: dict[str, Any]) -> None:
+    """A generator endpoint's ``POST /<endpoint>``: Post's JSON operation, plus its server-sent events form.
+
+    One path and verb serve both, told apart by the ``Accept`` header; OpenAPI has one operation
+    per path and verb, so the JSON form stays the operation's and the events form is its
+    alternative reply, with the body it takes described in words (the schema is ``StreamDoc``'s).
+    """
+    events = _events_reply(doc_out)
+    operation["responses"]["200"]["content"] |= events["content"]
+    fields = ", ".join(sorted(body["properties"]))
+    operation["description"] = (
+        "A generator endpoint. With `Accept: text/event-stream` it takes one document, "
+        f'`{{"document": {{...}}, "parameters": {{...}}}}` (fields: {fields}), and answers with server-sent events '
+        f"({events['description']}); otherwise a request of documents, answered in JSON."
+    )
+
+
 def _events_reply(doc_schema: dict[str, Any]) -> dict[str, Any]:
     """A stream of server-sent events, each ``update``'s data a SingleDocumentRequest holding one document."""
     event = _message_schema(request_pb2.SingleDocumentRequest.DESCRIPTOR)
@@ -276,8 +310,6 @@ def document(bindings: list[Binding], info: request_pb2.EndpointsInfo, version: 
             prefix = binding.path.template.split("{", 1)[0].rstrip("/")
             for endpoint in info.endpoints:
                 entry = schemas.get(endpoint, {})
-                if method.input_type is request_pb2.SingleDocumentRequest.DESCRIPTOR and not entry.get("is_generator"):
-                    continue
                 doc_in = _component(components, entry.get("input"))
                 doc_out = _component(components, entry.get("output"))
                 params = _openapi30(entry.get("parameters") or {}, components)
@@ -290,18 +322,19 @@ def document(bindings: list[Binding], info: request_pb2.EndpointsInfo, version: 
                         "default": error,
                     },
                 }
-                if streams and binding.body:  # POST with Accept: text/event-stream
-                    operation["description"] = "Server-sent events: send `Accept: text/event-stream`."
-                    body = _single_request(doc_in, params)
-                    operation["requestBody"] = {"required": True, **_json_body(body)}
-                elif binding.body:
-                    operation["requestBody"] = {"required": True, **_json_body(_data_request(doc_in, params, None))}
+                path = paths.setdefault(f"{prefix}{endpoint}", {})
+                if streams and binding.body and "post" in path:  # Accept: text/event-stream, beside Post's JSON
+                    _add_event_stream(path["post"], doc_out, _single_request(doc_in, params))
+                    continue
+                if binding.body:
+                    # No body is an empty request (``curl -X POST .../endpoint``): the body is optional.
+                    operation["requestBody"] = {"required": False, **_json_body(_data_request(doc_in, params, None))}
                 else:
                     operation["parameters"] = [
                         {"name": name, "in": "query", "schema": prop, "required": False}
                         for name, prop in ((entry.get("input") or {}).get("properties") or {}).items()
                     ]
-                paths.setdefault(f"{prefix}{endpoint}", {})[binding.verb.lower()] = operation
+                path[binding.verb.lower()] = operation
             continue
         operation = {"summary": summary, "operationId": method.name, "responses": {"default": error}}
         if is_docs:
@@ -309,7 +342,7 @@ def document(bindings: list[Binding], info: request_pb2.EndpointsInfo, version: 
             operation["responses"]["200"] = {"description": "The reply", **_json_body(_data_reply(generic))}
             if binding.body:
                 body = _data_request(generic, {}, list(info.endpoints))
-                operation["requestBody"] = {"required": True, **_json_body(body)}
+                operation["requestBody"] = {"required": False, **_json_body(body)}
         else:
             reply = _message_schema(method.output_type)
             operation["responses"]["200"] = {"description": "The reply", **_json_body(reply)}

@@ -59,11 +59,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from docwire.gateway.auth import TokenCheck
 from docwire.gateway.service import GatewayServicer
 from docwire.transports.document_json import dumps
 from docwire.transports.http_context import HttpContext
+from docwire.transports.http_errors import error_response
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, message_to_json, parse_json
-from docwire_contract.errors import BadRequest, DocwireError
+from docwire_contract.errors import BadRequest, DocwireError, Unauthenticated
 from docwire_contract.status_map import close_code_of
 from docwire_contract.v1 import request_pb2
 
@@ -71,6 +73,8 @@ __all__ = ["BYTES_END", "JINA_BYTES_END", "JSON_END", "SUBPROTOCOLS", "WebSocket
 
 logger = logging.getLogger("docwire.gateway")
 
+#: The socket answering the Flow's readiness (open without a token, as ``GET /dry_run`` is).
+DRY_RUN_PATH = "/dry_run"
 #: The subprotocols served, by preference when a client offers several.
 SUBPROTOCOLS = ("json", "bytes")
 #: What a handshake offering no subprotocol gets.
@@ -370,10 +374,15 @@ class WebSocketGateway:
         allowed_origins: the gateway's CORS origins. When it lists origins (not ``"*"``), a
             handshake whose ``Origin`` header is another one is refused with 403; clients
             that send no ``Origin`` (anything but a browser) are not concerned.
+        token_check: the gateway's tokens (``gateway.auth``): a handshake without a valid
+            ``Authorization: Bearer <token>`` header is refused with 401 (``/dry_run`` is open).
     """
 
-    def __init__(self, gateway: GatewayServicer, *, allowed_origins: Sequence[str] = ()) -> None:
+    def __init__(
+        self, gateway: GatewayServicer, *, allowed_origins: Sequence[str] = (), token_check: TokenCheck | None = None
+    ) -> None:
         self._gateway = gateway
+        self._token_check = token_check
         self._documents = SchemaDocuments(lambda: gateway.endpoints_info)
         self._origins = frozenset(allowed_origins)
         self._sessions: set[asyncio.Task[None]] = set()
@@ -383,7 +392,8 @@ class WebSocketGateway:
         the WebSocket port too, so clients of this port reach ``/dry_run``, ``/endpoints`` and the SSE of
         generator endpoints); with none, a liveness answer to ``GET /``."""
         routes = list(http_routes) or [Route("/", self._liveness, methods=["GET"])]
-        return Starlette(routes=[WebSocketRoute("/", self._serve), WebSocketRoute("/dry_run", self._dry_run), *routes])
+        sockets = [WebSocketRoute("/", self._serve), WebSocketRoute(DRY_RUN_PATH, self._dry_run)]
+        return Starlette(routes=[*sockets, *routes])
 
     async def wait_closed(self, timeout: float) -> None:
         """Waits up to ``timeout`` seconds for the open sockets to end.
@@ -440,6 +450,11 @@ class WebSocketGateway:
             message = f"no subprotocol of {offered} is served; offer one of {list(SUBPROTOCOLS)} (none means json)"
             body = {"code": 3, "status": "INVALID_ARGUMENT", "error": "BadRequest", "message": message}
             return JSONResponse(body, status_code=400)
+        if self._token_check is not None and websocket.url.path != DRY_RUN_PATH:
+            try:
+                self._token_check.check(websocket.headers.get("authorization"))
+            except Unauthenticated as error:
+                return error_response(error)
         origin = websocket.headers.get("origin")
         if origin is not None and self._origins and "*" not in self._origins and origin not in self._origins:
             message = f"origin {origin!r} may not connect; the gateway allows {sorted(self._origins)}"
