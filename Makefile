@@ -11,6 +11,11 @@ BIN := $(CURDIR)/.build/bin
 BUF := $(VENV)/bin/buf
 GRPCURL_VERSION := v1.9.3
 HEALTH_PROBE_VERSION := v0.4.61  # v0.4.63 is not served by the Go module proxy
+#: kubeconform validates the Kubernetes manifests `docwire export kubernetes` writes (tests/conformance/test_manifests.py).
+KUBECONFORM_VERSION := v0.7.0
+#: The compose specification's JSON schema ships in this Go module (schema/compose-spec.json); the Go module proxy serves it.
+COMPOSE_GO_VERSION := v2.16.2
+COMPOSE_SCHEMA := .build/schemas/compose-spec.json
 INSTALLED := $(VENV)/.installed
 #: The incumbent's client (jina 3.34.0 with its whole dependency set) in a venv of its own: it pins
 #: protobuf 5 and grpcio 1.68 beside ours. tests/integration/test_jina_client.py runs it.
@@ -32,7 +37,7 @@ CLIP_LOCK_PIP := pip==26.3
 CLIP_LOCK_INPUTS := clip_client==0.8.3 jina==3.34.0 'pydantic<2'
 #: Debian packages the tests run (package:command), installed with apt when the command is missing.
 SYSTEM_TOOLS := chromium:/usr/bin/chromium jq:/usr/bin/jq curl:/usr/bin/curl
-GOTOOLS := $(BIN)/grpcurl $(BIN)/grpc-health-probe
+GOTOOLS := $(BIN)/grpcurl $(BIN)/grpc-health-probe $(BIN)/kubeconform $(COMPOSE_SCHEMA)
 GOOGLEAPIS := .build/googleapis/google/api
 GEN_PY := sdk/python/docwire_contract/v1
 GEN_PY_JINA := sdk/python/docwire_contract/jina
@@ -102,13 +107,22 @@ tools-system: ## apt-get install the Debian packages the tests run (chromium, cu
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
 
-tools: $(GOTOOLS) ## install grpcurl and grpc-health-probe (pinned) into .build/bin
+tools: $(GOTOOLS) ## install grpcurl, grpc-health-probe, kubeconform (pinned) into .build/bin, and the compose schema
 
 $(BIN)/grpcurl:
 	GOBIN=$(BIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 
 $(BIN)/grpc-health-probe:
 	GOBIN=$(BIN) go install github.com/grpc-ecosystem/grpc-health-probe@$(HEALTH_PROBE_VERSION)
+
+$(BIN)/kubeconform:
+	GOBIN=$(BIN) go install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+$(COMPOSE_SCHEMA):
+	mkdir -p $(dir $@)
+	dir=$$(go mod download -json github.com/compose-spec/compose-go/v2@$(COMPOSE_GO_VERSION) \
+	  | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'); \
+	  cp "$$dir/schema/compose-spec.json" $@ && chmod u+w $@
 
 # google/api annotations come from the pinned googleapis-common-protos wheel.
 $(GOOGLEAPIS)/annotations.proto: $(INSTALLED)
@@ -165,6 +179,7 @@ bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the e
 	$(PY) bench/topology.py
 	$(PY) bench/embed.py --hnsw
 	$(PY) bench/observability.py
+	$(PY) bench/balancing.py
 	$(PY) bench/incumbent.py
 
 # The fuzzing of make test, with many more examples: hypothesis on the codec and request decoding

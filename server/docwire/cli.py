@@ -1,5 +1,6 @@
 """The ``docwire`` command: ``docwire serve flow.yml``, ``docwire serve embed``, ``docwire models install``
-and ``docwire ping grpc://host:port``."""
+and ``docwire ping grpc://host:port``; ``docwire executor serve``, ``docwire gateway serve`` and ``docwire export``
+come from ``deploy_commands``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.markup import escape
 
+from docwire.deploy_commands import add_deploy_commands
 from docwire.orchestration.flow import Flow
 from docwire.orchestration.process import StartupError
 from docwire_client import Client, DocwireError
@@ -123,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ping.add_argument("--timeout", type=float, default=3.0, help="seconds per attempt")
     ping.add_argument("--attempts", type=int, default=1, help="how many times to try")
     ping.set_defaults(run=_ping)
+    add_deploy_commands(commands)
     args = parser.parse_args(argv)
     code: int = args.run(args)
     return code

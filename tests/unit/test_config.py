@@ -159,6 +159,7 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
                   - name: remote
                     external: true
                     host: 10.0.0.2
+                    port: 9000
                     floating: true
                     env_from_secret: {A: secret}
                     grpc_channel_options: {x: 1}
@@ -187,14 +188,14 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
         "(supported in an executor YAML: jtype, metas, py_modules, with)",
         "encoder.yml (the YAML of executor 'encoder'): metas.description "
         "(supported in an executor YAML's metas: metas.py_modules)",
-        "executor 'indexer' (executors[1]): env, gpus, install_requirements, timeout_send " + executor_keys,
+        "executor 'indexer' (executors[1]): gpus, install_requirements, timeout_send " + executor_keys,
         "executor 'indexer' (executors[1]): uses 'jinaai://jina-ai/SimpleIndexer': docwire runs Executor classes "
         "from Python code ('module.Class', a class in py_modules, or an executor YAML file), not Hub or container "
         "images or remote executors",
-        f"executor 'remote' (executors[2]): external, host, env_from_secret, grpc_channel_options {executor_keys}",
+        f"executor 'remote' (executors[2]): env_from_secret, grpc_channel_options {executor_keys}",
     )
     assert str(caught.value).startswith(f"{flow_yml}: docwire does not support these keys, so nothing is started:\n")
-    assert "\n  - executor 'remote' (executors[2]): external, host" in str(caught.value)
+    assert "\n  - executor 'remote' (executors[2]): env_from_secret, grpc_channel_options" in str(caught.value)
 
 
 def test_an_executor_yaml_given_to_flow_add_is_checked_too(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 import grpc
 from google.protobuf import empty_pb2
 
+from docwire.gateway.balancing import balancing_options, is_balanced
 from docwire.gateway.call_errors import upstream_error
 from docwire.gateway.router import ExecutorNode
 from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, channel_options
@@ -38,7 +39,12 @@ class ReplicaPool:
     def __init__(self, node: ExecutorNode, max_message_bytes: int) -> None:
         self.node = node
         options = [*channel_options(max_message_bytes + PROCESS_STREAM_FRAMING_BYTES), *RECONNECT_OPTIONS]
-        self._channels = [grpc.aio.insecure_channel(address, options=options) for address in node.addresses]
+        self._channels = [
+            grpc.aio.insecure_channel(address, options=[*options, *balancing_options(address)])
+            for address in node.addresses
+        ]
+        # Behind a dns: target gRPC balances each call over the replicas: a ProcessStream would hold one.
+        self._streamable = [not is_balanced(address) for address in node.addresses]
         self._process: list[grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = [
             ch.unary_unary(ExecutorMethods.PROCESS) for ch in self._channels
         ]
@@ -95,8 +101,8 @@ class ReplicaPool:
         raise upstream_error(failure, self.node.name, self.node.addresses[index]) from failure
 
     def connected(self, index: int) -> bool:
-        """Whether the channel to replica ``index`` is connected."""
-        return self._channels[index].get_state() == grpc.ChannelConnectivity.READY
+        """Whether the channel to replica ``index`` is connected (never for a ``dns:`` target: see ``balancing``)."""
+        return self._streamable[index] and self._channels[index].get_state() == grpc.ChannelConnectivity.READY
 
     def process_stream_call(
         self, index: int, metadata: Sequence[tuple[str, str]]

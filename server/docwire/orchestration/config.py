@@ -40,6 +40,7 @@ from docwire.executor.base import Executor
 from docwire.gateway.doc_filter import compile_filter
 from docwire.gateway.topology import NodeTopology, ReduceHook, TopologyError, polling_table
 from docwire.observability.spec import DEFAULT_TRACES_EXPORTER_PORT
+from docwire.orchestration.placement import check_placement
 from docwire.orchestration.yaml_schema import (
     SUPPORTED_KEYS,
     ExecutorYaml,
@@ -83,6 +84,12 @@ class ExecutorConfig:
         tracing: send a span per request to the trace collector (None: as the Flow's ``tracing``).
         traces_exporter_host: the collector's host (None: the Flow's).
         traces_exporter_port: the collector's OTLP/gRPC port (None: the Flow's).
+        host: the interface its replicas bind (default 127.0.0.1: only the gateway reaches them); with
+            ``external``, the address where it is served (a host name, an IP, or ``dns://server/name``).
+        port: the port it binds (0: the OS chooses; replica ``i`` binds ``port + i``); with ``external``, its port.
+        external: served elsewhere (``docwire executor serve`` on another machine): the Flow starts no process for
+            it and its gateway calls ``host:port`` as any other executor.
+        env: environment variables set in its processes (and in its containers when exported).
     """
 
     uses: type[Executor] | str | None = None
@@ -103,6 +110,11 @@ class ExecutorConfig:
     tracing: bool | None = None
     traces_exporter_host: str | None = None
     traces_exporter_port: int | None = None
+
+    host: str | None = None
+    port: int = 0
+    external: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def topology(self) -> NodeTopology:
@@ -130,6 +142,8 @@ class ExecutorConfig:
             raise ValueError(f"executor {self.name!r}: replicas must be at least 1, not {self.replicas}")
         if "__" in self.name or not self.name:
             raise ValueError(f"executor name {self.name!r} must be non-empty and must not contain '__'")
+        check_placement(self)
+        object.__setattr__(self, "env", {str(k): str(v) for k, v in self.env.items()})  # YAML may say A: 1
 
     def resolved(self, base: Path | None = None, findings: Findings | None = None) -> ExecutorConfig:
         """This config with an executor YAML in ``uses`` read and py_modules made absolute.

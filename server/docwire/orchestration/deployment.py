@@ -1,4 +1,4 @@
-"""Deployment: one executor with its replicas, served behind a gateway."""
+"""Deployment: one executor with its replicas, served behind a gateway (or on its own, for a Flow elsewhere)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ class Deployment(Flow):
         with Deployment(uses=MyExecutor, replicas=2) as dep:
             dep.post(on="/index", inputs=docs)
 
+    With ``include_gateway=False`` it serves the executor alone, its replicas bound to ``host`` and
+    ``port`` (replica ``i`` on ``port + i``), for a Flow on another machine to use with
+    ``Flow().add(host=..., port=..., external=True)``; ``.executor_addresses`` says where.
+
     Args:
         uses: an Executor subclass, ``"module.Class"``, an executor YAML file, or None (pass-through).
         name: the executor's name.
@@ -28,6 +32,8 @@ class Deployment(Flow):
         workspace: a directory it may write to.
         shards: how many shards serve it, each with ``replicas`` processes (see ``Flow.add``).
         polling: ``"ANY"`` / ``"ALL"`` or per endpoint, for its shards (see ``Flow.add``).
+        include_gateway: serve a gateway in front of it (default); without, ``host`` and ``port`` are
+            the executor's own.
         **flow_settings: the gateway's settings, as for ``Flow`` (port, host, protocol, prefetch, ...).
     """
 
@@ -42,9 +48,14 @@ class Deployment(Flow):
         workspace: str | None = None,
         shards: int = 1,
         polling: str | Mapping[str, str] = "ANY",
+        include_gateway: bool = True,
         **flow_settings: Any,
     ) -> None:
+        placement: dict[str, Any] = {}
+        if not include_gateway:
+            placement = {"host": flow_settings.pop("host", None), "port": flow_settings.pop("port", None) or 0}
         super().__init__(**flow_settings)
+        self._include_gateway = include_gateway
         super().add(
             uses,
             name=name,
@@ -54,8 +65,26 @@ class Deployment(Flow):
             workspace=workspace,
             shards=shards,
             polling=polling,
+            **placement,
         )
 
     def add(self, *args: Any, **kwargs: Any) -> Flow:
         """A Deployment serves exactly one executor: use a Flow to chain several."""
         raise TypeError("a Deployment serves one executor; use Flow().add(...) to chain several")
+
+    def start(self) -> Deployment:
+        """Starts every replica (and the gateway, unless ``include_gateway=False``); returns once all are ready."""
+        if self._include_gateway:
+            super().start()
+            return self
+        if self._nodes:
+            raise RuntimeError("the Deployment is already started")
+        try:
+            self._nodes = self._start_executors()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __enter__(self) -> Deployment:
+        return self.start()

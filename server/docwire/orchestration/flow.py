@@ -14,8 +14,11 @@ from docwire.gateway.router import ExecutorNode
 from docwire.gateway.spec import GatewaySpec
 from docwire.gateway.topology import ReduceHook, check_topology
 from docwire.orchestration.banner import print_ready_banner
+from docwire.orchestration.compose import compose_file, write_compose_file
 from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_yaml
+from docwire.orchestration.kubernetes import DEFAULT_IMAGE, kubernetes_manifests, write_kubernetes_manifests
 from docwire.orchestration.observing import gateway_observability, replica_observability
+from docwire.orchestration.placement import LOOPBACK, dial_address, external_address, reachable_host
 from docwire.orchestration.process import ServiceProcess, StartupError
 from docwire.orchestration.supervisor import Supervisor
 from docwire.runtime.spec import WorkerSpec
@@ -25,8 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["Flow"]
 
-#: Executors listen on loopback: only their gateway talks to them.
-EXECUTOR_HOST = "127.0.0.1"
+#: Executors listen on loopback unless ``host`` is given: only their gateway talks to them.
+EXECUTOR_HOST = LOOPBACK
 
 
 class Flow:
@@ -121,6 +124,7 @@ class Flow:
         flow._config = config
         flow._executors = executors
         check_topology([(e.name, e.topology) for e in executors])
+        flow._base_dir = Path(path).resolve().parent
         return flow
 
     @classmethod
@@ -152,6 +156,10 @@ class Flow:
         tracing: bool | None = None,
         traces_exporter_host: str | None = None,
         traces_exporter_port: int | None = None,
+        host: str | None = None,
+        port: int = 0,
+        external: bool = False,
+        env: Mapping[str, str] | None = None,
     ) -> Flow:
         """Appends an executor and returns the Flow (so calls chain).
 
@@ -172,16 +180,20 @@ class Flow:
                 a dict per endpoint, ``{"/search": "ALL", "*": "ANY"}``.
             reduce: ``fn(docs_matrix: list[DocList[T]]) -> DocList[T]``, merging the document lists of its
                 upstream replies (or of ``ALL`` shards) in place of the default merge by id.
-
-        Raises:
-            ValueError: the name is taken; a ``TopologyError`` (a ValueError) when ``needs`` names an
-                executor not added before, or ``when`` or ``polling`` is not valid.
             monitoring: serve each replica's Prometheus metrics (default: as the Flow).
             port_monitoring: the first replica's metrics port; replica ``i`` gets ``port_monitoring + i``
                 (default: chosen by the OS).
             tracing: send a span per request to the trace collector (default: as the Flow).
             traces_exporter_host: the trace collector's host (default: the Flow's).
             traces_exporter_port: the trace collector's port (default: the Flow's).
+            host: the interface its replicas bind (default 127.0.0.1); with ``external``, where it is served.
+            port: the port it binds (default: chosen by the OS); with ``external``, the port it is served on.
+            external: it is served elsewhere (``docwire executor serve``): the Flow calls ``host:port``.
+            env: environment variables for its processes.
+
+        Raises:
+            ValueError: the name is taken; a ``TopologyError`` (a ValueError) when ``needs`` names an
+                executor not added before, or ``when`` or ``polling`` is not valid.
         """
         chosen = name or f"executor{len(self._executors)}"
         if any(e.name == chosen for e in self._executors):
@@ -204,6 +216,10 @@ class Flow:
             tracing=tracing,
             traces_exporter_host=traces_exporter_host,
             traces_exporter_port=traces_exporter_port,
+            host=host,
+            port=port,
+            external=external,
+            env=dict(env or {}),
         )
         check_topology([(e.name, e.topology) for e in (*self._executors, config)])
         self._executors.append(config.resolved())
@@ -317,6 +333,35 @@ class Flow:
         gateway.wait_ready(self._config.timeout_ready)
         return gateway
 
+    def to_kubernetes_yaml(
+        self, output_base_path: str | Path, k8s_namespace: str | None = None, *, image: str = DEFAULT_IMAGE
+    ) -> list[Path]:
+        """Writes Kubernetes manifests for this Flow: a Deployment and a Service per executor and the gateway.
+
+        Executors' Services are headless and the gateway balances over their replicas itself (no mesh
+        needed); containers run ``image`` (see the repository's Dockerfile) and are probed over gRPC health.
+
+        Args:
+            output_base_path: the directory to write ``gateway.yml`` and ``<executor>.yml`` into.
+            k8s_namespace: the namespace of every object (default ``"default"``).
+            image: the image the containers run.
+
+        Returns:
+            The files written.
+        """
+        manifests = kubernetes_manifests(
+            self._config, self._executors, namespace=k8s_namespace or "default", image=image, base=self._export_base()
+        )
+        return write_kubernetes_manifests(manifests, output_base_path)
+
+    def to_docker_compose_yaml(self, output_path: str | Path, *, image: str = DEFAULT_IMAGE) -> Path:
+        """Writes a docker compose file for this Flow (one service per executor and the gateway); returns its path."""
+        content = compose_file(self._config, self._executors, image=image, base=self._export_base())
+        return write_compose_file(content, output_path)
+
+    def _export_base(self) -> Path:
+        return self._base_dir or Path.cwd()
+
     def restart_gateway(self) -> None:
         """Stops the gateway and starts a new one on the same port, in front of the same executors.
 
@@ -340,13 +385,17 @@ class Flow:
         for config in self._executors:
             shards = [
                 [self._start_replica(config, shard, replica) for replica in range(config.replicas)]
-                for shard in range(config.shards)
+                for shard in range(0 if config.external else config.shards)
             ]
             started.append((config, shards))
         nodes = []
         for config, shards in started:
+            if config.external:
+                nodes.append(ExecutorNode(config.name, (external_address(config),), topology=config.topology))
+                continue
+            host = reachable_host(config.host or EXECUTOR_HOST)
             addresses = tuple(
-                tuple(f"{EXECUTOR_HOST}:{p.wait_ready(self._config.timeout_ready)}" for p in replicas)
+                tuple(dial_address(host, p.wait_ready(self._config.timeout_ready)) for p in replicas)
                 for replicas in shards
             )
             flat = tuple(address for shard in addresses for address in shard)
@@ -362,14 +411,15 @@ class Flow:
             name=config.name,
             replica_id=replica,
             shard_id=shard,
-            host=EXECUTOR_HOST,
+            host=config.host or EXECUTOR_HOST,
+            port=config.port + shard * config.replicas + replica if config.port else 0,
             workspace=config.workspace,
             max_message_bytes=self._config.max_message_bytes,
             error_details=self._config.error_details,
             observability=replica_observability(self._config, config, shard * config.replicas + replica),
         )
         where = f"shard-{shard} rep-{replica}" if config.shards > 1 else f"rep-{replica}"
-        process = ServiceProcess(f"executor {config.name!r} {where}", "docwire.runtime.worker", spec)
+        process = ServiceProcess(f"executor {config.name!r} {where}", "docwire.runtime.worker", spec, env=config.env)
         self._processes.append(process)
         self._replica_names.append((config.name, shard * config.replicas + replica))
         process.start()

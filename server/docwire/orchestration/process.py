@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
@@ -38,10 +39,20 @@ class ServiceProcess:
         module: the module to run, for example ``"docwire.runtime.worker"``.
         spec: the object pickled to the child's stdin.
         forward_output: copy the child's output to our stderr as it comes.
+        env: environment variables set in the child, over ours.
     """
 
-    def __init__(self, label: str, module: str, spec: object, *, forward_output: bool = True) -> None:
+    def __init__(
+        self,
+        label: str,
+        module: str,
+        spec: object,
+        *,
+        forward_output: bool = True,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.label = label
+        self._env = dict(env or {})
         self._module = module
         self._spec = spec
         self._forward = forward_output
@@ -63,7 +74,7 @@ class ServiceProcess:
     def start(self) -> None:
         """Starts the child; returns at once (see ``wait_ready``)."""
         ready_read, ready_write = os.pipe()
-        env = dict(os.environ)
+        env = {**os.environ, **self._env}
         # The child imports what we can import: user modules named by `uses` or pickled by reference.
         env["PYTHONPATH"] = os.pathsep.join(p or str(Path.cwd()) for p in sys.path)
         env[PARENT_PID_ENV] = str(os.getpid())
@@ -152,7 +163,7 @@ class ServiceProcess:
         if self.port is None or not dataclasses.is_dataclass(self._spec) or isinstance(self._spec, type):
             raise RuntimeError(f"{self.label} cannot be restarted on its port: it never reported one")
         spec = dataclasses.replace(self._spec, port=self.port)
-        return ServiceProcess(self.label, self._module, spec, forward_output=self._forward)
+        return ServiceProcess(self.label, self._module, spec, forward_output=self._forward, env=self._env)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Asks the child to stop (SIGTERM), then kills it if it has not exited within ``timeout`` seconds."""

@@ -3,10 +3,11 @@
 docwire reads the incumbent's YAML unchanged where it means the same thing: ``jtype: Flow``,
 ``with:`` (the Flow's settings), ``executors:`` entries with ``uses``, ``name``, ``replicas``,
 ``uses_with``, ``py_modules``, the graph's ``needs``, ``when``, ``floating``, ``shards``, ``polling``
-and ``reduce``, and executor YAML files with ``jtype`` (the class), ``with`` (its constructor's
-arguments) and ``py_modules`` (at the top or under ``metas``), and the observability keys
-(``monitoring``, ``port_monitoring``, ``tracing``, ``traces_exporter_host``, ``traces_exporter_port``)
-both in ``with:`` and in an executor. Every other key (``env``, ``gpus``, ``uses_requests``, ...) would
+and ``reduce``, placement's ``host``, ``port``, ``external`` and ``env``, and executor YAML files with
+``jtype`` (the class), ``with`` (its constructor's arguments) and ``py_modules`` (at the top or under
+``metas``), and the observability keys (``monitoring``, ``port_monitoring``, ``tracing``,
+``traces_exporter_host``, ``traces_exporter_port``) both in ``with:`` and in an executor. Every other key
+(``gpus``, ``uses_requests``, ...) would
 change what the Flow does if docwire served it, so it is never ignored: all of them, with
 where each was found, make one ``UnsupportedConfig`` error before anything starts.
 
@@ -75,6 +76,7 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
             {"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}
             | {"needs", "when", "floating", "shards", "polling", "reduce"}  # the graph (gateway.topology)
             | {"monitoring", "port_monitoring", "tracing", "traces_exporter_host", "traces_exporter_port"}
+            | {"host", "port", "external", "env"}  # placement (orchestration.placement)
         ),
         Section.EXECUTOR_YAML: frozenset({"jtype", "with", "py_modules", "metas"}),
         Section.EXECUTOR_METAS: frozenset({"py_modules"}),

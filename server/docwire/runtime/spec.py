@@ -26,6 +26,9 @@ class WorkerSpec:
     port: int = 0
     workspace: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    #: Seconds after which the server closes a client's connection (None: never), so that clients
+    #: balancing over DNS (the gateway, in Kubernetes) resolve again and find new replicas.
+    max_connection_age: float | None = None
     #: ``"full"`` or ``"message"`` (``runtime.status.set_error_details``).
     error_details: str = "full"
     #: Metrics and traces (None: neither).

@@ -45,6 +45,7 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
         spec.host,
         spec.port,
         max_message_bytes=spec.max_message_bytes + PROCESS_STREAM_FRAMING_BYTES,
+        max_connection_age=spec.max_connection_age,
     )
     await server.set_serving(True)
     logger.info("%s/rep-%d serving %s on port %d", spec.name, spec.replica_id, executor_class.__name__, server.port)

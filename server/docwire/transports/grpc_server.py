@@ -77,6 +77,7 @@ async def start_grpc_server(
     *,
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     credentials: grpc.ServerCredentials | None = None,
+    max_connection_age: float | None = None,
     interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
 ) -> GrpcServer:
     """Starts a grpc.aio server with ``handlers``, health checking and reflection.
@@ -85,11 +86,15 @@ async def start_grpc_server(
     With ``credentials`` (``server_credentials(...)``) the port speaks TLS only, health and
     reflection included; without, plaintext. ``interceptors`` see every call (the gateway's
     token check is one). Port reuse is off, so a port already taken fails loudly instead of sharing.
+    With ``max_connection_age`` (seconds) each connection is closed (GOAWAY) after that long: clients
+    balancing over DNS resolve again when they reconnect, and so find replicas added since.
 
     Raises:
         OSError: the address cannot be bound.
     """
     options = [*channel_options(max_message_bytes), ("grpc.so_reuseport", 0)]
+    if max_connection_age is not None:
+        options.append(("grpc.max_connection_age_ms", int(max_connection_age * 1000)))
     server = grpc.aio.server(options=options, interceptors=tuple(interceptors) or None)
     server.add_generic_rpc_handlers(tuple(handlers))
     health_servicer = health.aio.HealthServicer()
