@@ -45,7 +45,7 @@ PROTOS := $(wildcard proto/docwire/v1/*.proto)
 #: Jina's gRPC method paths, served beside docwire.v1's (messages only in Python: the gateway serves them by name).
 JINA_PROTOS := proto/jina/jina.proto
 
-.PHONY: help install jina-venv jina-lock clip-venv clip-lock models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench bench-incumbent fuzz run lock clean
+.PHONY: help install jina-venv jina-lock clip-venv clip-lock models run-embed tools tools-system proto proto-python proto-check proto-lint lint test bench bench-incumbent fuzz soak run lock clean
 
 include sdk_gen/go.mk
 include sdk_gen/js.mk
@@ -186,6 +186,12 @@ bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the e
 # (random and mutated bytes), schemathesis on a live Flow's /openapi.json (valid and invalid requests).
 fuzz: install ## fuzz the codec (20,000 inputs) and the HTTP API (about 8,000 generated requests)
 	DOCWIRE_FUZZ_EXAMPLES=5000 DOCWIRE_FUZZ_REQUESTS=300 $(PY) -m pytest -q tests/unit/test_codec_fuzz.py tests/integration/test_openapi_fuzz.py
+
+# Minutes make soak holds the load (SOAK_MINUTES=60 make soak for the long run).
+SOAK_MINUTES ?= 10
+
+soak: install ## hold 80% of the measured max throughput for SOAK_MINUTES (10); print RSS slopes, fds, p99 over time
+	$(PY) bench/soak.py --minutes $(SOAK_MINUTES)
 
 bench-incumbent: install ## docwire beside jina 3.34.0 (its own venv) and bare grpcio on the same workloads, three runs
 	$(PY) bench/incumbent.py
