@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 from docarray import BaseDoc, DocList
 from docarray.typing import AnyTensor
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from docwire import Executor, requests
 
@@ -252,9 +252,10 @@ class Chatter(Executor):
 
 
 class SearchParams(BaseModel):
-    """Seed 003's typed parameters: validated, with defaults."""
+    """Seed 003's typed parameters: validated, with defaults (and bounds: the fuzzing test sends any value
+    the schema allows, and /suggest yields ``limit`` documents)."""
 
-    limit: int = 2
+    limit: int = Field(default=2, ge=0, le=1000)
     mode: str = "exact"
 
 
