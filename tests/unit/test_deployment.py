@@ -206,3 +206,15 @@ def test_compose_file_from_a_flow() -> None:
     assert services["gateway"]["ports"] == ["8080:8080"]
     assert services["gateway"]["depends_on"] == ["encoder"]
     assert "encoder=dns:///encoder:8100" in services["gateway"]["command"]
+
+
+def test_a_flow_beyond_a_chain_is_not_exported_and_the_error_names_why(tmp_path: Path) -> None:
+    flow = (
+        Flow()
+        .add(name="encoder", uses="executors.Appender")
+        .add(name="left", uses="executors.Appender", needs="encoder")
+        .add(name="right", uses="executors.Appender", needs="encoder", shards=2)
+        .add(name="join", uses="executors.Appender", needs=["left", "right"])
+    )
+    with pytest.raises(ValueError, match=r"beyond a chain.*right \(needs, shards\); join \(needs\)"):
+        flow.to_kubernetes_yaml(str(tmp_path / "k8s"))

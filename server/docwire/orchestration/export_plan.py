@@ -104,9 +104,10 @@ def plan_services(
             them); others keep their absolute path.
 
     Raises:
-        ValueError: an executor name cannot name a service, two name the same, or ``uses`` is a class
-            another process cannot import.
+        ValueError: an executor name cannot name a service, two name the same, ``uses`` is a class
+            another process cannot import, or the Flow is more than a chain (not exported yet).
     """
+    _refuse_beyond_a_chain(executors)
     plans: list[ServicePlan] = []
     targets: list[ExecutorTarget] = []
     seen: dict[str, str] = {}
@@ -148,6 +149,25 @@ def plan_services(
         secret_env=(AUTH_TOKENS_ENV,) if flow.auth_tokens else (),
     )
     return [gateway, *plans]
+
+
+def _refuse_beyond_a_chain(executors: Sequence[ExecutorConfig]) -> None:
+    """The standalone gateway's command line describes a chain; a graph exported as one would lose its shape.
+
+    Raises:
+        ValueError: naming each executor with ``needs``, ``when``, ``floating``, ``shards`` or ``reduce``.
+    """
+    beyond = []
+    for config in executors:
+        keys = [key for key in ("needs", "when", "floating", "reduce") if getattr(config, key)]
+        keys += ["shards"] if config.shards > 1 else []
+        if keys:
+            beyond.append(f"{config.name} ({', '.join(keys)})")
+    if beyond:
+        raise ValueError(
+            "exporting a Flow beyond a chain is not supported yet (the exported gateway runs executors in "
+            f"order); these executors use the graph: {'; '.join(beyond)}. Run such a Flow with docwire serve."
+        )
 
 
 def _relative(module: str, base: Path | None) -> str:
