@@ -209,7 +209,7 @@ def test_cli_refuses_unsupported_keys_naming_each_and_starts_nothing(tmp_path: P
               - name: greeter
                 uses: greeter.yml
                 gpus: all
-                env: {A: "1"}
+                install_requirements: true
               - uses: {jtype: Shouter, metas: {py_modules: [jina_style.py]}}
                 gpus: all
         """,
@@ -225,7 +225,8 @@ def test_cli_refuses_unsupported_keys_naming_each_and_starts_nothing(tmp_path: P
     )
     assert run.returncode == 2, run.stderr
     assert run.stderr.startswith(f"error: {flow_yml}: docwire does not support these keys, so nothing is started:\n")
-    assert "\n  - executor 'greeter' (executors[0]): gpus, env (supported in an executor: " in run.stderr
+    greeter = "\n  - executor 'greeter' (executors[0]): gpus, install_requirements (supported in an executor: "
+    assert greeter in run.stderr
     assert "\n  - greeter.yml (the YAML of executor 'greeter'): requests (supported in an executor YAML: " in run.stderr
     assert "\n  - executor 'executor1' (executors[1]): gpus (supported in an executor: " in run.stderr
     assert "Traceback" not in run.stderr
