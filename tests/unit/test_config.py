@@ -147,7 +147,6 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
                     polling: ALL
                     uses_metas: {name: x}
                     uses_requests: {/index: encode}
-                    uses_dynamic_batching: {/index: {preferred_batch_size: 8}}
                   - name: indexer
                     uses: jinaai://jina-ai/SimpleIndexer
                     needs: [encoder]
@@ -177,13 +176,15 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
     )
     with pytest.raises(UnsupportedConfig) as caught:
         load_flow_yaml(flow_yml)
-    executor_keys = "(supported in an executor: name, py_modules, replicas, uses, uses_with, workspace)"
+    executor_keys = (
+        "(supported in an executor: max_concurrency, name, py_modules, replicas, uses, uses_dynamic_batching, "
+        "uses_with, workspace)"
+    )
     assert caught.value.findings == (
         "the top level: gateway (supported in the Flow: executors, jtype, version, with)",
         "with: monitoring, port_monitoring (supported in the Flow's with: cors, host, max_message_bytes, port, "
         "prefetch, protocol, ssl_certfile, ssl_keyfile, timeout_ready)",
-        f"executor 'encoder' (executors[0]): shards, polling, uses_metas, uses_requests, uses_dynamic_batching "
-        f"{executor_keys}",
+        f"executor 'encoder' (executors[0]): shards, polling, uses_metas, uses_requests {executor_keys}",
         "encoder.yml (the YAML of executor 'encoder'): requests, dynamic_batching "
         "(supported in an executor YAML: jtype, metas, py_modules, with)",
         "encoder.yml (the YAML of executor 'encoder'): metas.description "

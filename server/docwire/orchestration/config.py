@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from docwire.executor.base import Executor
+from docwire.executor.batching import check_scheduling
 from docwire.orchestration.yaml_schema import (
     SUPPORTED_KEYS,
     ExecutorYaml,
@@ -60,6 +61,9 @@ class ExecutorConfig:
         uses_with: keyword arguments for the executor's constructor.
         py_modules: Python files to import in the worker before resolving ``uses``.
         workspace: a directory the executor may write to.
+        max_concurrency: the most requests each replica runs in its methods at once (None: no bound).
+        uses_dynamic_batching: endpoint -> ``{"preferred_batch_size": N, "timeout": ms, "max_batch_size": M}``:
+            group requests to that endpoint into one call (over the methods' ``@dynamic_batching``).
     """
 
     uses: type[Executor] | str | None = None
@@ -68,10 +72,13 @@ class ExecutorConfig:
     uses_with: Mapping[str, Any] = field(default_factory=dict)
     py_modules: tuple[str, ...] = ()
     workspace: str | None = None
+    max_concurrency: int | None = None
+    uses_dynamic_batching: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.replicas < 1:
             raise ValueError(f"executor {self.name!r}: replicas must be at least 1, not {self.replicas}")
+        check_scheduling(self.name, self.max_concurrency, self.uses_dynamic_batching)
         if "__" in self.name or not self.name:
             raise ValueError(f"executor name {self.name!r} must be non-empty and must not contain '__'")
 

@@ -26,6 +26,8 @@ class Deployment(Flow):
         uses_with: keyword arguments for its constructor.
         py_modules: Python files to import before resolving ``uses``.
         workspace: a directory it may write to.
+        max_concurrency: the most requests each replica runs in its methods at once (default: no bound).
+        uses_dynamic_batching: endpoint -> batching policy, as for ``Flow.add``.
         **flow_settings: the gateway's settings, as for ``Flow`` (port, host, protocol, prefetch, ...).
     """
 
@@ -38,10 +40,21 @@ class Deployment(Flow):
         uses_with: Mapping[str, Any] | None = None,
         py_modules: Sequence[str] = (),
         workspace: str | None = None,
+        max_concurrency: int | None = None,
+        uses_dynamic_batching: Mapping[str, Mapping[str, Any]] | None = None,
         **flow_settings: Any,
     ) -> None:
         super().__init__(**flow_settings)
-        super().add(uses, name=name, replicas=replicas, uses_with=uses_with, py_modules=py_modules, workspace=workspace)
+        super().add(
+            uses,
+            name=name,
+            replicas=replicas,
+            uses_with=uses_with,
+            py_modules=py_modules,
+            workspace=workspace,
+            max_concurrency=max_concurrency,
+            uses_dynamic_batching=uses_dynamic_batching,
+        )
 
     def add(self, *args: Any, **kwargs: Any) -> Flow:
         """A Deployment serves exactly one executor: use a Flow to chain several."""

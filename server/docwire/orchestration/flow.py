@@ -107,6 +107,8 @@ class Flow:
         uses_with: Mapping[str, Any] | None = None,
         py_modules: Sequence[str] = (),
         workspace: str | None = None,
+        max_concurrency: int | None = None,
+        uses_dynamic_batching: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Flow:
         """Appends an executor to the chain and returns the Flow (so calls chain).
 
@@ -117,6 +119,10 @@ class Flow:
             uses_with: keyword arguments for its constructor.
             py_modules: Python files to import before resolving ``uses``.
             workspace: a directory it may write to.
+            max_concurrency: the most requests each replica runs in its methods at once; the others wait
+                in arrival order (default: no bound).
+            uses_dynamic_batching: ``{"/endpoint": {"preferred_batch_size": 8, "timeout": 10}}``: group
+                requests to an endpoint into one call (timeout in ms; see ``dynamic_batching``).
         """
         chosen = name or f"executor{len(self._executors)}"
         if any(e.name == chosen for e in self._executors):
@@ -128,6 +134,8 @@ class Flow:
             uses_with=dict(uses_with or {}),
             py_modules=tuple(py_modules),
             workspace=workspace,
+            max_concurrency=max_concurrency,
+            uses_dynamic_batching=dict(uses_dynamic_batching or {}),
         )
         self._executors.append(config.resolved())
         return self
@@ -253,6 +261,8 @@ class Flow:
                     host=EXECUTOR_HOST,
                     workspace=config.workspace,
                     max_message_bytes=self._config.max_message_bytes,
+                    max_concurrency=config.max_concurrency,
+                    uses_dynamic_batching=dict(config.uses_dynamic_batching),
                 )
                 process = ServiceProcess(f"executor {config.name!r} rep-{replica}", "docwire.runtime.worker", spec)
                 self._processes.append(process)

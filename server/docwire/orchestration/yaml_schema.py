@@ -61,7 +61,10 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
                 "cors",
             }
         ),
-        Section.EXECUTOR: frozenset({"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}),
+        Section.EXECUTOR: frozenset(
+            {"name", "uses", "replicas", "uses_with", "py_modules", "workspace"}
+            | {"max_concurrency", "uses_dynamic_batching"}
+        ),
         Section.EXECUTOR_YAML: frozenset({"jtype", "with", "py_modules", "metas"}),
         Section.EXECUTOR_METAS: frozenset({"py_modules"}),
     }

@@ -24,3 +24,5 @@ class WorkerSpec:
     port: int = 0
     workspace: str | None = None
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    max_concurrency: int | None = None
+    uses_dynamic_batching: dict[str, Any] = field(default_factory=dict)

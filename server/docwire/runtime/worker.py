@@ -32,7 +32,12 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
     executor_class = load_executor_class(spec.uses, modules)
     runtime_args = RuntimeArgs(name=spec.name, replica_id=spec.replica_id, workspace=spec.workspace)
     executor = instantiate(executor_class, runtime_args, spec.uses_with)
-    servicer = ExecutorServicer(executor, max_message_bytes=spec.max_message_bytes)
+    servicer = ExecutorServicer(
+        executor,
+        max_message_bytes=spec.max_message_bytes,
+        max_concurrency=spec.max_concurrency,
+        dynamic_batching=spec.uses_dynamic_batching,
+    )
     server = await start_grpc_server(
         [servicer.handler()],
         [EXECUTOR_SERVICE],
@@ -47,6 +52,7 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
 
     async def stop() -> None:
         await server.stop()
+        await servicer.drain()
         servicer.close()
         executor.close()
 
