@@ -196,8 +196,9 @@ def test_max_concurrency_runs_queued_requests_in_arrival_order_and_drops_those_p
             pool = ReplicaPool(ExecutorNode("gate", gate.executor_addresses["gate"]), MAX_MESSAGE)
             streams = UpstreamStreams()
             try:
-                # The first goes unary, the rest over one ProcessStream, written in this order.
-                first = asyncio.ensure_future(forward(pool, request("/work", ["w0"]), None, (), streams))
+                # The first request goes unary (to an endpoint Gate lacks: passed through, no method runs),
+                # once the channel is connected the rest go over one ProcessStream, written in this order.
+                await forward(pool, request("/absent", ["w0"]), None, (), streams)
                 expiring = asyncio.ensure_future(
                     forward(pool, request("/work", ["late"], timeout_ms=200), None, (), streams)
                 )
@@ -209,7 +210,8 @@ def test_max_concurrency_runs_queued_requests_in_arrival_order_and_drops_those_p
                     await expiring  # answered by the executor while the hold still runs
                 assert not holding.done()
                 release.touch()
-                await asyncio.gather(first, *rest)
+                await asyncio.gather(*rest)
+                assert streams.opened == 1
             finally:
                 streams.cancel()
                 await pool.close()
