@@ -162,6 +162,7 @@ test: install proto-check lint ## install everything, then run every check and t
 bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the embedding service vs its models in-process)
 	$(PY) bench/run.py
 	$(PY) bench/transports.py
+	$(PY) bench/batching.py
 	$(PY) bench/embed.py --hnsw
 
 run: install ## serve the quickstart Flow and call it once
