@@ -177,6 +177,7 @@ bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the e
 	$(PY) bench/run.py
 	$(PY) bench/transports.py
 	$(PY) bench/topology.py
+	$(PY) bench/batching.py
 	$(PY) bench/embed.py --hnsw
 	$(PY) bench/observability.py
 	$(PY) bench/balancing.py

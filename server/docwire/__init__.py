@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from docarray import BaseDoc, DocList
 
     from docwire.executor.base import Executor
+    from docwire.executor.batching import dynamic_batching
     from docwire.executor.decorators import requests
     from docwire.orchestration.deployment import Deployment
     from docwire.orchestration.flow import Flow
@@ -66,6 +67,7 @@ _LOCATIONS = {
     },
     "Executor": ("docwire.executor.base", "Executor"),
     "requests": ("docwire.executor.decorators", "requests"),
+    "dynamic_batching": ("docwire.executor.batching", "dynamic_batching"),
     "Deployment": ("docwire.orchestration.deployment", "Deployment"),
     "Flow": ("docwire.orchestration.flow", "Flow"),
     "StartupError": ("docwire.orchestration.process", "StartupError"),
@@ -94,6 +96,7 @@ __all__ = [
     "Response",
     "StartupError",
     "Unauthenticated",
+    "dynamic_batching",
     "requests",
 ]
 

@@ -147,7 +147,6 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
                     polling: ALL
                     uses_metas: {name: x}
                     uses_requests: {/index: encode}
-                    uses_dynamic_batching: {/index: {preferred_batch_size: 8}}
                   - name: indexer
                     uses: jinaai://jina-ai/SimpleIndexer
                     needs: [encoder]
@@ -183,7 +182,7 @@ def test_every_unsupported_key_is_named_with_its_place_in_one_error(tmp_path: Pa
     assert caught.value.findings == (
         "the top level: gateway (supported in the Flow: executors, jtype, version, with)",
         f"with: retries, uvicorn_kwargs (supported in the Flow's with: {flow_keys})",
-        f"executor 'encoder' (executors[0]): uses_metas, uses_requests, uses_dynamic_batching {executor_keys}",
+        f"executor 'encoder' (executors[0]): uses_metas, uses_requests {executor_keys}",
         "encoder.yml (the YAML of executor 'encoder'): requests, dynamic_batching "
         "(supported in an executor YAML: jtype, metas, py_modules, with)",
         "encoder.yml (the YAML of executor 'encoder'): metas.description "

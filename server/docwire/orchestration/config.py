@@ -41,6 +41,7 @@ from docwire.gateway.doc_filter import compile_filter
 from docwire.gateway.topology import NodeTopology, ReduceHook, TopologyError, polling_table
 from docwire.observability.spec import DEFAULT_TRACES_EXPORTER_PORT
 from docwire.orchestration.placement import check_placement
+from docwire.executor.batching import check_scheduling
 from docwire.orchestration.yaml_schema import (
     SUPPORTED_KEYS,
     ExecutorYaml,
@@ -90,6 +91,9 @@ class ExecutorConfig:
         external: served elsewhere (``docwire executor serve`` on another machine): the Flow starts no process for
             it and its gateway calls ``host:port`` as any other executor.
         env: environment variables set in its processes (and in its containers when exported).
+        max_concurrency: the most requests each replica runs in its methods at once (None: no bound).
+        uses_dynamic_batching: endpoint -> ``{"preferred_batch_size": N, "timeout": ms, "max_batch_size": M}``:
+            group requests to that endpoint into one call (over the methods' ``@dynamic_batching``).
     """
 
     uses: type[Executor] | str | None = None
@@ -128,6 +132,8 @@ class ExecutorConfig:
             polling=polling_table(self.polling, self.name),
             reduce=self.reduce,
         )
+    max_concurrency: int | None = None
+    uses_dynamic_batching: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.shards < 1:
@@ -140,6 +146,7 @@ class ExecutorConfig:
         self.topology  # noqa: B018  (checks polling)
         if self.replicas < 1:
             raise ValueError(f"executor {self.name!r}: replicas must be at least 1, not {self.replicas}")
+        check_scheduling(self.name, self.max_concurrency, self.uses_dynamic_batching)
         if "__" in self.name or not self.name:
             raise ValueError(f"executor name {self.name!r} must be non-empty and must not contain '__'")
         check_placement(self)

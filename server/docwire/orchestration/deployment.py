@@ -34,6 +34,8 @@ class Deployment(Flow):
         polling: ``"ANY"`` / ``"ALL"`` or per endpoint, for its shards (see ``Flow.add``).
         include_gateway: serve a gateway in front of it (default); without, ``host`` and ``port`` are
             the executor's own.
+        max_concurrency: the most requests each replica runs in its methods at once (default: no bound).
+        uses_dynamic_batching: endpoint -> batching policy, as for ``Flow.add``.
         **flow_settings: the gateway's settings, as for ``Flow`` (port, host, protocol, prefetch, ...).
     """
 
@@ -49,6 +51,8 @@ class Deployment(Flow):
         shards: int = 1,
         polling: str | Mapping[str, str] = "ANY",
         include_gateway: bool = True,
+        max_concurrency: int | None = None,
+        uses_dynamic_batching: Mapping[str, Mapping[str, Any]] | None = None,
         **flow_settings: Any,
     ) -> None:
         placement: dict[str, Any] = {}
@@ -65,6 +69,8 @@ class Deployment(Flow):
             workspace=workspace,
             shards=shards,
             polling=polling,
+            max_concurrency=max_concurrency,
+            uses_dynamic_batching=uses_dynamic_batching,
             **placement,
         )
 

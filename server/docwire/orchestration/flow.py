@@ -160,6 +160,8 @@ class Flow:
         port: int = 0,
         external: bool = False,
         env: Mapping[str, str] | None = None,
+        max_concurrency: int | None = None,
+        uses_dynamic_batching: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Flow:
         """Appends an executor and returns the Flow (so calls chain).
 
@@ -190,6 +192,10 @@ class Flow:
             port: the port it binds (default: chosen by the OS); with ``external``, the port it is served on.
             external: it is served elsewhere (``docwire executor serve``): the Flow calls ``host:port``.
             env: environment variables for its processes.
+            max_concurrency: the most requests each replica runs in its methods at once; the others wait
+                in arrival order (default: no bound).
+            uses_dynamic_batching: ``{"/endpoint": {"preferred_batch_size": 8, "timeout": 10}}``: group
+                requests to an endpoint into one call (timeout in ms; see ``dynamic_batching``).
 
         Raises:
             ValueError: the name is taken; a ``TopologyError`` (a ValueError) when ``needs`` names an
@@ -220,6 +226,8 @@ class Flow:
             port=port,
             external=external,
             env=dict(env or {}),
+            max_concurrency=max_concurrency,
+            uses_dynamic_batching=dict(uses_dynamic_batching or {}),
         )
         check_topology([(e.name, e.topology) for e in (*self._executors, config)])
         self._executors.append(config.resolved())
@@ -416,6 +424,8 @@ class Flow:
             workspace=config.workspace,
             max_message_bytes=self._config.max_message_bytes,
             error_details=self._config.error_details,
+            max_concurrency=config.max_concurrency,
+            uses_dynamic_batching=dict(config.uses_dynamic_batching),
             observability=replica_observability(self._config, config, shard * config.replicas + replica),
         )
         where = f"shard-{shard} rep-{replica}" if config.shards > 1 else f"rep-{replica}"

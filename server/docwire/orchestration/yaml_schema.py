@@ -77,6 +77,7 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
             | {"needs", "when", "floating", "shards", "polling", "reduce"}  # the graph (gateway.topology)
             | {"monitoring", "port_monitoring", "tracing", "traces_exporter_host", "traces_exporter_port"}
             | {"host", "port", "external", "env"}  # placement (orchestration.placement)
+            | {"max_concurrency", "uses_dynamic_batching"}  # scheduling (runtime.invocation)
         ),
         Section.EXECUTOR_YAML: frozenset({"jtype", "with", "py_modules", "metas"}),
         Section.EXECUTOR_METAS: frozenset({"py_modules"}),

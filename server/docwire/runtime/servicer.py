@@ -8,6 +8,11 @@ A batch endpoint whose method never reads its documents (see
 when the request's document bytes are exactly what encoding their decoded documents
 would give back (``docwire_contract.codec.reencodes_unchanged``); unless it returns new
 documents, the reply carries those bytes untouched. Same reply, no decode and no encode.
+
+Methods are called through an ``EndpointCaller`` (``docwire.runtime.invocation``): within the
+replica's ``max_concurrency``, and grouped with other requests where dynamic batching is on.
+A request carries its deadline there: the gRPC call's, and at most ``header.timeout`` from its
+arrival here (a ProcessStream call has no deadline of its own).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -25,10 +30,11 @@ from google.protobuf import empty_pb2, json_format, timestamp_pb2
 from google.protobuf.message import DecodeError
 
 from docwire.executor.base import BoundEndpoint, Executor
-from docwire.executor.dispatch import Outcome, Parameters, run_endpoint, stream_endpoint
 from docwire.executor.docs_access import never_reads_docs, tracing
 from docwire.executor.sync_runner import SyncRunner
 from docwire.observability.observer import ExecutorObserver
+from docwire.runtime.concurrency import Deadline, deadline_after
+from docwire.runtime.invocation import EndpointCaller, MethodFailed
 from docwire.runtime.parameters import endpoint_parameters
 from docwire.runtime.status import error_status
 from docwire.transports.grpc_server import abort, call_metadata
@@ -50,6 +56,7 @@ from docwire_contract.errors import (
     EndpointNotFound,
     MessageTooLarge,
     ParametersSchemaError,
+    RequestTimeout,
 )
 from docwire_contract.methods import EXECUTOR_SERVICE
 from docwire_contract.v1 import executor_pb2, request_pb2
@@ -65,12 +72,26 @@ _M = TypeVar("_M", request_pb2.DataRequest, request_pb2.SingleDocumentRequest)
 
 
 class ExecutorServicer:
-    """Serves one Executor instance over the ExecutorService rpcs."""
+    """Serves one Executor instance over the ExecutorService rpcs.
+
+    Args:
+        executor: the executor instance.
+        max_message_bytes: the largest reply it sends.
+        max_concurrency: the most method calls in flight at once (None: no bound).
+        dynamic_batching: ``uses_dynamic_batching``: endpoint -> policy mapping.
+        observer: its metrics and traces (docwire.observability); None: off.
+
+    Raises:
+        ValueError: ``max_concurrency`` or ``dynamic_batching`` is invalid for this executor.
+    """
 
     def __init__(
         self,
         executor: Executor,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        *,
+        max_concurrency: int | None = None,
+        dynamic_batching: Mapping[str, Any] | None = None,
         observer: ExecutorObserver | None = None,
     ) -> None:
         self._executor = executor
@@ -79,6 +100,9 @@ class ExecutorServicer:
         # Sync endpoint methods run here, one at a time: off the event loop, and never
         # concurrently with each other (models are rarely thread-safe). Replicas add parallelism.
         self._pool = SyncRunner(name=executor.runtime_args.name)
+        self._caller = EndpointCaller(
+            executor, self._pool, max_concurrency=max_concurrency, dynamic_batching=dynamic_batching
+        )
         self._name = executor.runtime_args.name
         self._result_key = f"{self._name}/rep-{executor.runtime_args.replica_id}"
         self._list_types: dict[type[Any], type[DocList[Any]]] = {}
@@ -102,8 +126,9 @@ class ExecutorServicer:
     async def process(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         """Process: runs the endpoint the header names on the request's documents."""
         request = await self._parse(request_pb2.DataRequest, raw, context)
+        deadline = _deadline_of(request.header, context.time_remaining())
         try:
-            return await self._process(request, context)
+            return await self._process(request, context, deadline)
         except DocwireError as exc:  # documents that do not decode or fit the schema; a reply over the limit
             await abort(context, exc)
 
@@ -142,8 +167,9 @@ class ExecutorServicer:
         except DecodeError as exc:
             raise BadRequest(f"a call is not a valid docwire.v1.ProcessCall: {exc}") from None
         result = executor_pb2.ProcessResult(sequence=call.sequence)
+        deadline = _deadline_of(call.request.header, None)
         try:
-            reply = await self._process(call.request, context)
+            reply = await self._process(call.request, context, deadline)
         except DocwireError as exc:  # what Process aborts its call with
             result.error.code, result.error.error_class = exc.grpc_code.value[0], type(exc).__name__
             result.error.details = str(exc)
@@ -155,26 +181,33 @@ class ExecutorServicer:
         # The reply is appended as field 2 by hand: no second copy of its documents.
         return b"".join((result.SerializeToString(), _REPLY_TAG, varint_bytes(len(reply)), reply))
 
-    async def _process(self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+    async def _process(
+        self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any], deadline: Deadline
+    ) -> bytes:
         """``_serve``, observed when metrics or traces are on."""
         if self._observer is None:
-            return await self._serve(request, context)
-        return await self._observer.observe(request, call_metadata(context), lambda: self._serve(request, context))
+            return await self._serve(request, context, deadline)
+        return await self._observer.observe(
+            request, call_metadata(context), lambda: self._serve(request, context, deadline)
+        )
 
-    async def _serve(self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
+    async def _serve(
+        self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any], deadline: Deadline
+    ) -> bytes:
         """The serialized reply to ``request``.
 
         Raises:
             BadRequest: the documents do not decode, or do not fit the endpoint's schema; the parameters do
                 not fit its model (ParametersSchemaError).
             MessageTooLarge: the reply is over the message size limit.
+            RequestTimeout: the deadline passed before the method ran.
         """
         route = request.routes.add(executor=self._name)
         _stamp(route.start_time)
         endpoint = _endpoint_of(request.header)
         bound = self._executor.resolve(endpoint)
         if bound is not None:
-            await self._run(request, bound, route, context)
+            await self._run(request, bound, route, context, deadline)
         _stamp(route.end_time)
         reply = request.SerializeToString()
         if len(reply) > self._max_message_bytes:  # checked here, so a ProcessStream call survives it
@@ -187,6 +220,7 @@ class ExecutorServicer:
         bound: BoundEndpoint,
         route: request_pb2.Route,
         context: grpc.aio.ServicerContext[Any, Any],
+        deadline: Deadline,
     ) -> None:
         form = request.data.WhichOneof("documents")
         raw_docs = request.data.docs.SerializeToString() if form == "docs" else request.data.docs_bytes
@@ -202,14 +236,14 @@ class ExecutorServicer:
         user_parameters = endpoint_parameters(bound, {k: v for k, v in parameters.items() if k != RESULTS_KEY})
         metadata = dict(call_metadata(context))
         try:
-            if bound.signature.is_generator:
-                outcome = await self._collect_stream(bound, docs, user_parameters, metadata)
-            else:
-                outcome = await run_endpoint(self._executor, bound, docs, user_parameters, self._pool, metadata)
+            outcome = await self._caller.run(bound, docs, user_parameters, metadata, deadline)
             encoded = None if outcome.docs is untouched else encode_docs(outcome.docs)
+        except RequestTimeout:  # the runtime's: not run; the call's error, not the method's
+            raise
         except Exception as exc:  # user code: its failure travels in the reply
-            logger.exception("%s failed on %s", self._name, bound.endpoint)
-            status = error_status(exc, self._name)
+            failure = exc.cause if isinstance(exc, MethodFailed) else exc
+            logger.error("%s failed on %s", self._name, bound.endpoint, exc_info=failure)
+            status = error_status(failure, self._name)
             request.header.status.CopyFrom(status)
             route.status.CopyFrom(status)
             return
@@ -238,18 +272,9 @@ class ExecutorServicer:
         sig = bound.signature
         if sig.single_doc or sig.is_generator:
             return False
+        if self._caller.batched(bound):
+            return False
         return never_reads_docs(self._executor.method(bound)) and not tracing()
-
-    async def _collect_stream(
-        self, bound: BoundEndpoint, docs: DocList[Any], parameters: Parameters, metadata: dict[str, str]
-    ) -> Outcome:
-        """A generator endpoint called with a batch: every yielded document, in order."""
-        produced = [
-            d
-            for doc in docs
-            async for d in stream_endpoint(self._executor, bound, doc, parameters, self._pool, metadata)
-        ]
-        return Outcome(doclist_of(bound.signature.output_type, produced))
 
     async def stream_doc(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[bytes]:
         """StreamDoc: runs a generator endpoint on one document, one reply per yielded document."""
@@ -269,24 +294,33 @@ class ExecutorServicer:
         except ParametersSchemaError as exc:
             await abort(context, exc)
         metadata = dict(call_metadata(context))
+        deadline = _deadline_of(request.header, context.time_remaining())
         reply = request_pb2.SingleDocumentRequest()
         reply.header.CopyFrom(request.header)
         try:
             if bound.signature.is_generator:
-                async for produced in stream_endpoint(self._executor, bound, doc, parameters, self._pool, metadata):
-                    reply.document.CopyFrom(encode_doc(produced))
-                    yield reply.SerializeToString()
+                async with self._caller.limit.slot(deadline):
+                    async for produced in self._caller.stream(bound, doc, parameters, metadata):
+                        reply.document.CopyFrom(encode_doc(produced))
+                        yield reply.SerializeToString()
                 return
             batch = doclist_of(bound.signature.input_type, [doc])
-            outcome = await run_endpoint(self._executor, bound, batch, parameters, self._pool, metadata)
+            outcome = await self._caller.run(bound, batch, parameters, metadata, deadline)
             for produced in outcome.docs:
                 reply.document.CopyFrom(encode_doc(produced))
                 yield reply.SerializeToString()
+        except RequestTimeout as exc:  # the runtime's: not run
+            await abort(context, exc)
         except Exception as exc:  # user code: its failure travels in the last reply
-            logger.exception("%s failed on %s", self._name, endpoint)
+            failure = exc.cause if isinstance(exc, MethodFailed) else exc
+            logger.error("%s failed on %s", self._name, endpoint, exc_info=failure)
             reply.ClearField("document")
-            reply.header.status.CopyFrom(error_status(exc, self._name))
+            reply.header.status.CopyFrom(error_status(failure, self._name))
             yield reply.SerializeToString()
+
+    async def drain(self) -> None:
+        """Runs the batches still open and waits for them (the server has stopped taking requests)."""
+        await self._caller.close()
 
     def close(self) -> None:
         """Waits for the sync-method thread to finish what it is running."""
@@ -312,6 +346,17 @@ class ExecutorServicer:
 def _stamp(timestamp: timestamp_pb2.Timestamp) -> None:
     """``Timestamp.GetCurrentTime()`` without its detour through ``datetime``."""
     timestamp.seconds, timestamp.nanos = divmod(time.time_ns(), 1_000_000_000)
+
+
+def _deadline_of(header: request_pb2.Header, transport_remaining: float | None) -> Deadline:
+    """When a request stops being worth running: its call's deadline, and at most ``header.timeout`` from now.
+
+    ``header.timeout`` counts from when the client sent the request, so from here it gives a deadline
+    no earlier than the true one: a request is never dropped while its client still waits.
+    """
+    own = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
+    remaining = [r for r in (own, transport_remaining) if r is not None]
+    return deadline_after(min(remaining)) if remaining else None
 
 
 def _endpoint_of(header: request_pb2.Header) -> str:

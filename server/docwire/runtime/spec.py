@@ -33,3 +33,5 @@ class WorkerSpec:
     error_details: str = "full"
     #: Metrics and traces (None: neither).
     observability: ObservabilitySpec | None = None
+    max_concurrency: int | None = None
+    uses_dynamic_batching: dict[str, Any] = field(default_factory=dict)

@@ -38,7 +38,13 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
     )
     executor = instantiate(executor_class, runtime_args, spec.uses_with)
     observer, monitoring_port = start_executor_observer(spec.observability) or (None, None)
-    servicer = ExecutorServicer(executor, max_message_bytes=spec.max_message_bytes, observer=observer)
+    servicer = ExecutorServicer(
+        executor,
+        max_message_bytes=spec.max_message_bytes,
+        observer=observer,
+        max_concurrency=spec.max_concurrency,
+        dynamic_batching=spec.uses_dynamic_batching,
+    )
     server = await start_grpc_server(
         [servicer.handler()],
         [EXECUTOR_SERVICE],
@@ -54,6 +60,7 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
 
     async def stop() -> None:
         await server.stop()
+        await servicer.drain()
         servicer.close()
         executor.close()
         if observer is not None:
