@@ -163,6 +163,7 @@ bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the e
 	$(PY) bench/run.py
 	$(PY) bench/transports.py
 	$(PY) bench/embed.py --hnsw
+	$(PY) bench/legacy_json.py
 
 run: install ## serve the quickstart Flow and call it once
 	$(PY) examples/quickstart.py
