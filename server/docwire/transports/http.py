@@ -13,6 +13,8 @@ top level of a body (``{"execEndpoint": "/x", "data": [...]}``). A third is jina
 ``stream_doc``: a GET to a server-streaming route *with a body* (``_jina_document``) sends
 the document itself as that body and reads each ``update`` event's data as a bare document,
 so such a request gets that framing; every other form gets the whole reply per event.
+A fourth is jina's HTTP client with docarray v1 (clip_client's): its documents are recognised
+and translated both ways by ``legacy_json``.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from docwire.transports.json_requests import SchemaDocuments, message_from_json,
 from docwire.transports.json_requests import json_field as _field
 from docwire.transports.json_requests import message_to_json as _message_to_json
 from docwire.transports.json_requests import set_path as _insert
+from docwire.transports.legacy_json import docs_from_legacy_json, docs_to_legacy_json, is_legacy_json
 from docwire.transports.transcoding import Binding, bindings
 from docwire_contract.conventions import normalize_endpoint
 from docwire_contract.errors import (
@@ -153,7 +156,7 @@ class HttpTranscoder:
         try:
             binding, fields = self._match(request)
             jina_document = await _jina_document(request, binding)
-            message = await self._decode(request, binding, fields)
+            message, legacy = await self._decode(request, binding, fields)
             name = binding.method.name
             context = HttpContext(request)
             reply_class = message_factory.GetMessageClass(binding.method.output_type)
@@ -174,9 +177,10 @@ class HttpTranscoder:
             reply = reply_class.FromString(await call(message.SerializeToString(), context))
         except DocwireError as error:
             return self._error(error)
-        return self._reply(reply)
+        return self._reply(reply, legacy=legacy)
 
-    async def _decode(self, request: Request, binding: Binding, fields: Mapping[str, str]) -> Message:
+    async def _decode(self, request: Request, binding: Binding, fields: Mapping[str, str]) -> tuple[Message, bool]:
+        """The request message, and whether its documents came as docarray v1's (to answer in kind)."""
         descriptor = binding.method.input_type
         document_field = next((f for f in descriptor.fields if f.message_type is _DOC), None)
         obj: dict[str, Any] = {}
@@ -203,7 +207,10 @@ class HttpTranscoder:
                 obj.setdefault(document_field.json_name, {})[key] = value
         for path, value in fields.items():
             _insert(obj, path, value)
-        return message_from_json(descriptor, obj, self.documents())
+        legacy = is_legacy_json(obj.get(_DATA))
+        if legacy:
+            obj[_DATA] = docs_from_legacy_json(obj[_DATA])
+        return message_from_json(descriptor, obj, self.documents()), legacy
 
     def _error_body(self, error: DocwireError) -> dict[str, Any]:
         """The JSON an error travels as, in a response body and in an SSE ``error`` event alike."""
@@ -218,9 +225,12 @@ class HttpTranscoder:
             response.headers["Allow"] = ", ".join(error.allowed)
         return response
 
-    def _reply(self, reply: Message) -> Response:
-        """A reply as JSON; one carrying an error status (an executor's exception) gets a non-2xx status."""
+    def _reply(self, reply: Message, *, legacy: bool = False) -> Response:
+        """A reply as JSON; one carrying an error status (an executor's exception) gets a non-2xx status.
+        ``legacy``: its documents as docarray v1 objects (the request's were)."""
         content = _message_to_json(reply)
+        if legacy and _DATA in content:
+            content[_DATA] = docs_to_legacy_json(content[_DATA])
         if not _failed(reply):
             return json_response(content)
         status = reply.header.status  # type: ignore[attr-defined]
@@ -256,6 +266,9 @@ class HttpTranscoder:
 
 
 _END_EVENT = b"event: end\r\n\r\n"
+
+#: The request field holding documents (``DataRequest.data``), where docarray v1's may come.
+_DATA = "data"
 
 #: The request field a path names an endpoint with (``POST /{header.exec_endpoint=**}``).
 _ENDPOINT_FIELD = "header.exec_endpoint"

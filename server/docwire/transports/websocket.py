@@ -12,7 +12,10 @@ The frame protocol (``docs/websocket.md`` tells clients the same):
   each reply is one text frame holding the JSON ``POST /post`` answers (``header`` with
   ``requestId`` and ``status``, ``parameters``, ``routes``, ``data``).
 * ``bytes``: each binary frame is a serialized ``docwire.v1.DataRequest``, each reply a
-  serialized ``docwire.v1.DataRequest``.
+  serialized ``docwire.v1.DataRequest``. jina.Client with docarray v1 (clip_client's) sends
+  docarray v1 documents in the same envelope: as on the gRPC ``jina.*`` paths, a socket is
+  legacy from its first frame holding them (``docwire_contract.legacy``), its documents are
+  translated in and its replies' documents back to v1.
 * Up to ``prefetch`` requests are in flight at once; replies come as they finish, not
   in order: match them by ``header.requestId`` (a request without one is given one, and
   its reply carries it).
@@ -66,6 +69,7 @@ from docwire.transports.http_context import HttpContext
 from docwire.transports.http_errors import error_response
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, message_to_json, parse_json
 from docwire_contract.errors import BadRequest, DocwireError, Unauthenticated
+from docwire_contract.legacy import is_legacy_request, reply_to_legacy, request_from_legacy
 from docwire_contract.status_map import close_code_of
 from docwire_contract.v1 import request_pb2
 
@@ -223,6 +227,7 @@ class _BytesFrames:
 
     def __init__(self) -> None:
         self._end: bytes | None = BYTES_END
+        self._legacy = False  # docarray v1 documents seen: replies go back as v1 (a jina client never mixes)
 
     def request(self, text: str | None, data: bytes | None, number: int) -> bytes | None:
         if data is None:
@@ -237,6 +242,12 @@ class _BytesFrames:
         if data == JINA_BYTES_END:
             self._end = None
             return None
+        if _is_legacy(data):
+            self._legacy = True
+            try:
+                data = request_from_legacy(data)
+            except BadRequest as error:
+                raise _BadFrame(error) from error
         try:
             request = request_pb2.DataRequest.FromString(data)
         except DecodeError as exc:
@@ -248,13 +259,22 @@ class _BytesFrames:
         return data + named.SerializeToString()
 
     def reply(self, raw: bytes) -> bytes:
-        return raw
+        return reply_to_legacy(raw) if self._legacy else raw
 
     def error(self, request_id: str, number: int, error: DocwireError) -> bytes:
         return _error_reply(request_id, number, error).SerializeToString()
 
     def end(self) -> bytes | None:
         return self._end
+
+
+def _is_legacy(data: bytes) -> bool:
+    """Whether a binary frame is a request with docarray v1 documents; bytes that are no protobuf message
+    at all are not (parsing them as a DataRequest names what is wrong)."""
+    try:
+        return is_legacy_request(data)
+    except BadRequest:
+        return False
 
 
 def _dumps(content: Any) -> str:
