@@ -85,7 +85,13 @@ def test_dns_targets_are_balanced_round_robin_by_grpc() -> None:
 
 def test_executor_command_line_reads_back_into_the_same_spec() -> None:
     config = ExecutorConfig(
-        uses="pkg.Encoder", name="enc", uses_with={"model": "small", "n": 2}, py_modules=("a.py",), workspace="/w"
+        uses="pkg.Encoder",
+        name="enc",
+        uses_with={"model": "small", "n": 2},
+        py_modules=("a.py",),
+        workspace="/w",
+        max_concurrency=4,
+        uses_dynamic_batching={"/embed": {"preferred_batch_size": 8, "timeout": 10}},
     )
     arguments = executor_arguments(config, 8100, max_message_bytes=1234, max_connection_age=30, error_details="message")
     assert arguments[:2] == ["executor", "serve"]
@@ -98,6 +104,10 @@ def test_executor_command_line_reads_back_into_the_same_spec() -> None:
     )
     assert (spec.host, spec.port, spec.workspace, spec.max_message_bytes) == ("0.0.0.0", 8100, "/w", 1234)
     assert (spec.max_connection_age, spec.error_details) == (30, "message")
+    assert (spec.max_concurrency, spec.uses_dynamic_batching) == (
+        4,
+        {"/embed": {"preferred_batch_size": 8, "timeout": 10}},
+    )
 
 
 def test_gateway_command_line_reads_back_into_the_same_spec() -> None:

@@ -107,6 +107,10 @@ def executor_arguments(
         arguments += ["--py-module", module]
     if config.workspace is not None:
         arguments += ["--workspace", config.workspace]
+    if config.max_concurrency is not None:
+        arguments += ["--max-concurrency", str(config.max_concurrency)]
+    if config.uses_dynamic_batching:
+        arguments += ["--uses-dynamic-batching", json.dumps(dict(config.uses_dynamic_batching), sort_keys=True)]
     if max_message_bytes != DEFAULT_MAX_MESSAGE_BYTES:
         arguments += ["--max-message-bytes", str(max_message_bytes)]
     if max_connection_age is not None:
@@ -148,6 +152,15 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", default=None, help="a directory the executor may write to")
     parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
     parser.add_argument(
+        "--max-concurrency", type=int, default=None, help="the most requests it runs in its methods at once"
+    )
+    parser.add_argument(
+        "--uses-dynamic-batching",
+        type=json.loads,
+        default={},
+        help='endpoint -> batching policy as a JSON object: {"/embed": {"preferred_batch_size": 8, "timeout": 10}}',
+    )
+    parser.add_argument(
         "--max-connection-age",
         type=float,
         default=None,
@@ -177,8 +190,9 @@ def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
 
 def worker_spec(args: argparse.Namespace) -> WorkerSpec:
     """The spec ``docwire executor serve`` serves."""
-    if not isinstance(args.uses_with, dict):
-        raise ValueError(f"--uses-with must be a JSON object, not {args.uses_with!r}")
+    for option, value in (("--uses-with", args.uses_with), ("--uses-dynamic-batching", args.uses_dynamic_batching)):
+        if not isinstance(value, dict):
+            raise ValueError(f"{option} must be a JSON object, not {value!r}")
     return WorkerSpec(
         uses=args.uses,
         uses_with=args.uses_with,
@@ -191,6 +205,8 @@ def worker_spec(args: argparse.Namespace) -> WorkerSpec:
         max_message_bytes=args.max_message_bytes,
         max_connection_age=args.max_connection_age,
         error_details=args.error_details,
+        max_concurrency=args.max_concurrency,
+        uses_dynamic_batching=args.uses_dynamic_batching,
     )
 
 

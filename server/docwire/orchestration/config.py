@@ -37,11 +37,11 @@ from pathlib import Path
 from typing import Any
 
 from docwire.executor.base import Executor
+from docwire.executor.batching import check_scheduling
 from docwire.gateway.doc_filter import compile_filter
 from docwire.gateway.topology import NodeTopology, ReduceHook, TopologyError, polling_table
 from docwire.observability.spec import DEFAULT_TRACES_EXPORTER_PORT
 from docwire.orchestration.placement import check_placement
-from docwire.executor.batching import check_scheduling
 from docwire.orchestration.yaml_schema import (
     SUPPORTED_KEYS,
     ExecutorYaml,
@@ -132,6 +132,7 @@ class ExecutorConfig:
             polling=polling_table(self.polling, self.name),
             reduce=self.reduce,
         )
+
     max_concurrency: int | None = None
     uses_dynamic_batching: Mapping[str, Any] = field(default_factory=dict)
 
