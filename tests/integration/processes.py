@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -55,11 +57,22 @@ def children(parent: int) -> list[int]:
 BANNER_URI = re.compile(r"URI\s+(grpc|http|websocket)://127\.0\.0\.1:(\d+)")
 
 
-def serve_yaml(flow_yml: Path) -> subprocess.Popen[str]:
-    """``docwire serve flow_yml`` as a subprocess, its stderr piped (read its ports with ``banner_ports``)."""
+@contextlib.contextmanager
+def serve_yaml(flow_yml: Path) -> Iterator[subprocess.Popen[str]]:
+    """``docwire serve flow_yml`` as a subprocess, its stderr piped (read its ports with ``banner_ports``).
+
+    Killed on leaving, if it has not exited by then (a test that stops it checks its exit itself).
+    """
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     command = [sys.executable, "-m", "docwire.cli", "serve", str(flow_yml)]
-    return subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        yield server
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+        if server.stderr is not None:
+            server.stderr.close()
 
 
 def banner_ports(server: subprocess.Popen[str], expected: int) -> dict[str, int]:

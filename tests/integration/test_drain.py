@@ -51,8 +51,7 @@ def test_sigterm_drains_then_exits_leaving_nothing_behind(tmp_path: Path) -> Non
               - {{name: lagger, uses: Lagger, py_modules: [{EXECUTORS}], replicas: 2}}
         """)
     )
-    server = serve_yaml(flow_yml)
-    try:
+    with serve_yaml(flow_yml) as server:
         ports = banner_ports(server, 2)
         assert set(ports) == {"grpc", "http"}, "docwire serve printed no addresses"
         assert server.stderr is not None
@@ -94,8 +93,3 @@ def test_sigterm_drains_then_exits_leaving_nothing_behind(tmp_path: Path) -> Non
         assert wait_gone(processes, timeout=10) == []
         assert not _listening(ports["grpc"])
         assert not _listening(ports["http"])
-    finally:
-        server.kill()
-        server.wait(timeout=10)
-        if server.stderr is not None:
-            server.stderr.close()

@@ -182,8 +182,7 @@ def _write(folder: Path, files: dict[str, str]) -> Path:
 
 
 def test_cli_serves_an_incumbent_flow_yaml_unchanged(tmp_path: Path) -> None:
-    server = serve_yaml(_write(tmp_path, JINA_FLOW))
-    try:
+    with serve_yaml(_write(tmp_path, JINA_FLOW)) as server:
         ports = banner_ports(server, 2)
         assert set(ports) == {"grpc", "http"}, "docwire serve printed no addresses"
         with Client(host=f"grpc://127.0.0.1:{ports['grpc']}") as client:
@@ -193,11 +192,6 @@ def test_cli_serves_an_incumbent_flow_yaml_unchanged(tmp_path: Path) -> None:
         assert reply.json()["data"][0]["text"] == "C HELLO!"
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
-    finally:
-        server.kill()
-        server.wait(timeout=10)
-        if server.stderr is not None:
-            server.stderr.close()
 
 
 def test_cli_refuses_unsupported_keys_naming_each_and_starts_nothing(tmp_path: Path) -> None:

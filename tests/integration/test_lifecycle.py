@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import signal
 import subprocess
 import sys
@@ -12,13 +10,12 @@ import textwrap
 from pathlib import Path
 
 from executors import Appender, TextDoc
-from processes import is_running, wait_gone
+from processes import banner_ports, is_running, serve_yaml, wait_gone
 
 from docwire import Client, Deployment, Flow
 
 ROOT = Path(__file__).parents[2]
 FLOW_YAML = ROOT / "examples" / "yaml_flow" / "flow.yml"
-URI = re.compile(r"grpc://127\.0\.0\.1:(\d+)")
 
 
 def test_leaving_the_context_stops_every_process() -> None:
@@ -67,22 +64,14 @@ def test_workers_stop_when_their_launcher_is_killed(tmp_path: Path) -> None:
 
 
 def test_cli_serves_a_yaml_flow_and_ping_checks_it() -> None:
-    docwire = [sys.executable, "-m", "docwire.cli"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    server = subprocess.Popen([*docwire, "serve", str(FLOW_YAML)], stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        assert server.stderr is not None
-        port = None
-        for _ in range(200):  # bounded: the banner comes within a few dozen lines
-            line = server.stderr.readline()
-            if not line:
-                break
-            if match := URI.search(line):
-                port = int(match.group(1))
-                break
+    with serve_yaml(FLOW_YAML) as server:
+        port = banner_ports(server, 1).get("grpc")
         assert port is not None, "docwire serve printed no address"
         ping = subprocess.run(
-            [*docwire, "ping", f"grpc://127.0.0.1:{port}"], capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "docwire.cli", "ping", f"grpc://127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert ping.returncode == 0, ping.stdout + ping.stderr
         assert "is ready" in ping.stdout
@@ -91,11 +80,6 @@ def test_cli_serves_a_yaml_flow_and_ping_checks_it() -> None:
         assert docs.text == ["1hello, world!goodbye!", "2hello, world!goodbye!"]
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=30) == 0
-    finally:
-        server.kill()
-        server.wait(timeout=10)
-        if server.stderr is not None:
-            server.stderr.close()
 
 
 def test_ping_fails_on_a_closed_port() -> None:
