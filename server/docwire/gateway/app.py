@@ -61,7 +61,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     wanted = dict(zip(protocols, spec.ports or (spec.port,), strict=True))
     pools = [ExecutorPools(node, spec.max_message_bytes, executor_tls(spec, node)) for node in spec.executors]
     observer, monitoring_port = start_gateway_observer(spec.observability) or (None, None)
-    servicer = GatewayServicer(pools, spec.prefetch, versions(), observer)
+    servicer = GatewayServicer(pools, spec.prefetch, versions(), observer, max_inflight=spec.max_inflight)
     grpc_server: GrpcServer | None = None
     http_server: HttpServer | None = None
     websocket_gateway: WebSocketGateway | None = None
@@ -94,6 +94,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             cors_origins=spec.cors_origins,
             max_body_bytes=spec.max_message_bytes,
             token_check=token_check,
+            read_timeout=spec.http_read_timeout,
         )
     if "websocket" in wanted:
         websocket_gateway = WebSocketGateway(servicer, allowed_origins=spec.cors_origins, token_check=token_check)
@@ -107,6 +108,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             ws_max_size=spec.max_message_bytes,
             max_body_bytes=spec.max_message_bytes,
             token_check=token_check,
+            read_timeout=spec.http_read_timeout,
         )
     if grpc_server is not None:
         await grpc_server.set_serving(True)

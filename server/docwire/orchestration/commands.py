@@ -143,6 +143,10 @@ def gateway_arguments(flow: FlowConfig, executors: Sequence[ExecutorTarget], por
     if flow.max_message_bytes != DEFAULT_MAX_MESSAGE_BYTES:
         arguments += ["--max-message-bytes", str(flow.max_message_bytes)]
     arguments += ["--timeout-ready", f"{flow.timeout_ready:g}"]
+    if flow.max_inflight is not None:
+        arguments += ["--max-inflight", str(flow.max_inflight)]
+    if flow.http_read_timeout != _FLOW_DEFAULTS.http_read_timeout:
+        arguments += ["--http-read-timeout", f"{flow.http_read_timeout:g}"]
     return arguments
 
 
@@ -194,6 +198,10 @@ def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
     parser.add_argument("--timeout-ready", type=float, default=60.0, help="seconds to wait for every executor")
     add_gateway_tls_arguments(parser)
+    parser.add_argument("--max-inflight", type=int, default=None, help="the most requests in flight (429 beyond)")
+    parser.add_argument(
+        "--http-read-timeout", type=float, default=60.0, help="seconds an HTTP client has to send a request"
+    )
 
 
 def worker_spec(args: argparse.Namespace) -> WorkerSpec:
@@ -240,4 +248,6 @@ def gateway_spec(args: argparse.Namespace) -> GatewaySpec:
         max_message_bytes=args.max_message_bytes,
         discovery_timeout=args.timeout_ready,
         executor_tls=gateway_executor_tls(args),
+        max_inflight=args.max_inflight,
+        http_read_timeout=args.http_read_timeout,
     )
