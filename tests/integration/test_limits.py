@@ -18,11 +18,14 @@ from docwire import Client, Flow, Overloaded
 
 HOST = "127.0.0.1"
 LIMIT = 2
+#: Seconds an HTTP client has to send a request: the held HTTP requests outlast it (their answer is not bounded).
+READ_TIMEOUT = 1.0
 
 
 @pytest.fixture(scope="module")
 def flow() -> Iterator[Flow]:
-    with Flow(host=HOST, protocol=["grpc", "http"], port=[0, 0], max_inflight=LIMIT).add(uses=Gate) as f:
+    flow = Flow(host=HOST, protocol=["grpc", "http"], port=[0, 0], max_inflight=LIMIT, http_read_timeout=READ_TIMEOUT)
+    with flow.add(uses=Gate) as f:
         yield f
 
 
@@ -37,8 +40,9 @@ def _wait_for(condition: object, what: str) -> None:
 class _Held:
     """``LIMIT`` requests held in flight at the executor until the block ends."""
 
-    def __init__(self, flow: Flow, directory: Path) -> None:
+    def __init__(self, flow: Flow, directory: Path, protocol: str = "grpc") -> None:
         self._flow = flow
+        self._protocol = protocol
         self.arrived = directory / "arrived"
         self.arrived.mkdir()
         self.gate = directory / "open"
@@ -49,6 +53,12 @@ class _Held:
         return {"arrived": str(self.arrived), "open": str(self.gate)}
 
     def _post(self, text: str) -> None:
+        if self._protocol == "http":
+            body = {"data": [{"text": text}], "parameters": self.parameters()}
+            reply = httpx.post(f"http://{HOST}:{self._flow.ports['http']}/post", json=body, timeout=60)
+            assert reply.status_code == 200, reply.text
+            self.replies.append(reply.json()["data"][0]["text"])
+            return
         with Client(host=HOST, port=self._flow.ports["grpc"]) as client:
             (doc,) = client.post("/", TextDoc(text=text), parameters=self.parameters())
         self.replies.append(doc.text)
@@ -79,13 +89,14 @@ def test_grpc_requests_past_the_bound_are_refused_then_served(flow: Flow, tmp_pa
 
 def test_http_requests_past_the_bound_get_429_with_retry_after(flow: Flow, tmp_path: Path) -> None:
     url = f"http://{HOST}:{flow.ports['http']}/post"
-    with _Held(flow, tmp_path) as held:
+    with _Held(flow, tmp_path, protocol="http") as held:
         body = {"data": [{"text": "one too many"}], "parameters": held.parameters()}
         refused = httpx.post(url, json=body, timeout=30)
         assert refused.status_code == 429, refused.text
         assert refused.headers["retry-after"] == "1"
         assert refused.json()["error"] == "Overloaded"
         assert refused.json()["status"] == "RESOURCE_EXHAUSTED"
+        time.sleep(2 * READ_TIMEOUT)  # the held requests outlast the read timeout: it bounds reading, not answering
     assert sorted(held.replies) == ["held0", "held1"]
     served = httpx.post(url, json={"data": [{"text": "later"}], "parameters": held.parameters()}, timeout=30)
     assert served.status_code == 200, served.text

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
+from docwire.orchestration.commands import add_gateway_arguments, gateway_spec
 from docwire.orchestration.tls_arguments import (
     add_executor_tls_arguments,
     add_gateway_tls_arguments,
     executor_tls,
     gateway_executor_tls,
 )
+from docwire.transports.tls import MutualTls
 
 
 def _parsed(add: object, argv: list[str]) -> argparse.Namespace:
@@ -41,3 +44,13 @@ def test_a_missing_file_is_named() -> None:
     args = _parsed(add_gateway_tls_arguments, ["--executor-tls-ca", "/nonexistent/ca.pem"])
     with pytest.raises(ValueError, match=r"ca_file '/nonexistent/ca.pem' does not exist"):
         gateway_executor_tls(args)
+
+
+def test_docwire_gateway_serve_dials_every_executor_with_it(tmp_path: Path) -> None:
+    ca = tmp_path / "executors-ca.pem"
+    ca.write_text("(a CA; read when the gateway dials)")
+    argv = ["--executor", "encoder=10.0.0.2:8100", "--executor-tls-ca", str(ca), "--max-inflight", "8"]
+    spec = gateway_spec(_parsed(add_gateway_arguments, argv))
+    assert spec.executor_tls == MutualTls(certfile=None, keyfile=None, ca_file=str(ca))
+    assert spec.plaintext_executors == frozenset()
+    assert spec.max_inflight == 8
