@@ -61,7 +61,7 @@ class _Held:
             return
         with Client(host=HOST, port=self._flow.ports["grpc"]) as client:
             (doc,) = client.post("/", TextDoc(text=text), parameters=self.parameters())
-        self.replies.append(doc.text)
+        self.replies.append(str(doc.text))
 
     def __enter__(self) -> _Held:
         for thread in self._threads:
