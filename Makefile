@@ -187,7 +187,7 @@ bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the e
 # The fuzzing of make test, with many more examples: hypothesis on the codec and request decoding
 # (random and mutated bytes), schemathesis on a live Flow's /openapi.json (valid and invalid requests).
 fuzz: install ## fuzz the codec (20,000 inputs) and the HTTP API (about 8,000 generated requests)
-	DOCWIRE_FUZZ_EXAMPLES=5000 DOCWIRE_FUZZ_REQUESTS=300 $(PY) -m pytest -q tests/unit/test_codec_fuzz.py tests/integration/test_openapi_fuzz.py
+	DOCWIRE_FUZZ_EXAMPLES=5000 DOCWIRE_FUZZ_REQUESTS=300 $(PY) -m pytest -q --timeout=1800 tests/unit/test_codec_fuzz.py tests/integration/test_openapi_fuzz.py
 
 # Minutes make soak holds the load (SOAK_MINUTES=60 make soak for the long run).
 SOAK_MINUTES ?= 10

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from docwire.orchestration.deployment import Deployment
     from docwire.orchestration.flow import Flow
     from docwire.orchestration.process import StartupError
+    from docwire.transports.tls import MutualTls
     from docwire_client import (
         AsyncClient,
         BadRequest,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         ExecutorUnavailable,
         GatewayUnavailable,
         MessageTooLarge,
+        Overloaded,
         ParametersSchemaError,
         RequestTimeout,
         Response,
@@ -59,6 +61,7 @@ _LOCATIONS = {
             "ExecutorUnavailable",
             "GatewayUnavailable",
             "MessageTooLarge",
+            "Overloaded",
             "ParametersSchemaError",
             "RequestTimeout",
             "Unauthenticated",
@@ -71,6 +74,7 @@ _LOCATIONS = {
     "Deployment": ("docwire.orchestration.deployment", "Deployment"),
     "Flow": ("docwire.orchestration.flow", "Flow"),
     "StartupError": ("docwire.orchestration.process", "StartupError"),
+    "MutualTls": ("docwire.transports.tls", "MutualTls"),
 }
 
 __all__ = [
@@ -91,6 +95,8 @@ __all__ = [
     "Flow",
     "GatewayUnavailable",
     "MessageTooLarge",
+    "MutualTls",
+    "Overloaded",
     "ParametersSchemaError",
     "RequestTimeout",
     "Response",

@@ -24,13 +24,17 @@ from docwire_contract.methods import GatewayMethods
 from docwire_contract.v1 import request_pb2
 
 HOST = "127.0.0.1"
+#: Seconds an HTTP/WebSocket client has to send a request (``Flow(http_read_timeout=...)``; 60 by default).
+READ_TIMEOUT = 2.0
 #: The HTTP/2 client connection preface (RFC 9113, section 3.4).
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 
 @pytest.fixture(scope="module")
 def flow() -> Iterator[Flow]:
-    with Flow(host=HOST, protocol=["grpc", "http", "websocket"], port=[0, 0, 0]).add(uses=Appender, name="first") as f:
+    protocols = ["grpc", "http", "websocket"]
+    flow = Flow(host=HOST, protocol=protocols, port=[0, 0, 0], http_read_timeout=READ_TIMEOUT)
+    with flow.add(uses=Appender, name="first") as f:
         yield f
 
 
@@ -108,17 +112,17 @@ class _Slowloris:
     """``count`` connections that each send a request line, then one header byte every ``interval`` seconds."""
 
     def __init__(self, port: int, first_line: bytes, count: int, interval: float = 0.2) -> None:
-        self._sockets = [socket.create_connection((HOST, port), timeout=10) for _ in range(count)]
+        self.sockets = [socket.create_connection((HOST, port), timeout=10) for _ in range(count)]
         self._first_line = first_line
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._drip, daemon=True)
 
     def _drip(self) -> None:
-        for sock in self._sockets:
+        for sock in self.sockets:
             sock.sendall(self._first_line)
         while not self._stop.wait(self._interval):  # bounded: the test sets _stop when done
-            for sock in self._sockets:
+            for sock in self.sockets:
                 try:
                     sock.sendall(b"X")
                 except OSError:
@@ -131,15 +135,19 @@ class _Slowloris:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
-        for sock in self._sockets:
+        for sock in self.sockets:
             sock.close()
+
+
+_SLOW_LINES = {
+    "http": b"POST /post HTTP/1.1\r\nHost: x\r\nX-Slow: ",
+    "websocket": b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Slow: ",
+}
 
 
 @pytest.mark.parametrize("protocol", ["http", "websocket"])
 def test_slowloris_clients_do_not_starve_the_others(flow: Flow, protocol: str) -> None:
-    upgrade = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Slow: "
-    line = upgrade if protocol == "websocket" else b"POST /post HTTP/1.1\r\nHost: x\r\nX-Slow: "
-    with _Slowloris(flow.ports[protocol], line, count=200):
+    with _Slowloris(flow.ports[protocol], _SLOW_LINES[protocol], count=200):
         time.sleep(0.5)  # the slow clients are connected and dripping
         for _ in range(5):
             _serves_http(flow)
@@ -150,6 +158,38 @@ def test_slowloris_clients_do_not_starve_the_others(flow: Flow, protocol: str) -
     assert _all_alive(flow)
 
 
+def _read_until_closed(sock: socket.socket) -> bytes:
+    """What the server sends before it closes ``sock`` (30 s at most between reads)."""
+    received = b""
+    sock.settimeout(30)
+    for _ in range(1000):  # bounded: the server closes the socket after READ_TIMEOUT
+        try:
+            chunk = sock.recv(4096)
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        received += chunk
+    return received
+
+
+@pytest.mark.parametrize("protocol", ["http", "websocket"])
+def test_a_slowloris_client_is_cut_after_the_read_timeout(flow: Flow, protocol: str) -> None:
+    started = time.monotonic()
+    with _Slowloris(flow.ports[protocol], _SLOW_LINES[protocol], count=1) as slow:
+        _serves_http(flow)  # served meanwhile
+        answer = _read_until_closed(slow.sockets[0])
+    assert time.monotonic() - started >= READ_TIMEOUT  # it dripped a byte every 0.2 s all along
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer
+    assert _all_alive(flow)
+
+
+@pytest.mark.parametrize("protocol", ["http", "websocket"])
+def test_a_connection_that_sends_nothing_is_closed_after_the_read_timeout(flow: Flow, protocol: str) -> None:
+    with socket.create_connection((HOST, flow.ports[protocol]), timeout=30) as idle:
+        assert _read_until_closed(idle).startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+
+
 def test_a_thousand_idle_connections_do_not_stop_the_gateway(flow: Flow) -> None:
     idle: list[socket.socket] = []
     try:
@@ -157,8 +197,10 @@ def test_a_thousand_idle_connections_do_not_stop_the_gateway(flow: Flow) -> None
             idle += [socket.create_connection((HOST, port), timeout=10) for _ in range(500)]
         _serves_grpc(flow)
         _serves_http(flow)
+        assert len(idle) == 1000
+        for sock in idle[500:]:  # the HTTP ones: closed by the gateway once READ_TIMEOUT passes
+            assert _read_until_closed(sock).startswith(b"HTTP/1.1 408")
     finally:
         for sock in idle:
             sock.close()
-    assert len(idle) == 1000
     assert _all_alive(flow)

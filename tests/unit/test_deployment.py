@@ -111,7 +111,7 @@ def test_executor_command_line_reads_back_into_the_same_spec() -> None:
 
 
 def test_gateway_command_line_reads_back_into_the_same_spec() -> None:
-    flow = FlowConfig(protocol=["grpc", "http"], prefetch=7)
+    flow = FlowConfig(protocol=["grpc", "http"], prefetch=7, max_inflight=50, http_read_timeout=5)
     targets = [ExecutorTarget("a", ("dns:///a.ns.svc.cluster.local:8100",)), ExecutorTarget("b", ("h1:1", "h2:2"))]
     spec = gateway_spec(_parse(add_gateway_arguments, gateway_arguments(flow, targets, (8080, 8081))))
     assert [(n.name, n.addresses) for n in spec.executors] == [
@@ -119,6 +119,7 @@ def test_gateway_command_line_reads_back_into_the_same_spec() -> None:
         ("b", ("h1:1", "h2:2")),
     ]
     assert (spec.protocols, spec.ports, spec.prefetch, spec.host) == (("grpc", "http"), (8080, 8081), 7, "0.0.0.0")
+    assert (spec.max_inflight, spec.http_read_timeout) == (50, 5)
 
 
 def test_gateway_command_line_needs_executors() -> None:

@@ -178,12 +178,15 @@ def test_no_import_cycles() -> None:
     assert _cycles(_without_package_facades(_graph())) == []
 
 
-#: What the gateway core may take from the transports: the options its channels to executors use.
+#: What the gateway core may take from the transports: the options its channels to executors use
+#: (message sizes, and the mutual TLS it dials executors served elsewhere with).
 _GATEWAY_TRANSPORT_IMPORTS = {
     "docwire.transports",
     "docwire.transports.grpc_server",
     "docwire.transports.grpc_server.PROCESS_STREAM_FRAMING_BYTES",
     "docwire.transports.grpc_server.channel_options",
+    "docwire.transports.tls",
+    "docwire.transports.tls.MutualTls",
 }
 
 

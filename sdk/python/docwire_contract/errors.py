@@ -21,6 +21,7 @@ __all__ = [
     "GatewayUnavailable",
     "MessageTooLarge",
     "MethodNotAllowed",
+    "Overloaded",
     "ParametersSchemaError",
     "RequestTimeout",
     "Unauthenticated",
@@ -99,6 +100,17 @@ class MessageTooLarge(DocwireError):
     grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
+class Overloaded(DocwireError):
+    """The gateway has as many requests in flight as its ``max_inflight`` allows; send again after a while.
+
+    Travels as RESOURCE_EXHAUSTED over gRPC and as HTTP 429 with ``Retry-After``.
+    """
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    #: How long a client should wait before sending again (HTTP ``Retry-After``).
+    retry_after_seconds = 1
+
+
 class ExecutorError(DocwireError):
     """An executor raised while handling a request.
 
@@ -144,6 +156,7 @@ _BY_NAME: dict[str, type[DocwireError]] = {
         GatewayUnavailable,
         MessageTooLarge,
         MethodNotAllowed,
+        Overloaded,
         ParametersSchemaError,
         RequestTimeout,
         Unauthenticated,

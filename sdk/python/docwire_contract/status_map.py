@@ -4,8 +4,8 @@ Every transport that is not gRPC (HTTP, WebSocket) maps errors through this modu
 and nowhere else. The HTTP codes follow grpc-gateway's table
 (``runtime/errors.go: HTTPStatusFromCode``), with two additions: documents or parameters
 that do not fit an endpoint's schema answer 422, as JSON APIs usually do, and a message over
-the size limit answers 413 (grpc-gateway's 429 for RESOURCE_EXHAUSTED means a quota,
-and docwire raises that code only for ``MessageTooLarge``).
+the size limit answers 413 (RESOURCE_EXHAUSTED too, whose 429 in grpc-gateway's table means a
+quota: docwire's quota, ``Overloaded`` past the gateway's ``max_inflight``, answers 429).
 
 A WebSocket closes with RFC 6455's code where one means the same as the gRPC code
 (1000 OK, 1008 PERMISSION_DENIED, 1009 RESOURCE_EXHAUSTED, 1011 INTERNAL, 1013
@@ -27,6 +27,7 @@ from docwire_contract.errors import (
     DocwireError,
     MessageTooLarge,
     MethodNotAllowed,
+    Overloaded,
     ParametersSchemaError,
 )
 
@@ -66,6 +67,7 @@ _HTTP_BY_ERROR: dict[type[DocwireError], int] = {
     ParametersSchemaError: HTTPStatus.UNPROCESSABLE_ENTITY,
     MessageTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     MethodNotAllowed: HTTPStatus.METHOD_NOT_ALLOWED,
+    Overloaded: HTTPStatus.TOO_MANY_REQUESTS,
 }
 
 #: gRPC status code -> RFC 6455 close code, where one means the same.

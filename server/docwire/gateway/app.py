@@ -12,6 +12,7 @@ import cloudpickle
 import uvloop
 
 from docwire.gateway.auth import TokenCheck
+from docwire.gateway.router import ExecutorNode
 from docwire.gateway.service import GatewayServicer
 from docwire.gateway.shards import ExecutorPools
 from docwire.gateway.spec import GatewaySpec
@@ -21,6 +22,7 @@ from docwire.transports.grpc_auth import TokenInterceptor
 from docwire.transports.grpc_gateway import GATEWAY_SERVICE_NAMES, PROTECTED_PATHS, gateway_handler
 from docwire.transports.grpc_server import GrpcServer, server_credentials, start_grpc_server
 from docwire.transports.http import HttpServer, HttpTranscoder, start_http_server
+from docwire.transports.tls import MutualTls
 from docwire.transports.websocket import WebSocketGateway
 from docwire_contract.v1 import gateway_pb2
 
@@ -44,6 +46,11 @@ def versions() -> dict[str, str]:
     return found
 
 
+def executor_tls(spec: GatewaySpec, node: ExecutorNode) -> MutualTls | None:
+    """How the gateway dials ``node``: mutual TLS (``spec.executor_tls``), or plaintext (None)."""
+    return None if node.name in spec.plaintext_executors else spec.executor_tls
+
+
 async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     """Connects to the executors, then serves the Flow on every protocol until a stop signal.
 
@@ -52,9 +59,9 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     """
     protocols = spec.protocols or ("grpc",)
     wanted = dict(zip(protocols, spec.ports or (spec.port,), strict=True))
-    pools = [ExecutorPools(node, spec.max_message_bytes) for node in spec.executors]
+    pools = [ExecutorPools(node, spec.max_message_bytes, executor_tls(spec, node)) for node in spec.executors]
     observer, monitoring_port = start_gateway_observer(spec.observability) or (None, None)
-    servicer = GatewayServicer(pools, spec.prefetch, versions(), observer)
+    servicer = GatewayServicer(pools, spec.prefetch, versions(), observer, max_inflight=spec.max_inflight)
     grpc_server: GrpcServer | None = None
     http_server: HttpServer | None = None
     websocket_gateway: WebSocketGateway | None = None
@@ -87,6 +94,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             cors_origins=spec.cors_origins,
             max_body_bytes=spec.max_message_bytes,
             token_check=token_check,
+            read_timeout=spec.http_read_timeout,
         )
     if "websocket" in wanted:
         websocket_gateway = WebSocketGateway(servicer, allowed_origins=spec.cors_origins, token_check=token_check)
@@ -100,6 +108,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             ws_max_size=spec.max_message_bytes,
             max_body_bytes=spec.max_message_bytes,
             token_check=token_check,
+            read_timeout=spec.http_read_timeout,
         )
     if grpc_server is not None:
         await grpc_server.set_serving(True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError
 
+from docwire.gateway.admission import InflightLimit
 from docwire.gateway.context import RequestContext
 from docwire.gateway.dag import GraphRequest, run_graph
 from docwire.gateway.graph import GraphPlan, Planner
@@ -77,7 +78,9 @@ class GatewayServicer:
         prefetch: int,
         versions: dict[str, str],
         observer: GatewayObserver | None = None,
+        max_inflight: int | None = None,
     ) -> None:
+        self._inflight = InflightLimit(max_inflight)  # gateway-wide (``admission``); None: no bound
         self._pools = {pool.node.name: pool for pool in pools}
         self._planner = Planner([pool.node for pool in pools])
         self._names = set(self._pools)
@@ -148,6 +151,7 @@ class GatewayServicer:
         request = _parse_request(raw)
         seen = None if self._observer is None else self._observer.request(request, metadata)
         try:
+            self._inflight.enter()  # Overloaded past max_inflight: answered as any failure of the request
             if seen is None:
                 return await self._route(request, raw, start, metadata, streams)
             streams = None if seen.per_call_metadata else streams  # a stream's calls share its metadata
@@ -159,6 +163,7 @@ class GatewayServicer:
                 raise
             return error_reply(request, error, start)
         finally:
+            self._inflight.leave()
             if seen is not None:
                 seen.finish()
 
@@ -353,6 +358,7 @@ class GatewayServicer:
         """
         self._admit()
         try:
+            self._inflight.enter()
             try:
                 request = request_pb2.SingleDocumentRequest.FromString(raw)
             except DecodeError as exc:
@@ -372,6 +378,7 @@ class GatewayServicer:
             async for reply in self._pools[node.name].next_pool().stream_doc(raw, timeout, context.metadata()):
                 yield reply
         finally:
+            self._inflight.leave()
             self._release()
 
     async def dry_run(self) -> request_pb2.Status:

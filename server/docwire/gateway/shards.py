@@ -22,6 +22,7 @@ from docwire.gateway.reduce_hook import ReduceHookFailed, hook_reducer
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.router import ExecutorNode
 from docwire.gateway.upstream import ReplicaPool
+from docwire.transports.tls import MutualTls
 from docwire_contract.conventions import RESULTS_KEY
 from docwire_contract.v1 import request_pb2
 
@@ -31,14 +32,14 @@ __all__ = ["ExecutorPools"]
 class ExecutorPools:
     """Every shard of one executor (see the module docstring)."""
 
-    def __init__(self, node: ExecutorNode, max_message_bytes: int) -> None:
+    def __init__(self, node: ExecutorNode, max_message_bytes: int, tls: MutualTls | None = None) -> None:
         self.node = node
         shards = node.shards
         if len(shards) == 1:
-            self.pools = [ReplicaPool(node, max_message_bytes)]
+            self.pools = [ReplicaPool(node, max_message_bytes, tls)]
         else:
             self.pools = [
-                ReplicaPool(ExecutorNode(f"{node.name}/shard-{i}", addresses), max_message_bytes)
+                ReplicaPool(ExecutorNode(f"{node.name}/shard-{i}", addresses), max_message_bytes, tls)
                 for i, addresses in enumerate(shards)
             ]
         self._turn = itertools.cycle(range(len(self.pools)))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from docwire.gateway.router import ExecutorNode
 from docwire.observability.spec import ObservabilitySpec
+from docwire.transports.tls import MutualTls
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["GatewaySpec"]
@@ -34,3 +35,11 @@ class GatewaySpec:
     auth_tokens: tuple[str, ...] = ()
     #: Metrics and traces (None: neither).
     observability: ObservabilitySpec | None = None
+    #: Mutual TLS to executors served elsewhere (``transports.tls``): the gateway's certificate and key and
+    #: the executors' CA; every executor but those in ``plaintext_executors`` is dialled with it.
+    executor_tls: MutualTls | None = None
+    plaintext_executors: frozenset[str] = frozenset()
+    #: The most requests in flight over every client (``gateway.admission``); None: no bound.
+    max_inflight: int | None = None
+    #: Seconds an HTTP/WebSocket client has to send a request's headers and body (``transports.http_timeouts``).
+    http_read_timeout: float = 60.0

@@ -9,9 +9,11 @@ import grpc
 from google.protobuf import empty_pb2
 
 from docwire.gateway.balancing import balancing_options, is_balanced
-from docwire.gateway.call_errors import upstream_error
+from docwire.gateway.call_errors import call_error, upstream_error
+from docwire.gateway.discovery import ExecutorUnreachable, wait_for_endpoints
 from docwire.gateway.router import ExecutorNode
 from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, channel_options
+from docwire.transports.tls import MutualTls
 from docwire_contract.methods import ExecutorMethods
 from docwire_contract.v1 import executor_pb2, request_pb2
 
@@ -27,6 +29,15 @@ RECONNECT_OPTIONS: list[tuple[str, int]] = [
 ]
 
 
+def _channel(
+    address: str, options: Sequence[tuple[str, str | int]], credentials: grpc.ChannelCredentials | None
+) -> grpc.aio.Channel:
+    """A channel to one replica: mutual TLS with ``credentials`` (``transports.tls``), else plaintext."""
+    if credentials is None:
+        return grpc.aio.insecure_channel(address, options=options)
+    return grpc.aio.secure_channel(address, credentials, options=options)
+
+
 def _never_delivered(exc: grpc.aio.AioRpcError) -> bool:
     """Whether the call failed while connecting, before any byte of the request was sent."""
     details = (exc.details() or "").lower()
@@ -36,12 +47,13 @@ def _never_delivered(exc: grpc.aio.AioRpcError) -> bool:
 class ReplicaPool:
     """The replicas of one executor, called in turn; a replica that is down is skipped."""
 
-    def __init__(self, node: ExecutorNode, max_message_bytes: int) -> None:
+    def __init__(self, node: ExecutorNode, max_message_bytes: int, tls: MutualTls | None = None) -> None:
         self.node = node
+        self._tls = tls
+        credentials = None if tls is None else tls.channel_credentials()
         options = [*channel_options(max_message_bytes + PROCESS_STREAM_FRAMING_BYTES), *RECONNECT_OPTIONS]
         self._channels = [
-            grpc.aio.insecure_channel(address, options=[*options, *balancing_options(address)])
-            for address in node.addresses
+            _channel(address, [*options, *balancing_options(address)], credentials) for address in node.addresses
         ]
         # Behind a dns: target gRPC balances each call over the replicas: a ProcessStream would hold one.
         self._streamable = [not is_balanced(address) for address in node.addresses]
@@ -126,9 +138,13 @@ class ReplicaPool:
         info: request_pb2.EndpointsInfo | None = None
         for index, call in enumerate(self._endpoints):
             try:
-                info = await call(empty_pb2.Empty(), timeout=timeout, wait_for_ready=wait_for_ready)
+                address = self.node.addresses[index]
+                waiting = wait_for_endpoints(call, timeout, address, self._tls) if wait_for_ready else None
+                info = await (waiting or call(empty_pb2.Empty(), timeout=timeout))
             except grpc.aio.AioRpcError as exc:
                 raise upstream_error(exc, self.node.name, self.node.addresses[index]) from exc
+            except ExecutorUnreachable as exc:
+                raise call_error(grpc.StatusCode.UNAVAILABLE, str(exc), "", self.node.name, address) from exc
         assert info is not None
         return info
 

@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from docwire.gateway.router import ExecutorNode
 from docwire.gateway.spec import GatewaySpec
 from docwire.orchestration.config import PROTOCOLS, ExecutorConfig, FlowConfig
+from docwire.orchestration.tls_arguments import (
+    add_executor_tls_arguments,
+    add_gateway_tls_arguments,
+    executor_tls,
+    gateway_executor_tls,
+)
 from docwire.runtime.spec import WorkerSpec
 from docwire.runtime.status import ERROR_DETAILS
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
@@ -137,6 +143,10 @@ def gateway_arguments(flow: FlowConfig, executors: Sequence[ExecutorTarget], por
     if flow.max_message_bytes != DEFAULT_MAX_MESSAGE_BYTES:
         arguments += ["--max-message-bytes", str(flow.max_message_bytes)]
     arguments += ["--timeout-ready", f"{flow.timeout_ready:g}"]
+    if flow.max_inflight is not None:
+        arguments += ["--max-inflight", str(flow.max_inflight)]
+    if flow.http_read_timeout != _FLOW_DEFAULTS.http_read_timeout:
+        arguments += ["--http-read-timeout", f"{flow.http_read_timeout:g}"]
     return arguments
 
 
@@ -169,6 +179,7 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--error-details", choices=ERROR_DETAILS, default="full", help="message: no stack traces in error replies"
     )
+    add_executor_tls_arguments(parser)
 
 
 def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
@@ -186,6 +197,11 @@ def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefetch", type=int, default=_FLOW_DEFAULTS.prefetch)
     parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
     parser.add_argument("--timeout-ready", type=float, default=60.0, help="seconds to wait for every executor")
+    add_gateway_tls_arguments(parser)
+    parser.add_argument("--max-inflight", type=int, default=None, help="the most requests in flight (429 beyond)")
+    parser.add_argument(
+        "--http-read-timeout", type=float, default=60.0, help="seconds an HTTP client has to send a request"
+    )
 
 
 def worker_spec(args: argparse.Namespace) -> WorkerSpec:
@@ -207,6 +223,7 @@ def worker_spec(args: argparse.Namespace) -> WorkerSpec:
         error_details=args.error_details,
         max_concurrency=args.max_concurrency,
         uses_dynamic_batching=args.uses_dynamic_batching,
+        tls=executor_tls(args),
     )
 
 
@@ -230,4 +247,7 @@ def gateway_spec(args: argparse.Namespace) -> GatewaySpec:
         prefetch=args.prefetch,
         max_message_bytes=args.max_message_bytes,
         discovery_timeout=args.timeout_ready,
+        executor_tls=gateway_executor_tls(args),
+        max_inflight=args.max_inflight,
+        http_read_timeout=args.http_read_timeout,
     )

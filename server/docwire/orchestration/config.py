@@ -51,6 +51,7 @@ from docwire.orchestration.yaml_schema import (
     read_yaml,
 )
 from docwire.runtime.status import ERROR_DETAILS
+from docwire.transports.tls import MutualTls
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 from docwire_contract.errors import BadRequest
 
@@ -219,6 +220,12 @@ class FlowConfig:
             is False) over OTLP/gRPC to ``traces_exporter_host:traces_exporter_port``.
         traces_exporter_host: the trace collector's host, or a URL (``http://collector``).
         traces_exporter_port: the trace collector's OTLP/gRPC port.
+        executor_tls: mutual TLS to the executors served elsewhere (``external``): the gateway's certificate
+            and key and the executors' CA (``transports.tls``; YAML ``{certfile, keyfile, ca_file}``).
+        max_inflight: the most requests the whole gateway has in flight; one more is refused with
+            ``Overloaded`` (RESOURCE_EXHAUSTED, HTTP 429 with Retry-After). None: no bound beyond ``prefetch``.
+        http_read_timeout: seconds an HTTP or WebSocket client has to send a request's headers and body
+            (from its connection or its first byte); a slower one is cut (``transports.http_timeouts``).
     """
 
     port: int | Sequence[int] = 0
@@ -238,6 +245,9 @@ class FlowConfig:
     tracing: bool = False
     traces_exporter_host: str = "127.0.0.1"
     traces_exporter_port: int = DEFAULT_TRACES_EXPORTER_PORT
+    executor_tls: MutualTls | None = None
+    max_inflight: int | None = None
+    http_read_timeout: float = 60.0
 
     @property
     def tls(self) -> bool:
@@ -286,6 +296,7 @@ class FlowConfig:
             raise ValueError(f"prefetch must be at least 1, not {self.prefetch}")
         self._check_tls()
         self._check_cors()
+        self._check_limits()
 
     def _check_tls(self) -> None:
         if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
@@ -313,6 +324,14 @@ class FlowConfig:
                 f"cannot use ssl_certfile {paths['ssl_certfile']!r} with ssl_keyfile {paths['ssl_keyfile']!r}: "
                 f"{exc} (both must be PEM, the key unencrypted and matching the certificate)"
             ) from exc
+
+    def _check_limits(self) -> None:
+        if isinstance(self.executor_tls, Mapping):
+            object.__setattr__(self, "executor_tls", MutualTls.from_mapping(self.executor_tls))
+        if self.max_inflight is not None and self.max_inflight < 1:
+            raise ValueError(f"max_inflight must be at least 1 (or None: no bound), not {self.max_inflight}")
+        if not self.http_read_timeout > 0:
+            raise ValueError(f"http_read_timeout must be a positive number of seconds, not {self.http_read_timeout}")
 
     def _check_cors(self) -> None:
         if isinstance(self.cors, bool):
@@ -365,4 +384,6 @@ def load_flow_yaml(path: str | Path) -> tuple[FlowConfig, list[ExecutorConfig]]:
     for key in ("ssl_certfile", "ssl_keyfile"):
         if settings.get(key) is not None:
             settings[key] = str(file.parent / Path(settings[key]).expanduser())
+    if isinstance(settings.get("executor_tls"), Mapping):
+        settings["executor_tls"] = MutualTls.from_mapping(settings["executor_tls"], file.parent)
     return FlowConfig(**settings), executors

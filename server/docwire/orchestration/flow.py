@@ -22,6 +22,7 @@ from docwire.orchestration.placement import LOOPBACK, dial_address, external_add
 from docwire.orchestration.process import ServiceProcess, StartupError
 from docwire.orchestration.supervisor import Supervisor
 from docwire.runtime.spec import WorkerSpec
+from docwire.transports.tls import MutualTls
 
 if TYPE_CHECKING:
     from docwire_client import Client
@@ -66,6 +67,13 @@ class Flow:
         tracing: send OpenTelemetry spans (one per request at the gateway, one per executor call) over OTLP/gRPC.
         traces_exporter_host: the trace collector's host (default 127.0.0.1), or a URL (``http://collector``).
         traces_exporter_port: the trace collector's OTLP/gRPC port (default 4317).
+        executor_tls: ``MutualTls(certfile=..., keyfile=..., ca_file=...)``: the gateway dials every
+            ``external`` executor over mutual TLS, showing this certificate and verifying the executor's against
+            ``ca_file`` (``docwire executor serve --tls-cert --tls-key --tls-client-ca`` on the other end).
+        max_inflight: the most requests the gateway has in flight at once, over every client and protocol;
+            one more is refused with ``Overloaded`` (RESOURCE_EXHAUSTED / HTTP 429, Retry-After). Default: no bound.
+        http_read_timeout: seconds an HTTP or WebSocket client has to send a request's headers and body;
+            a slower one (slowloris) is cut (default 60).
     """
 
     def __init__(
@@ -88,6 +96,9 @@ class Flow:
         tracing: bool = False,
         traces_exporter_host: str | None = None,
         traces_exporter_port: int | None = None,
+        executor_tls: MutualTls | None = None,
+        max_inflight: int | None = None,
+        http_read_timeout: float = 60.0,
     ) -> None:
         settings: dict[str, Any] = {"port": port or 0, "host": host, "protocol": protocol, "prefetch": prefetch}
         settings |= {"monitoring": monitoring, "port_monitoring": port_monitoring or 0, "tracing": tracing}
@@ -106,6 +117,9 @@ class Flow:
             restart_executors=restart_executors,
             auth_tokens=tuple(auth_tokens),
             error_details=error_details,
+            executor_tls=executor_tls,
+            max_inflight=max_inflight,
+            http_read_timeout=http_read_timeout,
         )
         self._executors: list[ExecutorConfig] = []
         self._processes: list[ServiceProcess] = []
@@ -334,6 +348,10 @@ class Flow:
             cors_origins=self._config.cors_origins,
             auth_tokens=tuple(self._config.auth_tokens),
             observability=gateway_observability(self._config),
+            executor_tls=self._config.executor_tls,
+            plaintext_executors=frozenset(e.name for e in self._executors if not e.external),
+            max_inflight=self._config.max_inflight,
+            http_read_timeout=self._config.http_read_timeout,
         )
         gateway = ServiceProcess("gateway", "docwire.gateway.app", spec)
         self._gateway = gateway  # stopped by close() even if it never gets ready

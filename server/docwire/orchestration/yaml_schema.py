@@ -70,6 +70,9 @@ SUPPORTED_KEYS: Final[Mapping[Section, frozenset[str]]] = MappingProxyType(
                 "tracing",
                 "traces_exporter_host",
                 "traces_exporter_port",
+                "executor_tls",
+                "max_inflight",
+                "http_read_timeout",
             }
         ),
         Section.EXECUTOR: frozenset(

@@ -7,6 +7,7 @@ from typing import Any
 
 from docwire.executor.base import Executor
 from docwire.observability.spec import ObservabilitySpec
+from docwire.transports.tls import MutualTls
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
 
 __all__ = ["WorkerSpec"]
@@ -35,3 +36,5 @@ class WorkerSpec:
     observability: ObservabilitySpec | None = None
     max_concurrency: int | None = None
     uses_dynamic_batching: dict[str, Any] = field(default_factory=dict)
+    #: Serve over mutual TLS (``transports.tls``): its certificate and key, and the CA clients must be signed by.
+    tls: MutualTls | None = None

@@ -52,9 +52,17 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
         spec.port,
         max_message_bytes=spec.max_message_bytes + PROCESS_STREAM_FRAMING_BYTES,
         max_connection_age=spec.max_connection_age,
+        credentials=None if spec.tls is None else spec.tls.server_credentials(),
     )
     await server.set_serving(True)
-    logger.info("%s/rep-%d serving %s on port %d", spec.name, spec.replica_id, executor_class.__name__, server.port)
+    logger.info(
+        "%s/rep-%d serving %s on port %d%s",
+        spec.name,
+        spec.replica_id,
+        executor_class.__name__,
+        server.port,
+        " over mutual TLS" if spec.tls is not None else "",
+    )
     tune_garbage_collector()
     report_ready(ready_fd, server.port, monitoring_port=monitoring_port)
 

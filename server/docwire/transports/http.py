@@ -44,6 +44,7 @@ from docwire.transports.document_json import DocumentJson, dumps
 from docwire.transports.http_auth import TokenGate
 from docwire.transports.http_context import HttpContext
 from docwire.transports.http_errors import error_body, error_response, json_response
+from docwire.transports.http_timeouts import read_timeout_protocol
 from docwire.transports.json_requests import SchemaDocuments, message_from_json, parse_json
 from docwire.transports.json_requests import json_field as _field
 from docwire.transports.json_requests import message_to_json as _message_to_json
@@ -366,6 +367,7 @@ async def start_http_server(
     ws_max_size: int = 16 * 1024 * 1024,
     max_body_bytes: int | None = None,
     token_check: TokenCheck | None = None,
+    read_timeout: float = 60.0,
 ) -> HttpServer:
     """Binds ``host:port`` (0: the OS chooses) and serves ``app`` there.
 
@@ -376,7 +378,8 @@ async def start_http_server(
     per-message compression; a message over ``ws_max_size`` bytes closes its socket with 1009.
     A request body over ``max_body_bytes`` is refused with 413 (``BodyLimit``); None: no cap.
     With ``token_check``, requests to protected paths need a token (``TokenGate``; 401 before
-    the body is read).
+    the body is read). A request (headers and body) must arrive within ``read_timeout`` seconds of
+    its first byte, or of its connection opening (``http_timeouts``: 408, then the connection closes).
 
     Raises:
         OSError: the address cannot be bound.
@@ -401,7 +404,7 @@ async def start_http_server(
         lifespan="off",
         log_level="warning",
         access_log=False,
-        http="h11",
+        http=read_timeout_protocol(read_timeout),
         ssl_certfile=ssl_certfile,
         ssl_keyfile=ssl_keyfile,
         ws="websockets-sansio",

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.responses import Response
 
 from docwire.transports.document_json import dumps
-from docwire_contract.errors import DocwireError
+from docwire_contract.errors import DocwireError, Overloaded
 from docwire_contract.status_map import http_status_of
 
 __all__ = ["error_body", "error_response", "json_response"]
@@ -34,5 +34,9 @@ def error_body(error: DocwireError) -> dict[str, Any]:
 
 
 def error_response(error: DocwireError, body: dict[str, Any] | None = None) -> Response:
-    """The response for ``error``: its body (``error_body`` unless given) with the status ``status_map`` maps to."""
-    return json_response(error_body(error) if body is None else body, http_status_of(error))
+    """The response for ``error``: its body (``error_body`` unless given) with the status ``status_map`` maps to
+    (and, for ``Overloaded``, ``Retry-After``)."""
+    response = json_response(error_body(error) if body is None else body, http_status_of(error))
+    if isinstance(error, Overloaded):
+        response.headers["Retry-After"] = str(error.retry_after_seconds)
+    return response
