@@ -150,7 +150,6 @@ class GatewayServicer:
         try:
             if seen is None:
                 return await self._route(request, raw, start, metadata, streams)
-            streams = None if seen.per_call_metadata else streams  # a stream's calls share its metadata
             return seen.succeeded(await self._route(request, raw, start, seen.metadata, streams, seen))
         except DocwireError as error:
             if seen is not None:
@@ -184,7 +183,10 @@ class GatewayServicer:
             def send(name: str, raw: bytes, remaining: float | None, on_path: bool) -> Awaitable[bytes]:
                 return self._pools[name].send(raw, endpoint, remaining, metadata, streams if on_path else None)
 
-            graph_request = GraphRequest(request, raw, parameters, scoped, self._names, deadline, self._reducers)
+            replied = None if seen is None else seen.executor_replied
+            graph_request = GraphRequest(
+                request, raw, parameters, scoped, self._names, deadline, self._reducers, replied
+            )
             return gateway_route(start).SerializeToString() + await run_graph(plan, graph_request, send)
 
         current = raw

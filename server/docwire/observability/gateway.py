@@ -97,16 +97,19 @@ class _Observation(RequestObservation):
     def metadata(self) -> Metadata:
         return self._metadata
 
-    @property
-    def per_call_metadata(self) -> bool:
-        return self._span is not None
-
-    def executor_replied(self, executor: str, code: request_pb2.Status.Code.ValueType) -> None:
+    def executor_replied(
+        self, executor: str, code: request_pb2.Status.Code.ValueType, started: float | None = None
+    ) -> None:
         now = time.perf_counter()
         if self._metrics is not None:
-            self._metrics.executor_call(self._endpoint, executor).observe(now - self._mark)
-        self._mark = now
-        self._last_code = code
+            self._metrics.executor_call(self._endpoint, executor).observe(
+                now - (self._mark if started is None else started)
+            )
+        if started is None:
+            self._mark = now
+            self._last_code = code
+        elif code != _SUCCESS:
+            self._last_code = code
 
     def succeeded(self, reply: bytes) -> bytes:
         self._replied = True
