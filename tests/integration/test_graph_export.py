@@ -55,9 +55,8 @@ def _option(arguments: list[str], option: str, value: str) -> list[str]:
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[Served]:
     manifests = kubernetes_manifests(_exported().config, _exported().executors, namespace=NAMESPACE)
-    assert sorted(manifests) == ["gateway.yml", "index-shard-0.yml", "index-shard-1.yml", "join.yml", "left.yml"] + [
-        "right.yml"
-    ]
+    services = ["gateway", "index-shard-0", "index-shard-1", "join", "left", "right"]
+    assert sorted(manifests) == [f"{name}.yml" for name in services]
     with ExitStack() as stack:
         gateway_args = _args(manifests.pop("gateway.yml"))
         for file, objects in manifests.items():
@@ -87,12 +86,8 @@ def test_the_exported_gateway_runs_the_graph_with_shards_when_and_reduce(gateway
             if key.startswith("index/")
         )
         assert shards == [0, 0, 1, 1]  # ANY: the shards in turn, each knowing which it is (--shard-id)
-        (query,) = client.post(
-            "/search", [Document(id="q", text="q", tags={"n": 1})], return_type=DocList[Document]
-        )
-        (skipped,) = client.post(
-            "/search", [Document(id="s", text="s", tags={"n": 0})], return_type=DocList[Document]
-        )
+        (query,) = client.post("/search", [Document(id="q", text="q", tags={"n": 1})], return_type=DocList[Document])
+        (skipped,) = client.post("/search", [Document(id="s", text="s", tags={"n": 0})], return_type=DocList[Document])
     assert (query.tags["left"], query.tags["right"], query.text) == ("L", "R", "q[join]")  # merged, then stamped
     matches = query.matches or DocList[Document]()
     assert [(m.text, m.tags["shard"]) for m in matches] == [("r-3", 1), ("r-2", 0)]  # ALL shards, best_two
