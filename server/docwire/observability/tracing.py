@@ -22,7 +22,6 @@ import time
 from collections.abc import Iterable, Mapping
 
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider, sampling
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -30,6 +29,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags, TraceState
 
 from docwire.observability.observer import Metadata
+from docwire.observability.otlp_encoding import OtlpSpanExporter
 from docwire.observability.spec import ObservabilitySpec
 
 __all__ = [
@@ -54,7 +54,7 @@ _UNSET = Status(StatusCode.UNSET)
 def exporter_of(spec: ObservabilitySpec) -> SpanExporter:
     """The OTLP/gRPC exporter to the collector ``spec`` names."""
     endpoint, insecure = spec.traces_endpoint
-    return OTLPSpanExporter(endpoint=endpoint, insecure=insecure)
+    return OtlpSpanExporter(endpoint=endpoint, insecure=insecure)
 
 
 def tracer_provider(service: str, exporter: SpanExporter) -> TracerProvider:
