@@ -10,6 +10,7 @@ back from ``--topology`` and ``--executor`` (one per shard), and its replies are
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import pytest
@@ -59,13 +60,16 @@ def gateway() -> Iterator[Served]:
     assert sorted(manifests) == [f"{name}.yml" for name in services]
     with ExitStack() as stack:
         gateway_args = _args(manifests.pop("gateway.yml"))
-        for file, objects in manifests.items():
-            service = file.removesuffix(".yml")
-            arguments = _option(_option(_args(objects), "--host", "127.0.0.1"), "--port", "0")
-            served = start(arguments)
-            stack.callback(served.stop)
-            port = _args(objects)[_args(objects).index("--port") + 1]
-            target = f"dns:///{service}.{NAMESPACE}.{CLUSTER_DOMAIN}:{port}"
+        executors = {file.removesuffix(".yml"): _args(objects) for file, objects in manifests.items()}
+        local = [_option(_option(arguments, "--host", "127.0.0.1"), "--port", "0") for arguments in executors.values()]
+        with ThreadPoolExecutor(max_workers=len(local)) as starting:  # each start waits for its process to serve
+            futures = [starting.submit(start, arguments) for arguments in local]
+        for future in futures:
+            if future.exception() is None:  # every one that started is stopped, even if another failed
+                stack.callback(future.result().stop)
+        started = [future.result() for future in futures]
+        for (service, arguments), served in zip(executors.items(), started, strict=True):
+            target = f"dns:///{service}.{NAMESPACE}.{CLUSTER_DOMAIN}:{arguments[arguments.index('--port') + 1]}"
             gateway_args = [arg.replace(target, f"127.0.0.1:{served.port}") for arg in gateway_args]
         assert not [arg for arg in gateway_args if "dns:///" in arg]
         gateway_args = _option(_option(gateway_args, "--host", "127.0.0.1"), "--port", "0")
