@@ -79,6 +79,57 @@ def test_exported_kubernetes_manifests_pass_kubeconform(tmp_path: Path, kubernet
     assert report["exit_code"] == 0
 
 
+def _graph_flow() -> Flow:
+    """needs, when, floating, shards with per-endpoint polling and a reduce hook: a graph, not a chain."""
+    return (
+        Flow()
+        .add(uses="topology_executors.Tagger", name="left", needs="gateway")
+        .add(uses="topology_executors.Tagger", name="right", needs="gateway", when={"tags__n": {"$gte": 1}})
+        .add(
+            uses="topology_executors.ShardIndex", name="index", needs=["left", "right"], shards=2, replicas=2,
+            polling={"/search": "ALL"}, reduce="topology_executors.best_two",
+        )
+        .add(uses="topology_executors.Stamper", name="audit", needs="gateway", floating=True)
+    )  # fmt: skip
+
+
+def test_an_exported_graph_with_shards_passes_kubeconform_and_the_compose_schema(
+    tmp_path: Path, kubernetes_schemas: Path
+) -> None:
+    _graph_flow().to_kubernetes_yaml(tmp_path / "k8s", k8s_namespace="graph")
+    files = sorted((tmp_path / "k8s").glob("*.yml"))
+    assert [f.name for f in files] == [
+        "audit.yml", "gateway.yml", "index-shard-0.yml", "index-shard-1.yml", "left.yml", "right.yml"
+    ]  # fmt: skip
+    report = _kubeconform(kubernetes_schemas, *files)
+    assert report["summary"] == {"valid": 12, "invalid": 0, "errors": 0, "skipped": 0}, report
+    args = next(yaml.safe_load_all((tmp_path / "k8s" / "gateway.yml").read_text()))["spec"]["template"]["spec"][
+        "containers"
+    ][0]["args"]
+    assert [args[i + 1] for i, arg in enumerate(args) if arg == "--topology"] == [
+        'left={"needs": ["gateway"]}',
+        'right={"needs": ["gateway"], "when": {"tags__n": {"$gte": 1}}}',
+        'index={"needs": ["left", "right"], "polling": {"*": "ANY", "/search": "ALL"}, '
+        '"reduce": "topology_executors.best_two"}',
+        'audit={"floating": true, "needs": ["gateway"]}',
+    ]
+    if not COMPOSE_SCHEMA.is_file():
+        pytest.fail(f"{COMPOSE_SCHEMA} is missing: run `make tools`", pytrace=False)
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    _graph_flow().to_docker_compose_yaml(str(tmp_path / "compose.yml"))
+    content = yaml.safe_load((tmp_path / "compose.yml").read_text())
+    assert [e.message for e in jsonschema.validators.validator_for(schema)(schema).iter_errors(content)] == []
+    assert content["services"]["index-shard-1"]["deploy"] == {"replicas": 2}
+    command = content["services"]["gateway"]["command"]
+    assert [command[i + 1] for i, arg in enumerate(command) if arg == "--executor"] == [
+        "left=dns:///left:8100",
+        "right=dns:///right:8101",
+        "index=dns:///index-shard-0:8102",
+        "index=dns:///index-shard-1:8102",
+        "audit=dns:///audit:8103",
+    ]
+
+
 def test_kubeconform_refuses_what_kubernetes_would(tmp_path: Path, kubernetes_schemas: Path) -> None:
     """The schemas are really read: a wrong type and an unknown field fail."""
     (deployment, service) = kubernetes_manifests(Flow().config, Flow().add(name="e").executors)["e.yml"]

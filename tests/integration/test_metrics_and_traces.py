@@ -72,6 +72,39 @@ def texts(n: int) -> DocList[TextDoc]:
     return DocList[TextDoc]([TextDoc(text=f"t{i}") for i in range(n)])
 
 
+@pytest.fixture(scope="module")
+def observed_graph() -> Iterator[Flow]:
+    """Two branches from the gateway, merged: a graph Flow, monitored."""
+    flow = (
+        Flow(host="127.0.0.1", monitoring=True)
+        .add(uses=Appender, name="left", needs="gateway")
+        .add(uses=Faulty, name="right", needs="gateway")
+    )
+    with flow:
+        yield flow
+
+
+def test_a_graph_times_each_executor_call_and_counts_a_branch_failure(observed_graph: Flow) -> None:
+    before = scrape(observed_graph.monitoring_ports["gateway"])
+    with Client(host="127.0.0.1", port=observed_graph.port) as client:
+        client.post("/ok", texts(5), request_size=2)  # 3 requests
+        with pytest.raises(ExecutorError):
+            client.post("/fail", texts(1))
+    after = scrape(observed_graph.monitoring_ports["gateway"])
+    gateway = partial(delta, before, after)
+    calls = "docwire_gateway_executor_call_duration_seconds_count"
+    grew = {
+        "ok": gateway("docwire_gateway_requests_total", endpoint="/ok", status="SUCCESS"),
+        "ok left": gateway(calls, endpoint="/ok", executor="left"),
+        "ok right": gateway(calls, endpoint="/ok", executor="right"),
+        "fail": gateway("docwire_gateway_requests_total", endpoint="/fail", status="ERROR"),
+        "fail errors": gateway("docwire_gateway_errors_total", endpoint="/fail", error="ExecutorError"),
+        "fail right": gateway(calls, endpoint="/fail", executor="right"),
+    }
+    assert grew == {"ok": 3, "ok left": 3, "ok right": 3, "fail": 1, "fail errors": 1, "fail right": 1}
+    assert gateway("docwire_gateway_executor_call_duration_seconds_sum", endpoint="/ok", executor="left") > 0
+
+
 def test_every_process_serves_its_metrics_on_its_own_port(observed: Flow) -> None:
     ports = observed.monitoring_ports
     assert set(ports) == {"gateway", "first/rep-0", "first/rep-1", "faulty/rep-0"}
@@ -186,3 +219,29 @@ def test_without_a_client_traceparent_the_gateway_span_starts_the_trace(observed
     assert by_service["gateway"].parent_span_id == ""
     assert by_service["first"].parent_span_id == by_service["gateway"].span_id
     assert by_service["first"].trace_id == by_service["gateway"].trace_id
+
+
+def test_each_request_of_a_client_stream_gets_its_own_executor_spans(observed: Flow, receiver: OtlpReceiver) -> None:
+    """Past each replica's first request the gateway sends a client stream's requests over one ProcessStream
+    call per replica, opened with the metadata of the request that opened it: each later request carries its
+    own trace context in its ProcessCall, so every executor span still hangs below its own request's span."""
+    traceparent, trace_id, client_span = _traceparent()
+    with Client(host="127.0.0.1", port=observed.port) as client:
+        responses = client.post(
+            "/ok", texts(8), request_size=1, return_responses=True, metadata={"traceparent": traceparent}
+        )
+    assert len(responses) == 8
+    spans = [s for s in receiver.wait_for(_of_trace(trace_id, 24)) if s.trace_id == trace_id]
+    gateway = {s.span_id: s for s in spans if s.service == "gateway"}
+    assert len(gateway) == 8
+    assert {s.parent_span_id for s in gateway.values()} == {client_span}
+    below: dict[str, list[str]] = {span_id: [] for span_id in gateway}
+    for span in spans:
+        if span.service != "gateway":
+            below[span.parent_span_id].append(span.service)
+            assert (
+                span.attributes["docwire.request_id"] == gateway[span.parent_span_id].attributes["docwire.request_id"]
+            )
+    assert {span_id: sorted(services) for span_id, services in below.items()} == {
+        span_id: ["faulty", "first"] for span_id in gateway
+    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import textwrap
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_y
 from docwire.orchestration.export_plan import plan_services, service_name
 from docwire.orchestration.kubernetes import kubernetes_manifests
 from docwire.orchestration.placement import dial_address, reachable_host
+from docwire.orchestration.topology_arguments import TopologyArgument
 
 
 class Local(Executor):
@@ -219,13 +221,62 @@ def test_compose_file_from_a_flow() -> None:
     assert "encoder=dns:///encoder:8100" in services["gateway"]["command"]
 
 
-def test_a_flow_beyond_a_chain_is_not_exported_and_the_error_names_why(tmp_path: Path) -> None:
+def best_of(docs_matrix: list[object]) -> object:
+    """A reduce hook another process can import (this module's)."""
+    return docs_matrix[0]
+
+
+def test_a_graph_flow_is_exported_and_its_gateway_command_line_reads_back_into_the_same_graph() -> None:
     flow = (
         Flow()
         .add(name="encoder", uses="executors.Appender")
-        .add(name="left", uses="executors.Appender", needs="encoder")
-        .add(name="right", uses="executors.Appender", needs="encoder", shards=2)
+        .add(name="left", uses="executors.Appender", needs="encoder", when={"tags__n": {"$gte": 1}})
+        .add(name="right", uses="executors.Appender", needs="encoder", shards=2, replicas=3, reduce=best_of,
+             polling={"/search": "ALL"})
         .add(name="join", uses="executors.Appender", needs=["left", "right"])
-    )
-    with pytest.raises(ValueError, match=r"beyond a chain.*right \(needs, shards\); join \(needs\)"):
-        flow.to_kubernetes_yaml(str(tmp_path / "k8s"))
+        .add(name="audit", uses="executors.Appender", needs="gateway", floating=True)
+    )  # fmt: skip
+    plans = plan_services(flow.config, flow.executors, str)
+    assert [(p.name, p.replicas) for p in plans] == [
+        ("gateway", 1),
+        ("encoder", 1),
+        ("left", 1),
+        ("right-shard-0", 3),
+        ("right-shard-1", 3),
+        ("join", 1),
+        ("audit", 1),
+    ]
+    shard_ids = [worker_spec(_parse(add_executor_arguments, list(p.arguments))).shard_id for p in plans[3:5]]
+    assert shard_ids == [0, 1]
+    spec = gateway_spec(_parse(add_gateway_arguments, list(plans[0].arguments)))
+    declared = {config.name: config.topology for config in flow.executors}
+    assert [node.name for node in spec.executors] == list(declared)
+    for node in spec.executors:
+        expected = declared[node.name]
+        if node.name == "right":
+            assert node.topology.reduce == f"{__name__}.best_of"
+            expected = dataclasses.replace(expected, reduce=node.topology.reduce)
+        assert node.topology == expected, node.name
+    right = next(node for node in spec.executors if node.name == "right")
+    assert right.shards == (("dns:///right-shard-0:8102",), ("dns:///right-shard-1:8102",))
+    assert right.topology.polls_all("/search")
+    assert not right.topology.polls_all("/index")
+    chain = Flow().add(name="a", uses="executors.Appender").add(name="b", uses="executors.Appender")
+    assert "--topology" not in plan_services(chain.config, chain.executors, str)[0].arguments
+
+
+def test_a_graph_that_cannot_be_exported_says_why() -> None:
+    def local_hook(docs_matrix: list[object]) -> object:
+        return docs_matrix[0]
+
+    flow = Flow().add(name="a", uses="executors.Appender", shards=2, reduce=local_hook)
+    with pytest.raises(ValueError, match=r"reduce=.*local_hook is defined in a script or a function"):
+        plan_services(flow.config, flow.executors, str)
+    with pytest.raises(argparse.ArgumentTypeError, match="unknown keys"):
+        TopologyArgument.parse('a={"shard": 2}')
+    arguments = ["gateway", "serve", "--executor", "a=h:1", "--topology", 'b={"needs": ["a"]}']
+    with pytest.raises(ValueError, match="without --executor: b"):
+        gateway_spec(_parse(add_gateway_arguments, arguments))
+    arguments = ["gateway", "serve", "--executor", "a=h:1", "--topology", 'a={"needs": ["nobody"]}']
+    with pytest.raises(ValueError, match="needs 'nobody'"):
+        gateway_spec(_parse(add_gateway_arguments, arguments))

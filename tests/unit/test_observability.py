@@ -6,15 +6,18 @@ Also: nothing of Prometheus or OpenTelemetry is imported by a server process tha
 from __future__ import annotations
 
 import ast
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-from opentelemetry.trace import SpanKind, StatusCode
+from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags, TraceState
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,7 +26,9 @@ from docwire.observability.executor import ObservedExecutor
 from docwire.observability.gateway import ObservedGateway
 from docwire.observability.launch import start_executor_observer, start_gateway_observer
 from docwire.observability.metrics import ExecutorMetrics, GatewayMetrics
+from docwire.observability.otlp_encoding import encode_request
 from docwire.observability.spec import ObservabilitySpec
+from docwire.observability.tracing import SpanRecorder
 from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_yaml
 from docwire.orchestration.observing import gateway_observability, replica_observability
 from docwire_contract.errors import EndpointNotFound
@@ -95,7 +100,6 @@ async def test_the_gateway_span_parents_the_executor_span_through_traceparent(
     client_metadata = (("authorization", "Bearer x"), ("traceparent", f"00-{client_trace}-{client_span}-01"))
 
     seen = gateway.request(request, client_metadata)
-    assert seen.per_call_metadata
     sent = dict(seen.metadata)
     assert sent["authorization"] == "Bearer x"
     assert sent["traceparent"] != client_metadata[1][1]
@@ -189,7 +193,6 @@ def test_gateway_metrics_count_a_failed_and_a_cut_short_request() -> None:
     registry = CollectorRegistry()
     gateway = ObservedGateway(GatewayMetrics.register(registry), None)
     failed = gateway.request(_request(4, endpoint="/search"), ())
-    assert not failed.per_call_metadata
     failed.failed(EndpointNotFound("no /search"))
     failed.finish()
     cut = gateway.request(_request(1, endpoint="/search"), ())
@@ -310,3 +313,23 @@ def test_a_process_that_observes_nothing_imports_neither_prometheus_nor_opentele
                 package = package.rpartition(".")[0]
     assert len(seen) > 20  # the walk found the server's modules
     assert sorted(name for name in reached if name.startswith(_OBSERVING_PACKAGES)) == []
+
+
+def test_docwire_spans_encode_to_the_otlp_message_the_sdk_encoder_makes(
+    spans: tuple[TracerProvider, InMemorySpanExporter],
+) -> None:
+    provider, exporter = spans
+    recorder = SpanRecorder(provider, "docwire.test")
+    remote = SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, is_remote=True,
+                         trace_flags=TraceFlags(1), trace_state=TraceState([("vendor", "x=1")]))  # fmt: skip
+    attributes: dict[str, str | int] = {"docwire.endpoint": "/", "docwire.documents": 3, "docwire.empty": ""}
+    for parent, error in ((remote, None), (None, "ValueError: bad"), (remote, "")):
+        context = recorder.start("gateway /", parent)
+        recorder.record("gateway /", context, parent, attributes, time.time_ns(), error)
+    large = {"docwire.big": 2**62, "docwire.negative": -5}
+    recorder.record("x", recorder.start("x", None), None, large, time.time_ns(), None)
+    finished = exporter.get_finished_spans()
+    assert len(finished) == 4
+    assert ExportTraceServiceRequest.FromString(encode_request(finished)) == encode_spans(finished)
+    with_event = ReadableSpan("e", context=finished[0].context, events=(Event("happened"),))
+    assert ExportTraceServiceRequest.FromString(encode_request([with_event])) == encode_spans([with_event])

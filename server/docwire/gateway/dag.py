@@ -30,13 +30,17 @@ from docwire.gateway.router import scope_parameters
 from docwire.gateway.topology import GATEWAY
 from docwire_contract.v1 import document_pb2, request_pb2
 
-__all__ = ["GraphRequest", "Send", "run_graph"]
+__all__ = ["GraphRequest", "Replied", "Send", "run_graph"]
 
 logger = logging.getLogger("docwire.gateway")
 
 #: Sends serialized request bytes to an executor (by name) with a timeout, and whether the reply waits for
 #: it (a floating executor's calls must not use the client stream's upstream calls: they may outlive it).
 Send = Callable[[str, bytes, float | None, bool], Awaitable[bytes]]
+
+#: Told of each executor's reply: its name, its status code (a floating executor's is not the request's: always
+#: success), and the ``time.perf_counter()`` when its call started (the gateway's metrics time each call).
+Replied = Callable[[str, "request_pb2.Status.Code.ValueType", float], None]
 
 #: Floating executors still running: held here so their tasks are not collected before they end.
 _floating: set[asyncio.Task[Any]] = set()
@@ -54,6 +58,7 @@ class GraphRequest:
         names: every executor's name (for scoping).
         deadline: ``time.monotonic()`` by which the reply is due, or None.
         reducers: the reduce hook of each executor that has one.
+        replied: told of each executor's reply, when the request is observed (``Replied``).
     """
 
     request: request_pb2.DataRequest
@@ -63,6 +68,7 @@ class GraphRequest:
     names: set[str]
     deadline: float | None
     reducers: Mapping[str, DocsReducer]
+    replied: Replied | None = None
 
 
 class _Failed(Exception):
@@ -177,8 +183,12 @@ async def _run_node(
         scoped = scope_parameters(graph_request.parameters or {}, planned.name, graph_request.names)
         raw = with_parameters(sent, with_results(scoped, sent))
     remaining = None if graph_request.deadline is None else max(graph_request.deadline - time.monotonic(), 0.001)
+    started = time.perf_counter()
     reply_raw = await send(planned.name, raw or sent.SerializeToString(), remaining, planned.on_path)
     reply = request_pb2.DataRequest.FromString(reply_raw)
+    if graph_request.replied is not None:
+        code = reply.header.status.code if planned.on_path else request_pb2.Status.CODE_SUCCESS
+        graph_request.replied(planned.name, code, started)
     if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
         raise _Failed(reply_raw)
     if skipped:

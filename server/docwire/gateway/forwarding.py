@@ -42,7 +42,7 @@ def forward(
         stream = streams.stream_to(name, index)
         if stream is None and not streams.first_request_to(name, index) and pool.connected(index):
             call = pool.process_stream_call(index, metadata)
-            stream = streams.open(name, index, pool.node.addresses[index], call)
+            stream = streams.open(name, index, pool.node.addresses[index], call, metadata)
         if stream is not None:
-            return stream.process(raw, timeout)
+            return stream.process(raw, timeout, metadata)  # its trace context rides in the call when it differs
     return pool.process(raw, timeout, metadata, order)

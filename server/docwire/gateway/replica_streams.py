@@ -12,12 +12,17 @@ unary path is the one that skips a replica refusing connections. A stream is ope
 only to a replica whose channel is connected; one that fails answers its requests
 in flight with the error a unary call would have raised, and later requests go
 unary (and open a new stream once the channel is connected again).
+
+A stream's metadata is sent once, when it opens. A request whose metadata is not the
+stream's (tracing: each request has its own ``traceparent``) carries its W3C trace context
+in its ProcessCall (``traceparent``, ``tracestate``), which the executor reads instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Sequence
 
 import grpc
 
@@ -25,6 +30,8 @@ from docwire.gateway.call_errors import call_error, upstream_error
 from docwire_contract.codec import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
 from docwire_contract.errors import DocwireError, ExecutorUnavailable, RequestTimeout, status_code_of
 from docwire_contract.v1 import executor_pb2
+
+Metadata = Sequence[tuple[str, str]]
 
 __all__ = ["ReplicaStream", "UpstreamStreams"]
 
@@ -34,18 +41,42 @@ CLOSE_GRACE_S = 2.0
 #: The keys (field number and wire type) of ``ProcessCall.sequence`` and ``ProcessCall.request``.
 _SEQUENCE_TAG = field_key(executor_pb2.ProcessCall.SEQUENCE_FIELD_NUMBER, VARINT)
 _REQUEST_TAG = field_key(executor_pb2.ProcessCall.REQUEST_FIELD_NUMBER, LENGTH_DELIMITED)
+#: The keys of ``ProcessCall.traceparent`` and ``ProcessCall.tracestate``, by metadata key.
+_TRACE_TAGS = {
+    "traceparent": field_key(executor_pb2.ProcessCall.TRACEPARENT_FIELD_NUMBER, LENGTH_DELIMITED),
+    "tracestate": field_key(executor_pb2.ProcessCall.TRACESTATE_FIELD_NUMBER, LENGTH_DELIMITED),
+}
 
 
-def call_bytes(sequence: int, raw: bytes) -> bytes:
-    """A serialized ProcessCall around a serialized DataRequest, built without parsing it."""
-    return b"".join((_SEQUENCE_TAG, varint_bytes(sequence), _REQUEST_TAG, varint_bytes(len(raw)), raw))
+def call_bytes(sequence: int, raw: bytes, trace: bytes = b"") -> bytes:
+    """A serialized ProcessCall around a serialized DataRequest, built without parsing it (``trace``: its
+    serialized trace context fields, from ``trace_fields``)."""
+    return b"".join((_SEQUENCE_TAG, varint_bytes(sequence), _REQUEST_TAG, varint_bytes(len(raw)), raw, trace))
+
+
+def trace_fields(metadata: Metadata) -> bytes:
+    """``metadata``'s W3C trace context as serialized ProcessCall fields (empty when it has none)."""
+    fields = b""
+    for key, value in metadata:
+        tag = _TRACE_TAGS.get(key)
+        if tag is not None:
+            encoded = value.encode()
+            fields += tag + varint_bytes(len(encoded)) + encoded
+    return fields
 
 
 class ReplicaStream:
     """One ProcessStream call to one replica: requests written in turn, results matched by sequence."""
 
-    def __init__(self, call: grpc.aio.StreamStreamCall[bytes, executor_pb2.ProcessResult], executor: str, address: str):
+    def __init__(
+        self,
+        call: grpc.aio.StreamStreamCall[bytes, executor_pb2.ProcessResult],
+        executor: str,
+        address: str,
+        metadata: Metadata = (),
+    ):
         self._call = call
+        self._metadata = metadata  # what the call was opened with
         self._executor = executor
         self._address = address
         self._sequences = itertools.count()
@@ -60,8 +91,9 @@ class ReplicaStream:
         """Whether the call is open: it neither failed nor ended."""
         return self._failure is None
 
-    async def process(self, raw: bytes, timeout: float | None) -> bytes:
-        """What Process returns for ``raw``; raises what the gateway reports when it would have failed."""
+    async def process(self, raw: bytes, timeout: float | None, metadata: Metadata | None = None) -> bytes:
+        """What Process returns for ``raw`` (sent with ``metadata``'s trace context when it is not the
+        call's); raises what the gateway reports when it would have failed."""
         if self._failure is not None:
             raise self._failure
         sequence = next(self._sequences)
@@ -69,7 +101,8 @@ class ReplicaStream:
         self._pending[sequence] = answer
         try:
             async with self._writing:
-                await self._call.write(call_bytes(sequence, raw))
+                trace = b"" if metadata is None or metadata is self._metadata else trace_fields(metadata)
+                await self._call.write(call_bytes(sequence, raw, trace))
             return await asyncio.wait_for(answer, timeout)
         except TimeoutError:
             self._abandoned.add(sequence)
@@ -171,9 +204,11 @@ class UpstreamStreams:
         index: int,
         address: str,
         call: grpc.aio.StreamStreamCall[bytes, executor_pb2.ProcessResult],
+        metadata: Metadata = (),
     ) -> ReplicaStream:
-        """Sends the requests to replica ``index`` of ``executor`` (at ``address``) over ``call`` from now on."""
-        stream = self._streams[(executor, index)] = ReplicaStream(call, executor, address)
+        """Sends the requests to replica ``index`` of ``executor`` (at ``address``) over ``call`` (opened
+        with ``metadata``) from now on."""
+        stream = self._streams[(executor, index)] = ReplicaStream(call, executor, address, metadata)
         return stream
 
     @property

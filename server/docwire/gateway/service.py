@@ -154,7 +154,6 @@ class GatewayServicer:
             self._inflight.enter()  # Overloaded past max_inflight: answered as any failure of the request
             if seen is None:
                 return await self._route(request, raw, start, metadata, streams)
-            streams = None if seen.per_call_metadata else streams  # a stream's calls share its metadata
             return seen.succeeded(await self._route(request, raw, start, seen.metadata, streams, seen))
         except DocwireError as error:
             if seen is not None:
@@ -189,7 +188,10 @@ class GatewayServicer:
             def send(name: str, raw: bytes, remaining: float | None, on_path: bool) -> Awaitable[bytes]:
                 return self._pools[name].send(raw, endpoint, remaining, metadata, streams if on_path else None)
 
-            graph_request = GraphRequest(request, raw, parameters, scoped, self._names, deadline, self._reducers)
+            replied = None if seen is None else seen.executor_replied
+            graph_request = GraphRequest(
+                request, raw, parameters, scoped, self._names, deadline, self._reducers, replied
+            )
             return gateway_route(start).SerializeToString() + await run_graph(plan, graph_request, send)
 
         current = raw

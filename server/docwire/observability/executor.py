@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanContext
 
 from docwire.observability.doc_count import count_docs
 from docwire.observability.metrics import ExecutorMetrics
 from docwire.observability.observer import ExecutorObserver, Metadata
-from docwire.observability.tracing import parent_context
+from docwire.observability.tracing import SpanRecorder, parent_context
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import DocwireError
 from docwire_contract.v1 import request_pb2
@@ -34,7 +34,7 @@ class ObservedExecutor(ExecutorObserver):
         self._replica = str(replica)
         self._metrics = metrics
         self._provider = tracer_provider
-        self._tracer = None if tracer_provider is None else tracer_provider.get_tracer("docwire.executor")
+        self._spans = None if tracer_provider is None else SpanRecorder(tracer_provider, "docwire.executor")
         self._stop_metrics = stop_metrics
 
     async def observe(
@@ -43,20 +43,10 @@ class ObservedExecutor(ExecutorObserver):
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
         documents = count_docs(request)  # before: the endpoint may replace them
-        span = None
-        if self._tracer is not None:
-            span = self._tracer.start_span(
-                f"{self._executor} {endpoint}",
-                context=parent_context(metadata),
-                kind=trace.SpanKind.SERVER,
-                attributes={
-                    "docwire.executor": self._executor,
-                    "docwire.replica": self._replica,
-                    "docwire.endpoint": endpoint,
-                    "docwire.request_id": header.request_id,
-                    "docwire.documents": documents,
-                },
-            )
+        span: tuple[SpanContext, SpanContext | None, int] | None = None
+        if self._spans is not None:
+            parent = parent_context(metadata)
+            span = (self._spans.start(f"{self._executor} {endpoint}", parent), parent, time.time_ns())
         if self._metrics is not None:
             self._metrics.series(endpoint)[1].in_flight.inc()
         start = time.perf_counter()
@@ -72,12 +62,12 @@ class ObservedExecutor(ExecutorObserver):
             error = type(failure).__name__
             raise
         finally:
-            self._record(endpoint, documents, error, time.perf_counter() - start, span)
+            self._record(endpoint, documents, error, time.perf_counter() - start)
+            if span is not None:
+                self._record_span(endpoint, header.request_id, documents, error, span)
 
-    def _record(
-        self, endpoint: str, documents: int, error: str | None, elapsed: float, span: trace.Span | None
-    ) -> None:
-        status = "SUCCESS" if error is None else "CANCELLED" if error == "Cancelled" else "ERROR"
+    def _record(self, endpoint: str, documents: int, error: str | None, elapsed: float) -> None:
+        status = _status(error)
         if self._metrics is not None:
             endpoint, series = self._metrics.series(endpoint)
             series.in_flight.dec()
@@ -90,14 +80,33 @@ class ObservedExecutor(ExecutorObserver):
                 self._metrics.requests.labels(*labels, status).inc()
             if status == "ERROR" and error is not None:
                 self._metrics.errors.labels(*labels, error).inc()
-        if span is not None:
-            span.set_attribute("docwire.status", status)
-            if error is not None:
-                span.set_status(trace.StatusCode.ERROR, error)
-            span.end()
+
+    def _record_span(
+        self,
+        endpoint: str,
+        request_id: str,
+        documents: int,
+        error: str | None,
+        span: tuple[SpanContext, SpanContext | None, int],
+    ) -> None:
+        assert self._spans is not None
+        attributes: dict[str, str | int] = {
+            "docwire.executor": self._executor,
+            "docwire.replica": self._replica,
+            "docwire.endpoint": endpoint,
+            "docwire.request_id": request_id,
+            "docwire.documents": documents,
+            "docwire.status": _status(error),
+        }
+        context, parent, start_ns = span
+        self._spans.record(f"{self._executor} {endpoint}", context, parent, attributes, start_ns, error)
 
     def close(self) -> None:
         if self._provider is not None:
             self._provider.shutdown()
         if self._stop_metrics is not None:
             self._stop_metrics()
+
+
+def _status(error: str | None) -> str:
+    return "SUCCESS" if error is None else "CANCELLED" if error == "Cancelled" else "ERROR"

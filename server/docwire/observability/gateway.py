@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanContext
 
 from docwire.observability.doc_count import count_docs
 from docwire.observability.metrics import EndpointSeries, GatewayMetrics
 from docwire.observability.observer import GatewayObserver, Metadata, RequestObservation
-from docwire.observability.tracing import parent_context, with_trace_context
+from docwire.observability.tracing import SpanRecorder, parent_context, with_trace_context
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import DocwireError
 from docwire_contract.v1 import request_pb2
@@ -32,21 +32,18 @@ class ObservedGateway(GatewayObserver):
     ) -> None:
         self._metrics = metrics
         self._provider = tracer_provider
-        self._tracer = None if tracer_provider is None else tracer_provider.get_tracer("docwire.gateway")
+        self._spans = None if tracer_provider is None else SpanRecorder(tracer_provider, "docwire.gateway")
         self._stop_metrics = stop_metrics
 
     def request(self, request: request_pb2.DataRequest, metadata: Metadata) -> RequestObservation:
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
         span = None
-        if self._tracer is not None:
-            span = self._tracer.start_span(
-                f"gateway {endpoint}",
-                context=parent_context(metadata),
-                kind=trace.SpanKind.SERVER,
-                attributes={"docwire.endpoint": endpoint, "docwire.request_id": header.request_id},
-            )
-            metadata = with_trace_context(metadata, span)
+        if self._spans is not None:
+            parent = parent_context(metadata)
+            context = self._spans.start(f"gateway {endpoint}", parent)
+            span = _Span(self._spans, context, parent, endpoint, header.request_id)
+            metadata = with_trace_context(metadata, context)
         series = None
         if self._metrics is not None:
             endpoint, series = self._metrics.series(endpoint)
@@ -59,6 +56,30 @@ class ObservedGateway(GatewayObserver):
             self._provider.shutdown()  # sends the spans still buffered
         if self._stop_metrics is not None:
             self._stop_metrics()
+
+
+class _Span:
+    """The request's span until it ends: recorded by ``finish``."""
+
+    __slots__ = ("context", "endpoint", "parent", "recorder", "request_id", "start_ns")
+
+    def __init__(
+        self, recorder: SpanRecorder, context: SpanContext, parent: SpanContext | None, endpoint: str, request_id: str
+    ) -> None:
+        self.recorder = recorder
+        self.context = context
+        self.parent = parent
+        self.endpoint = endpoint
+        self.request_id = request_id
+        self.start_ns = time.time_ns()
+
+    def end(self, status: str, error: str | None) -> None:
+        attributes = {
+            "docwire.endpoint": self.endpoint,
+            "docwire.request_id": self.request_id,
+            "docwire.status": status,
+        }
+        self.recorder.record(f"gateway {self.endpoint}", self.context, self.parent, attributes, self.start_ns, error)
 
 
 class _Observation(RequestObservation):
@@ -79,7 +100,7 @@ class _Observation(RequestObservation):
         self,
         metrics: GatewayMetrics | None,
         series: EndpointSeries | None,
-        span: trace.Span | None,
+        span: _Span | None,
         endpoint: str,
         metadata: Metadata,
     ) -> None:
@@ -97,16 +118,19 @@ class _Observation(RequestObservation):
     def metadata(self) -> Metadata:
         return self._metadata
 
-    @property
-    def per_call_metadata(self) -> bool:
-        return self._span is not None
-
-    def executor_replied(self, executor: str, code: request_pb2.Status.Code.ValueType) -> None:
+    def executor_replied(
+        self, executor: str, code: request_pb2.Status.Code.ValueType, started: float | None = None
+    ) -> None:
         now = time.perf_counter()
         if self._metrics is not None:
-            self._metrics.executor_call(self._endpoint, executor).observe(now - self._mark)
-        self._mark = now
-        self._last_code = code
+            self._metrics.executor_call(self._endpoint, executor).observe(
+                now - (self._mark if started is None else started)
+            )
+        if started is None:
+            self._mark = now
+            self._last_code = code
+        elif code != _SUCCESS:
+            self._last_code = code
 
     def succeeded(self, reply: bytes) -> bytes:
         self._replied = True
@@ -132,7 +156,4 @@ class _Observation(RequestObservation):
             if error is not None and status == "ERROR":
                 self._metrics.errors.labels(self._endpoint, error).inc()
         if self._span is not None:
-            self._span.set_attribute("docwire.status", status)
-            if error is not None:
-                self._span.set_status(trace.StatusCode.ERROR, error)
-            self._span.end()
+            self._span.end(status, error)

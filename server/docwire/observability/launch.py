@@ -7,15 +7,23 @@ Tests build the observers directly, with their own span exporter (``span_exporte
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from docwire.observability.observer import ExecutorObserver, GatewayObserver
 from docwire.observability.spec import ObservabilitySpec
 
 if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SpanExporter
+    from prometheus_client import CollectorRegistry
 
 __all__ = ["start_executor_observer", "start_gateway_observer"]
+
+_Observer = TypeVar("_Observer", GatewayObserver, ExecutorObserver)
+#: Builds an observer from its metrics registry (None: no metrics), tracer provider (None: no traces) and the
+#: stopper of its metrics port.
+_Build = Callable[["CollectorRegistry | None", "TracerProvider | None", "Callable[[], None] | None"], _Observer]
 
 
 def start_gateway_observer(
@@ -26,24 +34,16 @@ def start_gateway_observer(
     Raises:
         OSError: the metrics port cannot be bound.
     """
-    if spec is None or not spec.enabled:
-        return None
-    # Imported here, and only here: a process that observes nothing never loads them.
-    from prometheus_client import CollectorRegistry  # noqa: PLC0415
 
-    from docwire.observability.gateway import ObservedGateway  # noqa: PLC0415
-    from docwire.observability.metrics import GatewayMetrics, serve_metrics  # noqa: PLC0415
-    from docwire.observability.tracing import exporter_of, tracer_provider  # noqa: PLC0415
+    def build(
+        registry: CollectorRegistry | None, provider: TracerProvider | None, stop: Callable[[], None] | None
+    ) -> GatewayObserver:
+        from docwire.observability.gateway import ObservedGateway  # noqa: PLC0415
+        from docwire.observability.metrics import GatewayMetrics  # noqa: PLC0415
 
-    provider = None
-    if spec.tracing:
-        provider = tracer_provider(spec.service, span_exporter or exporter_of(spec))
-    if not spec.monitoring:
-        return ObservedGateway(None, provider), None
-    registry = CollectorRegistry()
-    metrics = GatewayMetrics.register(registry)
-    port, stop = serve_metrics(registry, spec.host_monitoring, spec.port_monitoring)
-    return ObservedGateway(metrics, provider, stop), port
+        return ObservedGateway(None if registry is None else GatewayMetrics.register(registry), provider, stop)
+
+    return _start(spec, span_exporter, build)
 
 
 def start_executor_observer(
@@ -54,20 +54,35 @@ def start_executor_observer(
     Raises:
         OSError: the metrics port cannot be bound.
     """
+
+    def build(
+        registry: CollectorRegistry | None, provider: TracerProvider | None, stop: Callable[[], None] | None
+    ) -> ExecutorObserver:
+        from docwire.observability.executor import ObservedExecutor  # noqa: PLC0415
+        from docwire.observability.metrics import ExecutorMetrics  # noqa: PLC0415
+
+        assert spec is not None
+        metrics = None if registry is None else ExecutorMetrics.register(registry, spec.service, spec.replica)
+        return ObservedExecutor(spec.service, spec.replica, metrics, provider, stop)
+
+    return _start(spec, span_exporter, build)
+
+
+def _start(
+    spec: ObservabilitySpec | None, span_exporter: SpanExporter | None, build: _Build[_Observer]
+) -> tuple[_Observer, int | None] | None:
+    """What ``build`` makes of the provider and the served registry ``spec`` asks for, and the metrics port."""
     if spec is None or not spec.enabled:
         return None
+    # Imported here, and only here: a process that observes nothing never loads them.
     from prometheus_client import CollectorRegistry  # noqa: PLC0415
 
-    from docwire.observability.executor import ObservedExecutor  # noqa: PLC0415
-    from docwire.observability.metrics import ExecutorMetrics, serve_metrics  # noqa: PLC0415
+    from docwire.observability.metrics import serve_metrics  # noqa: PLC0415
     from docwire.observability.tracing import exporter_of, tracer_provider  # noqa: PLC0415
 
-    provider = None
-    if spec.tracing:
-        provider = tracer_provider(spec.service, span_exporter or exporter_of(spec))
+    provider = tracer_provider(spec.service, span_exporter or exporter_of(spec)) if spec.tracing else None
     if not spec.monitoring:
-        return ObservedExecutor(spec.service, spec.replica, None, provider), None
+        return build(None, provider, None), None
     registry = CollectorRegistry()
-    metrics = ExecutorMetrics.register(registry, spec.service, spec.replica)
     port, stop = serve_metrics(registry, spec.host_monitoring, spec.port_monitoring)
-    return ObservedExecutor(spec.service, spec.replica, metrics, provider, stop), port
+    return build(registry, provider, stop), port

@@ -28,19 +28,22 @@ class RequestObservation(ABC):
     @property
     @abstractmethod
     def metadata(self) -> Metadata:
-        """The metadata to send executors: the client's, with this request's ``traceparent`` when tracing."""
+        """The metadata to send executors: the client's, with this request's ``traceparent`` when tracing.
 
-    @property
-    @abstractmethod
-    def per_call_metadata(self) -> bool:
-        """Whether each executor call must carry its own metadata (tracing): the gateway then calls unary.
-
-        A ProcessStream call carries the metadata it was opened with for every request sent on it.
+        A ProcessStream call sends the metadata it was opened with once: a request whose metadata
+        differs carries its trace context in its ProcessCall (``gateway.replica_streams``).
         """
 
     @abstractmethod
-    def executor_replied(self, executor: str, code: request_pb2.Status.Code.ValueType) -> None:
-        """An executor's reply came back with status ``code``; the time since the last mark was its call."""
+    def executor_replied(
+        self, executor: str, code: request_pb2.Status.Code.ValueType, started: float | None = None
+    ) -> None:
+        """An executor's reply came back with status ``code``.
+
+        In a chain (``started`` None) the time since the last mark was its call, and its status is the
+        request's so far. In a graph, where calls overlap, its call started at ``started``
+        (``time.perf_counter()``), and a failing status is the request's.
+        """
 
     @abstractmethod
     def succeeded(self, reply: bytes) -> bytes:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from docwire.gateway.router import ExecutorNode
 from docwire.gateway.spec import GatewaySpec
+from docwire.gateway.topology import NodeTopology, check_topology
 from docwire.orchestration.config import PROTOCOLS, ExecutorConfig, FlowConfig
 from docwire.orchestration.tls_arguments import (
     add_executor_tls_arguments,
@@ -22,6 +22,7 @@ from docwire.orchestration.tls_arguments import (
     executor_tls,
     gateway_executor_tls,
 )
+from docwire.orchestration.topology_arguments import TopologyArgument, executor_nodes, topology_argument
 from docwire.runtime.spec import WorkerSpec
 from docwire.runtime.status import ERROR_DETAILS
 from docwire_contract.conventions import DEFAULT_MAX_MESSAGE_BYTES
@@ -92,6 +93,7 @@ def executor_arguments(
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     max_connection_age: float | None = None,
     error_details: str = "full",
+    shard_id: int = 0,
 ) -> list[str]:
     """The arguments of ``docwire`` that serve ``config`` alone on ``port`` (all interfaces).
 
@@ -102,6 +104,7 @@ def executor_arguments(
         max_message_bytes: the largest message it accepts.
         max_connection_age: seconds after which it closes a connection (clients reconnect and resolve again).
         error_details: what its exceptions tell callers (``"full"`` or ``"message"``).
+        shard_id: which shard of the executor it serves (``runtime_args.shard_id``).
     """
     arguments = ["executor", "serve", "--name", config.name, "--host", ALL_INTERFACES, "--port", str(port)]
     uses = uses_name(config)
@@ -123,21 +126,35 @@ def executor_arguments(
         arguments += ["--max-connection-age", f"{max_connection_age:g}"]
     if error_details != "full":
         arguments += ["--error-details", error_details]
+    if shard_id:
+        arguments += ["--shard-id", str(shard_id)]
     return arguments
 
 
-def gateway_arguments(flow: FlowConfig, executors: Sequence[ExecutorTarget], ports: Sequence[int]) -> list[str]:
+def gateway_arguments(
+    flow: FlowConfig,
+    executors: Sequence[ExecutorTarget],
+    ports: Sequence[int],
+    topologies: Mapping[str, NodeTopology] | None = None,
+) -> list[str]:
     """The arguments of ``docwire`` that serve a Flow's gateway alone, calling ``executors`` in order.
 
     Args:
         flow: the Flow's settings (protocols, prefetch, limits).
-        executors: each executor's name and targets, in chain order.
+        executors: each executor's name and targets, in chain order (a name repeated: one target per shard).
         ports: one port per protocol of ``flow``.
+        topologies: each executor's place in the graph (``--topology``, see ``topology_arguments``).
+
+    Raises:
+        ValueError: a reduce hook cannot be named for another process.
     """
     arguments = ["gateway", "serve", "--host", ALL_INTERFACES, "--port", *map(str, ports)]
     arguments += ["--protocol", *flow.protocols]
     for target in executors:
         arguments += ["--executor", target.argument()]
+    for name, topology in (topologies or {}).items():
+        topology_text = topology_argument(name, topology)
+        arguments += [] if topology_text is None else ["--topology", topology_text]
     if flow.prefetch != _FLOW_DEFAULTS.prefetch:
         arguments += ["--prefetch", str(flow.prefetch)]
     if flow.max_message_bytes != DEFAULT_MAX_MESSAGE_BYTES:
@@ -159,6 +176,7 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=ALL_INTERFACES, help="the interface to bind (default: all)")
     parser.add_argument("--port", type=int, default=0, help="the port to bind (default: chosen by the OS)")
     parser.add_argument("--replica-id", type=int, default=0, help="which replica this is (runtime_args)")
+    parser.add_argument("--shard-id", type=int, default=0, help="which shard this is (runtime_args)")
     parser.add_argument("--workspace", default=None, help="a directory the executor may write to")
     parser.add_argument("--max-message-bytes", type=int, default=DEFAULT_MAX_MESSAGE_BYTES)
     parser.add_argument(
@@ -189,7 +207,16 @@ def add_gateway_arguments(parser: argparse.ArgumentParser) -> None:
         type=ExecutorTarget.parse,
         action="append",
         default=[],
-        help="name=target[,target...] in chain order (repeat); a target is host:port or dns:///name:port",
+        help="name=target[,target...] in chain order (repeat); a target is host:port or dns:///name:port;"
+        " a name given again is its next shard",
+    )
+    parser.add_argument(
+        "--topology",
+        type=TopologyArgument.parse,
+        action="append",
+        default=[],
+        help='name={"needs": [...], "when": {...}, "floating": true, "polling": {...}, "reduce": "module.fn"}'
+        " (repeat): an executor's place in a graph",
     )
     parser.add_argument("--host", default=ALL_INTERFACES, help="the interface to bind (default: all)")
     parser.add_argument("--port", type=int, nargs="+", default=[0], help="one port per protocol (0: the OS chooses)")
@@ -215,6 +242,7 @@ def worker_spec(args: argparse.Namespace) -> WorkerSpec:
         py_modules=tuple(args.py_module),
         name=args.name,
         replica_id=args.replica_id,
+        shard_id=args.shard_id,
         host=args.host,
         port=args.port,
         workspace=args.workspace,
@@ -231,15 +259,19 @@ def gateway_spec(args: argparse.Namespace) -> GatewaySpec:
     """The spec ``docwire gateway serve`` serves.
 
     Raises:
-        ValueError: no executor, or not one port per protocol.
+        ValueError: no executor, not one port per protocol, or a graph that cannot run (``TopologyError``).
     """
     if not args.executor:
         raise ValueError("give the executors in chain order: --executor name=host:port ...")
     ports = tuple(args.port) if len(args.port) > 1 else (args.port[0],) + (0,) * (len(args.protocol) - 1)
     if len(ports) != len(args.protocol):
         raise ValueError(f"--port {list(args.port)} must give one port per protocol {args.protocol}")
+    executors = executor_nodes(
+        [(t.name, t.addresses) for t in args.executor], {t.name: t.topology for t in args.topology}
+    )
+    check_topology([(node.name, node.topology) for node in executors])
     return GatewaySpec(
-        executors=tuple(ExecutorNode(t.name, t.addresses) for t in args.executor),
+        executors=executors,
         host=args.host,
         port=ports[0],
         protocols=tuple(args.protocol),

@@ -2,10 +2,12 @@
 
 Each service runs the docwire image with the arguments of ``docwire executor serve`` or ``docwire
 gateway serve`` (``commands``), on fixed ports: the gateway on the Flow's ports (8080, 8081, ... for
-those left to the OS), executor ``i`` on its own ``port`` or ``8100 + i``. The gateway reaches each
+those left to the OS), executor ``i`` on its own ``port`` or ``8100 + i``, each of its shards a service of its own
+(``<name>-shard-<j>``). The gateway reaches each
 executor's replicas through one DNS name (``dns:///<name>...:<port>``) that answers with every replica,
 and balances over them itself (``docwire.gateway.balancing``). External executors get no service: the
-gateway calls their ``host:port``.
+gateway calls their ``host:port``. A graph (needs, when, floating, polling, reduce) rides on the
+gateway's command line as ``--topology`` arguments (``topology_arguments``).
 """
 
 from __future__ import annotations
@@ -104,10 +106,9 @@ def plan_services(
             them); others keep their absolute path.
 
     Raises:
-        ValueError: an executor name cannot name a service, two name the same, ``uses`` is a class
-            another process cannot import, or the Flow is more than a chain (not exported yet).
+        ValueError: an executor name cannot name a service, two name the same, ``uses`` (or ``reduce``) is
+            a class (a function) another process cannot import.
     """
-    _refuse_beyond_a_chain(executors)
     plans: list[ServicePlan] = []
     targets: list[ExecutorTarget] = []
     seen: dict[str, str] = {}
@@ -121,53 +122,51 @@ def plan_services(
         seen[name] = config.name
         port = config.port or EXECUTOR_BASE_PORT + index
         modules = [_relative(module, base) for module in config.py_modules]
-        arguments = executor_arguments(
-            config,
-            port,
-            py_modules=modules,
-            max_message_bytes=flow.max_message_bytes,
-            max_connection_age=MAX_CONNECTION_AGE_S,
-            error_details=flow.error_details,
-        )
-        plans.append(
-            ServicePlan(
-                name=name,
-                role="executor",
-                arguments=tuple(arguments),
-                ports={"grpc": port},
-                replicas=config.replicas,
-                env=dict(config.env),
+        for shard, shard_name in enumerate(_shard_names(name, config.shards)):
+            arguments = executor_arguments(
+                config,
+                port,
+                py_modules=modules,
+                max_message_bytes=flow.max_message_bytes,
+                max_connection_age=MAX_CONNECTION_AGE_S,
+                error_details=flow.error_details,
+                shard_id=shard,
             )
-        )
-        targets.append(ExecutorTarget(config.name, (dial_address(f"dns:///{dns_name(name)}", port),)))
+            plans.append(
+                ServicePlan(
+                    name=shard_name,
+                    role="executor",
+                    arguments=tuple(arguments),
+                    ports={"grpc": port},
+                    replicas=config.replicas,
+                    env=dict(config.env),
+                )
+            )
+            # One --executor per shard, under the executor's name: the gateway reads them back as its shards.
+            targets.append(ExecutorTarget(config.name, (dial_address(f"dns:///{dns_name(shard_name)}", port),)))
     ports = tuple(port or GATEWAY_BASE_PORT + i for i, port in enumerate(flow.ports))
     gateway = ServicePlan(
         name=GATEWAY,
         role="gateway",
-        arguments=tuple(gateway_arguments(flow, targets, ports)),
+        arguments=tuple(gateway_arguments(flow, targets, ports, {c.name: c.topology for c in executors})),
         ports=dict(zip(flow.protocols, ports, strict=True)),
         secret_env=(AUTH_TOKENS_ENV,) if flow.auth_tokens else (),
     )
     return [gateway, *plans]
 
 
-def _refuse_beyond_a_chain(executors: Sequence[ExecutorConfig]) -> None:
-    """The standalone gateway's command line describes a chain; a graph exported as one would lose its shape.
+def _shard_names(name: str, shards: int) -> list[str]:
+    """The service of each shard: the executor's own for one, ``<name>-shard-<i>`` for several.
 
     Raises:
-        ValueError: naming each executor with ``needs``, ``when``, ``floating``, ``shards`` or ``reduce``.
+        ValueError: a shard's name is too long for a DNS label.
     """
-    beyond = []
-    for config in executors:
-        keys = [key for key in ("needs", "when", "floating", "reduce") if getattr(config, key)]
-        keys += ["shards"] if config.shards > 1 else []
-        if keys:
-            beyond.append(f"{config.name} ({', '.join(keys)})")
-    if beyond:
-        raise ValueError(
-            "exporting a Flow beyond a chain is not supported yet (the exported gateway runs executors in "
-            f"order); these executors use the graph: {'; '.join(beyond)}. Run such a Flow with docwire serve."
-        )
+    if shards == 1:
+        return [name]
+    names = [f"{name}-shard-{i}" for i in range(shards)]
+    if not all(_LABEL.fullmatch(shard) for shard in names):
+        raise ValueError(f"executor service {name!r} with {shards} shards: {names[-1]!r} is over 63 characters")
+    return names
 
 
 def _relative(module: str, base: Path | None) -> str:

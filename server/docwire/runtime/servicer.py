@@ -168,8 +168,10 @@ class ExecutorServicer:
             raise BadRequest(f"a call is not a valid docwire.v1.ProcessCall: {exc}") from None
         result = executor_pb2.ProcessResult(sequence=call.sequence)
         deadline = _deadline_of(call.request.header, None)
+        # The call's own trace context, when the gateway sent one (the stream's metadata is the first request's).
+        trace = (("traceparent", call.traceparent), ("tracestate", call.tracestate)) if call.traceparent else None
         try:
-            reply = await self._process(call.request, context, deadline)
+            reply = await self._process(call.request, context, deadline, trace)
         except DocwireError as exc:  # what Process aborts its call with
             result.error.code, result.error.error_class = exc.grpc_code.value[0], type(exc).__name__
             result.error.details = str(exc)
@@ -182,14 +184,17 @@ class ExecutorServicer:
         return b"".join((result.SerializeToString(), _REPLY_TAG, varint_bytes(len(reply)), reply))
 
     async def _process(
-        self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any], deadline: Deadline
+        self,
+        request: request_pb2.DataRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+        deadline: Deadline,
+        trace: tuple[tuple[str, str], ...] | None = None,
     ) -> bytes:
-        """``_serve``, observed when metrics or traces are on."""
+        """``_serve``, observed when metrics or traces are on (``trace``: the request's own trace context)."""
         if self._observer is None:
             return await self._serve(request, context, deadline)
-        return await self._observer.observe(
-            request, call_metadata(context), lambda: self._serve(request, context, deadline)
-        )
+        metadata = call_metadata(context) if trace is None else trace
+        return await self._observer.observe(request, metadata, lambda: self._serve(request, context, deadline))
 
     async def _serve(
         self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any], deadline: Deadline

@@ -26,7 +26,7 @@ from docwire_contract.v1 import request_pb2 as docwire__contract_dot_v1_dot_requ
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"docwire_contract/v1/executor.proto\x12\ndocwire.v1\x1a!docwire_contract/v1/request.proto\x1a\x1bgoogle/protobuf/empty.proto\"\\\n\x0bProcessCall\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12\x31\n\x07request\x18\x02 \x01(\x0b\x32\x17.docwire.v1.DataRequestR\x07request\"\x96\x01\n\rProcessResult\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12/\n\x05reply\x18\x02 \x01(\x0b\x32\x17.docwire.v1.DataRequestH\x00R\x05reply\x12-\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x15.docwire.v1.CallErrorH\x00R\x05\x65rrorB\t\n\x07outcome\"Z\n\tCallError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07\x64\x65tails\x18\x02 \x01(\tR\x07\x64\x65tails\x12\x1f\n\x0b\x65rror_class\x18\x03 \x01(\tR\nerrorClass2\xac\x02\n\x0f\x45xecutorService\x12;\n\x07Process\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest\x12G\n\rProcessStream\x12\x17.docwire.v1.ProcessCall\x1a\x19.docwire.v1.ProcessResult(\x01\x30\x01\x12S\n\tStreamDoc\x12!.docwire.v1.SingleDocumentRequest\x1a!.docwire.v1.SingleDocumentRequest0\x01\x12>\n\tEndpoints\x12\x16.google.protobuf.Empty\x1a\x19.docwire.v1.EndpointsInfoB<Z:github.com/docwire/docwire/sdk/go/gen/docwire/v1;docwirev1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"docwire_contract/v1/executor.proto\x12\ndocwire.v1\x1a!docwire_contract/v1/request.proto\x1a\x1bgoogle/protobuf/empty.proto\"\x9e\x01\n\x0bProcessCall\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12\x31\n\x07request\x18\x02 \x01(\x0b\x32\x17.docwire.v1.DataRequestR\x07request\x12 \n\x0btraceparent\x18\x03 \x01(\tR\x0btraceparent\x12\x1e\n\ntracestate\x18\x04 \x01(\tR\ntracestate\"\x96\x01\n\rProcessResult\x12\x1a\n\x08sequence\x18\x01 \x01(\x04R\x08sequence\x12/\n\x05reply\x18\x02 \x01(\x0b\x32\x17.docwire.v1.DataRequestH\x00R\x05reply\x12-\n\x05\x65rror\x18\x03 \x01(\x0b\x32\x15.docwire.v1.CallErrorH\x00R\x05\x65rrorB\t\n\x07outcome\"Z\n\tCallError\x12\x12\n\x04\x63ode\x18\x01 \x01(\x05R\x04\x63ode\x12\x18\n\x07\x64\x65tails\x18\x02 \x01(\tR\x07\x64\x65tails\x12\x1f\n\x0b\x65rror_class\x18\x03 \x01(\tR\nerrorClass2\xac\x02\n\x0f\x45xecutorService\x12;\n\x07Process\x12\x17.docwire.v1.DataRequest\x1a\x17.docwire.v1.DataRequest\x12G\n\rProcessStream\x12\x17.docwire.v1.ProcessCall\x1a\x19.docwire.v1.ProcessResult(\x01\x30\x01\x12S\n\tStreamDoc\x12!.docwire.v1.SingleDocumentRequest\x1a!.docwire.v1.SingleDocumentRequest0\x01\x12>\n\tEndpoints\x12\x16.google.protobuf.Empty\x1a\x19.docwire.v1.EndpointsInfoB<Z:github.com/docwire/docwire/sdk/go/gen/docwire/v1;docwirev1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,12 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'docwire_contract.v1.executo
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z:github.com/docwire/docwire/sdk/go/gen/docwire/v1;docwirev1'
-  _globals['_PROCESSCALL']._serialized_start=114
-  _globals['_PROCESSCALL']._serialized_end=206
-  _globals['_PROCESSRESULT']._serialized_start=209
-  _globals['_PROCESSRESULT']._serialized_end=359
-  _globals['_CALLERROR']._serialized_start=361
-  _globals['_CALLERROR']._serialized_end=451
-  _globals['_EXECUTORSERVICE']._serialized_start=454
-  _globals['_EXECUTORSERVICE']._serialized_end=754
+  _globals['_PROCESSCALL']._serialized_start=115
+  _globals['_PROCESSCALL']._serialized_end=273
+  _globals['_PROCESSRESULT']._serialized_start=276
+  _globals['_PROCESSRESULT']._serialized_end=426
+  _globals['_CALLERROR']._serialized_start=428
+  _globals['_CALLERROR']._serialized_end=518
+  _globals['_EXECUTORSERVICE']._serialized_start=521
+  _globals['_EXECUTORSERVICE']._serialized_end=821
 # @@protoc_insertion_point(module_scope)

@@ -25,8 +25,17 @@ class ProcessCall(_message.Message):
 
     SEQUENCE_FIELD_NUMBER: _builtins.int
     REQUEST_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
+    TRACESTATE_FIELD_NUMBER: _builtins.int
     sequence: _builtins.int
     """Chosen by the caller, unique among its calls in flight; the result echoes it."""
+    traceparent: _builtins.str
+    """The W3C trace context of this request (`traceparent`), when the caller traces: a
+    ProcessStream call's metadata is sent once, when it opens, so each call carries its own.
+    Empty: the call's metadata holds it, if anything does.
+    """
+    tracestate: _builtins.str
+    """The W3C `tracestate` that goes with `traceparent`, when there is one."""
     @_builtins.property
     def request(self) -> _request_pb2.DataRequest:
         """The request, as Process takes it."""
@@ -36,10 +45,12 @@ class ProcessCall(_message.Message):
         *,
         sequence: _builtins.int = ...,
         request: _request_pb2.DataRequest | None = ...,
+        traceparent: _builtins.str = ...,
+        tracestate: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request", "sequence", b"sequence"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request", "sequence", b"sequence", "traceparent", b"traceparent", "tracestate", b"tracestate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

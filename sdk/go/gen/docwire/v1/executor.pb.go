@@ -30,7 +30,13 @@ type ProcessCall struct {
 	// Chosen by the caller, unique among its calls in flight; the result echoes it.
 	Sequence uint64 `protobuf:"varint,1,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	// The request, as Process takes it.
-	Request       *DataRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	Request *DataRequest `protobuf:"bytes,2,opt,name=request,proto3" json:"request,omitempty"`
+	// The W3C trace context of this request (`traceparent`), when the caller traces: a
+	// ProcessStream call's metadata is sent once, when it opens, so each call carries its own.
+	// Empty: the call's metadata holds it, if anything does.
+	Traceparent string `protobuf:"bytes,3,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
+	// The W3C `tracestate` that goes with `traceparent`, when there is one.
+	Tracestate    string `protobuf:"bytes,4,opt,name=tracestate,proto3" json:"tracestate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -77,6 +83,20 @@ func (x *ProcessCall) GetRequest() *DataRequest {
 		return x.Request
 	}
 	return nil
+}
+
+func (x *ProcessCall) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
+	}
+	return ""
+}
+
+func (x *ProcessCall) GetTracestate() string {
+	if x != nil {
+		return x.Tracestate
+	}
+	return ""
 }
 
 // The outcome of one ProcessCall: what Process would have returned, or how it would have failed.
@@ -242,10 +262,14 @@ var File_docwire_v1_executor_proto protoreflect.FileDescriptor
 const file_docwire_v1_executor_proto_rawDesc = "" +
 	"\n" +
 	"\x19docwire/v1/executor.proto\x12\n" +
-	"docwire.v1\x1a\x18docwire/v1/request.proto\x1a\x1bgoogle/protobuf/empty.proto\"\\\n" +
+	"docwire.v1\x1a\x18docwire/v1/request.proto\x1a\x1bgoogle/protobuf/empty.proto\"\x9e\x01\n" +
 	"\vProcessCall\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x121\n" +
-	"\arequest\x18\x02 \x01(\v2\x17.docwire.v1.DataRequestR\arequest\"\x96\x01\n" +
+	"\arequest\x18\x02 \x01(\v2\x17.docwire.v1.DataRequestR\arequest\x12 \n" +
+	"\vtraceparent\x18\x03 \x01(\tR\vtraceparent\x12\x1e\n" +
+	"\n" +
+	"tracestate\x18\x04 \x01(\tR\n" +
+	"tracestate\"\x96\x01\n" +
 	"\rProcessResult\x12\x1a\n" +
 	"\bsequence\x18\x01 \x01(\x04R\bsequence\x12/\n" +
 	"\x05reply\x18\x02 \x01(\v2\x17.docwire.v1.DataRequestH\x00R\x05reply\x12-\n" +

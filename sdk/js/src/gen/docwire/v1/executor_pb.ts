@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file docwire/v1/executor.proto.
  */
 export const file_docwire_v1_executor: GenFile = /*@__PURE__*/
-  fileDesc("Chlkb2N3aXJlL3YxL2V4ZWN1dG9yLnByb3RvEgpkb2N3aXJlLnYxIkkKC1Byb2Nlc3NDYWxsEhAKCHNlcXVlbmNlGAEgASgEEigKB3JlcXVlc3QYAiABKAsyFy5kb2N3aXJlLnYxLkRhdGFSZXF1ZXN0In4KDVByb2Nlc3NSZXN1bHQSEAoIc2VxdWVuY2UYASABKAQSKAoFcmVwbHkYAiABKAsyFy5kb2N3aXJlLnYxLkRhdGFSZXF1ZXN0SAASJgoFZXJyb3IYAyABKAsyFS5kb2N3aXJlLnYxLkNhbGxFcnJvckgAQgkKB291dGNvbWUiPwoJQ2FsbEVycm9yEgwKBGNvZGUYASABKAUSDwoHZGV0YWlscxgCIAEoCRITCgtlcnJvcl9jbGFzcxgDIAEoCTKsAgoPRXhlY3V0b3JTZXJ2aWNlEjsKB1Byb2Nlc3MSFy5kb2N3aXJlLnYxLkRhdGFSZXF1ZXN0GhcuZG9jd2lyZS52MS5EYXRhUmVxdWVzdBJHCg1Qcm9jZXNzU3RyZWFtEhcuZG9jd2lyZS52MS5Qcm9jZXNzQ2FsbBoZLmRvY3dpcmUudjEuUHJvY2Vzc1Jlc3VsdCgBMAESUwoJU3RyZWFtRG9jEiEuZG9jd2lyZS52MS5TaW5nbGVEb2N1bWVudFJlcXVlc3QaIS5kb2N3aXJlLnYxLlNpbmdsZURvY3VtZW50UmVxdWVzdDABEj4KCUVuZHBvaW50cxIWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eRoZLmRvY3dpcmUudjEuRW5kcG9pbnRzSW5mb0I8WjpnaXRodWIuY29tL2RvY3dpcmUvZG9jd2lyZS9zZGsvZ28vZ2VuL2RvY3dpcmUvdjE7ZG9jd2lyZXYxYgZwcm90bzM", [file_docwire_v1_request, file_google_protobuf_empty]);
+  fileDesc("Chlkb2N3aXJlL3YxL2V4ZWN1dG9yLnByb3RvEgpkb2N3aXJlLnYxInIKC1Byb2Nlc3NDYWxsEhAKCHNlcXVlbmNlGAEgASgEEigKB3JlcXVlc3QYAiABKAsyFy5kb2N3aXJlLnYxLkRhdGFSZXF1ZXN0EhMKC3RyYWNlcGFyZW50GAMgASgJEhIKCnRyYWNlc3RhdGUYBCABKAkifgoNUHJvY2Vzc1Jlc3VsdBIQCghzZXF1ZW5jZRgBIAEoBBIoCgVyZXBseRgCIAEoCzIXLmRvY3dpcmUudjEuRGF0YVJlcXVlc3RIABImCgVlcnJvchgDIAEoCzIVLmRvY3dpcmUudjEuQ2FsbEVycm9ySABCCQoHb3V0Y29tZSI/CglDYWxsRXJyb3ISDAoEY29kZRgBIAEoBRIPCgdkZXRhaWxzGAIgASgJEhMKC2Vycm9yX2NsYXNzGAMgASgJMqwCCg9FeGVjdXRvclNlcnZpY2USOwoHUHJvY2VzcxIXLmRvY3dpcmUudjEuRGF0YVJlcXVlc3QaFy5kb2N3aXJlLnYxLkRhdGFSZXF1ZXN0EkcKDVByb2Nlc3NTdHJlYW0SFy5kb2N3aXJlLnYxLlByb2Nlc3NDYWxsGhkuZG9jd2lyZS52MS5Qcm9jZXNzUmVzdWx0KAEwARJTCglTdHJlYW1Eb2MSIS5kb2N3aXJlLnYxLlNpbmdsZURvY3VtZW50UmVxdWVzdBohLmRvY3dpcmUudjEuU2luZ2xlRG9jdW1lbnRSZXF1ZXN0MAESPgoJRW5kcG9pbnRzEhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5GhkuZG9jd2lyZS52MS5FbmRwb2ludHNJbmZvQjxaOmdpdGh1Yi5jb20vZG9jd2lyZS9kb2N3aXJlL3Nkay9nby9nZW4vZG9jd2lyZS92MTtkb2N3aXJldjFiBnByb3RvMw", [file_docwire_v1_request, file_google_protobuf_empty]);
 
 /**
  * One request on a ProcessStream call.
@@ -37,6 +37,22 @@ export type ProcessCall = Message<"docwire.v1.ProcessCall"> & {
    * @generated from field: docwire.v1.DataRequest request = 2;
    */
   request?: DataRequest | undefined;
+
+  /**
+   * The W3C trace context of this request (`traceparent`), when the caller traces: a
+   * ProcessStream call's metadata is sent once, when it opens, so each call carries its own.
+   * Empty: the call's metadata holds it, if anything does.
+   *
+   * @generated from field: string traceparent = 3;
+   */
+  traceparent: string;
+
+  /**
+   * The W3C `tracestate` that goes with `traceparent`, when there is one.
+   *
+   * @generated from field: string tracestate = 4;
+   */
+  tracestate: string;
 };
 
 /**
