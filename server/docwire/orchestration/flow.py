@@ -305,8 +305,9 @@ class Flow:
         if self._gateway is not None:
             raise RuntimeError("the Flow is already started")
         try:
+            gateway = self._spawn_gateway()  # imports its modules while the executors start
             self._nodes = self._start_executors()
-            self._gateway = self._start_gateway(self._config.ports)
+            self._gateway = self._start_gateway(self._config.ports, gateway)
             if self._config.restart_executors:
                 self._supervisor = Supervisor(self._processes, self._config.timeout_ready)
                 self._supervisor.start()
@@ -319,7 +320,14 @@ class Flow:
         )
         return self
 
-    def _start_gateway(self, ports: tuple[int, ...]) -> ServiceProcess:
+    def _spawn_gateway(self) -> ServiceProcess:
+        """The gateway's process, started; it waits for its spec (``_start_gateway``)."""
+        gateway = ServiceProcess("gateway", "docwire.gateway.app", None)
+        self._gateway = gateway  # stopped by close() even if it never gets ready
+        gateway.start(spec_later=True)
+        return gateway
+
+    def _start_gateway(self, ports: tuple[int, ...], spawned: ServiceProcess | None = None) -> ServiceProcess:
         spec = GatewaySpec(
             executors=tuple(self._nodes),
             host=self._config.host,
@@ -335,9 +343,8 @@ class Flow:
             auth_tokens=tuple(self._config.auth_tokens),
             observability=gateway_observability(self._config),
         )
-        gateway = ServiceProcess("gateway", "docwire.gateway.app", spec)
-        self._gateway = gateway  # stopped by close() even if it never gets ready
-        gateway.start()
+        gateway = spawned or self._spawn_gateway()
+        gateway.send_spec(spec)
         gateway.wait_ready(self._config.timeout_ready)
         return gateway
 

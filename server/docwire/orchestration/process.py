@@ -71,8 +71,12 @@ class ServiceProcess:
         """The child's process id once started."""
         return None if self._popen is None else self._popen.pid
 
-    def start(self) -> None:
-        """Starts the child; returns at once (see ``wait_ready``)."""
+    def start(self, *, spec_later: bool = False) -> None:
+        """Starts the child; returns at once (see ``wait_ready``).
+
+        With ``spec_later`` the child starts now, imports its modules while the caller does
+        something else, and waits on its stdin for the spec ``send_spec`` gives it.
+        """
         ready_read, ready_write = os.pipe()
         env = {**os.environ, **self._env}
         # The child imports what we can import: user modules named by `uses` or pickled by reference.
@@ -94,9 +98,17 @@ class ServiceProcess:
         assert self._popen.stdout is not None
         self._reader = threading.Thread(target=self._pump, args=(self._popen.stdout,), daemon=True)
         self._reader.start()
+        if not spec_later:
+            self.send_spec(self._spec)
+
+    def send_spec(self, spec: object) -> None:
+        """Gives the started child its spec (once: ``start`` does it unless told ``spec_later``)."""
+        assert self._popen is not None
+        assert self._popen.stdin is not None
+        self._spec = spec
         # A child that died at once closes the pipe; wait_ready reports it with its output.
         with self._popen.stdin as stdin, contextlib.suppress(BrokenPipeError):
-            stdin.write(pickling.dumps(self._spec))
+            stdin.write(pickling.dumps(spec))
 
     def _pump(self, stream: IO[bytes]) -> None:
         for raw in stream:
@@ -179,6 +191,8 @@ class ServiceProcess:
         if self._ready_read is not None:
             os.close(self._ready_read)
             self._ready_read = None
+        if self._popen.stdin is not None:  # a child stopped before it got its spec
+            self._popen.stdin.close()
         self._join_reader()
         if self._popen.stdout is not None:
             self._popen.stdout.close()

@@ -1,0 +1,104 @@
+"""The incumbent's side of ``bench/startup.py`` and ``bench/footprint.py``: jina 3.34.0's processes.
+
+Run by ``.build/jina-venv/bin/python`` (jina pins packages of its own); imports nothing from
+docwire, prints one JSON object on its last line.
+
+    .build/jina-venv/bin/python bench/incumbent_processes.py startup --replicas 10
+    .build/jina-venv/bin/python bench/incumbent_processes.py footprint --protocol grpc
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# Before jina is imported: no telemetry call, no version check (neither can leave this machine anyway).
+os.environ.setdefault("JINA_OPTOUT_TELEMETRY", "1")
+os.environ.setdefault("NO_VERSION_CHECK", "1")
+
+from docarray import DocList
+from docarray.documents import TextDoc
+from jina import Executor, Flow, requests
+
+
+class NoOp(Executor):  # type: ignore[misc]
+    """The no-op executor of ``bench/workloads.NoOp``."""
+
+    @requests  # type: ignore[untyped-decorator]
+    def noop(self, docs: DocList[TextDoc], **kwargs: Any) -> None:
+        """Does nothing."""
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _is_gateway(pid: int) -> bool:
+    """jina names its processes (setproctitle) after the pod: the gateway's title says ``gateway``."""
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    return "gateway" in title.lower()
+
+
+def startup(executors: int, replicas: int) -> dict[str, float]:
+    flow = Flow(protocol="grpc", host="127.0.0.1")
+    for i in range(executors):
+        flow = flow.add(uses=NoOp, name=f"noop{i}", replicas=replicas)
+    start = time.perf_counter()
+    flow.__enter__()
+    entered = time.perf_counter()
+    flow.__exit__(None, None, None)
+    return {"enter_s": entered - start, "exit_s": time.perf_counter() - entered}
+
+
+def footprint(protocol: str) -> dict[str, Any]:
+    with Flow(protocol=protocol, host="127.0.0.1").add(uses=NoOp, name="noop"):
+        pids = _children(os.getpid())
+        by_pid = {pid: _rss_mb(pid) for pid in pids}
+        gateways = [pid for pid in pids if _is_gateway(pid)]
+        return {
+            "total_mb": sum(by_pid.values()),
+            "gateway_mb": sum(by_pid[pid] for pid in gateways) if gateways else None,
+            "processes": len(pids),
+        }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    start = commands.add_parser("startup")
+    start.add_argument("--executors", type=int, default=1)
+    start.add_argument("--replicas", type=int, default=1)
+    memory = commands.add_parser("footprint")
+    memory.add_argument("--protocol", default="grpc")
+    args = parser.parse_args()
+    figures = startup(args.executors, args.replicas) if args.command == "startup" else footprint(args.protocol)
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
