@@ -19,6 +19,7 @@ from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_y
 from docwire.orchestration.kubernetes import DEFAULT_IMAGE, kubernetes_manifests, write_kubernetes_manifests
 from docwire.orchestration.observing import gateway_observability, replica_observability
 from docwire.orchestration.placement import LOOPBACK, dial_address, external_address, reachable_host
+from docwire.orchestration.preloader import Preloader
 from docwire.orchestration.process import ServiceProcess, StartupError
 from docwire.orchestration.supervisor import Supervisor
 from docwire.runtime.spec import WorkerSpec
@@ -115,6 +116,7 @@ class Flow:
         self._nodes: list[ExecutorNode] = []
         self._client: Client | None = None
         self._base_dir: Path | None = None
+        self._preloader: Preloader | None = None  # forks the replicas (docwire.runtime.preloaded)
 
     @classmethod
     def load_config(cls, path: str | Path) -> Flow:
@@ -436,7 +438,13 @@ class Flow:
             observability=replica_observability(self._config, config, shard * config.replicas + replica),
         )
         where = f"shard-{shard} rep-{replica}" if config.shards > 1 else f"rep-{replica}"
-        process = ServiceProcess(f"executor {config.name!r} {where}", "docwire.runtime.worker", spec, env=config.env)
+        # Replicas are forked from one preloaded interpreter, unless their environment differs from
+        # ours (variables libraries read when imported must be set before the imports).
+        if self._preloader is None and not config.env:
+            self._preloader = Preloader()
+        preloader = None if config.env else self._preloader
+        label = f"executor {config.name!r} {where}"
+        process = ServiceProcess(label, "docwire.runtime.worker", spec, env=config.env, preloader=preloader)
         self._processes.append(process)
         self._replica_names.append((config.name, shard * config.replicas + replica))
         process.start()
@@ -452,6 +460,9 @@ class Flow:
             self._supervisor = None
         for process in [*([self._gateway] if self._gateway else []), *self._processes]:
             process.stop()
+        if self._preloader is not None:
+            self._preloader.close()
+            self._preloader = None
         self._gateway = None
         self._processes = []
         self._replica_names = []
