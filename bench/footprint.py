@@ -42,8 +42,9 @@ MIXES: dict[str, tuple[tuple[str, ...], bool]] = {
     "graphql": (("http",), True),
     "grpc+http+websocket": (("grpc", "http", "websocket"), False),
 }
-#: The incumbent's protocol for each mix it serves (one protocol per gateway in these runs).
-JINA_MIXES = {"grpc": "grpc", "http": "http", "websocket": "websocket"}
+#: The incumbent's protocol for each mix measured on it: jina 3.34.0's HTTP and WebSocket gateways do not
+#: start in its pinned venv (TypeError: '_ConfigMetaclass' object is not iterable, from its pydantic models).
+JINA_MIXES = {"grpc": "grpc"}
 
 
 def rss_mb(pid: int) -> float:

@@ -7,8 +7,8 @@ docwire, prints one JSON object on its last line.
     .build/jina-venv/bin/python bench/incumbent_processes.py footprint --protocol grpc
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: jina reads the endpoints' annotations at run time (its HTTP
+# and WebSocket gateways build schemas from them).
 import argparse
 import json
 import os
@@ -54,15 +54,6 @@ def _children(parent: int) -> list[int]:
     return found
 
 
-def _is_gateway(pid: int) -> bool:
-    """jina names its processes (setproctitle) after the pod: the gateway's title says ``gateway``."""
-    try:
-        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    return "gateway" in title.lower()
-
-
 def startup(executors: int, replicas: int) -> dict[str, float]:
     flow = Flow(protocol="grpc", host="127.0.0.1")
     for i in range(executors):
@@ -75,15 +66,11 @@ def startup(executors: int, replicas: int) -> dict[str, float]:
 
 
 def footprint(protocol: str) -> dict[str, Any]:
+    """RSS of the Flow's processes at rest: jina starts the executor, then the gateway (the newest child)."""
     with Flow(protocol=protocol, host="127.0.0.1").add(uses=NoOp, name="noop"):
-        pids = _children(os.getpid())
+        pids = sorted(_children(os.getpid()))
         by_pid = {pid: _rss_mb(pid) for pid in pids}
-        gateways = [pid for pid in pids if _is_gateway(pid)]
-        return {
-            "total_mb": sum(by_pid.values()),
-            "gateway_mb": sum(by_pid[pid] for pid in gateways) if gateways else None,
-            "processes": len(pids),
-        }
+        return {"total_mb": sum(by_pid.values()), "gateway_mb": by_pid[pids[-1]], "processes": len(pids)}
 
 
 def main() -> int:
