@@ -12,10 +12,8 @@ query (its stack loads on the first). The incumbent (jina 3.34.0, ``make jina-ve
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,13 +24,10 @@ import httpx
 from docwire import Flow
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
-    from bench import workloads
+    from bench import startup, workloads
 else:
+    import startup
     import workloads
-
-ROOT = Path(__file__).resolve().parents[1]
-JINA_PYTHON = ROOT / ".build" / "jina-venv" / "bin" / "python"
-JINA_SIDE = Path(__file__).with_name("incumbent_processes.py")
 
 #: label -> (the protocols served, whether a GraphQL query is made first).
 MIXES: dict[str, tuple[tuple[str, ...], bool]] = {
@@ -64,13 +59,7 @@ def docwire_run(protocols: tuple[str, ...], graphql: bool) -> dict[str, float]:
 
 
 def jina_run(protocol: str) -> dict[str, float]:
-    command = [str(JINA_PYTHON), str(JINA_SIDE), "footprint", f"--protocol={protocol}"]
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"the jina side failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
-    return figures
+    return startup.incumbent_side("footprint", f"--protocol={protocol}")
 
 
 def _runs(values: Sequence[float | None]) -> str:
@@ -82,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-jina", action="store_true", help="leave the incumbent out")
     args = parser.parse_args(argv)
-    with_jina = not args.no_jina and JINA_PYTHON.exists()
+    with_jina = not args.no_jina and startup.JINA_PYTHON.exists()
     ours: dict[str, list[dict[str, float]]] = {}
     theirs: dict[str, list[dict[str, float]]] = {}
     for _ in range(args.runs):

@@ -7,51 +7,26 @@ docwire, prints one JSON object on its last line.
     .build/jina-venv/bin/python bench/incumbent_processes.py footprint --protocol grpc
 """
 
-# No `from __future__ import annotations`: jina reads the endpoints' annotations at run time (its HTTP
-# and WebSocket gateways build schemas from them).
+from __future__ import annotations
+
 import argparse
 import json
 import os
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Before jina is imported: no telemetry call, no version check (neither can leave this machine anyway).
 os.environ.setdefault("JINA_OPTOUT_TELEMETRY", "1")
 os.environ.setdefault("NO_VERSION_CHECK", "1")
 
-from docarray import DocList
-from docarray.documents import TextDoc
-from jina import Executor, Flow, requests
+from jina import Flow
 
-
-class NoOp(Executor):  # type: ignore[misc]
-    """The no-op executor of ``bench/workloads.NoOp``."""
-
-    @requests  # type: ignore[untyped-decorator]
-    def noop(self, docs: DocList[TextDoc], **kwargs: Any) -> None:
-        """Does nothing."""
-
-
-def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
-                found.append(int(entry.name))
-    return found
+# The no-op executor and the process readings of bench/incumbent.py's jina side.
+if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
+    from bench.incumbent_jina import NoOp, _children, _rss_mb
+else:
+    from incumbent_jina import NoOp, _children, _rss_mb
 
 
 def startup(executors: int, replicas: int) -> dict[str, float]:
@@ -69,7 +44,7 @@ def footprint(protocol: str) -> dict[str, Any]:
     """RSS of the Flow's processes at rest: jina starts the executor, then the gateway (the newest child)."""
     with Flow(protocol=protocol, host="127.0.0.1").add(uses=NoOp, name="noop"):
         pids = sorted(_children(os.getpid()))
-        by_pid = {pid: _rss_mb(pid) for pid in pids}
+        by_pid = {pid: _rss_mb([pid]) for pid in pids}
         return {"total_mb": sum(by_pid.values()), "gateway_mb": by_pid[pids[-1]], "processes": len(pids)}
 
 

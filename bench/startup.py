@@ -49,8 +49,13 @@ def docwire_run(executors: int, replicas: int) -> dict[str, float]:
 
 
 def jina_run(executors: int, replicas: int) -> dict[str, float]:
-    command = [str(JINA_PYTHON), str(JINA_SIDE), "startup", f"--executors={executors}", f"--replicas={replicas}"]
+    return incumbent_side("startup", f"--executors={executors}", f"--replicas={replicas}")
+
+
+def incumbent_side(*args: str) -> dict[str, float]:
+    """Runs ``incumbent_processes.py`` with ``args`` in jina's venv; its figures (the JSON of its last line)."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    command = [str(JINA_PYTHON), str(JINA_SIDE), *args]
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the jina side failed ({done.returncode}):\n{done.stderr[-3000:]}")

@@ -7,6 +7,7 @@ gateway's process.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -55,30 +56,20 @@ async def start_web_servers(
     """
     service = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
     transcoder = HttpTranscoder(service, servicer, version)
+    start = functools.partial(
+        start_http_server,
+        ssl_certfile=spec.ssl_certfile,
+        ssl_keyfile=spec.ssl_keyfile,
+        cors_origins=spec.cors_origins,
+        max_body_bytes=spec.max_message_bytes,
+        token_check=token_check,
+    )
     served = WebServers()
     if "http" in wanted:
-        served.http = await start_http_server(
-            transcoder.app(),
-            spec.host,
-            wanted["http"],
-            ssl_certfile=spec.ssl_certfile,
-            ssl_keyfile=spec.ssl_keyfile,
-            cors_origins=spec.cors_origins,
-            max_body_bytes=spec.max_message_bytes,
-            token_check=token_check,
-        )
+        served.http = await start(transcoder.app(), spec.host, wanted["http"])
     if "websocket" in wanted:
         sockets = WebSocketGateway(servicer, allowed_origins=spec.cors_origins, token_check=token_check)
         served.websocket_gateway = sockets
-        served.websocket = await start_http_server(
-            sockets.app(transcoder.app().routes),
-            spec.host,
-            wanted["websocket"],
-            ssl_certfile=spec.ssl_certfile,
-            ssl_keyfile=spec.ssl_keyfile,
-            cors_origins=spec.cors_origins,
-            ws_max_size=spec.max_message_bytes,
-            max_body_bytes=spec.max_message_bytes,
-            token_check=token_check,
-        )
+        app = sockets.app(transcoder.app().routes)
+        served.websocket = await start(app, spec.host, wanted["websocket"], ws_max_size=spec.max_message_bytes)
     return served
