@@ -440,7 +440,7 @@ class Flow:
         where = f"shard-{shard} rep-{replica}" if config.shards > 1 else f"rep-{replica}"
         # Replicas are forked from one preloaded interpreter, unless their environment differs from
         # ours (variables libraries read when imported must be set before the imports).
-        if self._preloader is None and not config.env:
+        if self._preloader is None and not config.env and Preloader.supported():
             self._preloader = Preloader()
         preloader = None if config.env else self._preloader
         label = f"executor {config.name!r} {where}"

@@ -54,6 +54,11 @@ class Preloader:
         self._reader = threading.Thread(target=self._read, name="docwire-preloader", daemon=True)
         self._reader.start()
 
+    @staticmethod
+    def supported() -> bool:
+        """Whether this platform forks and passes descriptors as the preloaded interpreter needs (Linux)."""
+        return sys.platform.startswith("linux")
+
     def alive(self) -> bool:
         """Whether the interpreter still takes launch requests."""
         return not self._closed and self._process.poll() is None
