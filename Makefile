@@ -183,6 +183,8 @@ bench: install ## run the side-by-side benchmarks (docwire vs bare grpcio; the e
 	$(PY) bench/balancing.py
 	$(PY) bench/incumbent.py
 	$(PY) bench/legacy_json.py
+	$(PY) bench/startup.py
+	$(PY) bench/footprint.py
 
 # The fuzzing of make test, with many more examples: hypothesis on the codec and request decoding
 # (random and mutated bytes), schemathesis on a live Flow's /openapi.json (valid and invalid requests).

@@ -301,3 +301,11 @@ class Napper(Executor):
             time.sleep(float(parameters["hang"]))  # type: ignore[arg-type]
         time.sleep(float(parameters.get("sleep", 0.0)))  # type: ignore[arg-type]
         return {"replica": self.runtime_args.replica_id, "pid": os.getpid()}
+
+
+class Lineage(Executor):
+    """Reports its process, its parent and ``$DOCWIRE_TEST_MARK`` (to tell forked replicas from spawned ones)."""
+
+    @requests
+    async def report(self, docs: DocList[TextDoc], **kwargs: object) -> dict[str, object]:
+        return {"pid": os.getpid(), "ppid": os.getppid(), "mark": os.environ.get("DOCWIRE_TEST_MARK")}

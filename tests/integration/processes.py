@@ -53,6 +53,18 @@ def children(parent: int) -> list[int]:
     return found
 
 
+def descendants(parent: int) -> list[int]:
+    """The pids of ``parent``'s children, their children, and so on (replicas are the preloaded
+    interpreter's children, ``docwire.runtime.preloaded``)."""
+    found: list[int] = []
+    pending = [parent]
+    while pending:
+        below = children(pending.pop())
+        found.extend(below)
+        pending.extend(below)
+    return found
+
+
 #: The banner's ``URI  grpc://127.0.0.1:12345`` lines (one per protocol served).
 BANNER_URI = re.compile(r"URI\s+(grpc|http|websocket)://127\.0\.0\.1:(\d+)")
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from executors import TextDoc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from processes import banner_ports, children, serve_yaml, wait_gone
+from processes import banner_ports, descendants, serve_yaml, wait_gone
 
 from docwire import Client, GatewayUnavailable
 
@@ -56,8 +56,8 @@ def test_sigterm_drains_then_exits_leaving_nothing_behind(tmp_path: Path) -> Non
         assert set(ports) == {"grpc", "http"}, "docwire serve printed no addresses"
         assert server.stderr is not None
         threading.Thread(target=server.stderr.read, daemon=True).start()  # keeps the pipe from filling up
-        processes = children(server.pid)
-        assert len(processes) == 3  # the gateway and two replicas
+        processes = descendants(server.pid)
+        assert len(processes) == 4  # the gateway, the preloaded interpreter and the two replicas it forked
         assert _health(ports["grpc"]) == health_pb2.HealthCheckResponse.SERVING
 
         answers: list[str | None] = []

@@ -7,6 +7,7 @@ import logging
 import platform
 import sys
 from importlib import metadata
+from typing import TYPE_CHECKING
 
 import cloudpickle
 import uvloop
@@ -21,10 +22,10 @@ from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garb
 from docwire.transports.grpc_auth import TokenInterceptor
 from docwire.transports.grpc_gateway import GATEWAY_SERVICE_NAMES, PROTECTED_PATHS, gateway_handler
 from docwire.transports.grpc_server import GrpcServer, server_credentials, start_grpc_server
-from docwire.transports.http import HttpServer, HttpTranscoder, start_http_server
 from docwire.transports.tls import MutualTls
-from docwire.transports.websocket import WebSocketGateway
-from docwire_contract.v1 import gateway_pb2
+
+if TYPE_CHECKING:
+    from docwire.transports.web_servers import WebServers
 
 __all__ = ["main"]
 
@@ -61,11 +62,10 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     wanted = dict(zip(protocols, spec.ports or (spec.port,), strict=True))
     pools = [ExecutorPools(node, spec.max_message_bytes, executor_tls(spec, node)) for node in spec.executors]
     observer, monitoring_port = start_gateway_observer(spec.observability) or (None, None)
-    servicer = GatewayServicer(pools, spec.prefetch, versions(), observer, max_inflight=spec.max_inflight)
+    found_versions = versions()
+    servicer = GatewayServicer(pools, spec.prefetch, found_versions, observer, max_inflight=spec.max_inflight)
     grpc_server: GrpcServer | None = None
-    http_server: HttpServer | None = None
-    websocket_gateway: WebSocketGateway | None = None
-    websocket_server: HttpServer | None = None
+    web: WebServers | None = None
     credentials = None
     token_check = TokenCheck.configured(spec.auth_tokens)  # None: no token needed
     interceptors = [] if token_check is None else [TokenInterceptor(token_check, PROTECTED_PATHS)]
@@ -82,38 +82,16 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
             interceptors=interceptors,
         )
     await servicer.discover(spec.discovery_timeout)
-    service = gateway_pb2.DESCRIPTOR.services_by_name["GatewayService"]
-    transcoder = HttpTranscoder(service, servicer, versions().get("docwire", "0"))
-    if "http" in wanted:
-        http_server = await start_http_server(
-            transcoder.app(),
-            spec.host,
-            wanted["http"],
-            ssl_certfile=spec.ssl_certfile,
-            ssl_keyfile=spec.ssl_keyfile,
-            cors_origins=spec.cors_origins,
-            max_body_bytes=spec.max_message_bytes,
-            token_check=token_check,
-            read_timeout=spec.http_read_timeout,
-        )
-    if "websocket" in wanted:
-        websocket_gateway = WebSocketGateway(servicer, allowed_origins=spec.cors_origins, token_check=token_check)
-        websocket_server = await start_http_server(
-            websocket_gateway.app(transcoder.app().routes),  # the HTTP API too: dry_run, endpoints, SSE
-            spec.host,
-            wanted["websocket"],
-            ssl_certfile=spec.ssl_certfile,
-            ssl_keyfile=spec.ssl_keyfile,
-            cors_origins=spec.cors_origins,
-            ws_max_size=spec.max_message_bytes,
-            max_body_bytes=spec.max_message_bytes,
-            token_check=token_check,
-            read_timeout=spec.http_read_timeout,
-        )
+    if "http" in wanted or "websocket" in wanted:
+        # Each protocol's stack is loaded only where it is served: Starlette, uvicorn and docarray's
+        # document JSON stay out of a gRPC-only gateway (GraphQL's loads on its first request).
+        from docwire.transports.web_servers import start_web_servers  # noqa: PLC0415
+
+        web = await start_web_servers(spec, servicer, wanted, token_check, found_versions.get("docwire", "0"))
     if grpc_server is not None:
         await grpc_server.set_serving(True)
-    servers = {"grpc": grpc_server, "http": http_server, "websocket": websocket_server}
-    bound = {name: servers[name].port for name in protocols}  # type: ignore[union-attr]
+    served = ({} if grpc_server is None else {"grpc": grpc_server.port}) | ({} if web is None else web.ports())
+    bound = {name: served[name] for name in protocols}  # in the order the protocols were given
     logger.info("gateway serving %d executor(s) on %s%s", len(pools), bound, " over TLS" if spec.ssl_certfile else "")
     tune_garbage_collector()
     report_ready(ready_fd, bound[protocols[0]], bound, monitoring_port)
@@ -127,11 +105,8 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
         servicer.drain()
         if not await servicer.drained(DRAIN_SECONDS):
             logger.warning("calls still under way after %gs of draining; stopping anyway", DRAIN_SECONDS)
-        if websocket_gateway is not None and websocket_server is not None:
-            await websocket_gateway.wait_closed(timeout=5.0)  # before uvicorn closes the rest with 1012
-            await websocket_server.stop()
-        if http_server is not None:
-            await http_server.stop()
+        if web is not None:
+            await web.stop()
         if grpc_server is not None:
             await grpc_server.stop()
         await servicer.close()

@@ -22,8 +22,7 @@ from collections.abc import Sequence
 
 from docwire.gateway.merge import DocsReducer
 from docwire.gateway.topology import ReduceHook
-from docwire_contract.codec import decode_docs, encode_docs
-from docwire_contract.doc_types import Document, document_class
+from docwire_contract import codec
 from docwire_contract.v1 import document_pb2, request_pb2
 
 __all__ = ["ReduceHookFailed", "hook_reducer"]
@@ -63,6 +62,7 @@ def hook_reducer(hook: ReduceHook | str, executor: str) -> DocsReducer:
         raise TypeError(f"reduce {hook!r} is not a function")
     doc_type = _doc_type_of(hook)
     function = hook
+    decode_docs, encode_docs = codec.decode_docs, codec.encode_docs  # docarray: loaded only where a hook is set
 
     def reduce(lists: Sequence[document_pb2.DocList]) -> document_pb2.DocList:
         try:
@@ -81,6 +81,9 @@ def hook_reducer(hook: ReduceHook | str, executor: str) -> DocsReducer:
 
 
 def _doc_type_of(hook: ReduceHook) -> type[typing.Any]:
+    # The document classes come with docarray, which a gateway with no hook never loads.
+    from docwire_contract.doc_types import Document, document_class  # noqa: PLC0415
+
     parameters = list(inspect.signature(hook).parameters.values())
     if not parameters:
         raise TypeError(f"reduce hook {hook!r} must take one argument: the list of DocLists to merge")

@@ -97,7 +97,7 @@ class GatewayServicer:
 
     async def discover(self, timeout: float) -> None:
         """Asks every executor for its endpoints (waiting for them to be up) and builds the Flow's table."""
-        infos = [await pool.endpoints(timeout, wait_for_ready=True) for pool in self._pools.values()]
+        infos = await asyncio.gather(*(pool.endpoints(timeout, wait_for_ready=True) for pool in self._pools.values()))
         for pool, info in zip(self._pools.values(), infos, strict=True):
             pool.with_node(dataclasses.replace(pool.node, endpoints=frozenset(info.endpoints)))
         self._planner = Planner([pool.node for pool in self._pools.values()])

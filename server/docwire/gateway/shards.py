@@ -94,7 +94,7 @@ class ExecutorPools:
 
     async def endpoints(self, timeout: float, wait_for_ready: bool = False) -> request_pb2.EndpointsInfo:
         """Asks every replica of every shard for its endpoints; returns the first shard's answer."""
-        infos = [await pool.endpoints(timeout, wait_for_ready) for pool in self.pools]
+        infos = await asyncio.gather(*(pool.endpoints(timeout, wait_for_ready) for pool in self.pools))
         return infos[0]
 
     async def close(self) -> None:

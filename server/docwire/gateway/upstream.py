@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import AsyncIterator, Sequence
 
@@ -134,19 +135,20 @@ class ReplicaPool:
             raise upstream_error(exc, self.node.name, self.node.addresses[index]) from exc
 
     async def endpoints(self, timeout: float, wait_for_ready: bool = False) -> request_pb2.EndpointsInfo:
-        """Asks every replica for its endpoints; returns the first answer, raises if any is down."""
-        info: request_pb2.EndpointsInfo | None = None
-        for index, call in enumerate(self._endpoints):
-            try:
-                address = self.node.addresses[index]
-                waiting = wait_for_endpoints(call, timeout, address, self._tls) if wait_for_ready else None
-                info = await (waiting or call(empty_pb2.Empty(), timeout=timeout))
-            except grpc.aio.AioRpcError as exc:
-                raise upstream_error(exc, self.node.name, self.node.addresses[index]) from exc
-            except ExecutorUnreachable as exc:
-                raise call_error(grpc.StatusCode.UNAVAILABLE, str(exc), "", self.node.name, address) from exc
-        assert info is not None
-        return info
+        """Asks every replica for its endpoints, all at once; returns the first answer, raises if any is down."""
+        asked = (self._endpoints_of(i, timeout, wait_for_ready) for i in range(len(self._endpoints)))
+        infos = await asyncio.gather(*asked)
+        return infos[0]
+
+    async def _endpoints_of(self, index: int, timeout: float, wait_for_ready: bool) -> request_pb2.EndpointsInfo:
+        call, address = self._endpoints[index], self.node.addresses[index]
+        try:
+            waiting = wait_for_endpoints(call, timeout, address, self._tls) if wait_for_ready else None
+            return await (waiting or call(empty_pb2.Empty(), timeout=timeout))
+        except grpc.aio.AioRpcError as exc:
+            raise upstream_error(exc, self.node.name, address) from exc
+        except ExecutorUnreachable as exc:
+            raise call_error(grpc.StatusCode.UNAVAILABLE, str(exc), "", self.node.name, address) from exc
 
     async def close(self) -> None:
         """Closes every channel."""

@@ -19,6 +19,7 @@ from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_y
 from docwire.orchestration.kubernetes import DEFAULT_IMAGE, kubernetes_manifests, write_kubernetes_manifests
 from docwire.orchestration.observing import gateway_observability, replica_observability
 from docwire.orchestration.placement import LOOPBACK, dial_address, external_address, reachable_host
+from docwire.orchestration.preloader import Preloader
 from docwire.orchestration.process import ServiceProcess, StartupError
 from docwire.orchestration.supervisor import Supervisor
 from docwire.runtime.spec import WorkerSpec
@@ -129,6 +130,7 @@ class Flow:
         self._nodes: list[ExecutorNode] = []
         self._client: Client | None = None
         self._base_dir: Path | None = None
+        self._preloader: Preloader | None = None  # forks the replicas (docwire.runtime.preloaded)
 
     @classmethod
     def load_config(cls, path: str | Path) -> Flow:
@@ -319,8 +321,9 @@ class Flow:
         if self._gateway is not None:
             raise RuntimeError("the Flow is already started")
         try:
+            gateway = self._spawn_gateway()  # imports its modules while the executors start
             self._nodes = self._start_executors()
-            self._gateway = self._start_gateway(self._config.ports)
+            self._gateway = self._start_gateway(self._config.ports, gateway)
             if self._config.restart_executors:
                 self._supervisor = Supervisor(self._processes, self._config.timeout_ready)
                 self._supervisor.start()
@@ -333,7 +336,14 @@ class Flow:
         )
         return self
 
-    def _start_gateway(self, ports: tuple[int, ...]) -> ServiceProcess:
+    def _spawn_gateway(self) -> ServiceProcess:
+        """The gateway's process, started; it waits for its spec (``_start_gateway``)."""
+        gateway = ServiceProcess("gateway", "docwire.gateway.app", None)
+        self._gateway = gateway  # stopped by close() even if it never gets ready
+        gateway.start(spec_later=True)
+        return gateway
+
+    def _start_gateway(self, ports: tuple[int, ...], spawned: ServiceProcess | None = None) -> ServiceProcess:
         spec = GatewaySpec(
             executors=tuple(self._nodes),
             host=self._config.host,
@@ -353,9 +363,8 @@ class Flow:
             max_inflight=self._config.max_inflight,
             http_read_timeout=self._config.http_read_timeout,
         )
-        gateway = ServiceProcess("gateway", "docwire.gateway.app", spec)
-        self._gateway = gateway  # stopped by close() even if it never gets ready
-        gateway.start()
+        gateway = spawned or self._spawn_gateway()
+        gateway.send_spec(spec)
         gateway.wait_ready(self._config.timeout_ready)
         return gateway
 
@@ -447,7 +456,13 @@ class Flow:
             observability=replica_observability(self._config, config, shard * config.replicas + replica),
         )
         where = f"shard-{shard} rep-{replica}" if config.shards > 1 else f"rep-{replica}"
-        process = ServiceProcess(f"executor {config.name!r} {where}", "docwire.runtime.worker", spec, env=config.env)
+        # Replicas are forked from one preloaded interpreter, unless their environment differs from
+        # ours (variables libraries read when imported must be set before the imports).
+        if self._preloader is None and not config.env and Preloader.supported():
+            self._preloader = Preloader()
+        preloader = None if config.env else self._preloader
+        label = f"executor {config.name!r} {where}"
+        process = ServiceProcess(label, "docwire.runtime.worker", spec, env=config.env, preloader=preloader)
         self._processes.append(process)
         self._replica_names.append((config.name, shard * config.replicas + replica))
         process.start()
@@ -463,6 +478,9 @@ class Flow:
             self._supervisor = None
         for process in [*([self._gateway] if self._gateway else []), *self._processes]:
             process.stop()
+        if self._preloader is not None:
+            self._preloader.close()
+            self._preloader = None
         self._gateway = None
         self._processes = []
         self._replica_names = []

@@ -19,9 +19,10 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from docwire.orchestration import pickling
+from docwire.orchestration.preloader import ForkedChild, Preloader
 from docwire.runtime.lifecycle import PARENT_PID_ENV
 
 __all__ = ["ServiceProcess", "StartupError"]
@@ -29,6 +30,21 @@ __all__ = ["ServiceProcess", "StartupError"]
 
 class StartupError(RuntimeError):
     """A server process did not become ready; the message names it and shows its last log lines."""
+
+
+class ChildProcess(Protocol):
+    """What a ``ServiceProcess`` uses of its child: a ``subprocess.Popen``, or a ``ForkedChild``."""
+
+    @property
+    def pid(self) -> int: ...
+    @property
+    def stdin(self) -> IO[bytes] | None: ...
+    @property
+    def stdout(self) -> IO[bytes] | None: ...
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
 
 
 class ServiceProcess:
@@ -40,6 +56,8 @@ class ServiceProcess:
         spec: the object pickled to the child's stdin.
         forward_output: copy the child's output to our stderr as it comes.
         env: environment variables set in the child, over ours.
+        preloader: fork the child from this preloaded worker interpreter (``module`` must be the
+            worker's) instead of starting a new interpreter.
     """
 
     def __init__(
@@ -50,14 +68,16 @@ class ServiceProcess:
         *,
         forward_output: bool = True,
         env: Mapping[str, str] | None = None,
+        preloader: Preloader | None = None,
     ) -> None:
         self.label = label
+        self._preloader = preloader
         self._env = dict(env or {})
         self._module = module
         self._spec = spec
         self._forward = forward_output
         self._lines: collections.deque[str] = collections.deque(maxlen=40)
-        self._popen: subprocess.Popen[bytes] | None = None
+        self._popen: ChildProcess | None = None
         self._ready_read: int | None = None
         self._reader: threading.Thread | None = None
         self.port: int | None = None
@@ -71,22 +91,32 @@ class ServiceProcess:
         """The child's process id once started."""
         return None if self._popen is None else self._popen.pid
 
-    def start(self) -> None:
-        """Starts the child; returns at once (see ``wait_ready``)."""
+    def start(self, *, spec_later: bool = False) -> None:
+        """Starts the child; returns at once (see ``wait_ready``).
+
+        With ``spec_later`` the child starts now, imports its modules while the caller does
+        something else, and waits on its stdin for the spec ``send_spec`` gives it.
+        """
         ready_read, ready_write = os.pipe()
         env = {**os.environ, **self._env}
         # The child imports what we can import: user modules named by `uses` or pickled by reference.
         env["PYTHONPATH"] = os.pathsep.join(p or str(Path.cwd()) for p in sys.path)
         env[PARENT_PID_ENV] = str(os.getpid())
         try:
-            self._popen = subprocess.Popen(
-                [sys.executable, "-m", self._module, "--ready-fd", str(ready_write)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(ready_write,),
-                env=env,
-            )
+            if self._preloader is not None and self._preloader.alive():
+                self._popen = self._fork(self._preloader, ready_write)
+            else:
+                self._popen = subprocess.Popen(
+                    [sys.executable, "-m", self._module, "--ready-fd", str(ready_write)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(ready_write,),
+                    env=env,
+                )
+        except BaseException:
+            os.close(ready_read)
+            raise
         finally:
             os.close(ready_write)
         self._ready_read = ready_read
@@ -94,9 +124,31 @@ class ServiceProcess:
         assert self._popen.stdout is not None
         self._reader = threading.Thread(target=self._pump, args=(self._popen.stdout,), daemon=True)
         self._reader.start()
+        if not spec_later:
+            self.send_spec(self._spec)
+
+    def _fork(self, preloader: Preloader, ready_write: int) -> ForkedChild:
+        stdin_read, stdin_write = os.pipe()
+        output_read, output_write = os.pipe()
+        try:
+            pid = preloader.spawn(self._env, stdin_read, output_write, ready_write)
+        except OSError as exc:
+            os.close(stdin_write)
+            os.close(output_read)
+            raise StartupError(f"{self.label} could not be forked: {exc}") from exc
+        finally:
+            os.close(stdin_read)
+            os.close(output_write)
+        return ForkedChild(pid, preloader, os.fdopen(stdin_write, "wb"), os.fdopen(output_read, "rb"))
+
+    def send_spec(self, spec: object) -> None:
+        """Gives the started child its spec (once: ``start`` does it unless told ``spec_later``)."""
+        assert self._popen is not None
+        assert self._popen.stdin is not None
+        self._spec = spec
         # A child that died at once closes the pipe; wait_ready reports it with its output.
         with self._popen.stdin as stdin, contextlib.suppress(BrokenPipeError):
-            stdin.write(pickling.dumps(self._spec))
+            stdin.write(pickling.dumps(spec))
 
     def _pump(self, stream: IO[bytes]) -> None:
         for raw in stream:
@@ -163,7 +215,9 @@ class ServiceProcess:
         if self.port is None or not dataclasses.is_dataclass(self._spec) or isinstance(self._spec, type):
             raise RuntimeError(f"{self.label} cannot be restarted on its port: it never reported one")
         spec = dataclasses.replace(self._spec, port=self.port)
-        return ServiceProcess(self.label, self._module, spec, forward_output=self._forward, env=self._env)
+        return ServiceProcess(
+            self.label, self._module, spec, forward_output=self._forward, env=self._env, preloader=self._preloader
+        )
 
     def stop(self, timeout: float = 10.0) -> None:
         """Asks the child to stop (SIGTERM), then kills it if it has not exited within ``timeout`` seconds."""
@@ -179,6 +233,8 @@ class ServiceProcess:
         if self._ready_read is not None:
             os.close(self._ready_read)
             self._ready_read = None
+        if self._popen.stdin is not None:  # a child stopped before it got its spec
+            self._popen.stdin.close()
         self._join_reader()
         if self._popen.stdout is not None:
             self._popen.stdout.close()

@@ -45,6 +45,7 @@ from strawberry.types import ExecutionContext
 
 from docwire.gateway.service import GatewayServicer
 from docwire.transports.document_json import DocumentJson, doc_to_json, to_plain
+from docwire.transports.graphql_route import GRAPHQL_PATH
 from docwire.transports.http_context import HttpContext
 from docwire_contract.conventions import normalize_endpoint
 from docwire_contract.errors import BadRequest, DocwireError, ExecutorError, error_from_reply_status
@@ -53,9 +54,6 @@ from docwire_contract.v1 import document_pb2, request_pb2
 __all__ = ["GRAPHQL_PATH", "graphql_app", "schema"]
 
 logger = logging.getLogger("docwire.gateway")
-
-#: Where the GraphQL endpoint is served on the gateway's HTTP port.
-GRAPHQL_PATH = "/graphql"
 
 
 @dataclass(frozen=True, slots=True)

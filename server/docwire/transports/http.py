@@ -38,9 +38,10 @@ from starlette.types import ASGIApp
 
 from docwire.gateway.auth import TokenCheck
 from docwire.gateway.service import GatewayServicer
-from docwire.transports import graphql, openapi
+from docwire.transports import openapi
 from docwire.transports.body_limit import BodyLimit
 from docwire.transports.document_json import DocumentJson, dumps
+from docwire.transports.graphql_route import GRAPHQL_PATH, GraphqlRoute
 from docwire.transports.http_auth import TokenGate
 from docwire.transports.http_context import HttpContext
 from docwire.transports.http_errors import error_body, error_response, json_response
@@ -102,7 +103,7 @@ class HttpTranscoder:
                 Route("/docs", self._swagger, methods=["GET"]),
                 Route("/redoc", self._redoc, methods=["GET"]),
                 Mount(openapi.ASSETS_PATH, StaticFiles(directory=openapi.assets_directory()), name="assets"),
-                Route(graphql.GRAPHQL_PATH, graphql.graphql_app(self._gateway, self.documents)),
+                Route(GRAPHQL_PATH, GraphqlRoute(self._gateway, self.documents)),  # strawberry loads on first use
                 # Every verb: one the path does not take is a 405 naming those it does (``_match``).
                 Route("/{path:path}", self._dispatch, methods=_EVERY_VERB),
             ]

@@ -64,10 +64,15 @@ Where this module deliberately differs from docarray:
 
 from __future__ import annotations
 
-from docwire_contract.codec._encoding import encode_doc
-from docwire_contract.codec._uniform_decoding import decode_doc, decode_docs, reencodes_unchanged
-from docwire_contract.codec._uniform_encoding import encode_docs
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from docwire_contract.codec._wire import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
+
+if TYPE_CHECKING:
+    from docwire_contract.codec._encoding import encode_doc
+    from docwire_contract.codec._uniform_decoding import decode_doc, decode_docs, reencodes_unchanged
+    from docwire_contract.codec._uniform_encoding import encode_docs
 
 __all__ = [
     "LENGTH_DELIMITED",
@@ -80,3 +85,27 @@ __all__ = [
     "reencodes_unchanged",
     "varint_bytes",
 ]
+
+#: The document functions, resolved on first use (PEP 562): they load docarray, numpy and pydantic,
+#: which a gateway forwarding bytes (it needs only the wire framing above) never imports.
+_LOCATIONS = {
+    "encode_doc": "docwire_contract.codec._encoding",
+    "decode_doc": "docwire_contract.codec._uniform_decoding",
+    "decode_docs": "docwire_contract.codec._uniform_decoding",
+    "reencodes_unchanged": "docwire_contract.codec._uniform_decoding",
+    "encode_docs": "docwire_contract.codec._uniform_encoding",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LOCATIONS[name]
+    except KeyError:
+        raise AttributeError(f"module 'docwire_contract.codec' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LOCATIONS])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from google.protobuf import struct_pb2
+from google.protobuf.message import DecodeError
 
 from docwire_contract.errors import BadRequest
 from docwire_contract.legacy._fields import FIXED32, LENGTH_DELIMITED, Field, read_fields, unpack_float
@@ -108,7 +109,10 @@ def _dense(value: memoryview, what: str) -> document_pb2.DenseNdArray:
         if number == ARRAY_SPARSE:
             raise BadRequest(f"{what}: sparse tensors are not supported; send a dense one")
         if number == ARRAY_DENSE and isinstance(payload, memoryview):
-            return document_pb2.DenseNdArray.FromString(bytes(payload))
+            try:
+                return document_pb2.DenseNdArray.FromString(bytes(payload))
+            except DecodeError:
+                raise BadRequest(f"{what}: its dense array is not a valid DenseNdArrayProto") from None
     return document_pb2.DenseNdArray()
 
 

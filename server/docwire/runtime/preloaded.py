@@ -1,0 +1,131 @@
+"""A preloaded worker interpreter: ``python -m docwire.runtime.preloaded --control-fd N``.
+
+Every executor replica imports the same modules (docarray, numpy, pydantic, grpc: about a
+second of CPU each), so a Flow of ten replicas on two cores spent most of its start-up
+importing. This process imports them once, then forks one child per replica the launcher asks
+for (``docwire.orchestration.preloader``); each child is an ordinary worker
+(``docwire.runtime.worker.main``) with its spec on stdin, its output on a pipe and its ready pipe,
+the three descriptors passed over the control socket.
+
+It stays single-threaded and creates no gRPC object before forking (gRPC does not survive a
+fork once used). It reports each child's exit code on the control socket, and exits when the
+launcher closes that socket; its children then stop (they watch their parent, this process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+import traceback
+from collections.abc import Mapping
+
+from docwire.runtime import worker
+from docwire.runtime.lifecycle import PARENT_PID_ENV
+
+__all__ = ["MAX_MESSAGE", "main"]
+
+#: The largest control message (a launch request: its environment variables, JSON).
+MAX_MESSAGE = 1 << 20
+
+
+def _run_child(fds: list[int], env: Mapping[str, str]) -> int:
+    """In the forked child: takes the passed descriptors as stdin, stdout+stderr and the ready pipe; serves."""
+    stdin, output, ready = fds
+    os.dup2(stdin, 0)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    os.close(stdin)
+    os.close(output)
+    os.environ.update(env)
+    os.environ[PARENT_PID_ENV] = str(os.getppid())  # this interpreter: it exits with the launcher
+    if "numpy.random" in sys.modules:  # forked children would share the global generator's state
+        sys.modules["numpy.random"].seed()
+    try:
+        worker.main(["--ready-fd", str(ready)])
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    except BaseException:  # noqa: BLE001  (the worker's failure: shown in its output, as a spawned one's would be)
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _fork(inherited: tuple[int, ...], fds: list[int], env: Mapping[str, str]) -> int:
+    """Forks a worker on ``fds``; in the child, first closes ``inherited`` (this process' own descriptors)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for fd in inherited:
+                os.close(fd)
+            code = _run_child(fds, env)
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    for fd in fds:
+        os.close(fd)
+    return pid
+
+
+def _reap(control: socket.socket) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        control.send(json.dumps({"exited": pid, "code": os.waitstatus_to_exitcode(status)}).encode())
+
+
+def serve(control: socket.socket) -> None:
+    """Forks a worker for each launch request until the launcher closes ``control``."""
+    wakeup_read, wakeup_write = os.pipe()
+    os.set_blocking(wakeup_write, False)
+    signal.set_wakeup_fd(wakeup_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # the wakeup pipe says a child exited
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the launcher decides
+    with selectors.PollSelector() as selector:  # poll(2) holds no descriptor a child would inherit
+        selector.register(control, selectors.EVENT_READ)
+        selector.register(wakeup_read, selectors.EVENT_READ)
+        while True:
+            for key, _ in selector.select():
+                if key.fileobj == wakeup_read:
+                    os.read(wakeup_read, 4096)
+                    _reap(control)
+                    continue
+                message, fds, _, _ = socket.recv_fds(control, MAX_MESSAGE, 3)
+                if not message:
+                    return  # the launcher is gone
+                request = json.loads(message)
+                inherited = (control.fileno(), wakeup_read, wakeup_write)
+                pid = _fork(inherited, fds, request["env"])
+                control.send(json.dumps({"started": pid}).encode())
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: imports what workers import, then serves launch requests on the control socket."""
+    parser = argparse.ArgumentParser(prog="python -m docwire.runtime.preloaded")
+    parser.add_argument("--control-fd", type=int, required=True, help="the launcher's end of a Unix socket")
+    args = parser.parse_args(argv)
+    with socket.socket(fileno=args.control_fd) as control:
+        serve(control)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Nothing to clean up, and tearing down the modules it preloaded takes a good part of a second.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
