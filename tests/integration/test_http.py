@@ -202,6 +202,25 @@ def test_documents_not_fitting_the_schema_are_422_naming_the_field(broken: Flow)
     assert good.json()["data"][0]["count"] == 2
 
 
+@pytest.mark.parametrize(
+    ("verb", "path", "body"),
+    [
+        ("GET", "/stream/fail?tensor=338970577", None),  # the OpenAPI fuzzing's find: 2.7 GB uninitialised
+        ("POST", "/fail", {"data": [{"embedding": 5}]}),
+        ("POST", "/fail", {"data": [{"chunks": [{"tensor": "99999999999"}]}]}),
+    ],
+)
+def test_a_bare_number_for_a_tensor_is_422_not_an_allocation(
+    broken: Flow, verb: str, path: str, body: dict[str, Any] | None
+) -> None:
+    # docarray reads a bare number as the shape of an uninitialised array: refused at the edge, naming the field.
+    reply = httpx.request(verb, _url(broken, path), json=body, timeout=30)
+    assert reply.status_code == 422, reply.text
+    assert "a tensor takes a JSON array" in reply.json()["message"]
+    ok = _post(broken, "/ok", {"data": [{"text": "a"}], "targetExecutor": "faulty"})
+    assert ok.status_code == 200, ok.text
+
+
 def test_parameters_not_fitting_their_model_are_422_naming_the_field(broken: Flow) -> None:
     reply = _post(broken, "/search", {"data": [{"text": "q"}], "parameters": {"limit": "ten"}})
     assert reply.status_code == 422, reply.text

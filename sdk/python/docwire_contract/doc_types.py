@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from docarray import BaseDoc, DocList
 from docarray.documents.legacy import LegacyDocument
+from docarray.typing.tensor.abstract_tensor import AbstractTensor
 
 T = TypeVar("T", bound=BaseDoc)
 
@@ -107,6 +108,19 @@ def bytes_from_json(name: str, text: str) -> bytes:
         return base64.b64decode("".join(text.split()), validate=True)
     except ValueError as exc:
         raise ValueError(f"{name}: a bytes field takes base64 text ({exc})") from exc
+
+
+def holds_tensor(annotation: Any) -> bool:
+    """Whether a field holds a tensor (docarray's AnyTensor, NdArray, AnyEmbedding, ...), optional or not."""
+    if inspect.isclass(annotation):
+        return issubclass(annotation, AbstractTensor)
+    return any(holds_tensor(arg) for arg in typing.get_args(annotation))
+
+
+@functools.cache
+def tensor_fields(doc_type: type[BaseDoc]) -> frozenset[str]:
+    """The fields of ``doc_type`` that hold tensors (read once per class)."""
+    return frozenset(name for name, field in doc_type.model_fields.items() if holds_tensor(field.annotation))
 
 
 @functools.cache

@@ -30,7 +30,7 @@ from docarray.utils.create_dynamic_doc_class import create_base_doc_from_schema
 from pydantic import ValidationError
 
 from docwire_contract.codec import encode_doc, encode_docs
-from docwire_contract.doc_types import Document, bytes_fields, bytes_from_json
+from docwire_contract.doc_types import Document, bytes_fields, bytes_from_json, document_class, tensor_fields
 from docwire_contract.errors import DocumentSchemaError
 from docwire_contract.v1 import document_pb2
 
@@ -55,23 +55,37 @@ def _tensor(value: Mapping[str, Any]) -> np.ndarray[Any, Any]:
         raise DocumentSchemaError(f"not a valid compact tensor ({{buffer, dtype, shape}}): {exc}") from exc
 
 
-def _prepared(value: Any, fields: Mapping[str, Any] | None, binary: frozenset[str] = frozenset()) -> Any:
-    """``value`` with compact tensors made arrays, camelCase keys renamed to the snake_case ``fields`` they name,
-    and the base64 text of the ``binary`` fields decoded."""
+def _prepared(value: Any, cls: type[BaseDoc] | None) -> Any:
+    """``value`` with compact tensors made arrays, camelCase keys renamed to the snake_case fields of ``cls``
+    they name, and the base64 text of its bytes fields decoded; nested documents alike.
+
+    Raises:
+        DocumentSchemaError: a tensor field holds a bare number or text (docarray would take ``5`` as the
+            shape of an uninitialised array: a number of a few billion is gigabytes, and the reply leaks memory).
+    """
     if isinstance(value, list):
-        return [_prepared(item, None) for item in value]
+        return [_prepared(item, cls) for item in value]
     if not isinstance(value, dict):
         return value
     if value.keys() >= _TENSOR_KEYS:
         return _tensor(value)
+    fields = None if cls is None else cls.model_fields
+    binary = frozenset() if cls is None else bytes_fields(cls)
+    tensors = frozenset() if cls is None else tensor_fields(cls)
     renamed = {}
     for key, item in value.items():
         name = key if fields is None or key in fields else _snake(key)
         name = name if fields is None or name in fields else key
         if isinstance(item, str) and name in binary:
             renamed[name] = _bytes(name, item)
+        elif name in tensors and item is not None and not isinstance(item, list | dict):
+            raise DocumentSchemaError(
+                f"{name}: a tensor takes a JSON array of numbers or {{buffer, dtype, shape}}, "
+                f"not {type(item).__name__} {str(item)[:40]!r}"
+            )
         else:
-            renamed[name] = _prepared(item, None)
+            field = None if fields is None else fields.get(name)
+            renamed[name] = _prepared(item, None if field is None else document_class(field.annotation))
     return renamed
 
 
@@ -138,8 +152,8 @@ class DocumentJson:
         for index, item in enumerate(items):
             if not isinstance(item, dict):
                 raise DocumentSchemaError(f"{where}[{index}] must be a JSON object, not {type(item).__name__}")
-            prepared = _prepared(item, cls.model_fields, bytes_fields(cls))
             try:
+                prepared = _prepared(item, cls)
                 doc = cls.model_validate(prepared)
             except ValidationError as exc:
                 problems = "; ".join(
