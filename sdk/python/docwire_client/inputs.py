@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import itertools
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -43,6 +44,7 @@ async def batches(inputs: Inputs, request_size: int) -> AsyncGenerator[list[Base
     No input (None, or an empty iterable) gives one empty batch, so ``post(on)``
     and ``post(on, [])`` still call the endpoint once.
     Documents are pulled lazily: a generator of a million documents is never held whole.
+    A synchronous iterable is cut with ``islice`` (one step per batch, not one per document).
     """
     if request_size < 1:
         raise ValueError(f"request_size must be at least 1, not {request_size}")
@@ -53,31 +55,41 @@ async def batches(inputs: Inputs, request_size: int) -> AsyncGenerator[list[Base
     if isinstance(source, BaseDoc):
         yield [source]
         return
-    batch: list[BaseDoc] = []
     sent = False
-    async for doc in _iterate(source):
-        if not isinstance(doc, BaseDoc):
-            raise TypeError(f"inputs must be docarray documents (BaseDoc), got {type(doc).__name__}")
-        batch.append(doc)
-        if len(batch) == request_size:
-            yield batch
-            sent = True
-            batch = []
-    if batch or not sent:
-        yield batch
-
-
-async def _iterate(source: Any) -> AsyncIterator[Any]:
     if isinstance(source, AsyncIterable):
-        async for item in source:
-            yield item
-    elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
-        for item in source:
-            yield item
-    elif inspect.isawaitable(source):
+        batch: list[BaseDoc] = []
+        async for doc in source:
+            batch.append(_checked(doc))
+            if len(batch) == request_size:
+                yield batch
+                sent = True
+                batch = []
+        if batch or not sent:
+            yield batch
+        return
+    iterator = _iterator(source)
+    while batch := list(itertools.islice(iterator, request_size)):
+        for kind in set(map(type, batch)):
+            if not issubclass(kind, BaseDoc):
+                _checked(next(doc for doc in batch if type(doc) is kind))
+        yield batch
+        sent = True
+    if not sent:
+        yield []
+
+
+def _checked(doc: Any) -> BaseDoc:
+    if not isinstance(doc, BaseDoc):
+        raise TypeError(f"inputs must be docarray documents (BaseDoc), got {type(doc).__name__}")
+    return doc
+
+
+def _iterator(source: Any) -> Iterator[Any]:
+    if isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
+        return iter(source)
+    if inspect.isawaitable(source):
         raise TypeError("inputs must be documents or an iterable of them, not an awaitable; await it first")
-    else:
-        raise TypeError(f"inputs must be documents or an iterable of them, not {type(source).__name__}")
+    raise TypeError(f"inputs must be documents or an iterable of them, not {type(source).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
