@@ -1,5 +1,5 @@
-"""The hot path's messages read at the top level (``framing``, ``gateway.splice``, ``replica_streams.result_parts``)
-give what protobuf's parser and serializer give."""
+"""The hot path's messages read at the top level (``framing``, ``gateway.splice``, ``replica_streams.result_parts``,
+``runtime.spliced``) give what protobuf's parser and serializer give."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from docwire.gateway.replica_streams import result_parts
 from docwire.gateway.replies import gateway_route
 from docwire.gateway.splice import as_bytes, reply_code, request_head, route_bytes
+from docwire.runtime.spliced import splice_call
 from docwire_contract.codec import varint_bytes
 from docwire_contract.errors import BadRequest
 from docwire_contract.framing import data_field, joined, spans
@@ -39,7 +40,7 @@ def test_spans_find_every_top_level_field_and_its_value() -> None:
 
 @pytest.mark.parametrize("broken", [b"\x0a\x05abc", b"\x0a", b"\x0b\x00", b"\x80"])
 def test_spans_refuse_what_is_not_a_message(broken: bytes) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"runs past the end|not supported here"):
         spans(broken)
 
 
@@ -61,7 +62,7 @@ def test_request_head_is_the_request_without_its_documents() -> None:
     without_data.ClearField("data")
     assert head.message == without_data
     assert head.whole() == request
-    with pytest.raises(BadRequest, match="not a valid docwire.v1.DataRequest"):
+    with pytest.raises(BadRequest, match=r"not a valid docwire\.v1\.DataRequest"):
         request_head(b"\x0a\x05abc")
 
 
@@ -95,3 +96,46 @@ def test_result_parts_give_the_reply_bytes_or_the_error() -> None:
     assert result_parts(failed.SerializeToString()) == (8, failed.error)
     with pytest.raises(ValueError, match="without an outcome"):
         result_parts(executor_pb2.ProcessResult(sequence=9).SerializeToString())
+
+
+def _call(request: request_pb2.DataRequest, sequence: int = 5) -> bytes:
+    return executor_pb2.ProcessCall(sequence=sequence, request=request).SerializeToString()
+
+
+@pytest.mark.parametrize("form", ["docs_bytes", "docs"])
+def test_a_call_is_spliced_into_its_head_and_its_documents(form: str) -> None:
+    request = _request()
+    if form == "docs":
+        request.data.docs.docs.add().data["text"].text = "d1"
+    sequence, head, docs = splice_call(_call(request)) or (None, None, None)
+    assert sequence == 5
+    assert docs is not None
+    assert docs.form == form
+    without_data = request_pb2.DataRequest()
+    without_data.CopyFrom(request)
+    without_data.ClearField("data")
+    assert head == without_data
+    serialized = request.data.docs.SerializeToString() if form == "docs" else request.data.docs_bytes
+    assert bytes(docs.serialized) == serialized
+    assert head.SerializeToString() + bytes(docs.record) == request.SerializeToString()
+    encoded = b"\x0a\x00"  # a DocList of one empty document
+    docs.replace(encoded)
+    if form == "docs":
+        request.data.docs.ParseFromString(encoded)
+    else:
+        request.data.docs_bytes = encoded
+    assert head.SerializeToString() + bytes(docs.record) == request.SerializeToString()
+
+
+def test_calls_of_other_shapes_are_left_to_the_parser() -> None:
+    request = _request()
+    no_docs = request_pb2.DataRequest(header=request.header)
+    spliced = splice_call(_call(no_docs))
+    assert spliced is not None
+    assert spliced[1:] == (no_docs, None)
+    twice = _call(request) + data_field(2, request_pb2.DataRequest(routes=[request_pb2.Route()]).SerializeToString())
+    assert splice_call(twice) is None  # the request field twice: merged by the parser
+    empty = request_pb2.DataRequest()
+    empty.data.SetInParent()
+    assert splice_call(_call(empty)) is None  # a DataContent without documents
+    assert splice_call(b"\x0a\x05abc") is None  # not a message: the parser names what is wrong

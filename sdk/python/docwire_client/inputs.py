@@ -7,7 +7,7 @@ import inspect
 import itertools
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from docarray import BaseDoc
@@ -30,12 +30,46 @@ Inputs: TypeAlias = (
 
 @dataclass(frozen=True, slots=True)
 class RequestSpec:
-    """What every request of one ``post`` call shares."""
+    """What every request of one ``post`` call shares.
+
+    ``envelope``: the serialized request around its id, written once (see ``build_request``).
+    """
 
     endpoint: str
     parameters: Mapping[str, Any] | None = None
     target_executor: str | None = None
     timeout_ms: int | None = None
+    envelope: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "envelope", _envelope(self))
+
+
+#: The length of a request id (``uuid4().hex``).
+_ID_LENGTH = 32
+
+
+def _envelope(spec: RequestSpec) -> tuple[bytes, bytes]:
+    """The bytes protobuf writes for ``spec``'s DataRequest before its request id, and after it.
+
+    ``header.request_id`` (field 1) is the header's first field and ``header`` the request's,
+    so the id sits at a fixed place: a request is these two with the id between them.
+    """
+    request = request_pb2.DataRequest()
+    header = request.header
+    header.exec_endpoint = spec.endpoint
+    if spec.target_executor is not None:
+        header.target_executor = spec.target_executor
+    if spec.timeout_ms is not None:
+        header.timeout = spec.timeout_ms
+    if spec.parameters:
+        request.parameters.update(dict(spec.parameters))
+    rest = header.SerializeToString()
+    parameters = request.parameters.SerializeToString() if request.HasField("parameters") else None
+    after = rest if parameters is None else rest + _PARAMETERS_TAG + varint_bytes(len(parameters)) + parameters
+    header_size = len(_REQUEST_ID_TAG) + 1 + _ID_LENGTH + len(rest)
+    before = _HEADER_TAG + varint_bytes(header_size) + _REQUEST_ID_TAG + varint_bytes(_ID_LENGTH)
+    return before, after
 
 
 async def batches(inputs: Inputs, request_size: int) -> AsyncGenerator[list[BaseDoc], None]:
@@ -120,21 +154,12 @@ async def outgoing(
 
 def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, bytes]:
     """One serialized DataRequest carrying ``docs``, and its request id."""
-    request = request_pb2.DataRequest()
     request_id = uuid.uuid4().hex
-    header = request.header
-    header.request_id = request_id
-    header.exec_endpoint = spec.endpoint
-    if spec.target_executor is not None:
-        header.target_executor = spec.target_executor
-    if spec.timeout_ms is not None:
-        header.timeout = spec.timeout_ms
-    if spec.parameters:
-        request.parameters.update(dict(spec.parameters))
-    # ``data`` (field 4) is DataRequest's last field, so appending it by hand gives protobuf's own bytes;
-    # the codec writes this envelope before the documents, so they are copied once (not into the
-    # message, out of it, and into a joined whole).
-    envelope = request.SerializeToString()
+    before, after = spec.envelope
+    # The spec's envelope with the id in its place, then ``data`` (field 4, DataRequest's last
+    # field): protobuf's own bytes. The codec writes this envelope before the documents, so
+    # they are copied once (not into the message, out of it, and into a joined whole).
+    envelope = b"".join((before, request_id.encode("ascii"), after))
 
     def head(size: int) -> bytes:
         content = _DOCS_BYTES_TAG + varint_bytes(size)
@@ -146,3 +171,7 @@ def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, byte
 #: The keys (field number, wire type 2) of ``DataRequest.data`` and ``DataContent.docs_bytes``.
 _DATA_TAG = field_key(request_pb2.DataRequest.DATA_FIELD_NUMBER, LENGTH_DELIMITED)
 _DOCS_BYTES_TAG = field_key(request_pb2.DataContent.DOCS_BYTES_FIELD_NUMBER, LENGTH_DELIMITED)
+#: The keys of ``DataRequest.header``, ``DataRequest.parameters`` and ``Header.request_id``.
+_HEADER_TAG = field_key(request_pb2.DataRequest.HEADER_FIELD_NUMBER, LENGTH_DELIMITED)
+_PARAMETERS_TAG = field_key(request_pb2.DataRequest.PARAMETERS_FIELD_NUMBER, LENGTH_DELIMITED)
+_REQUEST_ID_TAG = field_key(request_pb2.Header.REQUEST_ID_FIELD_NUMBER, LENGTH_DELIMITED)

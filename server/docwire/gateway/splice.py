@@ -100,12 +100,18 @@ def reply_code(reply: Reply) -> request_pb2.Status.Code.ValueType:
 
 
 def _timestamp(nanoseconds: int) -> bytes:
+    """A ``google.protobuf.Timestamp``'s fields as protobuf writes them (zeros left out)."""
     seconds, nanos = divmod(nanoseconds, 1_000_000_000)
-    if seconds and nanos:
-        return b"".join((_SECONDS_TAG, varint_bytes(seconds), _NANOS_TAG, varint_bytes(nanos)))
-    return (_SECONDS_TAG + varint_bytes(seconds) if seconds else b"") + (
-        _NANOS_TAG + varint_bytes(nanos) if nanos else b""
-    )
+    written = _SECONDS.get(seconds)
+    if written is None:  # a new second: the few before it are dropped
+        if len(_SECONDS) >= 4:
+            _SECONDS.clear()
+        written = _SECONDS[seconds] = _SECONDS_TAG + varint_bytes(seconds) if seconds else b""
+    return written + _NANOS_TAG + varint_bytes(nanos) if nanos else written
+
+
+#: The seconds of the last few timestamps written, as written.
+_SECONDS: dict[int, bytes] = {}
 
 
 def route_bytes(start: int, end: int | None = None) -> bytes:

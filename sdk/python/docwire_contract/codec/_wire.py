@@ -20,12 +20,19 @@ WIRE_CACHE_LIMIT: Final = 256
 
 def varint_bytes(value: int) -> bytes:
     """A length as protobuf writes it: 7 bits a byte, low first, the high bit set on all but the last."""
+    if value < 0x80:
+        return _ONE_BYTE[value]
+    if value < 0x4000:  # a field's length up to 16 kB, a key: two bytes
+        return bytes((value & 0x7F | 0x80, value >> 7))
     out = bytearray()
     while value > 0x7F:
         out.append(value & 0x7F | 0x80)
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+_ONE_BYTE: Final = tuple(bytes((value,)) for value in range(0x80))
 
 
 #: Protobuf wire types of the fields written by hand around serialized messages.
