@@ -4,15 +4,21 @@
 from __future__ import annotations
 
 import pytest
+from docarray import BaseDoc
 
 from docwire.gateway.replica_streams import result_parts
 from docwire.gateway.replies import gateway_route
 from docwire.gateway.splice import as_bytes, reply_code, request_head, route_bytes
 from docwire.runtime.spliced import splice_call
-from docwire_contract.codec import varint_bytes
+from docwire_client.response import Response
+from docwire_contract.codec import encode_docs, varint_bytes
 from docwire_contract.errors import BadRequest
-from docwire_contract.framing import data_field, joined, spans
+from docwire_contract.framing import data_field, documents_of, joined, spans
 from docwire_contract.v1 import executor_pb2, request_pb2
+
+
+class TextDoc(BaseDoc):
+    text: str = ""
 
 
 def _request() -> request_pb2.DataRequest:
@@ -91,7 +97,8 @@ def test_result_parts_give_the_reply_bytes_or_the_error() -> None:
     sequence, outcome = result_parts(result)
     assert sequence == 7
     assert isinstance(outcome, memoryview)
-    assert as_bytes(outcome) == executor_pb2.ProcessResult.FromString(result).reply.SerializeToString()
+    assert as_bytes(outcome) == reply  # the reply as the executor wrote it (a map's order is not re-serialized)
+    assert request_pb2.DataRequest.FromString(as_bytes(outcome)) == executor_pb2.ProcessResult.FromString(result).reply
     failed = executor_pb2.ProcessResult(sequence=8, error=executor_pb2.CallError(code=3, details="no", error_class="X"))
     assert result_parts(failed.SerializeToString()) == (8, failed.error)
     with pytest.raises(ValueError, match="without an outcome"):
@@ -117,14 +124,14 @@ def test_a_call_is_spliced_into_its_head_and_its_documents(form: str) -> None:
     assert head == without_data
     serialized = request.data.docs.SerializeToString() if form == "docs" else request.data.docs_bytes
     assert bytes(docs.serialized) == serialized
-    assert head.SerializeToString() + bytes(docs.record) == request.SerializeToString()
+    assert request_pb2.DataRequest.FromString(head.SerializeToString() + bytes(docs.record)) == request
     encoded = b"\x0a\x00"  # a DocList of one empty document
     docs.replace(encoded)
     if form == "docs":
         request.data.docs.ParseFromString(encoded)
     else:
         request.data.docs_bytes = encoded
-    assert head.SerializeToString() + bytes(docs.record) == request.SerializeToString()
+    assert request_pb2.DataRequest.FromString(head.SerializeToString() + bytes(docs.record)) == request
 
 
 def test_calls_of_other_shapes_are_left_to_the_parser() -> None:
@@ -139,3 +146,23 @@ def test_calls_of_other_shapes_are_left_to_the_parser() -> None:
     empty.data.SetInParent()
     assert splice_call(_call(empty)) is None  # a DataContent without documents
     assert splice_call(b"\x0a\x05abc") is None  # not a message: the parser names what is wrong
+
+
+def test_a_reply_read_from_its_bytes_is_the_reply_parsed_whole() -> None:
+    docs = [TextDoc(text=f"t{i}") for i in range(3)]
+    reply = _request()
+    reply.data.docs_bytes = encode_docs(docs)
+    reply.header.status.code = request_pb2.Status.CODE_SUCCESS
+    raw = route_bytes(1, 2) + reply.SerializeToString()
+    response = Response.of_bytes(raw, TextDoc)
+    parsed = request_pb2.DataRequest.FromString(raw)
+    assert response.head.header == parsed.header
+    assert response.routes == list(parsed.routes)
+    assert response.parameters == Response(parsed, TextDoc).parameters
+    assert response.request_id == "abc"
+    assert not response.is_error
+    assert [d.text for d in response.docs] == ["t0", "t1", "t2"]
+    assert response.message == parsed
+    no_docs = route_bytes(1, 2)
+    assert documents_of(no_docs) is None  # no documents: parsed whole
+    assert Response.of_bytes(no_docs, TextDoc).routes == list(request_pb2.DataRequest.FromString(no_docs).routes)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Final
 
 from docwire_contract.codec import LENGTH_DELIMITED, VARINT
-from docwire_contract.framing import data_field, spans
+from docwire_contract.framing import data_field, documents_of, spans
 from docwire_contract.v1 import executor_pb2, request_pb2
 
 __all__ = ["SplicedDocs", "splice_call"]
@@ -58,28 +58,22 @@ def splice_call(raw: bytes) -> tuple[int, request_pb2.DataRequest, SplicedDocs |
     """
     try:
         fields = spans(raw)
-        requests = [span for span in fields if span.number == _REQUEST and span.wire_type == LENGTH_DELIMITED]
-        if len(requests) != 1 or any(
-            span.number != _REQUEST and (span.number, span.wire_type) != (_SEQUENCE, VARINT) for span in fields
-        ):
-            return None
-        sequence = next((span.varint for span in fields if span.number == _SEQUENCE), 0)
-        view = memoryview(raw)[requests[0].value : requests[0].end]
-        request_fields = spans(view)
-        data = [span for span in request_fields if span.number == _DATA]
-        if not data:
-            return sequence, request_pb2.DataRequest.FromString(bytes(view)), None  # no documents: small
-        if len(data) != 1 or data[0].wire_type != LENGTH_DELIMITED or request_fields[-1] is not data[0]:
-            return None
-        content = view[data[0].value : data[0].end]
-        documents = spans(content)
     except ValueError:
         return None
-    if len(documents) != 1 or documents[0].wire_type != LENGTH_DELIMITED:
-        return None  # no documents (an empty DataContent), both forms, or fields unknown here
-    found = documents[0]
-    form = {_DOCS: "docs", _DOCS_BYTES: "docs_bytes"}.get(found.number)
-    if form is None:
+    requests = [span for span in fields if span.number == _REQUEST and span.wire_type == LENGTH_DELIMITED]
+    if len(requests) != 1 or any(
+        span.number != _REQUEST and (span.number, span.wire_type) != (_SEQUENCE, VARINT) for span in fields
+    ):
         return None
-    head = request_pb2.DataRequest.FromString(bytes(view[: data[0].start]))
-    return sequence, head, SplicedDocs(form, content[found.value : found.end], view[data[0].start : data[0].end])
+    sequence = next((span.varint for span in fields if span.number == _SEQUENCE), 0)
+    request = memoryview(raw)[requests[0].value : requests[0].end]
+    found = documents_of(request)
+    if found is None:
+        try:
+            has_data = any(span.number == _DATA for span in spans(request))
+        except ValueError:
+            return None
+        # No documents: the request is small, parsed whole; documents of another shape: the caller's.
+        return None if has_data else (sequence, request_pb2.DataRequest.FromString(bytes(request)), None)
+    head = request_pb2.DataRequest.FromString(bytes(found.head))
+    return sequence, head, SplicedDocs(found.form, found.serialized, found.record)
