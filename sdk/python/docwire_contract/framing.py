@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Final, NamedTuple
 
 from docwire_contract.codec import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
+from docwire_contract.codec._wire import read_varint
 from docwire_contract.v1 import request_pb2
 
 __all__ = ["Documents", "Span", "data_field", "documents_of", "joined", "spans"]
@@ -38,19 +39,6 @@ class Span(NamedTuple):
     varint: int = 0
 
 
-def _varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("a varint longer than 10 bytes")
-
-
 def spans(buf: bytes | memoryview) -> list[Span]:
     """Every top-level field of ``buf`` in order (one step per field, the values skipped).
 
@@ -66,17 +54,17 @@ def spans(buf: bytes | memoryview) -> list[Span]:
             key = buf[pos]
             pos += 1
             if key > 0x7F:
-                key, pos = _varint(buf, start)
+                key, pos = read_varint(buf, start, size)
             number, wire_type = key >> 3, key & 7
             if wire_type == LENGTH_DELIMITED:
                 length = buf[pos]
                 value = pos + 1
                 if length > 0x7F:
-                    length, value = _varint(buf, pos)
+                    length, value = read_varint(buf, pos, size)
                 pos = value + length
                 found.append(Span(number, wire_type, start, value, pos))
             elif wire_type == VARINT:
-                varint, pos = _varint(buf, value := pos)
+                varint, pos = read_varint(buf, value := pos, size)
                 found.append(Span(number, wire_type, start, value, pos, varint))
             elif wire_type in (_FIXED64, _FIXED32):
                 value = pos
