@@ -1,24 +1,17 @@
-"""The hot path's messages read at the top level (``framing``, ``gateway.splice``, ``replica_streams.result_parts``,
-``runtime.spliced``) give what protobuf's parser and serializer give."""
+"""The hot path's messages read at the top level (``framing``, ``gateway.splice``, ``replica_streams.result_parts``)
+give what protobuf's parser and serializer give."""
 
 from __future__ import annotations
 
 import pytest
-from docarray import BaseDoc
 
 from docwire.gateway.replica_streams import result_parts
 from docwire.gateway.replies import gateway_route
 from docwire.gateway.splice import as_bytes, reply_code, request_head, route_bytes
-from docwire.runtime.spliced import splice_call
-from docwire_client.response import Response
-from docwire_contract.codec import encode_docs, varint_bytes
+from docwire_contract.codec import varint_bytes
 from docwire_contract.errors import BadRequest
-from docwire_contract.framing import data_field, documents_of, joined, spans
+from docwire_contract.framing import data_field, joined, spans
 from docwire_contract.v1 import executor_pb2, request_pb2
-
-
-class TextDoc(BaseDoc):
-    text: str = ""
 
 
 def _request() -> request_pb2.DataRequest:
@@ -103,66 +96,3 @@ def test_result_parts_give_the_reply_bytes_or_the_error() -> None:
     assert result_parts(failed.SerializeToString()) == (8, failed.error)
     with pytest.raises(ValueError, match="without an outcome"):
         result_parts(executor_pb2.ProcessResult(sequence=9).SerializeToString())
-
-
-def _call(request: request_pb2.DataRequest, sequence: int = 5) -> bytes:
-    return executor_pb2.ProcessCall(sequence=sequence, request=request).SerializeToString()
-
-
-@pytest.mark.parametrize("form", ["docs_bytes", "docs"])
-def test_a_call_is_spliced_into_its_head_and_its_documents(form: str) -> None:
-    request = _request()
-    if form == "docs":
-        request.data.docs.docs.add().data["text"].text = "d1"
-    sequence, head, docs = splice_call(_call(request)) or (None, None, None)
-    assert sequence == 5
-    assert docs is not None
-    assert docs.form == form
-    without_data = request_pb2.DataRequest()
-    without_data.CopyFrom(request)
-    without_data.ClearField("data")
-    assert head == without_data
-    serialized = request.data.docs.SerializeToString() if form == "docs" else request.data.docs_bytes
-    assert bytes(docs.serialized) == serialized
-    assert request_pb2.DataRequest.FromString(head.SerializeToString() + bytes(docs.record)) == request
-    encoded = b"\x0a\x00"  # a DocList of one empty document
-    docs.replace(encoded)
-    if form == "docs":
-        request.data.docs.ParseFromString(encoded)
-    else:
-        request.data.docs_bytes = encoded
-    assert request_pb2.DataRequest.FromString(head.SerializeToString() + bytes(docs.record)) == request
-
-
-def test_calls_of_other_shapes_are_left_to_the_parser() -> None:
-    request = _request()
-    no_docs = request_pb2.DataRequest(header=request.header)
-    spliced = splice_call(_call(no_docs))
-    assert spliced is not None
-    assert spliced[1:] == (no_docs, None)
-    twice = _call(request) + data_field(2, request_pb2.DataRequest(routes=[request_pb2.Route()]).SerializeToString())
-    assert splice_call(twice) is None  # the request field twice: merged by the parser
-    empty = request_pb2.DataRequest()
-    empty.data.SetInParent()
-    assert splice_call(_call(empty)) is None  # a DataContent without documents
-    assert splice_call(b"\x0a\x05abc") is None  # not a message: the parser names what is wrong
-
-
-def test_a_reply_read_from_its_bytes_is_the_reply_parsed_whole() -> None:
-    docs = [TextDoc(text=f"t{i}") for i in range(3)]
-    reply = _request()
-    reply.data.docs_bytes = encode_docs(docs)
-    reply.header.status.code = request_pb2.Status.CODE_SUCCESS
-    raw = route_bytes(1, 2) + reply.SerializeToString()
-    response = Response.of_bytes(raw, TextDoc)
-    parsed = request_pb2.DataRequest.FromString(raw)
-    assert response.head.header == parsed.header
-    assert response.routes == list(parsed.routes)
-    assert response.parameters == Response(parsed, TextDoc).parameters
-    assert response.request_id == "abc"
-    assert not response.is_error
-    assert [d.text for d in response.docs] == ["t0", "t1", "t2"]
-    assert response.message == parsed
-    no_docs = route_bytes(1, 2)
-    assert documents_of(no_docs) is None  # no documents: parsed whole
-    assert Response.of_bytes(no_docs, TextDoc).routes == list(request_pb2.DataRequest.FromString(no_docs).routes)

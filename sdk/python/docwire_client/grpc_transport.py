@@ -18,7 +18,7 @@ import grpc
 import httpx
 from docarray import BaseDoc
 from google.protobuf import empty_pb2
-from google.protobuf.message import DecodeError, Message
+from google.protobuf.message import Message
 
 from docwire_client.inputs import Outgoing, build_request
 from docwire_client.loops import reusable_on_this_loop
@@ -114,12 +114,16 @@ class GrpcTransport(Transport):
         Raises:
             DocwireError: the call failed (after its retries).
         """
-        call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = self.channel.unary_unary(GatewayMethods.POST)
+        call: grpc.aio.UnaryUnaryMultiCallable[bytes, request_pb2.DataRequest] = self.channel.unary_unary(
+            GatewayMethods.POST, response_deserializer=request_pb2.DataRequest.FromString
+        )
         retries = 0
         while True:
             try:
-                reply: bytes = await call(raw, metadata=options.headers or None, compression=_compression(options))
-                return _response(reply, doc_type)
+                reply: request_pb2.DataRequest = await call(
+                    raw, metadata=options.headers or None, compression=_compression(options)
+                )
+                return Response(reply, doc_type)
             except grpc.aio.AioRpcError as exc:
                 if not is_transient(exc) or retries + 1 >= options.retry.max_attempts:
                     raise self.error(exc) from None
@@ -150,19 +154,18 @@ class GrpcTransport(Transport):
         retries = 0
         try:
             while True:
-                call: grpc.aio.StreamStreamCall[bytes, bytes] = self.channel.stream_stream(GatewayMethods.STREAM)(
-                    metadata=options.headers or None, compression=_compression(options)
-                )
+                call: grpc.aio.StreamStreamCall[bytes, request_pb2.DataRequest] = self.channel.stream_stream(
+                    GatewayMethods.STREAM, response_deserializer=request_pb2.DataRequest.FromString
+                )(metadata=options.headers or None, compression=_compression(options))
                 resend = list(unanswered.values())
                 sender = asyncio.create_task(_send(call, resend, source, unanswered, slots))
                 try:
                     async for message in call:
-                        response = _response(message, doc_type)
-                        sent = unanswered.pop(response.request_id, None)
+                        sent = unanswered.pop(message.header.request_id, None)
                         if sent is None:
-                            raise DocwireError(f"the server answered an unknown request {response.request_id!r}")
+                            raise DocwireError(f"the server answered an unknown request {message.header.request_id!r}")
                         retries = 0
-                        yield sent, response
+                        yield sent, Response(message, doc_type)
                     await sender
                     return
                 except (grpc.aio.AioRpcError, asyncio.CancelledError) as exc:
@@ -255,24 +258,12 @@ class GrpcTransport(Transport):
             await channel.close()
 
 
-def _response(raw: bytes, doc_type: type[D]) -> Response[D]:
-    """The reply serialized as ``raw`` (its documents read only when asked for).
-
-    Raises:
-        DocwireError: the gateway sent what is not a DataRequest.
-    """
-    try:
-        return Response.of_bytes(raw, doc_type)
-    except DecodeError as exc:
-        raise DocwireError(f"the gateway's reply is not a docwire.v1.DataRequest: {exc}") from None
-
-
 def _compression(options: PostOptions) -> grpc.Compression | None:
     return None if options.send.compression is None else _COMPRESSION[options.send.compression.lower()]
 
 
 async def _send(
-    call: grpc.aio.StreamStreamCall[bytes, bytes],
+    call: grpc.aio.StreamStreamCall[bytes, request_pb2.DataRequest],
     resend: list[Outgoing],
     source: RequestSource,
     unanswered: dict[str, Outgoing],

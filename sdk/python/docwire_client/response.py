@@ -10,7 +10,6 @@ from google.protobuf import json_format
 from docwire_contract.codec import decode_docs
 from docwire_contract.doc_types import doclist_of, from_json_values
 from docwire_contract.errors import DocwireError, error_from_reply_status
-from docwire_contract.framing import documents_of
 from docwire_contract.v1 import request_pb2
 
 __all__ = ["Response"]
@@ -21,79 +20,51 @@ T = TypeVar("T", bound=BaseDoc)
 class Response(Generic[T]):
     """One reply, wrapping the ``docwire.v1.DataRequest`` message.
 
-    Documents are decoded into ``doc_type`` the first time ``docs`` is read. A reply read
-    from its bytes (``of_bytes``) is parsed without its documents; ``message`` parses it
-    whole the first time it is read.
+    Documents are decoded into ``doc_type`` the first time ``docs`` is read.
     """
 
-    __slots__ = ("_docs", "_json_docs", "_message", "_parameters", "_raw", "_serialized_docs", "doc_type", "head")
+    __slots__ = ("_docs", "_json_docs", "_parameters", "doc_type", "message")
 
     def __init__(
         self, message: request_pb2.DataRequest, doc_type: type[T], *, json_docs: list[dict[str, Any]] | None = None
     ) -> None:
-        self._message: request_pb2.DataRequest | None = message
-        #: The reply without its documents (header, parameters, routes).
-        self.head = message
+        self.message = message
         self.doc_type = doc_type
         self._json_docs = json_docs  # the documents of a reply that came as JSON (HTTP), not in ``message``
         self._docs: DocList[T] | None = None
         self._parameters: dict[str, Any] | None = None
-        self._raw: bytes | None = None
-        self._serialized_docs: memoryview | None = None
-
-    @classmethod
-    def of_bytes(cls, raw: bytes, doc_type: type[T]) -> Response[T]:
-        """The reply serialized as ``raw``: its head parsed, its documents kept as they came until read.
-
-        Raises:
-            DecodeError: ``raw`` is not a DataRequest.
-        """
-        found = documents_of(raw)
-        if found is None:
-            return cls(request_pb2.DataRequest.FromString(raw), doc_type)
-        response = cls(request_pb2.DataRequest.FromString(bytes(found.head)), doc_type)
-        response._message, response._raw, response._serialized_docs = None, raw, found.serialized
-        return response
-
-    @property
-    def message(self) -> request_pb2.DataRequest:
-        """The whole reply as a ``docwire.v1.DataRequest``, documents included (serialized)."""
-        if self._message is None:
-            assert self._raw is not None
-            self._message = request_pb2.DataRequest.FromString(self._raw)
-        return self._message
 
     @property
     def header(self) -> request_pb2.Header:
         """The reply's header (request id, endpoint, status)."""
-        return self.head.header
+        return self.message.header
 
     @property
     def request_id(self) -> str:
         """The id of the request this replies to."""
-        return self.head.header.request_id
+        return self.message.header.request_id
 
     @property
     def status(self) -> request_pb2.Status:
         """The outcome: ``status.code``, ``status.description``, ``status.exception``."""
-        return self.head.header.status
+        return self.message.header.status
 
     @property
     def is_error(self) -> bool:
         """Whether an executor raised while handling the request."""
-        return self.head.header.status.code != request_pb2.Status.CODE_SUCCESS
+        return self.message.header.status.code != request_pb2.Status.CODE_SUCCESS
 
     @property
     def routes(self) -> list[request_pb2.Route]:
         """The hops: the gateway's first, then one per executor, with start and end times."""
-        return list(self.head.routes)
+        return list(self.message.routes)
 
     @property
     def parameters(self) -> dict[str, Any]:
         """The parameters, with executors' dict results under ``"__results__"``."""
         if self._parameters is None:
-            head = self.head
-            self._parameters = json_format.MessageToDict(head.parameters) if head.HasField("parameters") else {}
+            message = self.message
+            self._parameters = json_format.MessageToDict(message.parameters) if message.HasField("parameters") else {}
         return self._parameters
 
     @property
@@ -102,8 +73,6 @@ class Response(Generic[T]):
         if self._docs is None and self._json_docs is not None:
             cls = self.doc_type
             self._docs = doclist_of(cls, (cls.model_validate(from_json_values(cls, d)) for d in self._json_docs))
-        if self._docs is None and self._serialized_docs is not None:
-            self._docs = decode_docs(bytes(self._serialized_docs), self.doc_type)
         if self._docs is None:
             data = self.message.data
             form = data.WhichOneof("documents")

@@ -15,9 +15,8 @@ from typing import Final, NamedTuple
 
 from docwire_contract.codec import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
 from docwire_contract.codec._wire import read_varint
-from docwire_contract.v1 import request_pb2
 
-__all__ = ["Documents", "Span", "data_field", "documents_of", "joined", "spans"]
+__all__ = ["Span", "data_field", "joined", "spans"]
 
 _FIXED64: Final = 1
 _FIXED32: Final = 5
@@ -87,48 +86,3 @@ def joined(buf: bytes | memoryview, found: list[Span], number: int) -> bytes:
 def data_field(number: int, payload: bytes | memoryview) -> bytes:
     """A length-delimited field ``number`` holding ``payload``, as protobuf writes it (key, length, bytes)."""
     return b"".join((field_key(number, LENGTH_DELIMITED), varint_bytes(len(payload)), payload))
-
-
-_DATA: Final = request_pb2.DataRequest.DATA_FIELD_NUMBER
-#: ``DataContent``'s two forms of documents, by field number, as ``WhichOneof("documents")`` names them.
-_FORMS: Final = {
-    request_pb2.DataContent.DOCS_FIELD_NUMBER: "docs",
-    request_pb2.DataContent.DOCS_BYTES_FIELD_NUMBER: "docs_bytes",
-}
-
-
-class Documents(NamedTuple):
-    """Where a serialized DataRequest's documents are (``documents_of``).
-
-    ``head`` ends where ``data`` begins: every other field is before it. ``record`` is the
-    ``data`` field (key and length included), ``serialized`` the DocList it holds, in ``form``.
-    """
-
-    head: memoryview
-    record: memoryview
-    form: str
-    serialized: memoryview
-
-
-def documents_of(request: bytes | memoryview) -> Documents | None:
-    """A serialized DataRequest's documents, when ``data`` is its last field, given once, holding one form
-    of documents and nothing else (what docwire writes); None otherwise (or when it is not well formed):
-    the caller parses it whole."""
-    view = memoryview(request)
-    try:
-        fields = spans(view)
-        if not fields or fields[-1].number != _DATA or fields[-1].wire_type != LENGTH_DELIMITED:
-            return None
-        data = fields[-1]
-        if any(span.number == _DATA for span in fields[:-1]):
-            return None  # given twice: merged by the parser
-        content = view[data.value : data.end]
-        inside = spans(content)
-    except ValueError:
-        return None
-    if len(inside) != 1 or inside[0].wire_type != LENGTH_DELIMITED or inside[0].number not in _FORMS:
-        return None
-    found = inside[0]
-    return Documents(
-        view[: data.start], view[data.start : data.end], _FORMS[found.number], content[found.value : found.end]
-    )

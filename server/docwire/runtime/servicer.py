@@ -36,7 +36,6 @@ from docwire.observability.observer import ExecutorObserver
 from docwire.runtime.concurrency import Deadline, deadline_after
 from docwire.runtime.invocation import EndpointCaller, MethodFailed
 from docwire.runtime.parameters import endpoint_parameters
-from docwire.runtime.spliced import SplicedDocs, splice_call
 from docwire.runtime.status import error_status
 from docwire.transports.grpc_server import abort, call_metadata
 from docwire_contract.codec import (
@@ -164,21 +163,13 @@ class ExecutorServicer:
     async def _result_of(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         """The serialized ProcessResult of one serialized ProcessCall."""
         try:
-            spliced = None if self._observer is not None else splice_call(raw)  # an observer counts documents
-            if spliced is None:
-                call = executor_pb2.ProcessCall.FromString(raw)
-                sequence, request, docs = call.sequence, call.request, None
-            else:
-                sequence, request, docs = spliced
+            call = executor_pb2.ProcessCall.FromString(raw)
         except DecodeError as exc:
             raise BadRequest(f"a call is not a valid docwire.v1.ProcessCall: {exc}") from None
-        result = executor_pb2.ProcessResult(sequence=sequence)
-        deadline = _deadline_of(request.header, None)
+        result = executor_pb2.ProcessResult(sequence=call.sequence)
+        deadline = _deadline_of(call.request.header, None)
         try:
-            if docs is None:
-                reply: tuple[bytes | memoryview, ...] = (await self._process(request, context, deadline),)
-            else:
-                reply = await self._serve_parts(request, context, deadline, docs)
+            reply = await self._process(call.request, context, deadline)
         except DocwireError as exc:  # what Process aborts its call with
             result.error.code, result.error.error_class = exc.grpc_code.value[0], type(exc).__name__
             result.error.details = str(exc)
@@ -187,9 +178,8 @@ class ExecutorServicer:
             logger.exception("%s failed to process a request", self._name)
             result.error.code, result.error.details = grpc.StatusCode.UNKNOWN.value[0], f"{type(exc).__name__}: {exc}"
             return result.SerializeToString()
-        # The reply is appended as field 2 by hand: its documents are copied once, here.
-        size = sum(map(len, reply))
-        return b"".join((result.SerializeToString(), _REPLY_TAG, varint_bytes(size), *reply))
+        # The reply is appended as field 2 by hand: no second copy of its documents.
+        return b"".join((result.SerializeToString(), _REPLY_TAG, varint_bytes(len(reply)), reply))
 
     async def _process(
         self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any], deadline: Deadline
@@ -212,35 +202,16 @@ class ExecutorServicer:
             MessageTooLarge: the reply is over the message size limit.
             RequestTimeout: the deadline passed before the method ran.
         """
-        (reply,) = await self._serve_parts(request, context, deadline, None)
-        return bytes(reply)
-
-    async def _serve_parts(
-        self,
-        request: request_pb2.DataRequest,
-        context: grpc.aio.ServicerContext[Any, Any],
-        deadline: Deadline,
-        docs: SplicedDocs | None,
-    ) -> tuple[bytes | memoryview, ...]:
-        """``_serve``'s reply in parts that join into it: the request's head, then its ``data`` field when
-        ``docs`` holds the documents apart from ``request`` (``spliced``).
-
-        Raises:
-            the same as ``_serve``.
-        """
         route = request.routes.add(executor=self._name)
         _stamp(route.start_time)
         endpoint = _endpoint_of(request.header)
         bound = self._executor.resolve(endpoint)
         if bound is not None:
-            await self._run(request, bound, route, context, deadline, docs)
+            await self._run(request, bound, route, context, deadline)
         _stamp(route.end_time)
-        reply: tuple[bytes | memoryview, ...] = (
-            (request.SerializeToString(),) if docs is None else (request.SerializeToString(), docs.record)
-        )
-        size = sum(map(len, reply))
-        if size > self._max_message_bytes:  # checked here, so a ProcessStream call survives it
-            raise MessageTooLarge(f"Sent message larger than max ({size} vs. {self._max_message_bytes})")
+        reply = request.SerializeToString()
+        if len(reply) > self._max_message_bytes:  # checked here, so a ProcessStream call survives it
+            raise MessageTooLarge(f"Sent message larger than max ({len(reply)} vs. {self._max_message_bytes})")
         return reply
 
     async def _run(
@@ -250,14 +221,9 @@ class ExecutorServicer:
         route: request_pb2.Route,
         context: grpc.aio.ServicerContext[Any, Any],
         deadline: Deadline,
-        spliced: SplicedDocs | None = None,
     ) -> None:
-        if spliced is not None:
-            form: str | None = spliced.form
-            raw_docs = bytes(spliced.serialized)
-        else:
-            form = request.data.WhichOneof("documents")
-            raw_docs = request.data.docs.SerializeToString() if form == "docs" else request.data.docs_bytes
+        form = request.data.WhichOneof("documents")
+        raw_docs = request.data.docs.SerializeToString() if form == "docs" else request.data.docs_bytes
         sig = bound.signature
         if self._docs_unseen(bound) and reencodes_unchanged(raw_docs, sig.input_type):
             docs = self._empty_docs(sig.input_type)  # never read: the request's bytes stand for them
@@ -283,8 +249,6 @@ class ExecutorServicer:
             return
         if encoded is None:
             pass  # the request's documents go back as they came
-        elif spliced is not None:
-            spliced.replace(encoded)
         elif form == "docs":
             request.data.docs.ParseFromString(encoded)
         else:
