@@ -20,6 +20,7 @@ from docwire import Flow
 from docwire.gateway.forwarding import forward
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.router import ExecutorNode
+from docwire.gateway.splice import Reply, as_bytes
 from docwire.gateway.upstream import ReplicaPool
 from docwire_client.inputs import RequestSpec, build_request
 from docwire_contract.codec import decode_docs
@@ -58,8 +59,12 @@ def request(endpoint: str, texts: Sequence[str], timeout_ms: int | None = None) 
     return build_request(RequestSpec(endpoint, timeout_ms=timeout_ms), [TextDoc(text=t) for t in texts])
 
 
-def texts_of(reply: bytes) -> list[str]:
-    return [d.text for d in decode_docs(request_pb2.DataRequest.FromString(reply).data.docs_bytes, TextDoc)]
+def parsed(reply: Reply) -> request_pb2.DataRequest:
+    return request_pb2.DataRequest.FromString(as_bytes(reply))
+
+
+def texts_of(reply: Reply) -> list[str]:
+    return [d.text for d in decode_docs(parsed(reply).data.docs_bytes, TextDoc)]
 
 
 def test_requests_after_the_first_share_one_stream_and_each_gets_its_own_reply(executors: Flow) -> None:
@@ -73,9 +78,9 @@ def test_requests_after_the_first_share_one_stream_and_each_gets_its_own_reply(e
             replies = await asyncio.gather(*(forward(pool, raw, None, (), streams) for _, raw in sent))
             assert streams.opened == 1
             for (request_id, _), lag, reply, i in zip(sent, lags, replies, range(10), strict=True):
-                assert request_pb2.DataRequest.FromString(reply).header.request_id == request_id
+                assert parsed(reply).header.request_id == request_id
                 assert texts_of(reply) == [f"{lag}!", f"doc {i}!"]
-                assert [r.executor for r in request_pb2.DataRequest.FromString(reply).routes] == ["lagger"]
+                assert [r.executor for r in parsed(reply).routes] == ["lagger"]
             await streams.close()
             assert streams.opened == 0
 
@@ -121,9 +126,7 @@ def test_the_client_metadata_reaches_the_executor_over_the_stream(executors: Flo
     async def run() -> None:
         async with upstream(executors, "toolbox") as (pool, streams):
             for _ in range(2):  # unary, then over the stream
-                reply = request_pb2.DataRequest.FromString(
-                    await forward(pool, request("/metadata", [])[1], None, metadata, streams)
-                )
+                reply = parsed(await forward(pool, request("/metadata", [])[1], None, metadata, streams))
                 results = json_format.MessageToDict(reply.parameters)["__results__"]
                 assert results["toolbox/rep-0"]["metadata"]["authorization"] == "Bearer streamed"
             assert streams.opened == 1

@@ -883,12 +883,21 @@ def _uniform_embeddings(n_docs: int) -> list[Document]:
     return [Document(embedding=np.full(16, i, dtype=np.float32)) for i in range(n_docs)]
 
 
+@pytest.mark.parametrize(
+    "spec",
+    [
+        RequestSpec("/index", {"k": 1}, "exec.*", 250),
+        RequestSpec("/"),
+        RequestSpec("/" + "e" * 200, {"long": "v" * 300}, timeout_ms=300_000),  # lengths of two varint bytes
+    ],
+)
 @pytest.mark.parametrize("make", [_texts_of_growing_length, _uniform_embeddings])
 @pytest.mark.parametrize("n_docs", [0, 1, 3, 100])
-def test_build_request_gives_protobufs_own_bytes(n_docs: int, make: Callable[[int], list[Document]]) -> None:
+def test_build_request_gives_protobufs_own_bytes(
+    n_docs: int, make: Callable[[int], list[Document]], spec: RequestSpec
+) -> None:
     """The request is assembled by hand around the documents; it must be what protobuf itself writes."""
     docs = make(n_docs)
-    spec = RequestSpec("/index", {"k": 1}, "exec.*", 250)
     request_id, raw = build_request(spec, docs)
     message = request_pb2.DataRequest.FromString(raw)
     assert message.header.request_id == request_id

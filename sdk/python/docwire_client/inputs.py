@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import itertools
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 from docarray import BaseDoc
@@ -29,12 +30,46 @@ Inputs: TypeAlias = (
 
 @dataclass(frozen=True, slots=True)
 class RequestSpec:
-    """What every request of one ``post`` call shares."""
+    """What every request of one ``post`` call shares.
+
+    ``envelope``: the serialized request around its id, written once (see ``build_request``).
+    """
 
     endpoint: str
     parameters: Mapping[str, Any] | None = None
     target_executor: str | None = None
     timeout_ms: int | None = None
+    envelope: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "envelope", _envelope(self))
+
+
+#: The length of a request id (``uuid4().hex``).
+_ID_LENGTH = 32
+
+
+def _envelope(spec: RequestSpec) -> tuple[bytes, bytes]:
+    """The bytes protobuf writes for ``spec``'s DataRequest before its request id, and after it.
+
+    ``header.request_id`` (field 1) is the header's first field and ``header`` the request's,
+    so the id sits at a fixed place: a request is these two with the id between them.
+    """
+    request = request_pb2.DataRequest()
+    header = request.header
+    header.exec_endpoint = spec.endpoint
+    if spec.target_executor is not None:
+        header.target_executor = spec.target_executor
+    if spec.timeout_ms is not None:
+        header.timeout = spec.timeout_ms
+    if spec.parameters:
+        request.parameters.update(dict(spec.parameters))
+    rest = header.SerializeToString()
+    parameters = request.parameters.SerializeToString() if request.HasField("parameters") else None
+    after = rest if parameters is None else rest + _PARAMETERS_TAG + varint_bytes(len(parameters)) + parameters
+    header_size = len(_REQUEST_ID_TAG) + 1 + _ID_LENGTH + len(rest)
+    before = _HEADER_TAG + varint_bytes(header_size) + _REQUEST_ID_TAG + varint_bytes(_ID_LENGTH)
+    return before, after
 
 
 async def batches(inputs: Inputs, request_size: int) -> AsyncGenerator[list[BaseDoc], None]:
@@ -43,6 +78,7 @@ async def batches(inputs: Inputs, request_size: int) -> AsyncGenerator[list[Base
     No input (None, or an empty iterable) gives one empty batch, so ``post(on)``
     and ``post(on, [])`` still call the endpoint once.
     Documents are pulled lazily: a generator of a million documents is never held whole.
+    A synchronous iterable is cut with ``islice`` (one step per batch, not one per document).
     """
     if request_size < 1:
         raise ValueError(f"request_size must be at least 1, not {request_size}")
@@ -53,31 +89,41 @@ async def batches(inputs: Inputs, request_size: int) -> AsyncGenerator[list[Base
     if isinstance(source, BaseDoc):
         yield [source]
         return
-    batch: list[BaseDoc] = []
     sent = False
-    async for doc in _iterate(source):
-        if not isinstance(doc, BaseDoc):
-            raise TypeError(f"inputs must be docarray documents (BaseDoc), got {type(doc).__name__}")
-        batch.append(doc)
-        if len(batch) == request_size:
-            yield batch
-            sent = True
-            batch = []
-    if batch or not sent:
-        yield batch
-
-
-async def _iterate(source: Any) -> AsyncIterator[Any]:
     if isinstance(source, AsyncIterable):
-        async for item in source:
-            yield item
-    elif isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
-        for item in source:
-            yield item
-    elif inspect.isawaitable(source):
+        batch: list[BaseDoc] = []
+        async for doc in source:
+            batch.append(_checked(doc))
+            if len(batch) == request_size:
+                yield batch
+                sent = True
+                batch = []
+        if batch or not sent:
+            yield batch
+        return
+    iterator = _iterator(source)
+    while batch := list(itertools.islice(iterator, request_size)):
+        for kind in set(map(type, batch)):
+            if not issubclass(kind, BaseDoc):
+                _checked(next(doc for doc in batch if type(doc) is kind))
+        yield batch
+        sent = True
+    if not sent:
+        yield []
+
+
+def _checked(doc: Any) -> BaseDoc:
+    if not isinstance(doc, BaseDoc):
+        raise TypeError(f"inputs must be docarray documents (BaseDoc), got {type(doc).__name__}")
+    return doc
+
+
+def _iterator(source: Any) -> Iterator[Any]:
+    if isinstance(source, Iterable) and not isinstance(source, (str, bytes, Mapping)):
+        return iter(source)
+    if inspect.isawaitable(source):
         raise TypeError("inputs must be documents or an iterable of them, not an awaitable; await it first")
-    else:
-        raise TypeError(f"inputs must be documents or an iterable of them, not {type(source).__name__}")
+    raise TypeError(f"inputs must be documents or an iterable of them, not {type(source).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,21 +154,12 @@ async def outgoing(
 
 def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, bytes]:
     """One serialized DataRequest carrying ``docs``, and its request id."""
-    request = request_pb2.DataRequest()
     request_id = uuid.uuid4().hex
-    header = request.header
-    header.request_id = request_id
-    header.exec_endpoint = spec.endpoint
-    if spec.target_executor is not None:
-        header.target_executor = spec.target_executor
-    if spec.timeout_ms is not None:
-        header.timeout = spec.timeout_ms
-    if spec.parameters:
-        request.parameters.update(dict(spec.parameters))
-    # ``data`` (field 4) is DataRequest's last field, so appending it by hand gives protobuf's own bytes;
-    # the codec writes this envelope before the documents, so they are copied once (not into the
-    # message, out of it, and into a joined whole).
-    envelope = request.SerializeToString()
+    before, after = spec.envelope
+    # The spec's envelope with the id in its place, then ``data`` (field 4, DataRequest's last
+    # field): protobuf's own bytes. The codec writes this envelope before the documents, so
+    # they are copied once (not into the message, out of it, and into a joined whole).
+    envelope = b"".join((before, request_id.encode("ascii"), after))
 
     def head(size: int) -> bytes:
         content = _DOCS_BYTES_TAG + varint_bytes(size)
@@ -134,3 +171,7 @@ def build_request(spec: RequestSpec, docs: Sequence[BaseDoc]) -> tuple[str, byte
 #: The keys (field number, wire type 2) of ``DataRequest.data`` and ``DataContent.docs_bytes``.
 _DATA_TAG = field_key(request_pb2.DataRequest.DATA_FIELD_NUMBER, LENGTH_DELIMITED)
 _DOCS_BYTES_TAG = field_key(request_pb2.DataContent.DOCS_BYTES_FIELD_NUMBER, LENGTH_DELIMITED)
+#: The keys of ``DataRequest.header``, ``DataRequest.parameters`` and ``Header.request_id``.
+_HEADER_TAG = field_key(request_pb2.DataRequest.HEADER_FIELD_NUMBER, LENGTH_DELIMITED)
+_PARAMETERS_TAG = field_key(request_pb2.DataRequest.PARAMETERS_FIELD_NUMBER, LENGTH_DELIMITED)
+_REQUEST_ID_TAG = field_key(request_pb2.Header.REQUEST_ID_FIELD_NUMBER, LENGTH_DELIMITED)

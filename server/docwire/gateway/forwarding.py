@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Sequence
 
 from docwire.gateway.replica_streams import UpstreamStreams
+from docwire.gateway.splice import Reply
 from docwire.gateway.upstream import ReplicaPool
 
 __all__ = ["forward"]
@@ -17,17 +18,20 @@ __all__ = ["forward"]
 
 def forward(
     pool: ReplicaPool,
-    raw: bytes,
+    raw: Reply,
     timeout: float | None,
     metadata: Sequence[tuple[str, str]] = (),
     streams: UpstreamStreams | None = None,
-) -> Awaitable[bytes]:
+) -> Awaitable[Reply]:
     """What the next replica of ``pool`` returns for ``raw`` (awaited), passing ``metadata`` (the client's headers) on.
 
     Without ``streams`` (a Post, a unary call) the request goes unary, skipping replicas
     that refuse connections. With ``streams`` (the requests of one client stream), the
     first request to a replica goes unary too; later ones go over the ProcessStream
     call open to it, opened once its channel is connected (see ``replica_streams``).
+
+    The reply comes as bytes (unary) or as a view into the stream's result (see
+    ``replica_streams.result_parts``): either is passed on without a copy.
 
     Not a coroutine itself: it returns the pool's or the stream's, so the choice adds no
     frame to a request's path.

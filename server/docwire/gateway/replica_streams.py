@@ -27,8 +27,10 @@ from collections.abc import Sequence
 import grpc
 
 from docwire.gateway.call_errors import call_error, upstream_error
+from docwire.gateway.splice import Reply
 from docwire_contract.codec import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
 from docwire_contract.errors import DocwireError, ExecutorUnavailable, RequestTimeout, status_code_of
+from docwire_contract.framing import Span, joined, spans
 from docwire_contract.v1 import executor_pb2
 
 Metadata = Sequence[tuple[str, str]]
@@ -48,7 +50,7 @@ _TRACE_TAGS = {
 }
 
 
-def call_bytes(sequence: int, raw: bytes, trace: bytes = b"") -> bytes:
+def call_bytes(sequence: int, raw: Reply, trace: bytes = b"") -> bytes:
     """A serialized ProcessCall around a serialized DataRequest, built without parsing it (``trace``: its
     serialized trace context fields, from ``trace_fields``)."""
     return b"".join((_SEQUENCE_TAG, varint_bytes(sequence), _REQUEST_TAG, varint_bytes(len(raw)), raw, trace))
@@ -65,12 +67,42 @@ def trace_fields(metadata: Metadata) -> bytes:
     return fields
 
 
+_SEQUENCE = executor_pb2.ProcessResult.SEQUENCE_FIELD_NUMBER
+_REPLY = executor_pb2.ProcessResult.REPLY_FIELD_NUMBER
+_ERROR = executor_pb2.ProcessResult.ERROR_FIELD_NUMBER
+
+
+def result_parts(raw: bytes) -> tuple[int, memoryview | executor_pb2.CallError]:
+    """A serialized ProcessResult's sequence and outcome: the reply's bytes (a view into ``raw``, never
+    parsed here: it goes on to the client as it came) or the error, as protobuf would read them.
+
+    Raises:
+        ValueError: ``raw`` is not a ProcessResult with an outcome.
+    """
+    found = spans(raw)
+    sequence = 0
+    outcome: Span | None = None
+    for span in found:
+        if span.number == _SEQUENCE:
+            sequence = span.varint
+        elif span.number in (_REPLY, _ERROR):
+            outcome = span  # a oneof: the last one read wins
+    if outcome is None:
+        raise ValueError("a ProcessResult without an outcome")
+    if outcome.number == _ERROR:
+        return sequence, executor_pb2.CallError.FromString(joined(raw, found, _ERROR))
+    occurrences = [span for span in found if span.number == _REPLY]
+    if len(occurrences) == 1:
+        return sequence, memoryview(raw)[outcome.value : outcome.end]
+    return sequence, memoryview(joined(raw, found, _REPLY))  # merged, as the parser would
+
+
 class ReplicaStream:
     """One ProcessStream call to one replica: requests written in turn, results matched by sequence."""
 
     def __init__(
         self,
-        call: grpc.aio.StreamStreamCall[bytes, executor_pb2.ProcessResult],
+        call: grpc.aio.StreamStreamCall[bytes, bytes],
         executor: str,
         address: str,
         metadata: Metadata = (),
@@ -80,7 +112,7 @@ class ReplicaStream:
         self._executor = executor
         self._address = address
         self._sequences = itertools.count()
-        self._pending: dict[int, asyncio.Future[bytes]] = {}
+        self._pending: dict[int, asyncio.Future[memoryview]] = {}
         self._abandoned: set[int] = set()  # timed out here, maybe still running on the executor
         self._writing = asyncio.Lock()  # grpc.aio takes one write at a time
         self._failure: DocwireError | None = None
@@ -91,19 +123,19 @@ class ReplicaStream:
         """Whether the call is open: it neither failed nor ended."""
         return self._failure is None
 
-    async def process(self, raw: bytes, timeout: float | None, metadata: Metadata | None = None) -> bytes:
-        """What Process returns for ``raw`` (sent with ``metadata``'s trace context when it is not the
-        call's); raises what the gateway reports when it would have failed."""
+    async def process(self, raw: Reply, timeout: float | None, metadata: Metadata | None = None) -> memoryview:
+        """What Process returns for ``raw`` (a view of the result's bytes; sent with ``metadata``'s trace
+        context when it is not the call's); raises what the gateway reports when it would have failed."""
         if self._failure is not None:
             raise self._failure
         sequence = next(self._sequences)
-        answer: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        answer: asyncio.Future[memoryview] = asyncio.get_running_loop().create_future()
         self._pending[sequence] = answer
         try:
             async with self._writing:
                 trace = b"" if metadata is None or metadata is self._metadata else trace_fields(metadata)
                 await self._call.write(call_bytes(sequence, raw, trace))
-            return await asyncio.wait_for(answer, timeout)
+            return await (answer if timeout is None else asyncio.wait_for(answer, timeout))
         except TimeoutError:
             self._abandoned.add(sequence)
             raise RequestTimeout(f"{self._where} did not answer before the deadline") from None
@@ -124,20 +156,26 @@ class ReplicaStream:
 
     async def _read(self) -> None:
         try:
-            async for result in self._call:
-                answer = self._pending.get(result.sequence)
+            async for raw in self._call:
+                try:
+                    sequence, outcome = result_parts(raw)
+                except ValueError as exc:
+                    raise ExecutorUnavailable(f"{self._where} sent what is not a ProcessResult: {exc}") from None
+                answer = self._pending.get(sequence)
                 if answer is None or answer.done():  # its request timed out meanwhile
-                    self._abandoned.discard(result.sequence)
+                    self._abandoned.discard(sequence)
                     continue
-                if result.HasField("error"):
-                    error = result.error
-                    code = status_code_of(error.code)
+                if isinstance(outcome, executor_pb2.CallError):
+                    code = status_code_of(outcome.code)
                     answer.set_exception(
-                        call_error(code, error.details, error.error_class, self._executor, self._address)
+                        call_error(code, outcome.details, outcome.error_class, self._executor, self._address)
                     )
                 else:
-                    answer.set_result(result.reply.SerializeToString())
+                    answer.set_result(outcome)
             self._fail(ExecutorUnavailable(f"{self._where} ended the stream"))
+        except ExecutorUnavailable as failure:  # not a docwire executor's result: nothing more is read from it
+            self._fail(failure)
+            self._call.cancel()
         except grpc.aio.AioRpcError as exc:
             self._fail(upstream_error(exc, self._executor, self._address))
         except asyncio.CancelledError:
@@ -203,7 +241,7 @@ class UpstreamStreams:
         executor: str,
         index: int,
         address: str,
-        call: grpc.aio.StreamStreamCall[bytes, executor_pb2.ProcessResult],
+        call: grpc.aio.StreamStreamCall[bytes, bytes],
         metadata: Metadata = (),
     ) -> ReplicaStream:
         """Sends the requests to replica ``index`` of ``executor`` (at ``address``) over ``call`` (opened

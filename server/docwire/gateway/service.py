@@ -31,9 +31,10 @@ from docwire.gateway.context import RequestContext
 from docwire.gateway.dag import GraphRequest, run_graph
 from docwire.gateway.graph import GraphPlan, Planner
 from docwire.gateway.replica_streams import UpstreamStreams
-from docwire.gateway.replies import error_reply, gateway_route, merge_endpoints, with_parameters, with_results
+from docwire.gateway.replies import error_reply, merge_endpoints, with_parameters, with_results
 from docwire.gateway.router import Route, is_scoped, scope_parameters
 from docwire.gateway.shards import ExecutorPools
+from docwire.gateway.splice import Reply, as_bytes, reply_code, request_head, route_bytes
 from docwire.observability.observer import GatewayObserver, RequestObservation
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import BadRequest, DocwireError, EndpointNotFound, GatewayUnavailable
@@ -148,23 +149,30 @@ class GatewayServicer:
             DocwireError: the request failed (always BadRequest for unparsable bytes).
         """
         start = time.time_ns()
+        if self._observer is None:  # the documents are never parsed along a chain (``splice``)
+            head = request_head(raw)
+            try:
+                self._inflight.enter()  # Overloaded past max_inflight: answered as any failure of the request
+                return await self._route(head.message, raw, start, metadata, streams, whole=head.whole)
+            except DocwireError as error:
+                if not errors_in_reply:
+                    raise
+                return error_reply(head.whole(), error, start)  # BadRequest: documents that do not parse
+            finally:
+                self._inflight.leave()
         request = _parse_request(raw)
-        seen = None if self._observer is None else self._observer.request(request, metadata)
+        seen = self._observer.request(request, metadata)
         try:
             self._inflight.enter()  # Overloaded past max_inflight: answered as any failure of the request
-            if seen is None:
-                return await self._route(request, raw, start, metadata, streams)
             return seen.succeeded(await self._route(request, raw, start, seen.metadata, streams, seen))
         except DocwireError as error:
-            if seen is not None:
-                seen.failed(error)
+            seen.failed(error)
             if not errors_in_reply:
                 raise
             return error_reply(request, error, start)
         finally:
             self._inflight.leave()
-            if seen is not None:
-                seen.finish()
+            seen.finish()
 
     async def _route(
         self,
@@ -174,7 +182,9 @@ class GatewayServicer:
         metadata: Sequence[tuple[str, str]],
         streams: UpstreamStreams | None,
         seen: RequestObservation | None = None,
+        whole: Callable[[], request_pb2.DataRequest] | None = None,
     ) -> bytes:
+        """The reply to ``request`` (``raw`` parsed: whole, or its head alone when ``whole`` parses the rest)."""
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else None
@@ -183,18 +193,21 @@ class GatewayServicer:
         timeout = header.timeout / 1000 if header.HasField("timeout") and header.timeout else None
         deadline = None if timeout is None else time.monotonic() + timeout
         scoped = is_scoped(parameters, self._names)
+        if whole is not None and (scoped or isinstance(plan, GraphPlan)):
+            request = whole()  # documents are read where branches merge and filters apply; scoping copies them
         if isinstance(plan, GraphPlan):
 
-            def send(name: str, raw: bytes, remaining: float | None, on_path: bool) -> Awaitable[bytes]:
-                return self._pools[name].send(raw, endpoint, remaining, metadata, streams if on_path else None)
+            async def send(name: str, raw: bytes, remaining: float | None, on_path: bool) -> bytes:
+                reply = await self._pools[name].send(raw, endpoint, remaining, metadata, streams if on_path else None)
+                return as_bytes(reply)
 
             replied = None if seen is None else seen.executor_replied
             graph_request = GraphRequest(
                 request, raw, parameters, scoped, self._names, deadline, self._reducers, replied
             )
-            return gateway_route(start).SerializeToString() + await run_graph(plan, graph_request, send)
+            return route_bytes(start) + await run_graph(plan, graph_request, send)
 
-        current = raw
+        current: Reply = raw
         reply = request
         for node in plan.executors:
             if scoped:
@@ -202,14 +215,16 @@ class GatewayServicer:
                 current = with_parameters(reply, with_results(own, reply))
             remaining = None if deadline is None else max(deadline - time.monotonic(), 0.001)
             current = await self._pools[node.name].send(current, endpoint, remaining, metadata, streams)
-            reply = request_pb2.DataRequest.FromString(current)
+            code = reply_code(current)  # the header alone: the documents go on as they came
+            if scoped:
+                reply = request_pb2.DataRequest.FromString(as_bytes(current))
             if seen is not None:
-                seen.executor_replied(node.name, reply.header.status.code)
-            if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
+                seen.executor_replied(node.name, code)
+            if code != request_pb2.Status.CODE_SUCCESS:
                 break
         if scoped:
             current = with_parameters(reply, with_results(parameters or {}, reply))
-        return gateway_route(start).SerializeToString() + current
+        return b"".join((route_bytes(start), current))
 
     def _plan(self, endpoint: str, target: str | None) -> Route | GraphPlan:
         """The request's plan (a chain's route, or a graph's plan; cached); refused until the executors'

@@ -21,6 +21,7 @@ from docwire.gateway.merge import DocsReducer, merge_replies
 from docwire.gateway.reduce_hook import ReduceHookFailed, hook_reducer
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.router import ExecutorNode
+from docwire.gateway.splice import Reply, as_bytes
 from docwire.gateway.upstream import ReplicaPool
 from docwire.transports.tls import MutualTls
 from docwire_contract.conventions import RESULTS_KEY
@@ -53,12 +54,12 @@ class ExecutorPools:
 
     def send(
         self,
-        raw: bytes,
+        raw: Reply,
         endpoint: str,
         timeout: float | None,
         metadata: Sequence[tuple[str, str]] = (),
         streams: UpstreamStreams | None = None,
-    ) -> Awaitable[bytes]:
+    ) -> Awaitable[Reply]:
         """What the executor returns for ``raw`` (awaited): one shard's reply, or every shard's merged.
 
         Raises:
@@ -72,13 +73,13 @@ class ExecutorPools:
 
     async def _send_all(
         self,
-        raw: bytes,
+        raw: Reply,
         timeout: float | None,
         metadata: Sequence[tuple[str, str]],
         streams: UpstreamStreams | None,
-    ) -> bytes:
+    ) -> Reply:
         raws = await asyncio.gather(*(forward(pool, raw, timeout, metadata, streams) for pool in self.pools))
-        replies = [request_pb2.DataRequest.FromString(reply) for reply in raws]
+        replies = [request_pb2.DataRequest.FromString(as_bytes(reply)) for reply in raws]
         for shard, (reply, reply_raw) in enumerate(zip(replies, raws, strict=True)):
             if reply.header.status.code != request_pb2.Status.CODE_SUCCESS:
                 return reply_raw  # the first failing shard's reply fails the request

@@ -13,10 +13,11 @@ from docwire.gateway.balancing import balancing_options, is_balanced
 from docwire.gateway.call_errors import call_error, upstream_error
 from docwire.gateway.discovery import ExecutorUnreachable, wait_for_endpoints
 from docwire.gateway.router import ExecutorNode
+from docwire.gateway.splice import Reply, as_bytes
 from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, channel_options
 from docwire.transports.tls import MutualTls
 from docwire_contract.methods import ExecutorMethods
-from docwire_contract.v1 import executor_pb2, request_pb2
+from docwire_contract.v1 import request_pb2
 
 __all__ = ["RECONNECT_OPTIONS", "ReplicaPool"]
 
@@ -61,11 +62,9 @@ class ReplicaPool:
         self._process: list[grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = [
             ch.unary_unary(ExecutorMethods.PROCESS) for ch in self._channels
         ]
-        self._process_stream: list[grpc.aio.StreamStreamMultiCallable[bytes, executor_pb2.ProcessResult]] = [
-            ch.stream_stream(
-                ExecutorMethods.PROCESS_STREAM, response_deserializer=executor_pb2.ProcessResult.FromString
-            )
-            for ch in self._channels
+        # Results stay bytes: the gateway reads their few top-level fields (``replica_streams.result_parts``).
+        self._process_stream: list[grpc.aio.StreamStreamMultiCallable[bytes, bytes]] = [
+            ch.stream_stream(ExecutorMethods.PROCESS_STREAM) for ch in self._channels
         ]
         self._stream_doc: list[grpc.aio.UnaryStreamMultiCallable[bytes, bytes]] = [
             ch.unary_stream(ExecutorMethods.STREAM_DOC) for ch in self._channels
@@ -88,7 +87,7 @@ class ReplicaPool:
 
     async def process(
         self,
-        raw: bytes,
+        raw: Reply,
         timeout: float | None,
         metadata: Sequence[tuple[str, str]] = (),
         order: Sequence[int] | None = None,
@@ -104,7 +103,7 @@ class ReplicaPool:
         index = 0
         for index in order if order is not None else self.order():
             try:
-                reply: bytes = await self._process[index](raw, timeout=timeout, metadata=metadata or None)
+                reply: bytes = await self._process[index](as_bytes(raw), timeout=timeout, metadata=metadata or None)
                 return reply
             except grpc.aio.AioRpcError as exc:
                 if not _never_delivered(exc):
@@ -119,7 +118,7 @@ class ReplicaPool:
 
     def process_stream_call(
         self, index: int, metadata: Sequence[tuple[str, str]]
-    ) -> grpc.aio.StreamStreamCall[bytes, executor_pb2.ProcessResult]:
+    ) -> grpc.aio.StreamStreamCall[bytes, bytes]:
         """A new ProcessStream call to replica ``index``, carrying ``metadata`` (the client's headers)."""
         return self._process_stream[index](metadata=metadata or None)
 

@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from google.protobuf.descriptor import Descriptor
 
-from docwire_contract.codec._wire import FIXED64, LENGTH_DELIMITED, VARINT, field_key
+from docwire_contract.codec._wire import FIXED64, LENGTH_DELIMITED, VARINT, WireFormatError, field_key, read_varint
 from docwire_contract.v1 import document_pb2
 
 __all__ = [
@@ -96,7 +96,7 @@ DICT: Final = "dict"
 LIST: Final = "list"
 
 
-class _NotUniformError(Exception):
+class _NotUniformError(WireFormatError):
     """The record holds something this module does not read: the caller takes the general path."""
 
 
@@ -151,19 +151,7 @@ class Batch:
 # ------------------------------------------------------------------------- reading
 
 
-def _varint(buf: bytes, pos: int, end: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while pos < end:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            break
-    raise _NotUniformError
+_varint = read_varint
 
 
 def _length_delimited(buf: bytes, pos: int, end: int) -> tuple[int, int]:
@@ -289,7 +277,7 @@ def read_layout(data: bytes) -> Layout | None:
     """The layout of the first record of ``data`` (a serialized DocList), or None if unreadable here."""
     try:
         size, nodes = _read_record(data)
-    except _NotUniformError:
+    except WireFormatError:  # a _NotUniformError, or a varint read_varint refused
         return None
     variable = np.zeros(size, dtype=bool)
     for node in nodes:
@@ -316,7 +304,7 @@ def match(data: bytes, min_records: int = 2) -> Batch | None:
         return None
     try:
         start, size = _length_delimited(data, 1, len(data))
-    except _NotUniformError:
+    except WireFormatError:  # a _NotUniformError, or a varint read_varint refused
         return None
     count, rest = divmod(len(data), size)
     if rest or count < min_records or start == size:
