@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags, T
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from docwire.observability.doc_count import count_docs
+from docwire.observability.doc_count import count_docs, count_serialized_docs
 from docwire.observability.executor import ObservedExecutor
 from docwire.observability.gateway import ObservedGateway
 from docwire.observability.launch import start_executor_observer, start_gateway_observer
@@ -53,7 +53,10 @@ def _request(n: int, *, serialized: bool = True, endpoint: str = "/index") -> re
 @pytest.mark.parametrize("serialized", [True, False])
 @pytest.mark.parametrize("n", [0, 1, 7])
 def test_documents_are_counted_without_decoding(n: int, serialized: bool) -> None:
-    assert count_docs(_request(n, serialized=serialized)) == n
+    request = _request(n, serialized=serialized)
+    assert count_docs(request) == n
+    # The gateway counts them in the request's bytes, parsing neither the request nor its data.
+    assert count_serialized_docs(request.SerializeToString()) == n
 
 
 @pytest.mark.parametrize("n", [1, 3, 100])
@@ -70,6 +73,8 @@ def test_documents_of_one_size_are_counted_by_stride(n: int) -> None:
 
 def test_a_request_without_documents_counts_none() -> None:
     assert count_docs(request_pb2.DataRequest()) == 0
+    assert count_serialized_docs(b"") == 0
+    assert count_serialized_docs(_request(0).header.SerializeToString()) == 0  # fields, none of them data
 
 
 @pytest.fixture

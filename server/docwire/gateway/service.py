@@ -35,6 +35,7 @@ from docwire.gateway.replies import error_reply, merge_endpoints, with_parameter
 from docwire.gateway.router import Route, is_scoped, scope_parameters
 from docwire.gateway.shards import ExecutorPools
 from docwire.gateway.splice import Reply, as_bytes, reply_code, request_head, route_bytes
+from docwire.observability.doc_count import count_serialized_docs
 from docwire.observability.observer import GatewayObserver, RequestObservation
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import BadRequest, DocwireError, EndpointNotFound, GatewayUnavailable
@@ -43,13 +44,6 @@ from docwire_contract.v1 import request_pb2
 __all__ = ["Calls", "GatewayServicer", "ServerStreamCall", "UnaryCall"]
 
 logger = logging.getLogger("docwire.gateway")
-
-
-def _parse_request(raw: bytes) -> request_pb2.DataRequest:
-    try:
-        return request_pb2.DataRequest.FromString(raw)
-    except DecodeError as exc:
-        raise BadRequest(f"the request is not a valid docwire.v1.DataRequest: {exc}") from exc
 
 
 #: A unary rpc on serialized messages: the request's bytes and its call's context in, the reply's bytes out.
@@ -149,30 +143,25 @@ class GatewayServicer:
             DocwireError: the request failed (always BadRequest for unparsable bytes).
         """
         start = time.time_ns()
-        if self._observer is None:  # the documents are never parsed along a chain (``splice``)
-            head = request_head(raw)
-            try:
-                self._inflight.enter()  # Overloaded past max_inflight: answered as any failure of the request
-                return await self._route(head.message, raw, start, metadata, streams, whole=head.whole)
-            except DocwireError as error:
-                if not errors_in_reply:
-                    raise
-                return error_reply(head.whole(), error, start)  # BadRequest: documents that do not parse
-            finally:
-                self._inflight.leave()
-        request = _parse_request(raw)
-        seen = self._observer.request(request, metadata)
+        head = request_head(raw)  # the documents are never parsed along a chain (``splice``)
+        seen = None
+        if self._observer is not None:
+            seen = self._observer.request(head.message, metadata, _document_count(raw))
+            metadata = seen.metadata
         try:
             self._inflight.enter()  # Overloaded past max_inflight: answered as any failure of the request
-            return seen.succeeded(await self._route(request, raw, start, seen.metadata, streams, seen))
+            reply = await self._route(head.message, raw, start, metadata, streams, seen, whole=head.whole)
+            return reply if seen is None else seen.succeeded(reply)
         except DocwireError as error:
-            seen.failed(error)
+            if seen is not None:
+                seen.failed(error)
             if not errors_in_reply:
                 raise
-            return error_reply(request, error, start)
+            return error_reply(head.whole(), error, start)  # BadRequest: documents that do not parse
         finally:
             self._inflight.leave()
-            seen.finish()
+            if seen is not None:
+                seen.finish()
 
     async def _route(
         self,
@@ -430,3 +419,12 @@ class GatewayServicer:
         """Closes the channels to the executors."""
         for pool in self._pools.values():
             await pool.close()
+
+
+def _document_count(raw: bytes) -> int:
+    """How many documents a serialized request carries, for metrics (0 when its ``data`` does not parse:
+    that request fails with the parser's own error)."""
+    try:
+        return count_serialized_docs(raw)
+    except ValueError:
+        return 0

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from docwire_contract.framing import spans
 from docwire_contract.v1 import request_pb2
 
-__all__ = ["count_docs"]
+__all__ = ["count_docs", "count_serialized_docs"]
 
 _DOCS_KEY = 0x0A  # DocList.docs: field 1, length-delimited
+_DATA = request_pb2.DataRequest.DATA_FIELD_NUMBER
+_DOCS = request_pb2.DataContent.DOCS_FIELD_NUMBER
+_DOCS_BYTES = request_pb2.DataContent.DOCS_BYTES_FIELD_NUMBER
 
 
 def count_docs(request: request_pb2.DataRequest) -> int:
@@ -24,7 +28,25 @@ def count_docs(request: request_pb2.DataRequest) -> int:
     return _count_entries(request.data.docs_bytes)
 
 
-def _count_entries(raw: bytes) -> int:
+def count_serialized_docs(raw: bytes) -> int:
+    """The documents in a serialized DataRequest, found field by field: neither the request nor its
+    documents are parsed (the gateway's chain path never parses them), and nothing is copied.
+
+    Raises:
+        ValueError: ``raw`` or its ``data`` is not a well-formed protobuf message at the top level.
+    """
+    view = memoryview(raw)
+    for field in reversed(spans(view)):  # the last ``data`` wins, as the parser would merge (a oneof's last)
+        if field.number == _DATA:
+            for form in reversed(spans(view[field.value : field.end])):
+                if form.number in (_DOCS, _DOCS_BYTES):
+                    start = field.value + form.value
+                    return _count_entries(view[start : field.value + form.end])
+            return 0
+    return 0
+
+
+def _count_entries(raw: bytes | memoryview) -> int:
     """The ``docs`` fields at the top of a serialized DocList.
 
     A batch of documents of one size (what the client's batch encoding usually makes: same
@@ -59,7 +81,7 @@ def _count_entries(raw: bytes) -> int:
     return count
 
 
-def _uniform_count(raw: bytes) -> int | None:
+def _uniform_count(raw: bytes | memoryview) -> int | None:
     """How many documents ``raw`` holds if they all have the first one's size, else None."""
     if len(raw) < 2 or raw[0] != _DOCS_KEY:
         return None

@@ -35,7 +35,9 @@ class ObservedGateway(GatewayObserver):
         self._spans = None if tracer_provider is None else SpanRecorder(tracer_provider, "docwire.gateway")
         self._stop_metrics = stop_metrics
 
-    def request(self, request: request_pb2.DataRequest, metadata: Metadata) -> RequestObservation:
+    def request(
+        self, request: request_pb2.DataRequest, metadata: Metadata, documents: int | None = None
+    ) -> RequestObservation:
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
         span = None
@@ -48,7 +50,7 @@ class ObservedGateway(GatewayObserver):
         if self._metrics is not None:
             endpoint, series = self._metrics.series(endpoint)
             series.in_flight.inc()
-            series.documents.inc(count_docs(request))
+            series.documents.inc(count_docs(request) if documents is None else documents)
         return _Observation(self._metrics, series, span, endpoint, metadata)
 
     def close(self) -> None:

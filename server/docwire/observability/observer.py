@@ -62,8 +62,11 @@ class GatewayObserver(ABC):
     """Observes the gateway's requests."""
 
     @abstractmethod
-    def request(self, request: request_pb2.DataRequest, metadata: Metadata) -> RequestObservation:
-        """Starts observing ``request``, which came with the client's ``metadata``."""
+    def request(
+        self, request: request_pb2.DataRequest, metadata: Metadata, documents: int | None = None
+    ) -> RequestObservation:
+        """Starts observing ``request``, which came with the client's ``metadata``; ``documents``: how many
+        it carries when ``request`` is its head alone (None: count them in ``request``)."""
 
     @abstractmethod
     def close(self) -> None:
