@@ -369,4 +369,8 @@ def _refusal(exc: InvalidStatus, uri: str) -> DocwireError:
         body = None
     if isinstance(body, dict) and "message" in body:
         return error_from_http(exc.response.status_code, body)
+    if exc.response.status_code >= 500:
+        # The HTTP server failed the handshake itself (uvicorn answers 500 to an upgrade that races its
+        # shutdown): no request went on a socket that never opened, so it is as safe to retry as UNAVAILABLE.
+        return GatewayUnavailable(f"the server at {uri} failed the WebSocket handshake: {exc}")
     return DocwireError(f"the server at {uri} refused the WebSocket: {exc}")
