@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from docwire_contract.codec._wire import WireFormatError, read_varint
 from docwire_contract.framing import spans
 from docwire_contract.v1 import request_pb2
 
@@ -66,14 +67,10 @@ def _count_entries(raw: bytes | memoryview) -> int:
         elif position + 2 < end and raw[position + 2] < 0x80:  # under 16 kB
             position += 3 + ((first & 0x7F) | (raw[position + 2] << 7))
         else:
-            length, shift, position = 0, 0, position + 1
-            while position < end:
-                byte = raw[position]
-                position += 1
-                length |= (byte & 0x7F) << shift
-                if byte < 0x80:
-                    break
-                shift += 7
+            try:
+                length, position = read_varint(raw, position + 1, end)
+            except WireFormatError:
+                break
             position += length
         if position > end:
             break
@@ -85,15 +82,10 @@ def _uniform_count(raw: bytes | memoryview) -> int | None:
     """How many documents ``raw`` holds if they all have the first one's size, else None."""
     if len(raw) < 2 or raw[0] != _DOCS_KEY:
         return None
-    length = shift = 0
-    header = 1
-    while header < len(raw) and header <= 5:
-        byte = raw[header]
-        header += 1
-        length |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            break
-        shift += 7
+    try:
+        length, header = read_varint(raw, 1, min(len(raw), 6))  # a document's length: at most 5 bytes
+    except WireFormatError:
+        return None
     stride = header + length
     count, rest = divmod(len(raw), stride)
     if rest or not count:
