@@ -31,7 +31,7 @@ class _HeldCore(GatewayServicer):
     """Each request (its bytes name it) is answered with its own bytes once the test releases it."""
 
     def __init__(self, names: Sequence[bytes], prefetch: int = 10) -> None:
-        super().__init__([], prefetch, {})
+        super().__init__([], prefetch, dict)
         self.release = {name: asyncio.Event() for name in names}
         self.started: list[bytes] = []
         self.all_started = asyncio.Event()

@@ -109,7 +109,7 @@ def test_the_deadline_and_the_cancellation_are_the_calls() -> None:
 
 async def _discovered(prefetch: int) -> GatewayServicer:
     """A core with no executors whose (empty) discovery is done, as the gateway process has it."""
-    core = GatewayServicer([], prefetch, {})
+    core = GatewayServicer([], prefetch, dict)
     await core.discover(1.0)
     return core
 
@@ -119,7 +119,7 @@ async def test_requests_before_discovery_are_refused_not_passed_through() -> Non
     would come back untouched as if served: it gets UNAVAILABLE instead."""
     context = _servicer_context()
     with pytest.raises(_Aborted):
-        await _behaviour(GatewayServicer([], 1, {}), "Post")(_request(), context)
+        await _behaviour(GatewayServicer([], 1, dict), "Post")(_request(), context)
     code, details = context.abort.call_args.args
     assert code == grpc.StatusCode.UNAVAILABLE
     assert "the Flow is starting" in details
@@ -168,7 +168,7 @@ async def test_a_stream_doc_to_no_executor_ends_with_not_found() -> None:
 
 
 async def test_status_dry_run_and_endpoints_answer_typed_messages() -> None:
-    core = GatewayServicer([], 1, {"docwire": "1.0"})
+    core = GatewayServicer([], 1, lambda: {"docwire": "1.0"})
     context = _servicer_context()
     status = await _behaviour(core, "Status")(None, context)
     assert dict(status.versions) == {"docwire": "1.0"}
@@ -188,7 +188,7 @@ def _handler_at(core: GatewayServicer, path: str) -> grpc.RpcMethodHandler[Any, 
 
 
 def test_every_jina_path_is_served_by_the_gateway_service_rpc_it_names() -> None:
-    core = GatewayServicer([], 1, {})
+    core = GatewayServicer([], 1, dict)
     handler = gateway_handler(core)
     assert JINA_ALIASES == {
         "/jina.JinaSingleDocumentRequestRPC/stream_doc": "StreamDoc",
@@ -222,7 +222,9 @@ async def test_process_data_refuses_a_list_of_other_than_one_request(count: int)
     request = request_pb2.DataRequest(header=request_pb2.Header(request_id="r1"))
     raw = jina_pb2.DataRequestList(requests=[request] * count).SerializeToString()
     context = _servicer_context()
-    behaviour = cast(Callable[..., Awaitable[Any]], _handler_at(GatewayServicer([], 1, {}), _PROCESS_DATA).unary_unary)
+    behaviour = cast(
+        Callable[..., Awaitable[Any]], _handler_at(GatewayServicer([], 1, dict), _PROCESS_DATA).unary_unary
+    )
     with pytest.raises(_Aborted):
         await behaviour(raw, context)
     code, details = context.abort.call_args.args
@@ -232,7 +234,9 @@ async def test_process_data_refuses_a_list_of_other_than_one_request(count: int)
 
 async def test_process_data_refuses_bytes_that_are_not_a_list_naming_them() -> None:
     context = _servicer_context()
-    behaviour = cast(Callable[..., Awaitable[Any]], _handler_at(GatewayServicer([], 1, {}), _PROCESS_DATA).unary_unary)
+    behaviour = cast(
+        Callable[..., Awaitable[Any]], _handler_at(GatewayServicer([], 1, dict), _PROCESS_DATA).unary_unary
+    )
     with pytest.raises(_Aborted):
         await behaviour(b"\x0a\x05ab", context)  # a request of 5 bytes, 2 of them sent
     code, details = context.abort.call_args.args
@@ -253,7 +257,7 @@ class _RecordingCore(GatewayServicer):
     """Records what ``stream`` was called with and answers nothing."""
 
     def __init__(self) -> None:
-        super().__init__([], 1, {})
+        super().__init__([], 1, dict)
         self.streams: list[tuple[Metadata, int | None, bool]] = []
 
     async def stream(

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import platform
 import sys
-from importlib import metadata
 from typing import TYPE_CHECKING
 
 import cloudpickle
@@ -36,8 +36,11 @@ PROTOCOL_VERSION = "docwire.v1"
 DRAIN_SECONDS = 8.0
 
 
+@functools.cache
 def versions() -> dict[str, str]:
-    """What Status reports."""
+    """What Status reports (read on the first Status call: the package metadata takes a tenth of a second)."""
+    from importlib import metadata  # noqa: PLC0415
+
     found = {"protocol": PROTOCOL_VERSION, "python": platform.python_version()}
     for package in ("docwire", "docwire-client", "grpcio", "protobuf", "docarray"):
         try:
@@ -62,8 +65,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
     wanted = dict(zip(protocols, spec.ports or (spec.port,), strict=True))
     pools = [ExecutorPools(node, spec.max_message_bytes, executor_tls(spec, node)) for node in spec.executors]
     observer, monitoring_port = start_gateway_observer(spec.observability) or (None, None)
-    found_versions = versions()
-    servicer = GatewayServicer(pools, spec.prefetch, found_versions, observer, max_inflight=spec.max_inflight)
+    servicer = GatewayServicer(pools, spec.prefetch, versions, observer, max_inflight=spec.max_inflight)
     grpc_server: GrpcServer | None = None
     web: WebServers | None = None
     credentials = None
@@ -87,7 +89,7 @@ async def serve(spec: GatewaySpec, ready_fd: int | None) -> None:
         # document JSON stay out of a gRPC-only gateway (GraphQL's loads on its first request).
         from docwire.transports.web_servers import start_web_servers  # noqa: PLC0415
 
-        web = await start_web_servers(spec, servicer, wanted, token_check, found_versions.get("docwire", "0"))
+        web = await start_web_servers(spec, servicer, wanted, token_check, versions().get("docwire", "0"))
     if grpc_server is not None:
         await grpc_server.set_serving(True)
     served = ({} if grpc_server is None else {"grpc": grpc_server.port}) | ({} if web is None else web.ports())

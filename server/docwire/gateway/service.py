@@ -71,7 +71,7 @@ class GatewayServicer:
         self,
         pools: Sequence[ExecutorPools],
         prefetch: int,
-        versions: dict[str, str],
+        versions: Callable[[], Mapping[str, str]],  # read when Status is first asked
         observer: GatewayObserver | None = None,
         max_inflight: int | None = None,
     ) -> None:
@@ -400,7 +400,7 @@ class GatewayServicer:
 
     def status(self) -> request_pb2.ServerInfo:
         """Status: the server's versions."""
-        return request_pb2.ServerInfo(versions=self._versions)
+        return request_pb2.ServerInfo(versions=self._versions())
 
     def drain(self) -> None:
         """Refuses new calls (GatewayUnavailable) and stops taking requests from open streams; those taken
