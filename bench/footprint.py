@@ -1,9 +1,12 @@
 """Memory at rest: the gateway's RSS for each protocol mix, beside the no-op executor replica's.
 
-For each mix a one-executor Flow (``workloads.NoOp``) is entered and the RSS of its processes
-read from ``/proc`` right after it is ready. ``graphql`` is an HTTP gateway after one GraphQL
-query (its stack loads on the first). The incumbent (jina 3.34.0, ``make jina-venv``, through
-``incumbent_processes.py``) is measured beside it, rounds interleaved, for the mixes it serves.
+For each mix a one-executor Flow (``workloads.NoOp``) is entered and the RSS and PSS of its
+processes read from ``/proc`` right after it is ready (``proc_memory``: a forked process' RSS
+counts the pages it shares with its parent; PSS shares them out). "all" is every process the
+Flow started (gateway, replicas, and the interpreter that forked the replicas). ``graphql`` is
+an HTTP gateway after one GraphQL query (its stack loads on the first). The incumbent (jina 3.34.0,
+``make jina-venv``, through ``incumbent_processes.py``) is measured beside it, rounds interleaved,
+for the mixes it serves.
 
     .venv/bin/python bench/footprint.py            # three runs
     .venv/bin/python bench/footprint.py --no-jina
@@ -16,7 +19,6 @@ import os
 import statistics
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -24,8 +26,9 @@ import httpx
 from docwire import Flow
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
-    from bench import startup, workloads
+    from bench import proc_memory, startup, workloads
 else:
+    import proc_memory
     import startup
     import workloads
 
@@ -42,28 +45,29 @@ MIXES: dict[str, tuple[tuple[str, ...], bool]] = {
 JINA_MIXES = {"grpc": "grpc"}
 
 
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
 def docwire_run(protocols: tuple[str, ...], graphql: bool) -> dict[str, float]:
     with Flow(host="127.0.0.1", protocol=list(protocols)).add(uses=workloads.NoOp, name="noop") as flow:
         if graphql:
             reply = httpx.post(f"http://127.0.0.1:{flow.ports['http']}/graphql", json={"query": "{ endpoints }"})
             reply.raise_for_status()
         *executors, gateway = flow.pids()  # Flow.pids(): the replicas, then the gateway
-        return {"gateway_mb": rss_mb(gateway), "executor_mb": statistics.fmean(rss_mb(pid) for pid in executors)}
+        everything = proc_memory.descendants(os.getpid())
+        return {
+            "gateway_mb": proc_memory.rss_mb([gateway]),
+            "executor_mb": proc_memory.rss_mb(executors) / len(executors),
+            "executor_pss_mb": proc_memory.pss_mb(executors) / len(executors),
+            "total_mb": proc_memory.rss_mb(everything),
+            "total_pss_mb": proc_memory.pss_mb(everything),
+        }
 
 
 def jina_run(protocol: str) -> dict[str, float]:
     return startup.incumbent_side("footprint", f"--protocol={protocol}")
 
 
-def _runs(values: Sequence[float | None]) -> str:
-    return " ".join("—" if v is None else f"{v:.1f}" for v in values)
+def _median(runs: Sequence[dict[str, float]], key: str) -> str:
+    values = [run[key] for run in runs]
+    return f"{statistics.median(values):5.1f} (runs {' '.join(f'{v:.1f}' for v in values)})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,20 +84,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             if with_jina and label in JINA_MIXES:
                 theirs.setdefault(label, []).append(jina_run(JINA_MIXES[label]))
     cpus = len(os.sched_getaffinity(0))
-    print(f"RSS right after start, MB, median of {args.runs} runs ({cpus} CPUs, shared machine)")
+    print(f"memory right after start, MB, median of {args.runs} runs ({cpus} CPUs, shared machine)")
     for label in MIXES:
-        gateway = [r["gateway_mb"] for r in ours[label]]
-        executor = [r["executor_mb"] for r in ours[label]]
         line = (
-            f"  {label:20} gateway {statistics.median(gateway):5.1f} (runs {_runs(gateway)})"
-            f"  executor {statistics.median(executor):5.1f} (runs {_runs(executor)})"
+            f"  {label:20} gateway RSS {_median(ours[label], 'gateway_mb')}"
+            f"  executor RSS {_median(ours[label], 'executor_mb')} PSS {_median(ours[label], 'executor_pss_mb')}"
+            f"  all RSS {_median(ours[label], 'total_mb')} PSS {_median(ours[label], 'total_pss_mb')}"
         )
         if label in theirs:
             jina_gateway = [r["gateway_mb"] for r in theirs[label]]
-            jina_total = [r["total_mb"] for r in theirs[label]]
             known = [v for v in jina_gateway if v is not None]
-            line += f"  | jina gateway {statistics.median(known):5.1f}" if known else "  | jina gateway —"
-            line += f", all its processes {statistics.median(jina_total):5.1f} (runs {_runs(jina_total)})"
+            line += f"  | jina gateway RSS {statistics.median(known):5.1f}" if known else "  | jina gateway —"
+            line += f", all RSS {_median(theirs[label], 'total_mb')} PSS {_median(theirs[label], 'total_pss_mb')}"
         print(line)
     return 0
 

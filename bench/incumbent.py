@@ -42,9 +42,10 @@ from rich.table import Column, Table
 from docwire import AsyncClient, Client, Flow
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
-    from bench import bare, workloads
+    from bench import bare, proc_memory, workloads
 else:
     import bare
+    import proc_memory
     import workloads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,15 +92,6 @@ class Settings:
 # --------------------------------------------------------------------------- docwire
 
 
-def _rss_mb(pids: Sequence[int]) -> float:
-    total_kb = 0
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total_kb += int(line.split()[1])
-    return total_kb / 1024
-
-
 async def _concurrent(port: int, clients: int, per_client: int) -> float:
     doc = workloads.small_doc()
 
@@ -118,7 +110,8 @@ def docwire_figures(settings: Settings, docs: list[workloads.EmbedDoc]) -> dict[
     """One repetition of every workload on docwire (``bench/incumbent_jina.py`` does the same on jina)."""
     start = time.perf_counter()
     with Flow(host="127.0.0.1").add(uses=workloads.NoOp) as flow:
-        figures = {"startup_s": time.perf_counter() - start, "rss_mb_at_rest": _rss_mb(flow.pids())}
+        started = time.perf_counter() - start
+        figures = {"startup_s": started, "rss_mb_at_rest": proc_memory.rss_mb(proc_memory.descendants(os.getpid()))}
         port = flow.port
         assert port is not None
         with Client(port=port) as client:

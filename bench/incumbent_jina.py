@@ -17,8 +17,7 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Before jina is imported: no telemetry call, no version check (neither can leave this machine anyway).
 os.environ.setdefault("JINA_OPTOUT_TELEMETRY", "1")
@@ -29,6 +28,11 @@ from docarray import BaseDoc, DocList
 from docarray.documents import TextDoc
 from docarray.typing import NdArray
 from jina import Client, Executor, Flow, requests
+
+if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
+    from bench import proc_memory
+else:
+    import proc_memory
 
 DIM = 512
 DOCS_PER_REQUEST = 100
@@ -56,28 +60,6 @@ def _quantiles_ms(samples: list[float]) -> dict[str, float]:
     return {"p50_ms": cuts[49] * 1e3, "p99_ms": cuts[98] * 1e3}
 
 
-def _rss_mb(pids: list[int]) -> float:
-    total = 0
-    for pid in pids:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1])
-    return total / 1024
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
-                found.append(int(entry.name))
-    return found
-
-
 async def _concurrent(port: int, clients: int, per_client: int) -> float:
     """Requests per second of ``clients`` async clients, each sending one small document at a time."""
     doc = TextDoc(text="hello")
@@ -100,7 +82,7 @@ def measure(n_docs: int, n: int, warmup: int, clients: int, per_client: int) -> 
     flow = Flow(protocol="grpc", host="127.0.0.1").add(uses=NoOp)
     with flow:
         figures: dict[str, float] = {"startup_s": time.perf_counter() - start}
-        figures["rss_mb_at_rest"] = _rss_mb(_children(os.getpid()))
+        figures["rss_mb_at_rest"] = proc_memory.rss_mb(proc_memory.descendants(os.getpid()))
         port = flow.port
         client = Client(host=f"grpc://127.0.0.1:{port}")
         doc = TextDoc(text="hello")

@@ -24,9 +24,11 @@ from jina import Flow
 
 # The no-op executor and the process readings of bench/incumbent.py's jina side.
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
-    from bench.incumbent_jina import NoOp, _children, _rss_mb
+    from bench import proc_memory
+    from bench.incumbent_jina import NoOp
 else:
-    from incumbent_jina import NoOp, _children, _rss_mb
+    import proc_memory
+    from incumbent_jina import NoOp
 
 
 def startup(executors: int, replicas: int) -> dict[str, float]:
@@ -43,9 +45,14 @@ def startup(executors: int, replicas: int) -> dict[str, float]:
 def footprint(protocol: str) -> dict[str, Any]:
     """RSS of the Flow's processes at rest: jina starts the executor, then the gateway (the newest child)."""
     with Flow(protocol=protocol, host="127.0.0.1").add(uses=NoOp, name="noop"):
-        pids = sorted(_children(os.getpid()))
-        by_pid = {pid: _rss_mb([pid]) for pid in pids}
-        return {"total_mb": sum(by_pid.values()), "gateway_mb": by_pid[pids[-1]], "processes": len(pids)}
+        pids = proc_memory.children(os.getpid())
+        everything = proc_memory.descendants(os.getpid())
+        return {
+            "total_mb": proc_memory.rss_mb(everything),
+            "total_pss_mb": proc_memory.pss_mb(everything),
+            "gateway_mb": proc_memory.rss_mb(pids[-1:]),
+            "processes": len(everything),
+        }
 
 
 def main() -> int:
