@@ -321,6 +321,7 @@ class Flow:
         if self._gateway is not None:
             raise RuntimeError("the Flow is already started")
         try:
+            self._preloader = self._start_preloader()  # first: it may fork this process, still single-threaded
             gateway = self._spawn_gateway()  # imports its modules while the executors start
             self._nodes = self._start_executors()
             self._gateway = self._start_gateway(self._config.ports, gateway)
@@ -438,6 +439,12 @@ class Flow:
             nodes.append(ExecutorNode(config.name, flat, topology=config.topology, shard_addresses=grouped))
         return nodes
 
+    def _start_preloader(self) -> Preloader | None:
+        """The interpreter that forks the replicas (none when every executor is external or has its own ``env``)."""
+        if Preloader.supported() and any(not config.external and not config.env for config in self._executors):
+            return Preloader()
+        return None
+
     def _start_replica(self, config: ExecutorConfig, shard: int, replica: int) -> ServiceProcess:
         spec = WorkerSpec(
             uses=config.uses,
@@ -458,8 +465,6 @@ class Flow:
         where = f"shard-{shard} rep-{replica}" if config.shards > 1 else f"rep-{replica}"
         # Replicas are forked from one preloaded interpreter, unless their environment differs from
         # ours (variables libraries read when imported must be set before the imports).
-        if self._preloader is None and not config.env and Preloader.supported():
-            self._preloader = Preloader()
         preloader = None if config.env else self._preloader
         label = f"executor {config.name!r} {where}"
         process = ServiceProcess(label, "docwire.runtime.worker", spec, env=config.env, preloader=preloader)

@@ -1,7 +1,11 @@
 """The launcher's end of the preloaded worker interpreter (``docwire.runtime.preloaded``).
 
 A Flow starts one such interpreter and has it fork every executor replica, so the replicas'
-imports are paid once rather than once per process. A forked replica is handled through
+imports are paid once rather than once per process. A launcher with a single thread (a script
+entering a Flow; not a notebook kernel, nor a process whose gRPC or other libraries run threads)
+gets it by forking itself, so even that once costs nothing: it has imported the workers' modules
+to build the Flow. Otherwise, or with ``DOCWIRE_FORK_LAUNCHER=0``, it is started as a new
+interpreter, ``python -m docwire.runtime.preloaded``. A forked replica is handled through
 ``ForkedChild``, which offers what ``ServiceProcess`` uses of a ``subprocess.Popen`` (pid, poll,
 wait, terminate, kill, stdin, stdout): its exit code comes from the interpreter that forked it,
 over the control socket.
@@ -18,33 +22,107 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from docwire.runtime.lifecycle import PARENT_PID_ENV
 
-__all__ = ["ForkedChild", "Preloader"]
+__all__ = ["FORK_LAUNCHER_ENV", "ForkedChild", "Preloader"]
 
 #: Seconds a launch request may wait for the interpreter (busy importing at first).
 LAUNCH_TIMEOUT = 120.0
 
+#: Set to ``0`` to always start the preloaded interpreter as a new one, never as a fork of the launcher.
+FORK_LAUNCHER_ENV = "DOCWIRE_FORK_LAUNCHER"
+
+
+class _Interpreter(Protocol):
+    """What a ``Preloader`` uses of its interpreter's process: a ``subprocess.Popen``, or a ``_LauncherFork``."""
+
+    @property
+    def pid(self) -> int: ...
+    def poll(self) -> int | None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+    def kill(self) -> None: ...
+
+
+def launcher_can_fork() -> bool:
+    """Whether this process may fork itself into the preloaded interpreter: its threads allow it, unless told not to.
+
+    A fork copies only the calling thread, so a lock or a library's state held by another thread
+    (gRPC's pollers, a notebook's I/O threads, an OpenMP pool that has run) would be left
+    half-changed in the copy. The one kind of thread allowed besides the main one is OpenBLAS's
+    idle pool, which numpy starts on import: OpenBLAS stops and restarts it around a fork.
+    """
+    if os.environ.get(FORK_LAUNCHER_ENV, "1") == "0" or threading.active_count() != 1:
+        return False
+    try:
+        native = sum(1 for _ in Path("/proc/self/task").iterdir()) - 1
+    except OSError:
+        return False
+    return native == 0 or native <= _openblas_pool_threads()
+
+
+def _openblas_pool_threads() -> int:
+    """How many threads the OpenBLAS libraries loaded in this process keep besides the caller's (0: none loaded)."""
+    from threadpoolctl import threadpool_info  # type: ignore[import-untyped]  # noqa: PLC0415  (only when needed)
+
+    pools = [pool for pool in threadpool_info() if pool["internal_api"] == "openblas"]
+    return sum(max(int(pool["num_threads"]) - 1, 0) for pool in pools if pool["threading_layer"] == "pthreads")
+
+
+class _LauncherFork:
+    """The launcher's own child: a fork of it serving as the preloaded interpreter (``serve_in_launcher_fork``)."""
+
+    def __init__(self, control: socket.socket) -> None:
+        from docwire.runtime import preloaded  # noqa: PLC0415  (imported before the fork: the copy has it)
+
+        sys.stdout.flush()  # or the copy would write the launcher's buffered output once more
+        sys.stderr.flush()
+        self.pid = os.fork()
+        if self.pid == 0:
+            preloaded.serve_in_launcher_fork(control)
+        self._exit: int | None = None
+
+    def poll(self) -> int | None:
+        if self._exit is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored by the launcher)
+                pid, status = self.pid, 0
+            if pid == self.pid:
+                self._exit = os.waitstatus_to_exitcode(status)
+        return self._exit
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (code := self.poll()) is None:  # it exits at once when its control socket closes
+            if deadline is not None and time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(f"preloaded interpreter {self.pid}", timeout or 0.0)
+            time.sleep(0.005)
+        return code
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+
 
 class Preloader:
-    """One ``python -m docwire.runtime.preloaded`` process and its control socket."""
+    """One preloaded interpreter (a fork of this process or a new one) and its control socket.
+
+    Create it before this process starts threads of its own (``launcher_can_fork``).
+    """
 
     def __init__(self) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
-        # The workers import what we can import: user modules named by `uses` or pickled by reference.
-        env["PYTHONPATH"] = os.pathsep.join(p or str(Path.cwd()) for p in sys.path)
         with theirs:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "docwire.runtime.preloaded", "--control-fd", str(theirs.fileno())],
-                stdin=subprocess.DEVNULL,
-                pass_fds=(theirs.fileno(),),
-                env=env,
-            )
+            forked = launcher_can_fork()
+            self._process: _Interpreter = _LauncherFork(theirs) if forked else self._new_interpreter(theirs)
+        #: Whether the interpreter is a fork of this process (else a new one).
+        self.forked = forked
         self._control = ours
         self._launching = threading.Lock()
         self._started: queue.Queue[int] = queue.Queue()
@@ -53,6 +131,18 @@ class Preloader:
         self._closed = False
         self._reader = threading.Thread(target=self._read, name="docwire-preloader", daemon=True)
         self._reader.start()
+
+    @staticmethod
+    def _new_interpreter(control: socket.socket) -> subprocess.Popen[bytes]:
+        env = {**os.environ, PARENT_PID_ENV: str(os.getpid())}
+        # The workers import what we can import: user modules named by `uses` or pickled by reference.
+        env["PYTHONPATH"] = os.pathsep.join(p or str(Path.cwd()) for p in sys.path)
+        return subprocess.Popen(
+            [sys.executable, "-m", "docwire.runtime.preloaded", "--control-fd", str(control.fileno())],
+            stdin=subprocess.DEVNULL,
+            pass_fds=(control.fileno(),),
+            env=env,
+        )
 
     @staticmethod
     def supported() -> bool:

@@ -1,4 +1,4 @@
-"""A preloaded worker interpreter: ``python -m docwire.runtime.preloaded --control-fd N``.
+"""A preloaded worker interpreter: ``python -m docwire.runtime.preloaded --control-fd N``, or a fork of the launcher.
 
 Every executor replica imports the same modules (docarray, numpy, pydantic, grpc: about a
 second of CPU each), so a Flow of ten replicas on two cores spent most of its start-up
@@ -6,6 +6,10 @@ importing. This process imports them once, then forks one child per replica the 
 for (``docwire.orchestration.preloader``); each child is an ordinary worker
 (``docwire.runtime.worker.main``) with its spec on stdin, its output on a pipe and its ready pipe,
 the three descriptors passed over the control socket.
+
+When the launcher (the process entering the Flow) is single-threaded it forks itself instead of
+starting this module as a new interpreter (``serve_in_launcher_fork``): it has imported all of
+that already (``docwire.Flow`` does), so the imports cost nothing at all.
 
 It stays single-threaded and creates no gRPC object before forking (gRPC does not survive a
 fork once used). It reports each child's exit code on the control socket, and exits when the
@@ -15,7 +19,12 @@ launcher closes that socket; its children then stop (they watch their parent, th
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import faulthandler
+import gc
 import json
+import logging
 import os
 import selectors
 import signal
@@ -23,11 +32,12 @@ import socket
 import sys
 import traceback
 from collections.abc import Mapping
+from typing import NoReturn
 
 from docwire.runtime import worker
 from docwire.runtime.lifecycle import PARENT_PID_ENV
 
-__all__ = ["MAX_MESSAGE", "main"]
+__all__ = ["MAX_MESSAGE", "main", "serve_in_launcher_fork"]
 
 #: The largest control message (a launch request: its environment variables, JSON).
 MAX_MESSAGE = 1 << 20
@@ -112,6 +122,61 @@ def serve(control: socket.socket) -> None:
                 inherited = (control.fileno(), wakeup_read, wakeup_write)
                 pid = _fork(inherited, fds, request["env"])
                 control.send(json.dumps({"started": pid}).encode())
+
+
+def serve_in_launcher_fork(control: socket.socket) -> NoReturn:
+    """In the child of a fork of the launcher: lets go of the launcher's state, then serves as this module's main.
+
+    The launcher's frames stay on this process' stack (it never returns into them) and its
+    objects are never collected, so no finalizer of theirs runs here: its descriptors are closed
+    once, below, and its buffered output was flushed before the fork (``os._exit`` flushes nothing).
+    """
+    code = 1
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the launcher's handlers
+        asyncio.events._set_running_loop(None)  # a launcher inside asyncio.run: the workers run their own loop
+        # The launcher's objects, garbage included, are never collected here nor in the workers forked
+        # from here: no finalizer of theirs closes a descriptor number this process has reused since.
+        gc.freeze()
+        keep = control.fileno()
+        os.closerange(3, keep)  # the launcher's sockets and files: a listening port must close when it closes it
+        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+        _standard_streams_on_descriptors()
+        _forget_log_handlers()
+        if faulthandler.is_enabled():  # on a descriptor closed above: a crash would write into another file
+            faulthandler.enable(sys.stderr)
+        serve(control)
+        code = 0
+    except BaseException:  # noqa: BLE001  (reported on the launcher's stderr, as the interpreter's would be)
+        with contextlib.suppress(Exception):
+            traceback.print_exc()
+    finally:
+        with contextlib.suppress(Exception):  # streams the launcher replaced may be on closed descriptors
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+def _standard_streams_on_descriptors() -> None:
+    """``sys.stdin``, ``sys.stdout`` and ``sys.stderr`` on descriptors 0, 1 and 2 again.
+
+    The launcher may have replaced them (pytest's capture, ``contextlib.redirect_stdout``) with
+    objects on descriptors closed here; a worker reads its spec from 0 and writes its log to 2.
+    """
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115  (they live as long as the process)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+
+
+def _forget_log_handlers() -> None:
+    """Drops (without closing: their files are closed here) the handlers the launcher's logging had.
+
+    The workers configure their own logging, on stderr, as a new interpreter's would.
+    """
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        if isinstance(logger, logging.Logger):
+            logger.handlers.clear()
 
 
 def main(argv: list[str] | None = None) -> None:
