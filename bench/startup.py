@@ -7,11 +7,16 @@ when jina's venv is there. Prints each run, the medians, and the ratios to the o
 
     .venv/bin/python bench/startup.py            # three runs, about a minute on 2 cores
     .venv/bin/python bench/startup.py --no-jina  # docwire alone
+
+docwire's sources are byte-compiled first, as ``pip install`` compiles an installed package (and
+jina's in its venv): with ``PYTHONDONTWRITEBYTECODE`` set, an editable checkout would otherwise
+compile every module it imports, in every process, on every start.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import statistics
@@ -70,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     systems = ["docwire"] + ([] if args.no_jina or not JINA_PYTHON.exists() else ["jina"])
     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for sources in (ROOT / "server", ROOT / "sdk" / "python"):
+        compileall.compile_dir(sources, quiet=1)
     docwire_run(1, 1)  # warm: the first Flow of a process pays the parent's own imports and disk caches
     for _ in range(args.runs):
         for label, executors, replicas in SHAPES:
