@@ -10,8 +10,9 @@ must not pay for the client, docarray and the orchestration it never uses.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from docwire_contract.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from docarray import BaseDoc, DocList
@@ -109,15 +110,4 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module, attribute = _LOCATIONS[name]
-    except KeyError:
-        raise AttributeError(f"module 'docwire' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), attribute)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LOCATIONS])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _LOCATIONS)

@@ -64,10 +64,10 @@ Where this module deliberately differs from docarray:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from docwire_contract.codec._wire import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
+from docwire_contract.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from docwire_contract.codec._encoding import encode_doc
@@ -97,15 +97,4 @@ _LOCATIONS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    try:
-        module = _LOCATIONS[name]
-    except KeyError:
-        raise AttributeError(f"module 'docwire_contract.codec' has no attribute {name!r}") from None
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_LOCATIONS])
+__getattr__, __dir__ = lazy_exports(__name__, globals(), {name: (module, name) for name, module in _LOCATIONS.items()})
