@@ -3,29 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TypeVar
 
 import grpc
-from google.protobuf import empty_pb2
 
 from docwire.gateway.tls_diagnosis import tls_failure
 from docwire.transports.tls import MutualTls
-from docwire_contract.v1 import request_pb2
 
-__all__ = ["ExecutorUnreachable", "wait_for_endpoints"]
+__all__ = ["ExecutorUnreachable", "wait_for_answer"]
+
+_Request = TypeVar("_Request")
+_Reply = TypeVar("_Reply")
 
 
 class ExecutorUnreachable(Exception):
     """Discovery found why a replica cannot be reached (the message says it); waiting will not help."""
 
 
-async def wait_for_endpoints(
-    call: grpc.aio.UnaryUnaryMultiCallable[Any, request_pb2.EndpointsInfo],
+async def wait_for_answer(
+    call: grpc.aio.UnaryUnaryMultiCallable[_Request, _Reply],
+    request: _Request,
     timeout: float,
     address: str,
     tls: MutualTls | None,
-) -> request_pb2.EndpointsInfo:
-    """Asks one replica for its endpoints, waiting up to ``timeout`` s for it to come up.
+) -> _Reply:
+    """Calls one replica (its endpoints, or its health), waiting up to ``timeout`` s for it to come up.
 
     Waiting hides why a replica cannot be reached, so every second a call that does not wait asks the
     channel for its last connection error: a failed TLS handshake fails at once, named; anything else
@@ -40,13 +42,13 @@ async def wait_for_endpoints(
     while True:
         remaining = deadline - loop.time()
         try:
-            return await call(empty_pb2.Empty(), timeout=max(min(remaining, 1.0), 0.001), wait_for_ready=True)
+            return await call(request, timeout=max(min(remaining, 1.0), 0.001), wait_for_ready=True)
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise
             waited = exc
         try:
-            return await call(empty_pb2.Empty(), timeout=1.0)
+            return await call(request, timeout=1.0)
         except grpc.aio.AioRpcError as exc:
             failure = exc if exc.code() == grpc.StatusCode.UNAVAILABLE else waited
         details = failure.details() or ""
