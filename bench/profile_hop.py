@@ -116,7 +116,11 @@ SITECUSTOMIZE = textwrap.dedent(
 
         signal.signal(signal.SIGUSR1, _start)
         signal.signal(signal.SIGUSR2, _stop)
-        (Path(_DIR) / f"hooked-{os.getpid()}").touch()
+        def _mark():
+            (Path(_DIR) / f"hooked-{os.getpid()}").touch()
+
+        _mark()
+        os.register_at_fork(after_in_child=_mark)  # executor replicas are forked by docwire.runtime.preloaded
     '''
 )
 

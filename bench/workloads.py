@@ -61,10 +61,13 @@ class EmbedDoc(BaseDoc):
 
 
 class NoOp(Executor):
-    """Does nothing; its endpoints are sync ``def``s, as most user code is (they run on the sync-method thread).
+    """Does nothing; its endpoints are sync ``def``s, as most user code is.
 
     Its methods never read ``docs``, so the executor answers with the request's document
-    bytes instead of decoding and re-encoding them (see ``docwire.runtime.servicer``).
+    bytes instead of decoding and re-encoding them (see ``docwire.runtime.servicer``). Their
+    bodies only move values, so they run on the event loop, as bare's echo does, not on the
+    sync-method thread (``docwire.executor.inline_calls``): a method doing real work pays
+    that hop too (``profile_hop.py --only costs``: "SyncRunner hop").
     """
 
     @requests

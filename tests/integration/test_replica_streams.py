@@ -171,3 +171,46 @@ def test_a_reply_over_the_size_limit_fails_alone_and_the_stream_goes_on() -> Non
 
     with Flow(host="127.0.0.1", max_message_size=limit).add(uses=Grower, name="grower") as flow:
         asyncio.run(run(flow))
+
+
+def _without_times(reply: Reply) -> request_pb2.DataRequest:
+    message = parsed(reply)
+    for route in message.routes:
+        route.ClearField("start_time")
+        route.ClearField("end_time")
+    return message
+
+
+def _as_doc_list_message(raw: bytes) -> bytes:
+    """The same request with its documents as a ``DocList`` message instead of ``docs_bytes``."""
+    message = request_pb2.DataRequest.FromString(raw)
+    message.data.docs.ParseFromString(message.data.docs_bytes)
+    return message.SerializeToString()
+
+
+@pytest.mark.parametrize("form", ["docs_bytes", "doc-list-message"])
+@pytest.mark.parametrize(("endpoint", "parameters"), [("/", None), ("/index", None), ("/metadata", {"k": 1})])
+def test_a_stream_answers_what_a_unary_call_answers(
+    executors: Flow, form: str, endpoint: str, parameters: dict[str, int] | None
+) -> None:
+    """The executor reads a stream's calls around their documents (``docs_bytes``) or whole (anything else):
+    the same reply either way, byte for byte but the route's times."""
+    _, raw = build_request(RequestSpec(endpoint, parameters=parameters), [TextDoc(text=f"t{i}") for i in range(9)])
+    if form != "docs_bytes":
+        raw = _as_doc_list_message(raw)
+
+    async def run() -> None:
+        async with upstream(executors, "toolbox") as (pool, streams):
+            unary = await forward(pool, raw, None, (), streams)
+            streamed = await forward(pool, raw, None, (), streams)
+            assert streams.opened == 1
+            assert _without_times(streamed).SerializeToString() == _without_times(unary).SerializeToString()
+            assert [d.text for d in _docs_of(streamed)] == [f"t{i}" for i in range(9)]
+
+    asyncio.run(run())
+
+
+def _docs_of(reply: Reply) -> list[TextDoc]:
+    data = parsed(reply).data
+    raw = data.docs.SerializeToString() if data.WhichOneof("documents") == "docs" else data.docs_bytes
+    return list(decode_docs(raw, TextDoc))

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from docwire.executor.base import BoundEndpoint
 from docwire.executor.base import Executor as DocwireExecutor
+from docwire.executor.inline_calls import runs_inline
 from docwire.executor.sync_runner import SyncRunner
 from docwire_contract.doc_types import doclist_of
 
@@ -82,6 +83,8 @@ async def _in_thread(pool: Pool, fn: Callable[[], Any]) -> Any:
 async def _call(method: Callable[..., Any], is_async: bool, kwargs: dict[str, Any], pool: Pool) -> Any:
     if is_async:
         return await method(**kwargs)
+    if runs_inline(method):  # cannot block or touch shared state: the thread hop would be all its cost
+        return method(**kwargs)
     # Sync user code runs off the event loop so the server keeps answering.
     return await _in_thread(pool, functools.partial(method, **kwargs))
 

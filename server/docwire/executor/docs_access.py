@@ -25,8 +25,9 @@ import inspect
 import sys
 import threading
 import types
-from collections.abc import Callable
-from typing import Any, Final
+from typing import Final
+
+from docwire.executor.code_verdicts import CodeVerdicts
 
 __all__ = ["never_reads_docs", "tracing"]
 
@@ -53,9 +54,6 @@ _FRAME_READERS: Final = frozenset(
 )
 # Instructions that only bind the name: the argument's value is gone, never read.
 _BINDS_ONLY: Final = frozenset({"STORE_FAST", "DELETE_FAST"})
-
-_VERDICTS: dict[types.CodeType, bool] = {}
-_VERDICT_LIMIT: Final = 1024
 
 
 def _docs_parameter(code: types.CodeType) -> str | None:
@@ -87,22 +85,14 @@ def _code_reads(code: types.CodeType, name: str) -> bool:
     return False
 
 
-def never_reads_docs(method: Callable[..., Any]) -> bool:
-    """Whether calling ``method(docs=..., ...)`` cannot observe ``docs`` (see the module docstring).
+def _blind_to_docs(code: types.CodeType) -> bool:
+    name = _docs_parameter(code)
+    return name is None or not _code_reads(code, name)  # None: the documents are not passed at all
 
-    ``method`` is the bound method (or plain function) the runtime calls. False whenever in doubt.
-    """
-    func = getattr(method, "__func__", method)
-    if type(func) is not types.FunctionType:
-        return False
-    code = func.__code__
-    verdict = _VERDICTS.get(code)
-    if verdict is None:
-        name = _docs_parameter(code)
-        verdict = name is None or not _code_reads(code, name)  # None: the documents are not passed at all
-        if len(_VERDICTS) < _VERDICT_LIMIT:
-            _VERDICTS[code] = verdict
-    return verdict
+
+#: Whether calling ``method(docs=..., ...)`` cannot observe ``docs`` (see the module docstring).
+#: ``method`` is the bound method (or plain function) the runtime calls. False whenever in doubt.
+never_reads_docs: Final = CodeVerdicts(_blind_to_docs)
 
 
 def tracing() -> bool:

@@ -2,7 +2,8 @@
 
 Without ``max_concurrency`` (the default) nothing waits here: async methods run as many at
 once as requests arrive, and sync methods run one at a time, in arrival order, on the
-executor's one thread (``SyncRunner``). With ``max_concurrency=N`` at most N calls (a batch
+executor's one thread (``SyncRunner``), but for those that cannot do any work, which run
+on the event loop (``docwire.executor.inline_calls``). With ``max_concurrency=N`` at most N calls (a batch
 counts as one) are in the executor's methods at once, async or sync; the others wait in
 arrival order, and one whose deadline passes while waiting is answered ``RequestTimeout``
 without running. Endpoints with a ``BatchingPolicy`` go through their ``EndpointBatcher``.

@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -33,6 +33,7 @@ from docwire.executor.base import BoundEndpoint, Executor
 from docwire.executor.docs_access import never_reads_docs, tracing
 from docwire.executor.sync_runner import SyncRunner
 from docwire.observability.observer import ExecutorObserver
+from docwire.runtime.call_splice import data_pieces, spliced_call
 from docwire.runtime.concurrency import Deadline, deadline_after
 from docwire.runtime.invocation import EndpointCaller, MethodFailed
 from docwire.runtime.parameters import endpoint_parameters
@@ -69,6 +70,9 @@ logger = logging.getLogger("docwire.executor")
 _REPLY_TAG = field_key(executor_pb2.ProcessResult.REPLY_FIELD_NUMBER, LENGTH_DELIMITED)
 
 _M = TypeVar("_M", request_pb2.DataRequest, request_pb2.SingleDocumentRequest)
+
+#: Serialized bytes, or a view into the bytes a call came with.
+Reply = bytes | memoryview
 
 
 class ExecutorServicer:
@@ -163,16 +167,23 @@ class ExecutorServicer:
 
     async def _result_of(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         """The serialized ProcessResult of one serialized ProcessCall."""
+        spliced = spliced_call(raw) if self._observer is None else None
+        if spliced is not None:  # the documents stay where they came (``call_splice``)
+            result = executor_pb2.ProcessResult(sequence=spliced.sequence)
+            deadline = _deadline_of(spliced.head.header, None)
+            serving: Awaitable[list[Reply]] = self._serve_spliced(spliced.head, spliced.docs, context, deadline)
+        else:
+            try:
+                call = executor_pb2.ProcessCall.FromString(raw)
+            except DecodeError as exc:
+                raise BadRequest(f"a call is not a valid docwire.v1.ProcessCall: {exc}") from None
+            result = executor_pb2.ProcessResult(sequence=call.sequence)
+            deadline = _deadline_of(call.request.header, None)
+            # The call's own trace context, when the gateway sent one (the stream's metadata is the first request's).
+            trace = (("traceparent", call.traceparent), ("tracestate", call.tracestate)) if call.traceparent else None
+            serving = self._whole(self._process(call.request, context, deadline, trace))
         try:
-            call = executor_pb2.ProcessCall.FromString(raw)
-        except DecodeError as exc:
-            raise BadRequest(f"a call is not a valid docwire.v1.ProcessCall: {exc}") from None
-        result = executor_pb2.ProcessResult(sequence=call.sequence)
-        deadline = _deadline_of(call.request.header, None)
-        # The call's own trace context, when the gateway sent one (the stream's metadata is the first request's).
-        trace = (("traceparent", call.traceparent), ("tracestate", call.tracestate)) if call.traceparent else None
-        try:
-            reply = await self._process(call.request, context, deadline, trace)
+            reply = await serving
         except DocwireError as exc:  # what Process aborts its call with
             result.error.code, result.error.error_class = exc.grpc_code.value[0], type(exc).__name__
             result.error.details = str(exc)
@@ -181,8 +192,13 @@ class ExecutorServicer:
             logger.exception("%s failed to process a request", self._name)
             result.error.code, result.error.details = grpc.StatusCode.UNKNOWN.value[0], f"{type(exc).__name__}: {exc}"
             return result.SerializeToString()
-        # The reply is appended as field 2 by hand: no second copy of its documents.
-        return b"".join((result.SerializeToString(), _REPLY_TAG, varint_bytes(len(reply)), reply))
+        # The reply is appended as field 2 by hand: its documents are copied once, here.
+        size = sum(map(len, reply))
+        return b"".join((result.SerializeToString(), _REPLY_TAG, varint_bytes(size), *reply))
+
+    @staticmethod
+    async def _whole(serving: Awaitable[bytes]) -> list[Reply]:
+        return [await serving]
 
     async def _process(
         self,
@@ -208,35 +224,70 @@ class ExecutorServicer:
             MessageTooLarge: the reply is over the message size limit.
             RequestTimeout: the deadline passed before the method ran.
         """
+        form = request.data.WhichOneof("documents")
+        docs = request.data.docs.SerializeToString() if form == "docs" else request.data.docs_bytes
+        encoded = await self._answer(request, docs, context, deadline)
+        if encoded is None:
+            pass  # the request's documents go back as they came
+        elif form == "docs":
+            request.data.docs.ParseFromString(encoded)
+        else:
+            request.data.docs_bytes = encoded
+        reply = request.SerializeToString()
+        self._check_size(len(reply))
+        return reply
+
+    async def _serve_spliced(
+        self,
+        head: request_pb2.DataRequest,
+        docs: memoryview,
+        context: grpc.aio.ServicerContext[Any, Any],
+        deadline: Deadline,
+    ) -> list[Reply]:
+        """``_serve`` for a request read around its documents (``call_splice``): the reply's pieces, in order."""
+        encoded = await self._answer(head, docs, context, deadline)
+        reply = [head.SerializeToString(), *data_pieces(docs if encoded is None else encoded)]
+        self._check_size(sum(map(len, reply)))
+        return reply
+
+    def _check_size(self, size: int) -> None:
+        if size > self._max_message_bytes:  # checked here, so a ProcessStream call survives it
+            raise MessageTooLarge(f"Sent message larger than max ({size} vs. {self._max_message_bytes})")
+
+    async def _answer(
+        self,
+        request: request_pb2.DataRequest,
+        docs: Reply,
+        context: grpc.aio.ServicerContext[Any, Any],
+        deadline: Deadline,
+    ) -> bytes | None:
+        """Runs the endpoint ``request`` names on ``docs`` (its serialized documents), its route stamped;
+        returns the reply's documents, None when they are the request's."""
         route = request.routes.add(executor=self._name)
         _stamp(route.start_time)
-        endpoint = _endpoint_of(request.header)
-        bound = self._executor.resolve(endpoint)
-        if bound is not None:
-            await self._run(request, bound, route, context, deadline)
+        bound = self._executor.resolve(_endpoint_of(request.header))
+        encoded = None if bound is None else await self._run(request, docs, bound, route, context, deadline)
         _stamp(route.end_time)
-        reply = request.SerializeToString()
-        if len(reply) > self._max_message_bytes:  # checked here, so a ProcessStream call survives it
-            raise MessageTooLarge(f"Sent message larger than max ({len(reply)} vs. {self._max_message_bytes})")
-        return reply
+        return encoded
 
     async def _run(
         self,
         request: request_pb2.DataRequest,
+        raw_docs: Reply,
         bound: BoundEndpoint,
         route: request_pb2.Route,
         context: grpc.aio.ServicerContext[Any, Any],
         deadline: Deadline,
-    ) -> None:
-        form = request.data.WhichOneof("documents")
-        raw_docs = request.data.docs.SerializeToString() if form == "docs" else request.data.docs_bytes
+    ) -> bytes | None:
+        """The method's documents, encoded (None: the request's own, unchanged or never read)."""
         sig = bound.signature
         if self._docs_unseen(bound) and reencodes_unchanged(raw_docs, sig.input_type):
             docs = self._empty_docs(sig.input_type)  # never read: the request's bytes stand for them
             untouched: DocList[Any] | None = docs
         else:
             untouched = None
-            docs = decode_docs(raw_docs, sig.input_type)  # BadRequest: unparsable, or not fitting the schema
+            # BadRequest: unparsable, or not fitting the schema
+            docs = decode_docs(raw_docs if isinstance(raw_docs, bytes) else bytes(raw_docs), sig.input_type)
         parameters = json_format.MessageToDict(request.parameters) if request.HasField("parameters") else {}
         # ParametersSchemaError: the caller's error, raised before the method runs (not in the reply as the method's)
         user_parameters = endpoint_parameters(bound, {k: v for k, v in parameters.items() if k != RESULTS_KEY})
@@ -252,18 +303,13 @@ class ExecutorServicer:
             status = error_status(failure, self._name)
             request.header.status.CopyFrom(status)
             route.status.CopyFrom(status)
-            return
-        if encoded is None:
-            pass  # the request's documents go back as they came
-        elif form == "docs":
-            request.data.docs.ParseFromString(encoded)
-        else:
-            request.data.docs_bytes = encoded
+            return None
         if outcome.result is not None:
             results = parameters.setdefault(RESULTS_KEY, {})
             results[self._result_key] = outcome.result
             request.parameters.Clear()
             request.parameters.update(parameters)
+        return encoded
 
     def _empty_docs(self, doc_type: type[Any]) -> DocList[Any]:
         """An empty ``DocList[doc_type]`` (building the class each time costs more than the list)."""

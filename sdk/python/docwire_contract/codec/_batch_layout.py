@@ -53,6 +53,7 @@ __all__ = [
     "match",
     "read_layout",
     "texts",
+    "texts_valid",
 ]
 
 #: How many layouts (one per record size) are kept.
@@ -154,7 +155,7 @@ class Batch:
 _varint = read_varint
 
 
-def _length_delimited(buf: bytes, pos: int, end: int) -> tuple[int, int]:
+def _length_delimited(buf: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
     """``(start, stop)`` of the field value whose length prefix starts at ``pos``."""
     length, start = _varint(buf, pos, end)
     stop = start + length
@@ -295,8 +296,8 @@ def _fits(layout: Layout, rows: npt.NDArray[np.uint8]) -> bool:
     return bool((rows[:, layout.constant_columns] == layout.constants).all())
 
 
-def match(data: bytes, min_records: int = 2) -> Batch | None:
-    """``data`` (a serialized DocList) as a uniform batch, or None when it is not one.
+def match(data: bytes | memoryview, min_records: int = 2) -> Batch | None:
+    """``data`` (a serialized DocList, or a view of one) as a uniform batch, or None when it is not one.
 
     None also when it holds fewer than ``min_records`` records.
     """
@@ -313,7 +314,7 @@ def match(data: bytes, min_records: int = 2) -> Batch | None:
     layout = _LAYOUTS.get(size)
     if layout is not None and _fits(layout, rows):
         return Batch(layout, rows)
-    layout = read_layout(data)
+    layout = read_layout(data if isinstance(data, bytes) else bytes(data[:size]))  # its first record
     if layout is None or not _fits(layout, rows):
         return None
     if size in _LAYOUTS or len(_LAYOUTS) < _CACHE_LIMIT:
@@ -335,6 +336,12 @@ def texts(batch: Batch, payload: tuple[int, int]) -> list[str] | None:
         return [block[i : i + width].decode("utf-8") for i in range(0, len(block), width)]
     except UnicodeDecodeError:
         return None
+
+
+def texts_valid(batch: Batch, payload: tuple[int, int]) -> bool:
+    """Whether ``texts`` reads the text payload at ``payload`` of every record (all valid UTF-8)."""
+    start, stop = payload
+    return batch.rows[:, start:stop].tobytes().isascii() or texts(batch, payload) is not None
 
 
 def floats(batch: Batch, payload: tuple[int, int]) -> list[float]:

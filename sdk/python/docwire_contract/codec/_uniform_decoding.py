@@ -25,7 +25,7 @@ from docwire_contract.codec._plans import TypedPlan, plan_of
 from docwire_contract.codec._problems import FieldError, PydanticNeededError, schema_error
 from docwire_contract.codec._uniform_encoding import UNIFORM_MIN_DOCS
 from docwire_contract.codec._values import DTYPES, NEW_ARRAY, dtype_of
-from docwire_contract.codec._wire import Node
+from docwire_contract.codec._wire import WIRE_CACHE_LIMIT, Node
 from docwire_contract.errors import BadRequest
 from docwire_contract.v1 import document_pb2
 
@@ -61,8 +61,26 @@ class _UniformRead:
         self.canonical = True
 
 
+# Per (plan, layout): what ``_read_uniform`` found. It depends on the two alone, and both are
+# cached objects (``plan_of``, ``batch_layout.match``), so the same pair comes back request after request.
+_READS: dict[tuple[int, int], tuple[TypedPlan, batch_layout.Layout, _UniformRead | None]] = {}
+
+
 def _read_uniform(plan: TypedPlan, batch: batch_layout.Batch) -> _UniformRead | None:
-    """What the documents of ``batch`` hold, or None when the general path must decide.
+    """What the documents of ``batch`` hold, or None when the general path must decide (read once per
+    plan and layout; the answer is shared, and read only)."""
+    layout = batch.layout
+    cached = _READS.get((id(plan), id(layout)))
+    if cached is not None and cached[0] is plan and cached[1] is layout:
+        return cached[2]
+    read = _read_layout(plan, batch)
+    if len(_READS) < WIRE_CACHE_LIMIT:
+        _READS[(id(plan), id(layout))] = (plan, layout, read)
+    return read
+
+
+def _read_layout(plan: TypedPlan, batch: batch_layout.Batch) -> _UniformRead | None:
+    """``_read_uniform``'s answer, read.
 
     Every field is read as the general path reads it, or the batch is refused: payloads
     only where the field's decoder takes them as they are (see ``uniform_kind``);
@@ -200,8 +218,10 @@ def decode_uniform(data: bytes, plan: TypedPlan) -> list[Any] | None:
     return docs
 
 
-def reencodes_unchanged(data: bytes, doc_type: type[BaseDoc]) -> bool:
+def reencodes_unchanged(data: bytes | memoryview, doc_type: type[BaseDoc]) -> bool:
     """Whether decoding ``data`` as ``doc_type`` and encoding the documents again gives ``data``'s documents.
+
+    ``data`` may be a view into a larger message: it is read, never kept.
 
     True only for uniform batches (see :mod:`docwire_contract.codec._batch_layout`) that hold
     exactly ``doc_type``'s fields, each as its encoder writes it, with valid text: then
@@ -218,7 +238,7 @@ def reencodes_unchanged(data: bytes, doc_type: type[BaseDoc]) -> bool:
     if read is None or not read.canonical:
         return False
     return all(
-        batch_layout.texts(batch, cast(tuple[int, int], node.payload)) is not None
+        batch_layout.texts_valid(batch, cast(tuple[int, int], node.payload))
         for _, node in read.columns
         if node.content == batch_layout.TEXT
     )
