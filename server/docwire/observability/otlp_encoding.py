@@ -20,20 +20,18 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 
-from docwire.observability.span_record import SpanRecord, SpanScope, TraceContext, readable_span
+from docwire.observability.span_record import UNIQUE_ATTRIBUTES, SpanRecord, SpanScope, TraceContext, readable_span
 from docwire_contract.codec import LENGTH_DELIMITED, VARINT, field_key, varint_bytes
 
 __all__ = ["OtlpSpanExporter", "encode_records"]
 
 _FIXED64, _FIXED32 = 1, 5
-#: Span.trace_id and Span.span_id with their lengths (16 and 8 bytes), Span.parent_span_id likewise.
-_TRACE_ID = field_key(1, LENGTH_DELIMITED) + b"\x10"
-_SPAN_ID = field_key(2, LENGTH_DELIMITED) + b"\x08"
-_PARENT_ID = field_key(4, LENGTH_DELIMITED) + b"\x08"
+#: Span.trace_id and Span.span_id (keys, lengths 16 and 8, the ids big-endian), Span.parent_span_id likewise.
+_IDS, _PARENT, _LOW64 = struct.Struct(">BBQQBBQ"), struct.Struct(">BBQ"), (1 << 64) - 1
+_TRACE_ID_KEY, _SPAN_ID_KEY, _PARENT_ID_KEY = (field_key(n, LENGTH_DELIMITED)[0] for n in (1, 2, 4))
 _TRACE_STATE, _NAME = field_key(3, LENGTH_DELIMITED), field_key(5, LENGTH_DELIMITED)
-#: Span.kind SERVER (2), then the start and end times' keys around their values.
-_KIND_SERVER = field_key(6, VARINT) + b"\x02"
-_TIMES = struct.Struct("<BQBQ")
+#: Span.kind (SERVER: 2), then the start and end times (fixed64, little-endian).
+_KIND_AND_TIMES, _KIND_KEY, _SERVER = struct.Struct("<BBBQBQ"), field_key(6, VARINT)[0], 2
 _START_KEY, _END_KEY = field_key(7, _FIXED64)[0], field_key(8, _FIXED64)[0]
 _ATTRIBUTE, _STATUS = field_key(9, LENGTH_DELIMITED), field_key(15, LENGTH_DELIMITED)
 _KEY, _VALUE = field_key(1, LENGTH_DELIMITED), field_key(2, LENGTH_DELIMITED)
@@ -44,6 +42,7 @@ _STATUS_MESSAGE, _STATUS_ERROR = field_key(2, LENGTH_DELIMITED), field_key(3, VA
 #: Span.flags: the parent's remoteness is known (0x100), and it is remote (0x200: every parent is a caller's).
 _FLAGS_KEY = field_key(16, _FIXED32)
 _ROOT_FLAGS, _CHILD_FLAGS = _FLAGS_KEY + struct.pack("<I", 0x100), _FLAGS_KEY + struct.pack("<I", 0x300)
+_UNSET_ROOT, _UNSET_CHILD = _STATUS_UNSET + _ROOT_FLAGS, _STATUS_UNSET + _CHILD_FLAGS
 #: A context for the span ``_envelope`` has the SDK encode for its resource and scope.
 _NO_CONTEXT = TraceContext(1, 1, sampled=True)
 #: ResourceSpans.resource / ScopeSpans.scope (1), their spans (2), schema_url (3); the request's resource_spans (1).
@@ -90,8 +89,10 @@ _ENVELOPES: dict[int, tuple[SpanScope, tuple[bytes, bytes, bytes]]] = {}
 #: Each attribute key's KeyValue.key field and each span name's field, written once (the code's few constants).
 _KEYS: dict[str, bytes] = {}
 _NAMES: dict[str, bytes] = {}
-#: Span.attributes fields by (key, value), for the values that repeat (a request id takes a place but never hits).
+#: Span.attributes fields by (key, value), for the values that repeat (not ``UNIQUE_ATTRIBUTES``).
 _ATTRIBUTES: dict[tuple[str, str | int], bytes] = {}
+#: The bytes of a string attribute before its value's, by key and the value's length in bytes.
+_STRING_PREFIXES: dict[tuple[str, int], bytes] = {}
 
 
 def _envelope(scope: SpanScope) -> tuple[bytes, bytes, bytes]:
@@ -131,35 +132,45 @@ def _cached(cache: dict[str, bytes], key: bytes, text: str) -> bytes:
 
 def _attribute(pair: tuple[str, str | int]) -> bytes:
     """A Span.attributes field: a KeyValue of a string or an integer."""
-    found = _ATTRIBUTES.get(pair)
-    if found is None:
-        key, value = pair
-        if isinstance(value, str):
-            encoded_value = _field(_STRING_VALUE, value.encode())
-        else:
-            encoded_value = _INT_VALUE + varint_bytes(value & 0xFFFFFFFFFFFFFFFF)
+    key, value = pair
+    if isinstance(value, str):
+        encoded = value.encode()
+        # Everything before the string's bytes depends only on the key and the string's length.
+        prefix = _STRING_PREFIXES.get((key, len(encoded)))
+        if prefix is None:
+            prefix = _field(_ATTRIBUTE, _cached(_KEYS, _KEY, key) + _field(_VALUE, _field(_STRING_VALUE, encoded)))
+            prefix = prefix[: len(prefix) - len(encoded)]
+            if len(_STRING_PREFIXES) < 1024:
+                _STRING_PREFIXES[key, len(encoded)] = prefix
+        found = prefix + encoded
+    else:
+        encoded_value = _INT_VALUE + varint_bytes(value & 0xFFFFFFFFFFFFFFFF)
         found = _field(_ATTRIBUTE, _cached(_KEYS, _KEY, key) + _field(_VALUE, encoded_value))
-        if len(_ATTRIBUTES) < 1024:  # the first values seen: the executor's name, endpoints, statuses, ...
-            _ATTRIBUTES[pair] = found
+    if key not in UNIQUE_ATTRIBUTES and len(_ATTRIBUTES) < 1024:  # the executor, endpoints, statuses, ...
+        _ATTRIBUTES[pair] = found
     return found
 
 
 def _record_bytes(record: SpanRecord) -> bytes:
-    """One record's Span message."""
-    context = record.context
-    parts = [_TRACE_ID, context.trace_id.to_bytes(16, "big"), _SPAN_ID, context.span_id.to_bytes(8, "big")]
+    """One record's Span message, as a ScopeSpans.spans field."""
+    context, parent_id = record.context, record.parent_id
+    trace_id = context.trace_id
+    parts = [_IDS.pack(_TRACE_ID_KEY, 16, trace_id >> 64, trace_id & _LOW64, _SPAN_ID_KEY, 8, context.span_id)]
     if context.trace_state:
         parts.append(_field(_TRACE_STATE, context.trace_state.encode()))
-    if record.parent_id:
-        parts += (_PARENT_ID, record.parent_id.to_bytes(8, "big"))
+    if parent_id:
+        parts.append(_PARENT.pack(_PARENT_ID_KEY, 8, parent_id))
     if record.name:
         parts.append(_cached(_NAMES, _NAME, record.name))
-    parts += (_KIND_SERVER, _TIMES.pack(_START_KEY, record.start_ns, _END_KEY, record.end_ns))
-    parts += map(_attribute, record.attributes)
+    parts.append(_KIND_AND_TIMES.pack(_KIND_KEY, _SERVER, _START_KEY, record.start_ns, _END_KEY, record.end_ns))
+    for pair in record.attributes:
+        found = _ATTRIBUTES.get(pair)
+        parts.append(_attribute(pair) if found is None else found)
     if record.error is None:
-        parts.append(_STATUS_UNSET)
+        parts.append(_UNSET_CHILD if parent_id else _UNSET_ROOT)
     else:
         message = _field(_STATUS_MESSAGE, record.error.encode()) if record.error else b""
-        parts.append(_field(_STATUS, message + _STATUS_ERROR))
-    parts.append(_CHILD_FLAGS if record.parent_id else _ROOT_FLAGS)
-    return _field(_SECOND, b"".join(parts))
+        parts += (_field(_STATUS, message + _STATUS_ERROR), _CHILD_FLAGS if parent_id else _ROOT_FLAGS)
+    span = b"".join(parts)
+    size = len(span)
+    return _SECOND + (_SHORT[size] if size < 128 else varint_bytes(size)) + span

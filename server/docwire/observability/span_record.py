@@ -17,10 +17,12 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
-__all__ = ["Attributes", "SpanRecord", "SpanScope", "TraceContext", "readable_span"]
+__all__ = ["UNIQUE_ATTRIBUTES", "Attributes", "SpanRecord", "SpanScope", "TraceContext", "readable_span"]
 
 #: A span's attributes, in the order they are written.
 Attributes = tuple[tuple[str, str | int], ...]
+#: The attributes whose value is new in every span (the encoder caches the others' bytes).
+UNIQUE_ATTRIBUTES = frozenset({"docwire.request_id"})
 
 
 class TraceContext(NamedTuple):
