@@ -344,7 +344,9 @@ def test_docwire_span_records_encode_to_the_otlp_message_the_sdk_encoder_makes()
     assert ExportTraceServiceRequest.FromString(encode_records(records)) == encode_spans(readable)
     # An SDK span in a batch (here with an event) is encoded by the SDK, its message merged with the records'.
     with_event = ReadableSpan("e", context=readable[0].context, events=(Event("happened"),))
-    translated = OtlpSpanExporter(endpoint="127.0.0.1:9", insecure=True)._translate_data([*records, with_event])
+    translated = ExportTraceServiceRequest.FromString(
+        OtlpSpanExporter(endpoint="127.0.0.1:9", insecure=True)._translate_data([*records, with_event])
+    )
     expected = encode_spans(readable)
     expected.MergeFrom(encode_spans([with_event]))
     assert translated == expected
@@ -358,7 +360,7 @@ class _CapturingExporter(OtlpSpanExporter):
         self.requests: list[ExportTraceServiceRequest] = []
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        self.requests.append(self._translate_data(spans))
+        self.requests.append(ExportTraceServiceRequest.FromString(self._translate_data(spans)))
         return SpanExportResult.SUCCESS
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 
+import grpc
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.sdk.trace import ReadableSpan
 
 from docwire.observability.span_record import UNIQUE_ATTRIBUTES, SpanRecord, SpanScope, TraceContext, readable_span
@@ -50,15 +51,35 @@ _FIRST, _SECOND, _THIRD = (field_key(n, LENGTH_DELIMITED) for n in (1, 2, 3))
 
 
 class OtlpSpanExporter(OTLPSpanExporter):
-    """The SDK's OTLP/gRPC span exporter, encoding docwire's span records itself (see the module docstring)."""
+    """The SDK's OTLP/gRPC span exporter, encoding docwire's span records itself (see the module docstring).
 
-    def _translate_data(self, data: Sequence[ReadableSpan | SpanRecord]) -> ExportTraceServiceRequest:
+    Its export call takes the request's bytes as they are (``_SerializedTraceService``), so a batch is
+    not parsed into messages to be serialized again.
+    """
+
+    def _initialize_channel_and_stub(self) -> None:
+        self._stub = _SerializedTraceService  # the SDK makes its client of this with each new channel
+        super()._initialize_channel_and_stub()  # type: ignore[no-untyped-call]
+
+    def _translate_data(self, data: Sequence[ReadableSpan | SpanRecord]) -> bytes:  # type: ignore[override]
         records = [item for item in data if isinstance(item, SpanRecord)]
         request = encode_records(records)
         if len(records) < len(data):
             spans = [item for item in data if not isinstance(item, SpanRecord)]
             request += encode_spans(spans).SerializeToString()
-        return ExportTraceServiceRequest.FromString(request)
+        return request
+
+
+class _SerializedTraceService:
+    """A TraceService client whose Export sends a serialized ExportTraceServiceRequest."""
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        # The generated stub's method name, which the SDK's exporter calls.
+        self.Export: grpc.UnaryUnaryMultiCallable[bytes, ExportTraceServiceResponse] = channel.unary_unary(
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            request_serializer=None,
+            response_deserializer=ExportTraceServiceResponse.FromString,
+        )
 
 
 def encode_records(records: Sequence[SpanRecord]) -> bytes:
