@@ -96,7 +96,7 @@ def parent_context(metadata: Iterable[tuple[str, str]]) -> TraceContext | None:
     if not trace_id or not span_id:
         return None
     state = TraceState.from_header([tracestate]).to_header() if tracestate else ""
-    return TraceContext(trace_id, span_id, sampled=bool(int(flags, 16) & TraceFlags.SAMPLED), trace_state=state)
+    return TraceContext(trace_id, span_id, bool(int(flags, 16) & TraceFlags.SAMPLED), state)
 
 
 def without_trace_context(metadata: Metadata) -> Metadata:
