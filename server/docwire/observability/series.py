@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Generic, TypeVar
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -71,77 +72,69 @@ class Observations:
         self.sum += amount
 
 
-class _Family:
-    """A metric's name, help and label names, and its series by label values."""
+_Series = TypeVar("_Series", Count, Level, Observations)
 
-    def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
+
+class _Family(Generic[_Series]):
+    """A metric's name, help and label names, and its series by label values (made by ``make`` on first use)."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str], make: Callable[[], _Series]) -> None:
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
+        self._make: Callable[[], _Series] = make
+        self._series: dict[tuple[str, ...], _Series] = {}
+
+    def labels(self, *values: str) -> _Series:
+        """The series of these label values."""
+        found = self._series.get(values)
+        if found is None:
+            found = self._series[values] = self._make()
+        return found
+
+    def _items(self) -> list[tuple[tuple[str, ...], _Series]]:
+        """The series as they are now (a copy: the event loop may add one while a scrape reads)."""
+        return list(self._series.items())
 
 
-class CounterFamily(_Family):
+class CounterFamily(_Family[Count]):
     """A counter family (exposed as ``<name>_total`` and ``<name>_created``)."""
 
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
-        super().__init__(name, documentation, labelnames)
-        self._series: dict[tuple[str, ...], Count] = {}
-
-    def labels(self, *values: str) -> Count:
-        """The series of these label values (made on first use)."""
-        found = self._series.get(values)
-        if found is None:
-            found = self._series[values] = Count()
-        return found
+        super().__init__(name, documentation, labelnames, Count)
 
     def collect(self) -> Metric:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for values, series in list(self._series.items()):
+        for values, series in self._items():
             family.add_metric(values, series.value, created=series.created)
         return family
 
 
-class GaugeFamily(_Family):
+class GaugeFamily(_Family[Level]):
     """A gauge family."""
 
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str]) -> None:
-        super().__init__(name, documentation, labelnames)
-        self._series: dict[tuple[str, ...], Level] = {}
-
-    def labels(self, *values: str) -> Level:
-        """The series of these label values (made on first use)."""
-        found = self._series.get(values)
-        if found is None:
-            found = self._series[values] = Level()
-        return found
+        super().__init__(name, documentation, labelnames, Level)
 
     def collect(self) -> Metric:
         family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for values, series in list(self._series.items()):
+        for values, series in self._items():
             family.add_metric(values, series.value)
         return family
 
 
-class HistogramFamily(_Family):
+class HistogramFamily(_Family[Observations]):
     """A histogram family with upper bounds ``buckets`` (and ``+Inf``)."""
 
     def __init__(self, name: str, documentation: str, labelnames: Sequence[str], buckets: Sequence[float]) -> None:
-        super().__init__(name, documentation, labelnames)
-        self._bounds = tuple(float(bound) for bound in buckets)
-        self._les = [*(floatToGoString(bound) for bound in self._bounds), "+Inf"]  # type: ignore[no-untyped-call]
-        self._series: dict[tuple[str, ...], Observations] = {}
-
-    def labels(self, *values: str) -> Observations:
-        """The series of these label values (made on first use)."""
-        found = self._series.get(values)
-        if found is None:
-            found = self._series[values] = Observations(self._bounds)
-        return found
+        bounds = tuple(float(bound) for bound in buckets)
+        super().__init__(name, documentation, labelnames, lambda: Observations(bounds))
+        self._les = [*(floatToGoString(bound) for bound in bounds), "+Inf"]  # type: ignore[no-untyped-call]
 
     def collect(self) -> Metric:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.labelnames)
         created = GaugeMetricFamily(f"{self.name}_created", self.documentation, labels=self.labelnames)
-        for values, series in list(self._series.items()):
+        for values, series in self._items():
             total, cumulative = series.sum, []
             running = 0
             for le, count in zip(self._les, list(series.counts), strict=True):
