@@ -11,9 +11,12 @@ The CPU time the gateway and the executor spend per 100-document request (from /
 10 ms ticks: 50 µs a request) is shown beside it, with the same ratios: on a shared machine it
 moves much less with the load than documents per second do.
 
-With tracing on the gateway sends each request to its executor as its own unary call,
-so each call carries its own ``traceparent`` (a ProcessStream call carries the metadata
-it was opened with); that is part of what the last row measures.
+With tracing on, the requests of the client's stream still go to the executor over one
+ProcessStream call: each request's own ``traceparent`` rides in its ``ProcessCall`` (the
+call's metadata is sent once, when it opens), so the last row measures the two spans of
+each request and their trace context, not another path. The spans are encoded and sent when
+a batch goes (512 spans, or every 5 s: ``OTEL_BSP_*``), so part of that falls between runs;
+``bench/observer_cost.py`` measures the observers alone, export included, in one process.
 
 Run: ``.venv/bin/python bench/observability.py [--reps 3]``.
 """

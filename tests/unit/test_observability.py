@@ -6,18 +6,19 @@ Also: nothing of Prometheus or OpenTelemetry is imported by a server process tha
 from __future__ import annotations
 
 import ast
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
-from opentelemetry.trace import SpanContext, SpanKind, StatusCode, TraceFlags, TraceState
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanKind, StatusCode
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -26,9 +27,10 @@ from docwire.observability.executor import ObservedExecutor
 from docwire.observability.gateway import ObservedGateway
 from docwire.observability.launch import start_executor_observer, start_gateway_observer
 from docwire.observability.metrics import ExecutorMetrics, GatewayMetrics
-from docwire.observability.otlp_encoding import encode_request
+from docwire.observability.otlp_encoding import OtlpSpanExporter, encode_records
+from docwire.observability.span_record import Attributes, SpanRecord, SpanScope, TraceContext, readable_span
 from docwire.observability.spec import ObservabilitySpec
-from docwire.observability.tracing import SpanRecorder
+from docwire.observability.tracing import RecordBatcher, SpanRecorder, tracer_provider
 from docwire.orchestration.config import ExecutorConfig, FlowConfig, load_flow_yaml
 from docwire.orchestration.observing import gateway_observability, replica_observability
 from docwire_contract.errors import EndpointNotFound
@@ -320,21 +322,95 @@ def test_a_process_that_observes_nothing_imports_neither_prometheus_nor_opentele
     assert sorted(name for name in reached if name.startswith(_OBSERVING_PACKAGES)) == []
 
 
-def test_docwire_spans_encode_to_the_otlp_message_the_sdk_encoder_makes(
-    spans: tuple[TracerProvider, InMemorySpanExporter],
-) -> None:
-    provider, exporter = spans
-    recorder = SpanRecorder(provider, "docwire.test")
-    remote = SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, is_remote=True,
-                         trace_flags=TraceFlags(1), trace_state=TraceState([("vendor", "x=1")]))  # fmt: skip
-    attributes: dict[str, str | int] = {"docwire.endpoint": "/", "docwire.documents": 3, "docwire.empty": ""}
-    for parent, error in ((remote, None), (None, "ValueError: bad"), (remote, "")):
-        context = recorder.start("gateway /", parent)
-        recorder.record("gateway /", context, parent, attributes, time.time_ns(), error)
-    large = {"docwire.big": 2**62, "docwire.negative": -5}
-    recorder.record("x", recorder.start("x", None), None, large, time.time_ns(), None)
-    finished = exporter.get_finished_spans()
-    assert len(finished) == 4
-    assert ExportTraceServiceRequest.FromString(encode_request(finished)) == encode_spans(finished)
-    with_event = ReadableSpan("e", context=finished[0].context, events=(Event("happened"),))
-    assert ExportTraceServiceRequest.FromString(encode_request([with_event])) == encode_spans([with_event])
+def _scope(service: str, name: str, resource: Resource | None = None) -> SpanScope:
+    return SpanScope(resource or Resource.create({"service.name": service}), InstrumentationScope(name))
+
+
+def test_docwire_span_records_encode_to_the_otlp_message_the_sdk_encoder_makes() -> None:
+    gateway = _scope("gateway", "docwire.gateway")
+    other_scope = _scope("", "docwire.other", gateway.resource)  # a second scope of the same resource
+    executor = _scope("encoder", "docwire.executor")
+    state = "vendor=x1,other=2"
+    remote = TraceContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, sampled=True, trace_state=state)
+    own = TraceContext(remote.trace_id, 0x1234, sampled=True, trace_state=remote.trace_state)
+    attributes: Attributes = (("docwire.endpoint", "/"), ("docwire.documents", 3), ("docwire.empty", ""))
+    records = [
+        SpanRecord(gateway, "gateway /", own, remote.span_id, 10, 20, attributes, None),
+        SpanRecord(executor, "encoder /", TraceContext(7, 8, sampled=True), 0, 30, 2**63, (), "ValueError: bad"),
+        SpanRecord(gateway, "", TraceContext(9, 10, sampled=True), 11, 1, 2, (("k", "v" * 300),), ""),
+        SpanRecord(other_scope, "x", TraceContext(12, 13, sampled=True), 0, 0, 1, (("big", 2**62), ("neg", -5)), None),
+    ]
+    readable = [readable_span(record) for record in records]
+    assert ExportTraceServiceRequest.FromString(encode_records(records)) == encode_spans(readable)
+    # An SDK span in a batch (here with an event) is encoded by the SDK, its message merged with the records'.
+    with_event = ReadableSpan("e", context=readable[0].context, events=(Event("happened"),))
+    translated = ExportTraceServiceRequest.FromString(
+        OtlpSpanExporter(endpoint="127.0.0.1:9", insecure=True)._translate_data([*records, with_event])
+    )
+    expected = encode_spans(readable)
+    expected.MergeFrom(encode_spans([with_event]))
+    assert translated == expected
+
+
+class _CapturingExporter(OtlpSpanExporter):
+    """docwire's exporter, keeping each batch's request instead of sending it."""
+
+    def __init__(self) -> None:
+        super().__init__(endpoint="127.0.0.1:9", insecure=True)
+        self.requests: list[ExportTraceServiceRequest] = []
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.requests.append(ExportTraceServiceRequest.FromString(self._translate_data(spans)))
+        return SpanExportResult.SUCCESS
+
+
+async def test_the_spans_go_to_docwires_exporter_as_records_linked_through_traceparent() -> None:
+    """The production path: ``tracer_provider`` batches ``SpanRecord`` tuples, the exporter encodes them."""
+    exporters = _CapturingExporter(), _CapturingExporter()
+    gateway_provider = tracer_provider("gateway", exporters[0])
+    executor_provider = tracer_provider("encoder", exporters[1])
+    assert isinstance(SpanRecorder(gateway_provider, "x")._batcher, RecordBatcher)
+    gateway = ObservedGateway(None, gateway_provider)
+    executor = ObservedExecutor("encoder", 0, None, executor_provider)
+    client = ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    metadata = (("authorization", "Bearer x"), client, ("tracestate", "vendor=x1,other=2"))
+    sent = []
+    for _ in range(2):  # the same client metadata twice, as the requests of a client stream share it
+        seen = gateway.request(_request(2), metadata)
+        sent.append(dict(seen.metadata))
+
+        async def serve() -> bytes:
+            return b""
+
+        await executor.observe(_request(2), seen.metadata, serve)
+        seen.succeeded(b"")
+        seen.finish()
+    gateway.close()
+    executor.close()
+    gateways, executors = (
+        [span for batch in exporter.requests for r in batch.resource_spans for s in r.scope_spans for span in s.spans]
+        for exporter in exporters
+    )
+    assert {a.key: a.value.string_value for a in exporters[1].requests[0].resource_spans[0].resource.attributes}[
+        "service.name"
+    ] == "encoder"
+    client_trace = bytes.fromhex("4bf92f3577b34da6a3ce929d0e0e4736")
+    for headers, gateway_span, executor_span in zip(sent, gateways, executors, strict=True):
+        assert headers["authorization"] == "Bearer x"
+        assert headers["tracestate"] == "vendor=x1,other=2"
+        assert headers["traceparent"] == f"00-{client_trace.hex()}-{gateway_span.span_id.hex()}-01"
+        assert (gateway_span.trace_id, gateway_span.parent_span_id) == (client_trace, bytes.fromhex(client[1][36:52]))
+        assert (executor_span.trace_id, executor_span.parent_span_id) == (client_trace, gateway_span.span_id)
+        assert gateway_span.name == "gateway /index"
+        assert executor_span.name == "encoder /index"
+        assert gateway_span.trace_state == executor_span.trace_state == "vendor=x1,other=2"
+        assert gateway_span.flags == executor_span.flags == 0x300  # a remote parent
+        assert {a.key: a.value.int_value or a.value.string_value for a in executor_span.attributes} == {
+            "docwire.executor": "encoder",
+            "docwire.replica": "0",
+            "docwire.endpoint": "/index",
+            "docwire.request_id": "req-1",
+            "docwire.documents": 2,
+            "docwire.status": "SUCCESS",
+        }
+    assert sent[0]["traceparent"] != sent[1]["traceparent"]

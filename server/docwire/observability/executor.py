@@ -6,11 +6,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import SpanContext
 
 from docwire.observability.doc_count import count_docs
 from docwire.observability.metrics import ExecutorMetrics
 from docwire.observability.observer import ExecutorObserver, Metadata
+from docwire.observability.span_record import TraceContext
 from docwire.observability.tracing import SpanRecorder, parent_context
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import DocwireError
@@ -43,7 +43,7 @@ class ObservedExecutor(ExecutorObserver):
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
         documents = count_docs(request)  # before: the endpoint may replace them
-        span: tuple[SpanContext, SpanContext | None, int] | None = None
+        span: tuple[TraceContext, TraceContext | None, int] | None = None
         if self._spans is not None:
             parent = parent_context(metadata)
             span = (self._spans.start(f"{self._executor} {endpoint}", parent), parent, time.time_ns())
@@ -87,17 +87,17 @@ class ObservedExecutor(ExecutorObserver):
         request_id: str,
         documents: int,
         error: str | None,
-        span: tuple[SpanContext, SpanContext | None, int],
+        span: tuple[TraceContext, TraceContext | None, int],
     ) -> None:
         assert self._spans is not None
-        attributes: dict[str, str | int] = {
-            "docwire.executor": self._executor,
-            "docwire.replica": self._replica,
-            "docwire.endpoint": endpoint,
-            "docwire.request_id": request_id,
-            "docwire.documents": documents,
-            "docwire.status": _status(error),
-        }
+        attributes = (
+            ("docwire.executor", self._executor),
+            ("docwire.replica", self._replica),
+            ("docwire.endpoint", endpoint),
+            ("docwire.request_id", request_id),
+            ("docwire.documents", documents),
+            ("docwire.status", _status(error)),
+        )
         context, parent, start_ns = span
         self._spans.record(f"{self._executor} {endpoint}", context, parent, attributes, start_ns, error)
 

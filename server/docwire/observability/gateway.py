@@ -6,12 +6,12 @@ import time
 from collections.abc import Callable
 
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.trace import SpanContext
 
 from docwire.observability.doc_count import count_docs
 from docwire.observability.metrics import EndpointSeries, GatewayMetrics
 from docwire.observability.observer import GatewayObserver, Metadata, RequestObservation
-from docwire.observability.tracing import SpanRecorder, parent_context, with_trace_context
+from docwire.observability.span_record import TraceContext
+from docwire.observability.tracing import SpanRecorder, parent_context, with_trace_context, without_trace_context
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.errors import DocwireError
 from docwire_contract.v1 import request_pb2
@@ -34,6 +34,9 @@ class ObservedGateway(GatewayObserver):
         self._provider = tracer_provider
         self._spans = None if tracer_provider is None else SpanRecorder(tracer_provider, "docwire.gateway")
         self._stop_metrics = stop_metrics
+        # The last client metadata seen, without its trace context: a client stream's requests share one.
+        self._client_metadata: Metadata = ()
+        self._kept_metadata: Metadata = ()
 
     def request(
         self, request: request_pb2.DataRequest, metadata: Metadata, documents: int | None = None
@@ -45,7 +48,9 @@ class ObservedGateway(GatewayObserver):
             parent = parent_context(metadata)
             context = self._spans.start(f"gateway {endpoint}", parent)
             span = _Span(self._spans, context, parent, endpoint, header.request_id)
-            metadata = with_trace_context(metadata, context)
+            if metadata is not self._client_metadata:
+                self._client_metadata, self._kept_metadata = metadata, without_trace_context(metadata)
+            metadata = with_trace_context(self._kept_metadata, context)
         series = None
         if self._metrics is not None:
             endpoint, series = self._metrics.series(endpoint)
@@ -66,7 +71,7 @@ class _Span:
     __slots__ = ("context", "endpoint", "parent", "recorder", "request_id", "start_ns")
 
     def __init__(
-        self, recorder: SpanRecorder, context: SpanContext, parent: SpanContext | None, endpoint: str, request_id: str
+        self, recorder: SpanRecorder, context: TraceContext, parent: TraceContext | None, endpoint: str, request_id: str
     ) -> None:
         self.recorder = recorder
         self.context = context
@@ -76,11 +81,11 @@ class _Span:
         self.start_ns = time.time_ns()
 
     def end(self, status: str, error: str | None) -> None:
-        attributes = {
-            "docwire.endpoint": self.endpoint,
-            "docwire.request_id": self.request_id,
-            "docwire.status": status,
-        }
+        attributes = (
+            ("docwire.endpoint", self.endpoint),
+            ("docwire.request_id", self.request_id),
+            ("docwire.status", status),
+        )
         self.recorder.record(f"gateway {self.endpoint}", self.context, self.parent, attributes, self.start_ns, error)
 
 

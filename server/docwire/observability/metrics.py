@@ -2,6 +2,7 @@
 
 Each process has its own registry (with the process collector: CPU, memory, open files)
 served by ``prometheus_client``'s HTTP server in a thread of its own, off the event loop.
+The series are ``series``' plain numbers, which the event loop changes without a lock.
 Names follow Prometheus' conventions: ``docwire_<role>_<what>_<unit>``, counters ending in
 ``_total`` when exposed.
 """
@@ -12,7 +13,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, start_http_server
+from prometheus_client import CollectorRegistry, ProcessCollector, start_http_server
+
+from docwire.observability.series import (
+    Count,
+    CounterFamily,
+    GaugeFamily,
+    HistogramFamily,
+    Level,
+    Observations,
+    SeriesCollector,
+)
 
 __all__ = ["LATENCY_BUCKETS", "MAX_ENDPOINTS", "EndpointSeries", "ExecutorMetrics", "GatewayMetrics", "serve_metrics"]
 
@@ -30,12 +41,12 @@ OTHER_ENDPOINT: Final = "(other)"
 
 @dataclass(frozen=True, slots=True)
 class EndpointSeries:
-    """The series one endpoint's every request touches, looked up once (``labels()`` takes a lock and a tuple)."""
+    """The series one endpoint's every request touches, looked up once."""
 
-    requests_ok: Counter
-    in_flight: Gauge
-    latency: Histogram
-    documents: Counter
+    requests_ok: Count
+    in_flight: Level
+    latency: Observations
+    documents: Count
 
 
 def _endpoint_of(cache: dict[str, EndpointSeries], endpoint: str) -> str:
@@ -46,14 +57,14 @@ def _endpoint_of(cache: dict[str, EndpointSeries], endpoint: str) -> str:
 class GatewayMetrics:
     """The gateway's families: requests by endpoint and status, errors, in flight, latencies, documents."""
 
-    requests: Counter
-    errors: Counter
-    in_flight: Gauge
-    latency: Histogram
-    executor_latency: Histogram
-    documents: Counter
+    requests: CounterFamily
+    errors: CounterFamily
+    in_flight: GaugeFamily
+    latency: HistogramFamily
+    executor_latency: HistogramFamily
+    documents: CounterFamily
     _series: dict[str, EndpointSeries] = field(default_factory=dict)
-    _executor_series: dict[tuple[str, str], Histogram] = field(default_factory=dict)
+    _executor_series: dict[tuple[str, str], Observations] = field(default_factory=dict)
 
     def series(self, endpoint: str) -> tuple[str, EndpointSeries]:
         """The endpoint as labelled (``OTHER_ENDPOINT`` past ``MAX_ENDPOINTS``) and its series."""
@@ -68,7 +79,7 @@ class GatewayMetrics:
             )
         return endpoint, found
 
-    def executor_call(self, endpoint: str, executor: str) -> Histogram:
+    def executor_call(self, endpoint: str, executor: str) -> Observations:
         """The latency series of ``executor``'s calls for ``endpoint`` (as ``series`` labelled it)."""
         found = self._executor_series.get((endpoint, executor))
         if found is None:
@@ -78,44 +89,51 @@ class GatewayMetrics:
     @classmethod
     def register(cls, registry: CollectorRegistry) -> GatewayMetrics:
         """The families, registered in ``registry``."""
-        return cls(
-            requests=Counter(
-                "docwire_gateway_requests", "Requests answered, by endpoint and status.", ("endpoint", "status"),
-                registry=registry,
+        metrics = cls(
+            requests=CounterFamily(
+                "docwire_gateway_requests", "Requests answered, by endpoint and status.", ("endpoint", "status")
             ),
-            errors=Counter(
-                "docwire_gateway_errors", "Requests that failed, by endpoint and error class.", ("endpoint", "error"),
-                registry=registry,
+            errors=CounterFamily(
+                "docwire_gateway_errors", "Requests that failed, by endpoint and error class.", ("endpoint", "error")
             ),
-            in_flight=Gauge(
-                "docwire_gateway_requests_in_flight", "Requests being routed now, by endpoint.", ("endpoint",),
-                registry=registry,
+            in_flight=GaugeFamily(
+                "docwire_gateway_requests_in_flight", "Requests being routed now, by endpoint.", ("endpoint",)
             ),
-            latency=Histogram(
+            latency=HistogramFamily(
                 "docwire_gateway_request_duration_seconds", "Time from a request's arrival to its reply, by endpoint.",
-                ("endpoint",), buckets=LATENCY_BUCKETS, registry=registry,
+                ("endpoint",), LATENCY_BUCKETS,
             ),
-            executor_latency=Histogram(
+            executor_latency=HistogramFamily(
                 "docwire_gateway_executor_call_duration_seconds",
                 "Time of each executor call the gateway makes, by endpoint and executor.",
-                ("endpoint", "executor"), buckets=LATENCY_BUCKETS, registry=registry,
+                ("endpoint", "executor"), LATENCY_BUCKETS,
             ),
-            documents=Counter(
-                "docwire_gateway_documents", "Documents received in requests, by endpoint.", ("endpoint",),
-                registry=registry,
+            documents=CounterFamily(
+                "docwire_gateway_documents", "Documents received in requests, by endpoint.", ("endpoint",)
             ),
         )  # fmt: skip
+        SeriesCollector(
+            (
+                metrics.requests,
+                metrics.errors,
+                metrics.in_flight,
+                metrics.latency,
+                metrics.executor_latency,
+                metrics.documents,
+            )
+        ).register(registry)
+        return metrics
 
 
 @dataclass(frozen=True, slots=True)
 class ExecutorMetrics:
     """An executor replica's families, each labelled with the executor's name and replica."""
 
-    requests: Counter
-    errors: Counter
-    in_flight: Gauge
-    latency: Histogram
-    documents: Counter
+    requests: CounterFamily
+    errors: CounterFamily
+    in_flight: GaugeFamily
+    latency: HistogramFamily
+    documents: CounterFamily
     executor: str = ""
     replica: str = "0"
     _series: dict[str, EndpointSeries] = field(default_factory=dict)
@@ -138,29 +156,28 @@ class ExecutorMetrics:
     def register(cls, registry: CollectorRegistry, executor: str, replica: int) -> ExecutorMetrics:
         """The families, registered in ``registry``."""
         labels = ("executor", "replica", "endpoint")
-        return cls(
-            requests=Counter(
-                "docwire_executor_requests", "Requests served, by endpoint and status.", (*labels, "status"),
-                registry=registry,
+        metrics = cls(
+            requests=CounterFamily(
+                "docwire_executor_requests", "Requests served, by endpoint and status.", (*labels, "status")
             ),
-            errors=Counter(
-                "docwire_executor_errors", "Requests that failed, by endpoint and error class.", (*labels, "error"),
-                registry=registry,
+            errors=CounterFamily(
+                "docwire_executor_errors", "Requests that failed, by endpoint and error class.", (*labels, "error")
             ),
-            in_flight=Gauge(
-                "docwire_executor_requests_in_flight", "Requests being served now.", ("executor", "replica"),
-                registry=registry,
+            in_flight=GaugeFamily(
+                "docwire_executor_requests_in_flight", "Requests being served now.", ("executor", "replica")
             ),
-            latency=Histogram(
+            latency=HistogramFamily(
                 "docwire_executor_request_duration_seconds", "Time to serve a request, by endpoint.", labels,
-                buckets=LATENCY_BUCKETS, registry=registry,
+                LATENCY_BUCKETS,
             ),
-            documents=Counter(
-                "docwire_executor_documents", "Documents processed, by endpoint.", labels, registry=registry
-            ),
+            documents=CounterFamily("docwire_executor_documents", "Documents processed, by endpoint.", labels),
             executor=executor,
             replica=str(replica),
         )  # fmt: skip
+        SeriesCollector(
+            (metrics.requests, metrics.errors, metrics.in_flight, metrics.latency, metrics.documents)
+        ).register(registry)
+        return metrics
 
 
 def serve_metrics(registry: CollectorRegistry, host: str, port: int) -> tuple[int, Callable[[], None]]:
