@@ -147,7 +147,7 @@ async def _serve(role: str, args: list[str]) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    sys.stdout.write(f"{port}\n")  # handshake line read by _spawn, not a report
+    sys.stdout.write(f"{port}\n")  # handshake line read by spawn_server, not a report
     sys.stdout.flush()
     await stop.wait()
     await server.stop(grace=0.5)
@@ -156,9 +156,9 @@ async def _serve(role: str, args: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def _spawn(*args: str) -> Iterator[int]:
-    """Run this file as a server process; yield the port it reports; stop it by PID on exit."""
-    command = [sys.executable, str(Path(__file__).resolve()), *args]
+def spawn_server(script: str, *args: str) -> Iterator[int]:
+    """Run ``script`` as a server process; yield the port it prints on its first line; stop it by PID on exit."""
+    command = [sys.executable, str(Path(script).resolve()), *args]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     try:
@@ -180,7 +180,10 @@ def _spawn(*args: str) -> Iterator[int]:
 @contextlib.contextmanager
 def bare_system(prefetch: int = 100) -> Iterator[str]:
     """Start echo + relay processes; yield the relay's ``host:port``; stop both on exit."""
-    with _spawn("echo") as echo_port, _spawn("relay", f"{HOST}:{echo_port}", str(prefetch)) as relay_port:
+    with (
+        spawn_server(__file__, "echo") as echo_port,
+        spawn_server(__file__, "relay", f"{HOST}:{echo_port}", str(prefetch)) as relay_port,
+    ):
         yield f"{HOST}:{relay_port}"
 
 

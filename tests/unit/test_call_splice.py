@@ -59,6 +59,18 @@ def test_the_reply_written_around_the_documents_is_protobufs_own(docs: bytes) ->
     assert b"".join((spliced.head.SerializeToString(), *data_pieces(spliced.docs))) == request.SerializeToString()
 
 
+def test_the_calls_trace_context_is_read_as_a_parse_reads_it() -> None:
+    request = _request(docs_bytes=DOCS)
+    traced = executor_pb2.ProcessCall(sequence=1, request=request, traceparent="00-ab-cd-01", tracestate="k=v")
+    untraced = executor_pb2.ProcessCall(sequence=2, request=request)
+    for call in (traced, untraced):
+        spliced = spliced_call(call.SerializeToString())
+        assert spliced is not None
+        assert (spliced.traceparent, spliced.tracestate) == (call.traceparent, call.tracestate)
+    not_text = untraced.SerializeToString() + b"\x1a\x02\xff\xfe"  # traceparent (3) that is not UTF-8
+    assert spliced_call(not_text) is None  # left to the parse, which refuses it
+
+
 def test_other_shapes_are_left_to_the_whole_message() -> None:
     as_message = _request()
     as_message.data.docs.ParseFromString(DOCS)

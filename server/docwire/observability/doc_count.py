@@ -6,7 +6,7 @@ from docwire_contract.codec._wire import WireFormatError, read_varint
 from docwire_contract.framing import spans
 from docwire_contract.v1 import request_pb2
 
-__all__ = ["count_docs", "count_serialized_docs"]
+__all__ = ["count_doc_list", "count_docs", "count_serialized_docs"]
 
 _DOCS_KEY = 0x0A  # DocList.docs: field 1, length-delimited
 _DATA = request_pb2.DataRequest.DATA_FIELD_NUMBER
@@ -26,7 +26,7 @@ def count_docs(request: request_pb2.DataRequest) -> int:
         return len(request.data.docs.docs)
     if form != "docs_bytes":
         return 0
-    return _count_entries(request.data.docs_bytes)
+    return count_doc_list(request.data.docs_bytes)
 
 
 def count_serialized_docs(raw: bytes) -> int:
@@ -42,13 +42,13 @@ def count_serialized_docs(raw: bytes) -> int:
             for form in reversed(spans(view[field.value : field.end])):
                 if form.number in (_DOCS, _DOCS_BYTES):
                     start = field.value + form.value
-                    return _count_entries(view[start : field.value + form.end])
+                    return count_doc_list(view[start : field.value + form.end])
             return 0
     return 0
 
 
-def _count_entries(raw: bytes | memoryview) -> int:
-    """The ``docs`` fields at the top of a serialized DocList.
+def count_doc_list(raw: bytes | memoryview) -> int:
+    """The ``docs`` fields at the top of a serialized DocList (a DataRequest's ``docs_bytes``).
 
     A batch of documents of one size (what the client's batch encoding usually makes: same
     fields, same tensor shapes) is counted with strided slices, in C: when every stride of

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from docwire.observability.doc_count import count_docs
+from docwire.observability.doc_count import count_doc_list, count_docs
 from docwire.observability.metrics import ExecutorMetrics
 from docwire.observability.observer import ExecutorObserver, Metadata
 from docwire.observability.span_record import TraceContext
@@ -17,6 +18,8 @@ from docwire_contract.errors import DocwireError
 from docwire_contract.v1 import request_pb2
 
 __all__ = ["ObservedExecutor"]
+
+R = TypeVar("R")
 
 
 class ObservedExecutor(ExecutorObserver):
@@ -38,11 +41,16 @@ class ObservedExecutor(ExecutorObserver):
         self._stop_metrics = stop_metrics
 
     async def observe(
-        self, request: request_pb2.DataRequest, metadata: Metadata, process: Callable[[], Awaitable[bytes]]
-    ) -> bytes:
+        self,
+        request: request_pb2.DataRequest,
+        metadata: Metadata,
+        process: Callable[[], Awaitable[R]],
+        docs_bytes: bytes | memoryview | None = None,
+    ) -> R:
         header = request.header
         endpoint = normalize_endpoint(header.exec_endpoint) if header.HasField("exec_endpoint") else DEFAULT_ENDPOINT
-        documents = count_docs(request)  # before: the endpoint may replace them
+        # Counted before: the endpoint may replace them.
+        documents = count_docs(request) if docs_bytes is None else count_doc_list(docs_bytes)
         span: tuple[TraceContext, TraceContext | None, int] | None = None
         if self._spans is not None:
             parent = parent_context(metadata)

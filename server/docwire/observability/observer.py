@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from docwire_contract.errors import DocwireError
 from docwire_contract.v1 import request_pb2
@@ -18,6 +19,8 @@ __all__ = ["ExecutorObserver", "GatewayObserver", "Metadata", "RequestObservatio
 
 #: Call metadata as (key, value) pairs (the gateway's ``RequestContext.metadata()``).
 Metadata = Sequence[tuple[str, str]]
+
+R = TypeVar("R")
 
 
 class RequestObservation(ABC):
@@ -78,9 +81,16 @@ class ExecutorObserver(ABC):
 
     @abstractmethod
     async def observe(
-        self, request: request_pb2.DataRequest, metadata: Metadata, process: Callable[[], Awaitable[bytes]]
-    ) -> bytes:
+        self,
+        request: request_pb2.DataRequest,
+        metadata: Metadata,
+        process: Callable[[], Awaitable[R]],
+        docs_bytes: bytes | memoryview | None = None,
+    ) -> R:
         """Runs ``process`` (which serves ``request`` in place and returns the reply) and records it.
+
+        ``docs_bytes``: the request's serialized documents when ``request`` is its head alone
+        (``docwire.runtime.call_splice``); None: they are in ``request``.
 
         Raises:
             DocwireError: what ``process`` raised, recorded as the request's failure.

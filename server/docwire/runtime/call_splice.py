@@ -9,10 +9,11 @@ and the documents stay a view into the received bytes; the result is then writte
 reply's head, ``data`` by hand, and the documents, joined once.
 
 Only the shape docwire's gateway and clients send is read this way: one ``request`` whose
-``data`` holds ``docs_bytes`` alone. Anything else (documents as a ``DocList`` message, a
-field repeated, bytes that do not parse) is left to the whole-message path, which answers
-or refuses it as it always did. ``data`` is DataRequest's last field, so a reply written as
-its other fields followed by ``data`` has the bytes protobuf would write for the whole.
+``data`` holds ``docs_bytes`` alone (and the call's own trace context, when it has one).
+Anything else (documents as a ``DocList`` message, a field repeated, bytes that do not
+parse) is left to the whole-message path, which answers or refuses it as it always did.
+``data`` is DataRequest's last field, so a reply written as its other fields followed by
+``data`` has the bytes protobuf would write for the whole.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ __all__ = ["SplicedCall", "data_pieces", "spliced_call"]
 
 _SEQUENCE: Final = executor_pb2.ProcessCall.SEQUENCE_FIELD_NUMBER
 _REQUEST: Final = executor_pb2.ProcessCall.REQUEST_FIELD_NUMBER
+_TRACEPARENT: Final = executor_pb2.ProcessCall.TRACEPARENT_FIELD_NUMBER
+_TRACESTATE: Final = executor_pb2.ProcessCall.TRACESTATE_FIELD_NUMBER
 _DATA: Final = request_pb2.DataRequest.DATA_FIELD_NUMBER
 _DOCS_BYTES: Final = request_pb2.DataContent.DOCS_BYTES_FIELD_NUMBER
 _DATA_TAG: Final = field_key(_DATA, LENGTH_DELIMITED)
@@ -36,11 +39,14 @@ _DOCS_BYTES_TAG: Final = field_key(_DOCS_BYTES, LENGTH_DELIMITED)
 
 
 class SplicedCall(NamedTuple):
-    """A ProcessCall's sequence, its request without ``data``, and the request's ``docs_bytes`` (a view)."""
+    """A ProcessCall's sequence, its request without ``data``, the request's ``docs_bytes`` (a view), and the
+    call's own trace context (empty when it has none)."""
 
     sequence: int
     head: request_pb2.DataRequest
     docs: memoryview
+    traceparent: str = ""
+    tracestate: str = ""
 
 
 def spliced_call(raw: bytes) -> SplicedCall | None:
@@ -49,11 +55,16 @@ def spliced_call(raw: bytes) -> SplicedCall | None:
         found = spans(raw)
         sequence = 0
         requests = []
+        trace = {_TRACEPARENT: "", _TRACESTATE: ""}
         for span in found:
             if span.number == _SEQUENCE and span.wire_type == VARINT:
                 sequence = span.varint
             elif span.number == _REQUEST:
                 requests.append(span)
+            elif span.number in trace:
+                if span.wire_type != LENGTH_DELIMITED:
+                    return None
+                trace[span.number] = str(raw[span.value : span.end], "utf-8")  # the last one wins, as in a parse
         if len(requests) != 1 or requests[0].wire_type != LENGTH_DELIMITED:
             return None
         request = memoryview(raw)[requests[0].value : requests[0].end]
@@ -67,9 +78,10 @@ def spliced_call(raw: bytes) -> SplicedCall | None:
             return None
         around = b"".join(request[span.start : span.end] for span in fields if span is not data[0])
         head = request_pb2.DataRequest.FromString(around)
-    except (ValueError, DecodeError):
+    except (ValueError, DecodeError):  # UnicodeDecodeError included
         return None
-    return SplicedCall(sequence, head, content[inside[0].value : inside[0].end])
+    docs = content[inside[0].value : inside[0].end]
+    return SplicedCall(sequence, head, docs, trace[_TRACEPARENT], trace[_TRACESTATE])
 
 
 def data_pieces(docs: bytes | memoryview) -> tuple[bytes, bytes | memoryview]:

@@ -18,6 +18,7 @@ arrival here (a ProcessStream call has no deadline of its own).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -33,7 +34,7 @@ from docwire.executor.base import BoundEndpoint, Executor
 from docwire.executor.docs_access import never_reads_docs, tracing
 from docwire.executor.sync_runner import SyncRunner
 from docwire.observability.observer import ExecutorObserver
-from docwire.runtime.call_splice import data_pieces, spliced_call
+from docwire.runtime.call_splice import SplicedCall, data_pieces, spliced_call
 from docwire.runtime.concurrency import Deadline, deadline_after
 from docwire.runtime.invocation import EndpointCaller, MethodFailed
 from docwire.runtime.parameters import endpoint_parameters
@@ -167,11 +168,11 @@ class ExecutorServicer:
 
     async def _result_of(self, raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         """The serialized ProcessResult of one serialized ProcessCall."""
-        spliced = spliced_call(raw) if self._observer is None else None
+        spliced = spliced_call(raw)
         if spliced is not None:  # the documents stay where they came (``call_splice``)
             result = executor_pb2.ProcessResult(sequence=spliced.sequence)
             deadline = _deadline_of(spliced.head.header, None)
-            serving: Awaitable[list[Reply]] = self._serve_spliced(spliced.head, spliced.docs, context, deadline)
+            serving: Awaitable[list[Reply]] = self._serve_spliced(spliced, context, deadline)
         else:
             try:
                 call = executor_pb2.ProcessCall.FromString(raw)
@@ -179,8 +180,7 @@ class ExecutorServicer:
                 raise BadRequest(f"a call is not a valid docwire.v1.ProcessCall: {exc}") from None
             result = executor_pb2.ProcessResult(sequence=call.sequence)
             deadline = _deadline_of(call.request.header, None)
-            # The call's own trace context, when the gateway sent one (the stream's metadata is the first request's).
-            trace = (("traceparent", call.traceparent), ("tracestate", call.tracestate)) if call.traceparent else None
+            trace = _call_trace(call.traceparent, call.tracestate)
             serving = self._whole(self._process(call.request, context, deadline, trace))
         try:
             reply = await serving
@@ -238,13 +238,24 @@ class ExecutorServicer:
         return reply
 
     async def _serve_spliced(
+        self, call: SplicedCall, context: grpc.aio.ServicerContext[Any, Any], deadline: Deadline
+    ) -> list[Reply]:
+        """``_serve`` for a request read around its documents (``call_splice``): the reply's pieces, in order;
+        observed as ``_process`` observes a whole one."""
+        if self._observer is None:
+            return await self._reply_pieces(call.head, call.docs, context, deadline)
+        trace = _call_trace(call.traceparent, call.tracestate)
+        metadata = call_metadata(context) if trace is None else trace
+        serving = functools.partial(self._reply_pieces, call.head, call.docs, context, deadline)
+        return await self._observer.observe(call.head, metadata, serving, call.docs)
+
+    async def _reply_pieces(
         self,
         head: request_pb2.DataRequest,
         docs: memoryview,
         context: grpc.aio.ServicerContext[Any, Any],
         deadline: Deadline,
     ) -> list[Reply]:
-        """``_serve`` for a request read around its documents (``call_splice``): the reply's pieces, in order."""
         encoded = await self._answer(head, docs, context, deadline)
         reply = [head.SerializeToString(), *data_pieces(docs if encoded is None else encoded)]
         self._check_size(sum(map(len, reply)))
@@ -400,6 +411,12 @@ class ExecutorServicer:
 def _stamp(timestamp: timestamp_pb2.Timestamp) -> None:
     """``Timestamp.GetCurrentTime()`` without its detour through ``datetime``."""
     timestamp.seconds, timestamp.nanos = divmod(time.time_ns(), 1_000_000_000)
+
+
+def _call_trace(traceparent: str, tracestate: str) -> tuple[tuple[str, str], ...] | None:
+    """A ProcessCall's own trace context as metadata, when the gateway sent one (a stream's metadata is sent once,
+    with its first request's)."""
+    return (("traceparent", traceparent), ("tracestate", tracestate)) if traceparent else None
 
 
 def _deadline_of(header: request_pb2.Header, transport_remaining: float | None) -> Deadline:
