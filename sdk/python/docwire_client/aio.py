@@ -15,7 +15,6 @@ from docarray import BaseDoc, DocList
 from google.protobuf import json_format
 
 from docwire_client import profiling
-from docwire_client.gc_pacing import spaced_collections
 from docwire_client.graphql import graphql_url
 from docwire_client.graphql import mutate as graphql_mutate
 from docwire_client.grpc_transport import GrpcTransport
@@ -34,6 +33,7 @@ from docwire_client.options import (
 )
 from docwire_client.progress import ProgressBar
 from docwire_client.response import Response
+from docwire_client.streaming_settings import streaming_settings
 from docwire_client.target import Target, parse_target
 from docwire_client.transport import Transport
 from docwire_client.ws_transport import WebSocketTransport
@@ -157,7 +157,7 @@ class AsyncClient:
         send = transport.stream if options.send.stream else transport.posts
         replies = send(_chain(first, second, requests), slots, doc_type, options)
         ordered = _in_order(replies) if options.send.results_in_order else replies
-        with spaced_collections():
+        with streaming_settings():
             async with contextlib.aclosing(replies), contextlib.aclosing(ordered):
                 async for sent, response in ordered:
                     slots.release()

@@ -16,6 +16,8 @@ neither of them (``tests/unit/test_import_graph.py`` checks it). Its modules:
   classes from annotations.
 * ``codec``: docarray documents to and from the contract's document messages, with the
   hand-written fast path for uniform batches (``codec._batch_layout``).
+* ``allocator``: not the contract but what both sides do to move its large messages: glibc's
+  heap kept for request-sized buffers (servers from their start, the client while it streams).
 * ``legacy``: docarray v1's documents (what clip_client 0.8.3 sends) to and from the contract's,
   for the gateway's ``jina.*`` edge.
 """
