@@ -67,6 +67,7 @@ from rich.table import Column, Table
 
 from docwire import AsyncClient, Client, Flow
 from docwire.executor.sync_runner import SyncRunner
+from docwire.orchestration.preloader import FORK_LAUNCHER_ENV
 from docwire_client.inputs import RequestSpec, build_request
 from docwire_contract.codec import decode_docs, encode_docs, reencodes_unchanged
 from docwire_contract.doc_types import Document, doclist_of
@@ -222,10 +223,13 @@ def _server_hook() -> Iterator[Path]:
         (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
         sys.path.insert(0, str(hook))
         os.environ[PROFILE_DIR_ENV] = str(out)
+        # A new interpreter reads sitecustomize; a fork of this script (the launcher's fork) would not.
+        os.environ[FORK_LAUNCHER_ENV] = "0"
         try:
             yield out
         finally:
             os.environ.pop(PROFILE_DIR_ENV, None)
+            os.environ.pop(FORK_LAUNCHER_ENV, None)
             with contextlib.suppress(ValueError):
                 sys.path.remove(str(hook))
 
