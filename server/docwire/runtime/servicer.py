@@ -22,7 +22,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -71,6 +71,7 @@ logger = logging.getLogger("docwire.executor")
 _REPLY_TAG = field_key(executor_pb2.ProcessResult.REPLY_FIELD_NUMBER, LENGTH_DELIMITED)
 
 _M = TypeVar("_M", request_pb2.DataRequest, request_pb2.SingleDocumentRequest)
+_T = TypeVar("_T")
 
 #: Serialized bytes, or a view into the bytes a call came with.
 Reply = bytes | memoryview
@@ -210,8 +211,7 @@ class ExecutorServicer:
         """``_serve``, observed when metrics or traces are on (``trace``: the request's own trace context)."""
         if self._observer is None:
             return await self._serve(request, context, deadline)
-        metadata = call_metadata(context) if trace is None else trace
-        return await self._observer.observe(request, metadata, lambda: self._serve(request, context, deadline))
+        return await self._observed(request, context, trace, functools.partial(self._serve, request, context, deadline))
 
     async def _serve(
         self, request: request_pb2.DataRequest, context: grpc.aio.ServicerContext[Any, Any], deadline: Deadline
@@ -245,9 +245,22 @@ class ExecutorServicer:
         if self._observer is None:
             return await self._reply_pieces(call.head, call.docs, context, deadline)
         trace = _call_trace(call.traceparent, call.tracestate)
-        metadata = call_metadata(context) if trace is None else trace
         serving = functools.partial(self._reply_pieces, call.head, call.docs, context, deadline)
-        return await self._observer.observe(call.head, metadata, serving, call.docs)
+        return await self._observed(call.head, context, trace, serving, call.docs)
+
+    async def _observed(
+        self,
+        request: request_pb2.DataRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+        trace: tuple[tuple[str, str], ...] | None,
+        serving: Callable[[], Awaitable[_T]],
+        docs_bytes: memoryview | None = None,
+    ) -> _T:
+        """``serving()`` under the observer, which reads the request's trace context in ``trace`` (its
+        ProcessCall's) or else in the call's metadata; ``docs_bytes``: the documents of a head-only ``request``."""
+        assert self._observer is not None
+        metadata = call_metadata(context) if trace is None else trace
+        return await self._observer.observe(request, metadata, serving, docs_bytes)
 
     async def _reply_pieces(
         self,
