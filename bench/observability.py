@@ -26,7 +26,8 @@ a batch goes (512 spans, or after ``OTEL_BSP_SCHEDULE_DELAY`` ms, set to 200 her
 export of its own spans (every Flow waits the same). ``bench/observer_cost.py`` measures the
 observers alone, export included, in one process.
 
-Run: ``.venv/bin/python bench/observability.py [--reps 3] [--docs 20000]`` (more documents per repetition:
+Run: ``.venv/bin/python bench/observability.py [--reps 15] [--docs 20000]`` (effects of a few % need many
+repetitions: the README figure is ``--reps 30``; more documents per repetition:
 longer runs, steadier figures).
 """
 
@@ -104,7 +105,9 @@ def _measure(client: Client, docs: Sequence[workloads.EmbedDoc], pids: dict[str,
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--reps", type=int, default=3, help="interleaved repetitions")
+    parser.add_argument(
+        "--reps", type=int, default=15, help="interleaved repetitions (each ~5 s; the README figure: 30)"
+    )
     parser.add_argument(
         "--docs", type=int, default=workloads.N_DOCS, help="documents per repetition (more: steadier figures)"
     )
