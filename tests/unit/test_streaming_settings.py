@@ -9,7 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from docwire_client.streaming_settings import SPACED_THRESHOLD, streaming_settings
+from docwire_client import streaming_settings as streaming_settings_module
+from docwire_client.streaming_settings import SPACED_THRESHOLD, TRIM_AFTER_REQUESTS, streaming_settings
 from docwire_contract import allocator
 
 
@@ -65,3 +66,22 @@ def test_the_heap_keeps_request_buffers_while_streaming() -> None:
             requests_in_flight()
         # glibc's defaults give the freed heap back and fault ~5,000 pages in again each time.
         assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults < 1_000
+
+
+def test_the_freed_heap_goes_back_after_a_large_input_not_after_a_small_post(monkeypatch: pytest.MonkeyPatch) -> None:
+    trims: list[bool] = []
+
+    def release() -> bool:
+        trims.append(True)
+        return True
+
+    monkeypatch.setattr(streaming_settings_module, "release_free_memory", release)
+    with streaming_settings() as count_request:
+        for _ in range(3):
+            count_request()
+    assert trims == []  # a small post: its buffers stay for the next one
+    with streaming_settings() as outer, streaming_settings() as inner:  # two posts under way at once
+        for _ in range(TRIM_AFTER_REQUESTS // 2):
+            outer()
+            inner()
+    assert trims == [True]  # once, when the last of them ended

@@ -157,10 +157,11 @@ class AsyncClient:
         send = transport.stream if options.send.stream else transport.posts
         replies = send(_chain(first, second, requests), slots, doc_type, options)
         ordered = _in_order(replies) if options.send.results_in_order else replies
-        with streaming_settings():
+        with streaming_settings() as count_request:
             async with contextlib.aclosing(replies), contextlib.aclosing(ordered):
                 async for sent, response in ordered:
                     slots.release()
+                    count_request()
                     yield sent.size, response
 
     async def responses(self, on: str, inputs: Inputs, options: PostOptions) -> AsyncGenerator[Response[BaseDoc], None]:
