@@ -183,7 +183,8 @@ class Client:
         objects with ``return_responses=True``; one document when ``return_type`` is a
         document class and one document came back; and None when a callback is given
         (replies then go to the callbacks only, and nothing is accumulated). Callbacks
-        run on the clients' event loop thread: keep them quick.
+        run on the clients' shared event loop (in the calling thread, or the client's loop
+        thread when another thread runs the loop): keep them quick.
 
         For large inputs, handle each reply in ``on_done`` (or iterate ``AsyncClient.post``)
         instead of accumulating: every document kept is memory held until the call returns,

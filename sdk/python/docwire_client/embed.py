@@ -56,8 +56,8 @@ class EmbedClient:
         root_certificates: PEM CA certificates to verify a TLS server with.
         max_message_size: the largest message, in bytes, sent or received.
 
-    Sync methods run on the process's shared client loop thread and are safe to call from
-    any thread; ``a``-methods run on the caller's event loop.
+    Sync methods run on the process's shared client event loop (``loop_thread``) and are safe
+    to call from any thread; ``a``-methods run on the caller's event loop.
     """
 
     def __init__(
@@ -68,7 +68,7 @@ class EmbedClient:
         max_message_size: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         settings: dict[str, Any] = {"root_certificates": root_certificates, "max_message_size": max_message_size}
-        # gRPC channels belong to one event loop: one client for the loop thread, one for the caller's loop.
+        # gRPC channels belong to one event loop: one client for the shared loop, one for the caller's loop.
         self._for_sync = AsyncClient(server, **settings)
         self._for_async = AsyncClient(server, **settings)
 

@@ -1,9 +1,18 @@
-"""The event loop every sync ``Client`` of a process shares, running in a daemon thread.
+"""The event loop every sync ``Client`` of a process shares: run by the calling thread when no other runs it.
 
 Starting a loop (and a channel) per call would cost more CPU than the round trip itself,
-and gRPC channels cannot move between event loops or threads (grpc/grpc#25364): handing
-every thread's calls to one loop is what makes a sync Client safe to share between
-threads. A process forked from one that used it starts its own loop thread.
+and gRPC channels cannot move between event loops (grpc/grpc#25364): every sync Client of
+a process uses one loop, which makes a sync Client safe to share between threads.
+
+A loop may run in one thread at a time, and in different threads one after the other. A
+call made while no thread runs the loop runs it in the caller's own thread until the call
+is done, instead of handing it to another thread and waiting to be woken. Whatever is still
+running on the loop then (a WebSocket's reader and keep-alive, calls other threads handed
+over) goes on in the process' ``docwire-client`` daemon thread, which runs the loop until no
+task is left; while it does, calls are handed to it, as are the calls of a caller inside an
+event loop of its own (Jupyter). A gRPC or HTTP call leaves nothing behind, so a sync Client
+over those runs every call in its caller's thread. Callbacks run in whichever thread runs
+the loop. A process forked from one that used it starts its own loop.
 """
 
 from __future__ import annotations
@@ -44,7 +53,7 @@ class _Call(Generic[R]):
 
     What ``asyncio.run_coroutine_threadsafe`` and ``Future.result`` do, with less on the way (no
     ``concurrent.futures.Future``, its condition variable and the callbacks chaining it to the
-    task): 38 µs instead of 84 µs per round trip, on the path of every sync ``Client`` call.
+    task): 38 µs instead of 84 µs per round trip.
     """
 
     __slots__ = ("_coro", "_done", "_task")
@@ -85,7 +94,8 @@ class _Call(Generic[R]):
 
 
 class LoopThread:
-    """An event loop running forever in a daemon thread: one per process, shared by its sync Clients."""
+    """An event loop, and the daemon thread that runs it for what callers leave or hand to it: one per process,
+    shared by its sync Clients (see the module docstring)."""
 
     _shared: ClassVar[LoopThread | None] = None
     _lock: ClassVar[threading.Lock] = threading.Lock()
@@ -93,12 +103,14 @@ class LoopThread:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.loop = _new_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="docwire-client", daemon=True)
+        self._running = threading.Lock()  # held by the thread that runs the loop
+        self._wanted = threading.Event()  # tasks are left on the loop, or calls handed to it: the daemon runs it
+        self._thread = threading.Thread(target=self._serve, name="docwire-client", daemon=True)
         self._thread.start()
 
     @classmethod
     def shared(cls) -> LoopThread:
-        """This process' loop thread, started on first use (again in a forked child, whose threads are gone)."""
+        """This process' loop, made on first use (again in a forked child, whose threads are gone)."""
         with cls._lock:
             current = cls._shared
             if current is None or current.pid != os.getpid() or not current._thread.is_alive():
@@ -106,19 +118,26 @@ class LoopThread:
             return current
 
     def run(self, coro: Coroutine[Any, Any, R]) -> R:
-        """Runs ``coro`` on the loop and waits for its result, from any thread but the loop's own."""
-        if threading.current_thread() is self._thread:
+        """Runs ``coro`` on the loop and returns its result (or raises its error), from any thread not running it."""
+        running = asyncio._get_running_loop()
+        if running is self.loop:
             coro.close()
             raise RuntimeError(
                 "a sync Client cannot be called from a callback (callbacks run on the clients' event loop); "
                 "use an AsyncClient there, or collect what you need and call the client afterwards"
             )
+        if running is None and self._running.acquire(blocking=False):
+            try:
+                return self._run_here(coro)
+            finally:
+                self._running.release()
         call = _Call(coro)
         try:
             self.loop.call_soon_threadsafe(call.start)
         except RuntimeError:  # the loop is closed
             coro.close()
             raise
+        self._wanted.set()
         try:
             call.wait(self._thread)
         except BaseException:  # KeyboardInterrupt, or the loop's thread is gone: stop the call
@@ -126,6 +145,37 @@ class LoopThread:
                 self.loop.call_soon_threadsafe(call.cancel)
             raise
         return call.result()
+
+    def _run_here(self, coro: Coroutine[Any, Any, R]) -> R:
+        """Runs the loop in this thread until ``coro`` is done (this thread holds ``_running``)."""
+        task = self.loop.create_task(coro)
+        try:
+            return self.loop.run_until_complete(task)
+        except BaseException:
+            if not task.done():  # interrupted here (KeyboardInterrupt): the call ends, cancelled, on the loop
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    self.loop.run_until_complete(task)
+            raise
+        finally:
+            if asyncio.all_tasks(self.loop):  # left running: the daemon thread goes on with them
+                self._wanted.set()
+
+    async def _until_idle(self) -> None:
+        """Returns once no other task is left on the loop (calls handed over were started before its first step)."""
+        this = asyncio.current_task()
+        while others := asyncio.all_tasks() - {this}:
+            await asyncio.wait(others)
+
+    def _serve(self) -> None:
+        """The daemon thread: whenever tasks are left or calls handed over, runs the loop until none is left."""
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            with self._running:
+                if self.loop.is_closed():
+                    return
+                self.loop.run_until_complete(self._until_idle())
 
     def iterate(self, agen: AsyncIterator[R]) -> Generator[R, None, None]:
         """Iterates an async iterator on the loop, item by item, from the calling thread."""
@@ -143,6 +193,7 @@ class LoopThread:
         try:
             if self.loop.is_closed() or not self._thread.is_alive():
                 raise RuntimeError("the loop is gone")
-            asyncio.run_coroutine_threadsafe(coro, self.loop)
+            self.loop.call_soon_threadsafe(_Call(coro).start)
+            self._wanted.set()
         except RuntimeError:
             coro.close()
