@@ -2,8 +2,8 @@
 
 Three Flows of the same ``NoOp`` executor run side by side: observing nothing,
 ``monitoring=True`` (Prometheus metrics on the gateway and the executor), and
-``monitoring=True, tracing=True`` (spans sent over OTLP/gRPC to a sink process, which
-accepts and drops them). Each repetition streams the 20,000 float32[512]
+``monitoring=True, tracing=True`` (spans sent over OTLP/gRPC to ``span_sink.py``, a process
+that accepts and drops them). Each repetition streams the 20,000 float32[512]
 documents (100 per request, ``Client.post``) through each Flow in turn, so the three
 are interleaved (each repetition starts with the next one); the figures are documents per
 second, and each ratio is against the Flow that observes nothing in the same repetition.
@@ -34,26 +34,22 @@ longer runs, steadier figures).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
-import signal
 import statistics
 import sys
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-import grpc
-import uvloop
-
 from docwire import Client, Flow
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
-    from bench import workloads
+    from bench import span_sink, workloads
     from bench.bare import spawn_server
     from bench.run import CpuFigure, throughput
 else:
+    import span_sink
     import workloads
     from bare import spawn_server
     from run import CpuFigure, throughput
@@ -62,30 +58,6 @@ else:
 SETTLE_S = 0.6
 #: How often the span processors export (ms): well inside SETTLE_S.
 EXPORT_DELAY_MS = "200"
-EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
-
-
-async def _serve_sink() -> None:
-    """The OTLP sink: answers every Export with an empty response (no bytes to parse), prints its port."""
-    received = [0, 0]  # exports, bytes
-
-    def export(request: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
-        received[0] += 1
-        received[1] += len(request)
-        return b""  # an empty ExportTraceServiceResponse
-
-    server = grpc.aio.server()
-    handler: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(export)
-    service = "opentelemetry.proto.collector.trace.v1.TraceService"
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, {"Export": handler}),))
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-    print(port, flush=True)
-    await stop.wait()
-    await server.stop(grace=None)
-    print(f"span sink: {received[0]:,} exports, {received[1] / 1e6:,.1f} MB of spans", file=sys.stderr)
 
 
 def _total(figure: CpuFigure, run: int, labels: Sequence[str]) -> float:
@@ -111,16 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--docs", type=int, default=workloads.N_DOCS, help="documents per repetition (more: steadier figures)"
     )
-    parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)  # run as the span sink
     args = parser.parse_args(argv)
-    if args.sink:
-        uvloop.run(_serve_sink())
-        return 0
     os.environ["OTEL_BSP_SCHEDULE_DELAY"] = EXPORT_DELAY_MS  # the Flows' processes inherit it
     docs = workloads.embed_docs(args.docs)
     runs: dict[str, list[float]] = {}
     cpu: dict[str, CpuFigure] = {}
-    with spawn_server(__file__, "--sink") as sink_port:
+    with spawn_server(span_sink.__file__) as sink_port:
         settings = {
             "off": {},
             "monitoring": {"monitoring": True},

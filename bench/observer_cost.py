@@ -6,7 +6,7 @@ do to observe one request (``GatewayObserver.request`` .. ``finish``, ``Executor
 around a no-op), built as the server processes build them (``launch``), for 20,000
 100-document requests, and reads this process's CPU time: all threads, so the span
 batcher's thread and the OTLP export's gRPC calls count. The spans go over OTLP/gRPC to a
-sink in a child process (its CPU not counted); the observers are closed (the last spans
+sink in a child process (``span_sink.py``, its CPU not counted); the observers are closed (the last spans
 sent) before the clock stops. Settings run in turn, ``--reps`` times, rotating which goes
 first.
 
@@ -17,31 +17,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from docwire.observability.launch import start_executor_observer, start_gateway_observer
 from docwire.observability.spec import ObservabilitySpec
 from docwire_contract.v1 import document_pb2, request_pb2
 
-#: The sink: an OTLP/gRPC trace service that drops what it gets; prints its port, stops when stdin closes.
-_SINK = """
-import sys
-from concurrent import futures
-import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-class Sink(trace_service_pb2_grpc.TraceServiceServicer):
-    def Export(self, request, context):
-        return trace_service_pb2.ExportTraceServiceResponse()
-server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Sink(), server)
-print(server.add_insecure_port("127.0.0.1:0"), flush=True)
-server.start()
-sys.stdin.read()
-"""
+if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
+    from bench import span_sink
+    from bench.bare import spawn_server
+else:
+    import span_sink
+    from bare import spawn_server
 
 SETTINGS = {"monitoring": (True, False), "monitoring + tracing": (True, True), "tracing": (False, True)}
 
@@ -97,19 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=20_000, help="requests per repetition")
     args = parser.parse_args(argv)
     requests = _requests(args.requests)
-    sink = subprocess.Popen([sys.executable, "-c", _SINK], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert sink.stdout is not None
-        port = int(sink.stdout.readline())
-        runs: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    # Room for every span of a run (two a request): the SDK's default queue (2,048) drops the rest, logging a
+    # warning per span, which this loop (far faster than a Flow) would measure instead of the export.
+    os.environ.setdefault("OTEL_BSP_MAX_QUEUE_SIZE", str(2 * args.requests))
+    runs: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    with spawn_server(span_sink.__file__) as port:
         names = list(SETTINGS)
         for rep in range(args.reps):
             for name in names[rep % len(names) :] + names[: rep % len(names)]:
                 runs[name].append(asyncio.run(_cost(requests, port, *SETTINGS[name])))
-    finally:
-        if sink.stdin is not None:
-            sink.stdin.close()
-        sink.wait()
     print(f"CPU µs per request observed at the gateway and one executor ({args.requests:,} requests a run)")
     for name, figures in runs.items():
         print(f"{name:22} {' '.join(f'{f:.1f}' for f in figures)} (median {statistics.median(figures):.1f})")

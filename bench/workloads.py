@@ -136,7 +136,7 @@ def _thread_ns(task: Path) -> int:
     """Nanoseconds one thread has spent on a CPU (0 if it ended meanwhile)."""
     try:
         return int((task / "schedstat").read_text().split()[0])
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # the thread ended between listing and reading
         return 0
 
 
