@@ -64,8 +64,14 @@ def test_a_caller_inside_an_event_loop_of_its_own_is_served_by_the_daemon_thread
     assert asyncio.run(notebook_cell()) == 8
 
 
+def _idle_loop() -> LoopThread:
+    """A loop of this test's own: the shared one may still be finishing what an earlier test's client left
+    (a channel closing), and then its daemon thread, not the caller, runs it."""
+    return LoopThread()
+
+
 def test_the_caller_runs_the_loop_itself_when_no_thread_does() -> None:
-    runner = LoopThread.shared()
+    runner = _idle_loop()
 
     async def where() -> threading.Thread:
         return threading.current_thread()
@@ -74,7 +80,7 @@ def test_the_caller_runs_the_loop_itself_when_no_thread_does() -> None:
 
 
 def test_tasks_a_call_leaves_running_go_on_in_the_daemon_thread() -> None:
-    runner = LoopThread.shared()
+    runner = _idle_loop()
     went_on = threading.Event()
     release = asyncio.Event()
 
@@ -96,7 +102,7 @@ async def _set(event: asyncio.Event) -> None:
 
 
 def test_a_call_interrupted_while_its_caller_runs_the_loop_is_cancelled() -> None:
-    runner = LoopThread.shared()
+    runner = _idle_loop()
     cancelled = threading.Event()
 
     def interrupt() -> None:
