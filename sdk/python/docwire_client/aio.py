@@ -19,7 +19,7 @@ from docwire_client.graphql import graphql_url
 from docwire_client.graphql import mutate as graphql_mutate
 from docwire_client.grpc_transport import GrpcTransport
 from docwire_client.http_transport import HttpTransport
-from docwire_client.inputs import Inputs, Outgoing, RequestSpec, batches, outgoing
+from docwire_client.inputs import Inputs, Outgoing, RequestSpec, batches, never_waits, outgoing
 from docwire_client.options import (
     D,
     Metadata,
@@ -33,6 +33,7 @@ from docwire_client.options import (
 )
 from docwire_client.progress import ProgressBar
 from docwire_client.response import Response
+from docwire_client.sending import RequestSource
 from docwire_client.streaming_settings import streaming_settings
 from docwire_client.target import Target, parse_target
 from docwire_client.transport import Transport
@@ -155,7 +156,8 @@ class AsyncClient:
             return
         slots = asyncio.Semaphore(options.send.prefetch)
         send = transport.stream if options.send.stream else transport.posts
-        replies = send(_chain(first, second, requests), slots, doc_type, options)
+        source = RequestSource(_chain(first, second, requests), never_waits=never_waits(inputs))
+        replies = send(source, slots, doc_type, options)
         ordered = _in_order(replies) if options.send.results_in_order else replies
         with streaming_settings() as count_request:
             async with contextlib.aclosing(replies), contextlib.aclosing(ordered):

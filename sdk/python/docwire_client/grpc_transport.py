@@ -133,7 +133,7 @@ class GrpcTransport(Transport):
 
     async def stream(
         self,
-        requests: AsyncGenerator[Outgoing, None],
+        source: RequestSource,
         slots: asyncio.Semaphore,
         doc_type: type[D],
         options: PostOptions,
@@ -149,7 +149,6 @@ class GrpcTransport(Transport):
         Raises:
             DocwireError: the stream failed (after its retries).
         """
-        source = RequestSource(requests)
         unanswered: dict[str, Outgoing] = {}  # sent (or about to be re-sent), no reply yet; in send order
         retries = 0
         try:

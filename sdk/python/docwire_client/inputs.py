@@ -15,7 +15,7 @@ from docarray import BaseDoc
 from docwire_contract.codec import LENGTH_DELIMITED, encode_docs, field_key, varint_bytes
 from docwire_contract.v1 import request_pb2
 
-__all__ = ["Inputs", "Outgoing", "RequestSpec", "batches", "build_request", "outgoing"]
+__all__ = ["Inputs", "Outgoing", "RequestSpec", "batches", "build_request", "never_waits", "outgoing"]
 
 #: Everything ``post`` accepts as input: nothing, one document, an iterable or
 #: async iterable of documents, or a function returning one of those.
@@ -70,6 +70,14 @@ def _envelope(spec: RequestSpec) -> tuple[bytes, bytes]:
     header_size = len(_REQUEST_ID_TAG) + 1 + _ID_LENGTH + len(rest)
     before = _HEADER_TAG + varint_bytes(header_size) + _REQUEST_ID_TAG + varint_bytes(_ID_LENGTH)
     return before, after
+
+
+def never_waits(inputs: Inputs) -> bool:
+    """Whether pulling ``inputs`` never waits on the event loop: no input, documents, or a sync iterable
+    (a function's inputs count as waiting: they are known only once it is called)."""
+    if inputs is None or isinstance(inputs, BaseDoc):
+        return True
+    return isinstance(inputs, Iterable) and not isinstance(inputs, AsyncIterable) and not callable(inputs)
 
 
 async def batches(inputs: Inputs, request_size: int) -> AsyncGenerator[list[BaseDoc], None]:

@@ -33,7 +33,7 @@ from docarray import BaseDoc
 from docwire_client.inputs import Outgoing, RequestSpec
 from docwire_client.options import PostOptions
 from docwire_client.response import Response
-from docwire_client.sending import concurrent_calls
+from docwire_client.sending import RequestSource, concurrent_calls
 from docwire_contract.v1 import request_pb2
 
 __all__ = ["Replies", "Transport"]
@@ -68,7 +68,7 @@ class Transport(abc.ABC):
 
     def posts(
         self,
-        requests: AsyncGenerator[Outgoing, None],
+        source: RequestSource,
         slots: asyncio.Semaphore,
         doc_type: type[D],
         options: PostOptions,
@@ -82,12 +82,12 @@ class Transport(abc.ABC):
         Raises:
             DocwireError: a call failed (after its retries).
         """
-        return concurrent_calls(lambda raw: self.post(raw, doc_type, options), requests, slots)
+        return concurrent_calls(lambda raw: self.post(raw, doc_type, options), source, slots)
 
     @abc.abstractmethod
     def stream(
         self,
-        requests: AsyncGenerator[Outgoing, None],
+        source: RequestSource,
         slots: asyncio.Semaphore,
         doc_type: type[D],
         options: PostOptions,

@@ -115,7 +115,7 @@ class WebSocketTransport(HttpTransport):
         async def one() -> AsyncGenerator[Outgoing, None]:
             yield item
 
-        replies = self.stream(one(), asyncio.Semaphore(1), doc_type, options)
+        replies = self.stream(RequestSource(one(), never_waits=True), asyncio.Semaphore(1), doc_type, options)
         async with contextlib.aclosing(replies):
             async for _, response in replies:
                 return response
@@ -128,7 +128,7 @@ class WebSocketTransport(HttpTransport):
 
     async def stream(
         self,
-        requests: AsyncGenerator[Outgoing, None],
+        source: RequestSource,
         slots: asyncio.Semaphore,
         doc_type: type[D],
         options: PostOptions,
@@ -143,7 +143,6 @@ class WebSocketTransport(HttpTransport):
         Raises:
             DocwireError: the stream failed (after its retries).
         """
-        source = RequestSource(requests)
         unanswered: dict[str, Outgoing] = {}  # sent (or about to be re-sent), no reply yet; in send order
         retries = 0
         try:
