@@ -1,7 +1,8 @@
 """A script that enters a Flow as a user's would, for ``test_preloaded_replicas.py``: ``python fork_launcher.py MODE``.
 
 MODE ``plain`` enters it from a fresh single-threaded process, ``asyncio`` from inside a running
-event loop, ``thread`` with a thread of its own running. Before the Flow the script opens a
+event loop, ``thread`` with a thread of its own running, ``after-uvloop`` after a uvloop loop has
+run and closed (libuv then re-creates descriptors in every forked child). Before the Flow the script opens a
 listening socket, and closes it once the Flow is up. It prints one JSON line: the replicas'
 ``Lineage`` reports, the command line of the process that forked them, whether the closed
 socket's port could be bound again while the Flow served, and the Flow's docs.
@@ -17,6 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
+import uvloop
 from docarray import DocList
 from executors import Lineage, TextDoc
 
@@ -58,6 +60,8 @@ def main() -> None:
     stop = threading.Event()
     if mode == "thread":
         threading.Thread(target=stop.wait, daemon=True).start()
+    if mode == "after-uvloop":
+        uvloop.run(asyncio.sleep(0))
     result = asyncio.run(run_in_loop()) if mode == "asyncio" else run()
     stop.set()
     result["launcher"] = os.getpid()

@@ -78,7 +78,7 @@ def _launch(mode: str, **env: str) -> dict[str, Any]:
     return report
 
 
-@pytest.mark.parametrize("mode", ["plain", "asyncio"])
+@pytest.mark.parametrize("mode", ["plain", "asyncio", "after-uvloop"])
 def test_a_single_threaded_script_forks_itself_into_the_replicas_parent(mode: str) -> None:
     report = _launch(mode)
     assert report["forker"] == [sys.executable, str(_LAUNCHER), mode]  # a copy of the script: nothing imported again

@@ -81,9 +81,10 @@ class _LauncherFork:
 
         sys.stdout.flush()  # or the copy would write the launcher's buffered output once more
         sys.stderr.flush()
+        launcher_descriptors = preloaded.open_descriptors()
         self.pid = os.fork()
         if self.pid == 0:
-            preloaded.serve_in_launcher_fork(control)
+            preloaded.serve_in_launcher_fork(control, launcher_descriptors)
         self._exit: int | None = None
 
     def poll(self) -> int | None:

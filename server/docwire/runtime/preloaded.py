@@ -32,12 +32,13 @@ import socket
 import sys
 import traceback
 from collections.abc import Mapping
+from pathlib import Path
 from typing import NoReturn
 
 from docwire.runtime import worker
 from docwire.runtime.lifecycle import PARENT_PID_ENV
 
-__all__ = ["MAX_MESSAGE", "main", "serve_in_launcher_fork"]
+__all__ = ["MAX_MESSAGE", "main", "open_descriptors", "serve_in_launcher_fork"]
 
 #: The largest control message (a launch request: its environment variables, JSON).
 MAX_MESSAGE = 1 << 20
@@ -124,12 +125,30 @@ def serve(control: socket.socket) -> None:
                 control.send(json.dumps({"started": pid}).encode())
 
 
-def serve_in_launcher_fork(control: socket.socket) -> NoReturn:
+def open_descriptors() -> dict[int, tuple[int, int]]:
+    """The descriptors open in this process (Linux: ``/proc/self/fd``), each with the file it is on (device, inode)."""
+    found: dict[int, tuple[int, int]] = {}
+    names = [entry.name for entry in Path("/proc/self/fd").iterdir()]  # listed whole: the listing's own is closed
+    for name in names:
+        with contextlib.suppress(OSError):  # the listing's own
+            status = os.fstat(int(name))
+            found[int(name)] = (status.st_dev, status.st_ino)
+    return found
+
+
+def serve_in_launcher_fork(control: socket.socket, launcher_descriptors: dict[int, tuple[int, int]]) -> NoReturn:
     """In the child of a fork of the launcher: lets go of the launcher's state, then serves as this module's main.
 
     The launcher's frames stay on this process' stack (it never returns into them) and its
-    objects are never collected, so no finalizer of theirs runs here: its descriptors are closed
-    once, below, and its buffered output was flushed before the fork (``os._exit`` flushes nothing).
+    objects are never collected, so no finalizer of theirs runs here: its descriptors
+    (``launcher_descriptors``, listed just before the fork) are closed once, below, and its
+    buffered output was flushed before the fork (``os._exit`` flushes nothing).
+
+    The descriptors that fork handlers opened anew in this child (on other files than the
+    launcher's under the same numbers, or under new numbers) are kept: such a library closes
+    them by number at the next fork and opens new ones. libuv does so with its signal lock pipe
+    once a uvloop loop has run in the launcher: closed here, their numbers would go to a
+    worker's pipes, which the worker's fork would then close under it.
     """
     code = 1
     try:
@@ -138,9 +157,11 @@ def serve_in_launcher_fork(control: socket.socket) -> NoReturn:
         # The launcher's objects, garbage included, are never collected here nor in the workers forked
         # from here: no finalizer of theirs closes a descriptor number this process has reused since.
         gc.freeze()
-        keep = control.fileno()
-        os.closerange(3, keep)  # the launcher's sockets and files: a listening port must close when it closes it
-        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+        # The launcher's sockets and files: a listening port must close when the launcher closes it.
+        now = open_descriptors()
+        for fd, file in sorted(launcher_descriptors.items()):
+            if fd > 2 and fd != control.fileno() and now.get(fd) == file:
+                os.close(fd)
         _standard_streams_on_descriptors()
         _forget_log_handlers()
         if faulthandler.is_enabled():  # on a descriptor closed above: a crash would write into another file
