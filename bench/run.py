@@ -21,6 +21,10 @@ Workloads (each repeated ``--reps`` times, the median reported, every repetition
    tensors kept) is informational. The "vs piped relay" rows set the
    same docwire figures against a relay that passes a client stream to the echo over one
    stream (``bare.PIPED``), as docwire's gateway does from a stream's second request on.
+   The "vs bare + codec" rows (informational) set the ``on_done`` row against a client written
+   by hand on bare grpc.aio that encodes each request and decodes each reply with docwire's
+   codec and does nothing else (``bench/bare_codec.py``), through either relay: what docwire's
+   client adds over the work any client that moves documents must do.
 
 The stream rows also show the CPU time every process spent per 100-document request
 (``/proc/<pid>/stat``, all threads): docwire's client + gateway + executor against bare's
@@ -62,9 +66,10 @@ from docwire import AsyncClient, Client, Flow
 from docwire_client import Response
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
-    from bench import bare, client_memory, profile_hop, workloads
+    from bench import bare, bare_codec, client_memory, profile_hop, workloads
 else:
     import bare
+    import bare_codec
     import client_memory
     import profile_hop
     import workloads
@@ -220,6 +225,17 @@ def _bare_stream(
     return n_requests * workloads.DOCS_PER_REQUEST / elapsed
 
 
+def _bare_codec_stream(
+    target: str, docs: Sequence[workloads.EmbedDoc], pids: dict[str, int], cpu: CpuFigure, method: str
+) -> float:
+    """Docs/s of ``bare_codec.stream_documents`` on a running relay; its CPU per request to ``cpu``."""
+    before = workloads.CpuSnapshot.take(pids)
+    elapsed = uvloop.run(bare_codec.stream_documents(target, docs, method))
+    _, spent = workloads.CpuSnapshot.take(pids).since(before)
+    cpu.add(spent, len(docs) // workloads.DOCS_PER_REQUEST)
+    return len(docs) / elapsed
+
+
 def measure(reps: int, n: int, warmup: int, *, full: bool = True) -> tuple[list[Row], dict[str, float] | None]:
     """Runs every workload ``reps`` times (docwire on a new Flow, then bare, each time); returns the rows and the
     client's memory figures for a 1,000,000-document generator.
@@ -245,6 +261,30 @@ def measure(reps: int, n: int, warmup: int, *, full: bool = True) -> tuple[list[
     ]
     sync_p50, sync_p99, async_p50, async_p99 = rows[:4]
     thr_docs, thr_streamed, thr_raw, thr_typed, large_streamed, large_docs, large_raw = rows[4:]
+    # Informational: docwire's on_done row against a client written by hand on bare grpc.aio that
+    # encodes and decodes with docwire's codec (bench/bare_codec.py), through either relay.
+    bare_codec_thr, bare_codec_piped = _per_s(), _per_s()
+    bare_codec_cpu, bare_codec_piped_cpu = CpuFigure(), CpuFigure()
+    codec_rows = [
+        Row(
+            "vs bare + codec",
+            thr_streamed.figure,
+            thr_streamed.docwire,
+            bare_codec_thr,
+            None,
+            thr_streamed.docwire_cpu,
+            bare_codec_cpu,
+        ),
+        Row(
+            "vs piped + codec",
+            thr_streamed.figure,
+            thr_streamed.docwire,
+            bare_codec_piped,
+            None,
+            thr_streamed.docwire_cpu,
+            bare_codec_piped_cpu,
+        ),
+    ]
     # The same docwire runs against a relay that streams to the echo too (bare.PIPED).
     for row in (thr_docs, thr_raw):
         rows.append(
@@ -258,6 +298,7 @@ def measure(reps: int, n: int, warmup: int, *, full: bool = True) -> tuple[list[
                 bare_piped_cpu,
             )
         )
+    rows.extend(codec_rows)
 
     with console.status(f"building {workloads.N_DOCS_LARGE if large_rows else workloads.N_DOCS:,} documents"):
         large = workloads.embed_docs(workloads.N_DOCS_LARGE if large_rows else workloads.N_DOCS)
@@ -306,6 +347,10 @@ def measure(reps: int, n: int, warmup: int, *, full: bool = True) -> tuple[list[
             uvloop.run(bare._throughput(target, batch_payload, 20, 0, bare.PIPED))  # warm-up
             piped = _bare_stream(target, batch_payload, requests, bare_pids, bare_piped_cpu, bare.PIPED)
             bare_piped.runs.append(piped)
+            codec = _bare_codec_stream(target, docs, bare_pids, bare_codec_cpu, bare.STREAM)
+            bare_codec_thr.runs.append(codec)
+            codec = _bare_codec_stream(target, docs, bare_pids, bare_codec_piped_cpu, bare.PIPED)
+            bare_codec_piped.runs.append(codec)
             if large_rows:
                 requests = workloads.N_DOCS_LARGE // workloads.DOCS_PER_REQUEST
                 bare_large.runs.append(_bare_stream(target, batch_payload, requests, bare_pids, bare_large_cpu))
