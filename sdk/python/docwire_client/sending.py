@@ -55,7 +55,7 @@ class RequestSource:
             except StopIteration as done:
                 item: Outgoing | None = done.value
                 return item
-            self._pull = asyncio.ensure_future(_finish(step, waiting_on))
+            self._pull = asyncio.ensure_future(_Rest(step, waiting_on))  # the rest, in a task of its own
         elif self._pull is None:
             self._pull = asyncio.ensure_future(anext(self._requests, None))
         item = await asyncio.shield(self._pull)
@@ -97,11 +97,6 @@ class _Rest(Generic[R]):
             except StopIteration as done:
                 result = done.value
                 return result
-
-
-async def _finish(step: Generator[Any, Any, R], waiting_on: Any) -> R:
-    """A started pull, run to its end (in a task of its own)."""
-    return await _Rest(step, waiting_on)
 
 
 async def send_requests(
