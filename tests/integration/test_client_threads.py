@@ -69,18 +69,41 @@ async def test_an_async_client_refuses_a_second_event_loop(served: Served) -> No
 
 
 def test_a_sync_client_called_from_its_callback_raises(served: Served) -> None:
+    """Callbacks of a post of several requests run on the clients' event loop: a sync post that needs the
+    loop (several requests) would wait on the loop it blocks, so it raises instead."""
     client = served.client()
     failures: list[BaseException] = []
 
     def nested(response: Response[Any]) -> None:
         try:
-            client.post("/", TextDoc(text="nested"))
+            client.post("/", [TextDoc(text="nested"), TextDoc(text="nested")], request_size=1)
         except RuntimeError as exc:
             failures.append(exc)
 
-    client.post("/", TextDoc(text="outer"), on_done=nested)
-    assert len(failures) == 1
+    client.post("/", [TextDoc(text="outer"), TextDoc(text="outer")], request_size=1, on_done=nested)
+    assert len(failures) == 2
     assert "cannot be called from a callback" in str(failures[0])
+
+
+def test_a_one_request_grpc_post_runs_its_callbacks_in_the_calling_thread(served: Served) -> None:
+    """A sync post that is one gRPC request runs no event loop (``AsyncClient.blocking_responses``): its
+    callbacks run in the caller's thread, where the client may be called again, and it may be called from
+    any callback. Over HTTP and WebSocket the post runs on the loop, as a post of several requests does."""
+    client = served.client()
+    outcomes: list[object] = []
+
+    def nested(response: Response[Any]) -> None:
+        try:
+            outcomes.append(list(client.post("/", TextDoc(text="nested")).text))
+        except RuntimeError as exc:
+            outcomes.append(exc)
+
+    assert client.post("/", TextDoc(text="outer"), on_done=nested) is None
+    if served.protocol == "grpc":
+        assert outcomes == [["nested[tail]"]]
+    else:
+        assert len(outcomes) == 1
+        assert "cannot be called from a callback" in str(outcomes[0])
 
 
 @pytest.mark.parametrize("served", protocols("fork_check"), indirect=True)

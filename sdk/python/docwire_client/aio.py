@@ -19,7 +19,7 @@ from docwire_client.graphql import graphql_url
 from docwire_client.graphql import mutate as graphql_mutate
 from docwire_client.grpc_transport import GrpcTransport
 from docwire_client.http_transport import HttpTransport
-from docwire_client.inputs import Inputs, Outgoing, RequestSpec, batches, never_waits, outgoing
+from docwire_client.inputs import Inputs, Outgoing, RequestSpec, batches, never_waits, one_batch, outgoing
 from docwire_client.options import (
     D,
     Metadata,
@@ -59,6 +59,12 @@ async def _chain(
     async with contextlib.aclosing(rest):
         async for item in rest:
             yield item
+
+
+def _request_spec(on: str, options: PostOptions) -> RequestSpec:
+    """What every request of a post to ``on`` with ``options`` carries."""
+    timeout_ms = None if options.timeout is None else int(options.timeout * 1000)
+    return RequestSpec(on, options.parameters, options.target_executor, timeout_ms)
 
 
 def _tls_context(root_certificates: bytes | None) -> ssl.SSLContext | bool:
@@ -144,10 +150,13 @@ class AsyncClient:
         long the input is. A request's slot frees when its reply is handed on: in input
         order with ``results_in_order``, else as soon as it arrives.
         """
-        timeout_ms = None if options.timeout is None else int(options.timeout * 1000)
-        spec = RequestSpec(on, options.parameters, options.target_executor, timeout_ms)
+        spec = _request_spec(on, options)
         doc_type = return_doc_class(options.return_type)
         transport = self._transport
+        docs = one_batch(inputs, options.send.request_size)
+        if docs is not None:  # one request, known without pulling the inputs
+            yield len(docs), await transport.post(transport.build_request(spec, docs)[1], doc_type, options)
+            return
         requests = outgoing(spec, batches(inputs, options.send.request_size), transport.build_request)
         first = await anext(requests)
         second = await anext(requests, None)
@@ -165,6 +174,27 @@ class AsyncClient:
                     slots.release()
                     count_request()
                     yield sent.size, response
+
+    def blocking_responses(self, on: str, inputs: Inputs, options: PostOptions) -> list[Response[BaseDoc]] | None:
+        """``responses``, got in the calling thread without an event loop when the post is one unary gRPC
+        call (inputs that make one request, known without pulling them: see ``one_batch``); None when it
+        is not, and ``responses`` must run on a loop. The sync ``Client`` asks this first.
+
+        Raises:
+            ExecutorError: an executor raised and nothing handles it.
+            DocwireError: the call failed, or the gateway reported an error for the request.
+        """
+        if not isinstance(self._transport, GrpcTransport):
+            return None
+        docs = one_batch(inputs, options.send.request_size)
+        if docs is None:
+            return None
+        _, raw = self._transport.build_request(_request_spec(on, options), docs)
+        with ProgressBar(options.show_progress, on) as progress:
+            response = self._transport.post_blocking(raw, return_doc_class(options.return_type), options)
+            progress.advance(len(docs))
+            options.callbacks.handle(response)
+        return [response]
 
     async def responses(self, on: str, inputs: Inputs, options: PostOptions) -> AsyncGenerator[Response[BaseDoc], None]:
         """Every reply, after the progress bar and the callbacks have seen it (the core of ``post``).
@@ -380,6 +410,11 @@ class AsyncClient:
             verify=self._verify,
             client=self._transport.http_pool,
         )
+
+    def close_blocking(self) -> None:
+        """Closes what ``blocking_responses`` opened (a later call opens it again)."""
+        if isinstance(self._transport, GrpcTransport):
+            self._transport.close_blocking()
 
     async def close(self) -> None:
         """Closes the channel."""

@@ -7,6 +7,11 @@ between event loops or threads (grpc/grpc#25364), this is also what makes a sync
 Client safe to share between threads: each thread's calls are handed to that one
 loop, and run there concurrently. gRPC does not survive ``fork()``: a client used
 in a process forked after gRPC was used raises, rather than hang.
+
+A post that is one gRPC request (one document, or a list that fits one request)
+runs no event loop at all: it blocks the calling thread on a channel of gRPC's
+sync API (``AsyncClient.blocking_responses``), which costs less per round trip
+than a turn of the loop (``docs/performance.md``, session 9).
 """
 
 from __future__ import annotations
@@ -184,7 +189,8 @@ class Client:
         document class and one document came back; and None when a callback is given
         (replies then go to the callbacks only, and nothing is accumulated). Callbacks
         run on the clients' shared event loop (in the calling thread, or the client's loop
-        thread when another thread runs the loop): keep them quick.
+        thread when another thread runs the loop): keep them quick. A post that is one gRPC
+        request runs no loop: its callbacks run in the calling thread.
 
         For large inputs, handle each reply in ``on_done`` (or iterate ``AsyncClient.post``)
         instead of accumulating: every document kept is memory held until the call returns,
@@ -197,25 +203,22 @@ class Client:
         """
         check_keywords("Client.post", kwargs)
         options = PostOptions.of(kwargs)
+        replies = self._async.blocking_responses(on, inputs, options)  # one request: no event loop
+        if replies is not None:
+            gathered = _Gathered(options)
+            for response in replies:
+                gathered.add(response)
+            return gathered.result()
         return self._runner().run(self._collect(on, inputs, options))
 
     async def _collect(
         self, on: str, inputs: Inputs, options: PostOptions
     ) -> list[Response[BaseDoc]] | DocList[BaseDoc] | BaseDoc | None:
-        keep = not options.callbacks.given
-        responses: list[Response[BaseDoc]] = []
-        collected = doclist_of(return_doc_class(options.return_type))
+        gathered = _Gathered(options)
         async with contextlib.aclosing(self._async.responses(on, inputs, options)) as replies:
             async for response in replies:
-                if not keep:
-                    continue
-                if options.return_responses:
-                    responses.append(response)
-                elif not response.is_error:  # decode now, while later replies are still on their way
-                    list.extend(collected, response.docs)  # DocList.extend would validate each document again
-        if not keep:
-            return None
-        return responses if options.return_responses else result_docs(collected, options.return_type)
+                gathered.add(response)  # decode now, while later replies are still on their way
+        return gathered.result()
 
     # The shortcuts return what ``post`` returns; typed callers use ``post``, whose overloads say what that is.
     def index(self, inputs: Inputs = None, **kwargs: Unpack[PostKwargs]) -> Any:
@@ -285,7 +288,8 @@ class Client:
         return self._runner().run(self._async.mutate(mutation, variables, timeout, headers))
 
     def close(self) -> None:
-        """Closes the channel (a later call opens a new one)."""
+        """Closes the channels (a later call opens a new one)."""
+        self._async.close_blocking()
         loop, self._loop = self._loop, None
         if loop is not None and loop.pid == os.getpid():
             loop.run(self._async.close())
@@ -300,6 +304,34 @@ class Client:
 
     def __del__(self) -> None:
         # Garbage collection or interpreter exit: ask the loop to close the channel, do not wait.
+        if (client := getattr(self, "_async", None)) is not None:
+            client.close_blocking()
         loop = getattr(self, "_loop", None)
         if loop is not None and loop.pid == os.getpid():
             loop.submit(self._async.close())
+
+
+class _Gathered:
+    """What ``Client.post`` returns, gathered reply by reply: the replies (``return_responses``), their
+    documents as one DocList, or nothing when callbacks take the replies."""
+
+    def __init__(self, options: PostOptions) -> None:
+        self._options = options
+        self._keep = not options.callbacks.given
+        self._responses: list[Response[BaseDoc]] = []
+        self._docs = doclist_of(return_doc_class(options.return_type))
+
+    def add(self, response: Response[BaseDoc]) -> None:
+        if not self._keep:
+            return
+        if self._options.return_responses:
+            self._responses.append(response)
+        elif not response.is_error:
+            list.extend(self._docs, response.docs)  # DocList.extend would validate each document again
+
+    def result(self) -> list[Response[BaseDoc]] | DocList[BaseDoc] | BaseDoc | None:
+        if not self._keep:
+            return None
+        if self._options.return_responses:
+            return self._responses
+        return result_docs(self._docs, self._options.return_type)

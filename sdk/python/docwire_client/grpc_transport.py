@@ -11,8 +11,10 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncGenerator, Mapping
-from typing import Any, TypeVar
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any, TypeVar, cast
 
 import grpc
 import httpx
@@ -29,7 +31,7 @@ from docwire_client.sending import RequestSource, send_requests
 from docwire_client.target import Target
 from docwire_client.transport import Replies, Transport
 from docwire_contract.codec import decode_doc, encode_doc
-from docwire_contract.errors import DocwireError, error_from_rpc
+from docwire_contract.errors import DocwireError, FailedCall, error_from_rpc
 from docwire_contract.methods import GatewayMethods
 from docwire_contract.v1 import request_pb2
 
@@ -77,6 +79,7 @@ class GrpcTransport(Transport):
         ]
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._blocking = _BlockingPost(self._open_blocking)
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -91,9 +94,8 @@ class GrpcTransport(Transport):
         if self._channel is not None and not reusable_on_this_loop(self._loop, "gRPC channels"):
             self._channel = None  # its loop is gone, and the channel with it
         if self._channel is None:
-            address = self.target.address
-            if self.target.tls:
-                credentials = grpc.ssl_channel_credentials(root_certificates=self._root_certificates)
+            address, credentials = self.target.address, self._credentials()
+            if credentials is not None:
                 self._channel = grpc.aio.secure_channel(address, credentials, options=self._options)
             else:
                 self._channel = grpc.aio.insecure_channel(address, options=self._options)
@@ -101,10 +103,25 @@ class GrpcTransport(Transport):
             _grpc_pid = _grpc_pid or os.getpid()
         return self._channel
 
+    def _credentials(self) -> grpc.ChannelCredentials | None:
+        """What a channel verifies the server with; None for plaintext."""
+        if not self.target.tls:
+            return None
+        return grpc.ssl_channel_credentials(root_certificates=self._root_certificates)
+
+    def _open_blocking(self) -> grpc.Channel:
+        """A new channel of gRPC's sync API (``post_blocking``'s)."""
+        global _grpc_pid  # one per process, by design
+        address, credentials = self.target.address, self._credentials()
+        _grpc_pid = _grpc_pid or os.getpid()
+        if credentials is not None:
+            return grpc.secure_channel(address, credentials, options=self._options)
+        return grpc.insecure_channel(address, options=self._options)
+
     #: The serialized request a batch of documents travels as.
     build_request = staticmethod(build_request)
 
-    def error(self, exc: grpc.aio.AioRpcError) -> DocwireError:
+    def error(self, exc: FailedCall) -> DocwireError:
         """The DocwireError a failed call stands for."""
         return error_from_rpc(exc, self.target.uri)
 
@@ -125,11 +142,40 @@ class GrpcTransport(Transport):
                 )
                 return Response(reply, doc_type)
             except grpc.aio.AioRpcError as exc:
-                if not is_transient(exc) or retries + 1 >= options.retry.max_attempts:
-                    raise self.error(exc) from None
-                retries += 1
-                logger.warning("retry %d of a Post after: %s", retries, exc.details())
+                retries = self._retry_after(exc, retries, options)
             await asyncio.sleep(options.retry.delay(retries))
+
+    def post_blocking(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
+        """``post``, blocking the calling thread on a channel of gRPC's sync API: no event loop is run.
+
+        A sync ``Client`` sends a post that is one request this way: a round trip then costs what gRPC's
+        own blocking call costs, not a turn of an event loop as well (``docs/performance.md``).
+
+        Raises:
+            DocwireError: the call failed (after its retries).
+        """
+        call = self._blocking.post()
+        retries = 0
+        while True:
+            try:
+                reply: request_pb2.DataRequest = call(
+                    raw, metadata=options.headers or None, compression=_compression(options)
+                )
+                return Response(reply, doc_type)
+            except grpc.RpcError as exc:
+                retries = self._retry_after(cast(FailedCall, exc), retries, options)
+            time.sleep(options.retry.delay(retries))
+
+    def _retry_after(self, exc: FailedCall, retries: int, options: PostOptions) -> int:
+        """The number of the retry a failed unary call goes on with.
+
+        Raises:
+            DocwireError: the failure is not transient, or no attempt is left.
+        """
+        if not is_transient(exc) or retries + 1 >= options.retry.max_attempts:
+            raise self.error(exc) from None
+        logger.warning("retry %d of a Post after: %s", retries + 1, exc.details())
+        return retries + 1
 
     async def stream(
         self,
@@ -251,10 +297,48 @@ class GrpcTransport(Transport):
         return None
 
     async def close(self) -> None:
-        """Closes the channel (a later call opens a new one)."""
+        """Closes the channels (a later call opens a new one)."""
+        self.close_blocking()
         channel, self._channel = self._channel, None
         if channel is not None:
             await channel.close()
+
+    def close_blocking(self) -> None:
+        """Closes the channel of ``post_blocking`` (a later call opens a new one)."""
+        self._blocking.close()
+
+
+class _BlockingPost:
+    """The Post rpc on a channel of gRPC's sync API, opened on first use; safe to share between threads
+    (gRPC's sync channels are), which a sync ``Client`` is."""
+
+    def __init__(self, open_channel: Callable[[], grpc.Channel]) -> None:
+        self._open_channel = open_channel
+        self._lock = threading.Lock()
+        self._channel: grpc.Channel | None = None
+        self._post: grpc.UnaryUnaryMultiCallable[bytes, request_pb2.DataRequest] | None = None
+
+    def post(self) -> grpc.UnaryUnaryMultiCallable[bytes, request_pb2.DataRequest]:
+        """The rpc, on the channel (opened now if need be).
+
+        Raises:
+            RuntimeError: this process was forked after gRPC was used.
+        """
+        _check_not_forked()
+        with self._lock:
+            if self._post is None:
+                self._channel = self._open_channel()
+                self._post = self._channel.unary_unary(
+                    GatewayMethods.POST, response_deserializer=request_pb2.DataRequest.FromString
+                )
+            return self._post
+
+    def close(self) -> None:
+        """Closes the channel; calls under way on it end CANCELLED."""
+        with self._lock:
+            channel, self._channel, self._post = self._channel, None, None
+        if channel is not None:
+            channel.close()
 
 
 def _compression(options: PostOptions) -> grpc.Compression | None:

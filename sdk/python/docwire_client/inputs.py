@@ -15,7 +15,7 @@ from docarray import BaseDoc
 from docwire_contract.codec import LENGTH_DELIMITED, encode_docs, field_key, varint_bytes
 from docwire_contract.v1 import request_pb2
 
-__all__ = ["Inputs", "Outgoing", "RequestSpec", "batches", "build_request", "never_waits", "outgoing"]
+__all__ = ["Inputs", "Outgoing", "RequestSpec", "batches", "build_request", "never_waits", "one_batch", "outgoing"]
 
 #: Everything ``post`` accepts as input: nothing, one document, an iterable or
 #: async iterable of documents, or a function returning one of those.
@@ -111,13 +111,38 @@ async def batches(inputs: Inputs, request_size: int) -> AsyncGenerator[list[Base
         return
     iterator = _iterator(source)
     while batch := list(itertools.islice(iterator, request_size)):
-        for kind in set(map(type, batch)):
-            if not issubclass(kind, BaseDoc):
-                _checked(next(doc for doc in batch if type(doc) is kind))
+        _check_all(batch)
         yield batch
         sent = True
     if not sent:
         yield []
+
+
+def one_batch(inputs: Inputs, request_size: int) -> list[BaseDoc] | None:
+    """The documents of the one request ``inputs`` make, when that is known without pulling them: no
+    input, a document, or a sequence of at most ``request_size``; None otherwise (``batches`` cuts them).
+
+    Raises:
+        TypeError: an item of the sequence is not a document (as ``batches`` raises).
+    """
+    if request_size < 1:
+        return None  # ``batches`` raises the ValueError
+    if inputs is None:
+        return []
+    if isinstance(inputs, BaseDoc):
+        return [inputs]
+    if not isinstance(inputs, Sequence) or isinstance(inputs, (str, bytes)) or len(inputs) > request_size:
+        return None
+    docs = list(inputs)
+    _check_all(docs)
+    return docs
+
+
+def _check_all(docs: list[Any]) -> None:
+    """``_checked`` for each kind of item in ``docs`` (one check per type, not per document)."""
+    for kind in set(map(type, docs)):
+        if not issubclass(kind, BaseDoc):
+            _checked(next(doc for doc in docs if type(doc) is kind))
 
 
 def _checked(doc: Any) -> BaseDoc:

@@ -125,6 +125,8 @@ class PostOptions:
             ValueError: a setting is out of range or unknown (the groups' checks first, then metadata's,
                 as when every keyword was a field of one class).
         """
+        if not keywords:
+            return _DEFAULT_OPTIONS  # frozen, groups and all: one serves every post without keywords
         settings: dict[str, Any] = {}
         grouped: dict[str, dict[str, Any]] = {}
         for name, value in keywords.items():
@@ -150,6 +152,9 @@ def headers_of(metadata: Metadata | None) -> tuple[tuple[str, str], ...]:
             raise ValueError(f"metadata key {key!r} is reserved (grpc-*, :pseudo) or binary (*-bin)")
     return headers
 
+
+#: The options of every ``post`` given no keyword (``PostOptions.of``).
+_DEFAULT_OPTIONS: Final = PostOptions()
 
 #: The groups of PostOptions, by field name, in the order their checks run.
 _GROUPS: Final[dict[str, type[SendPolicy | RetryPolicy | Callbacks]]] = {

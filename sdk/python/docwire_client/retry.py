@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import grpc
 
 from docwire_contract.conventions import ERROR_METADATA_KEY
-from docwire_contract.errors import ExecutorUnavailable, ended_while_sending
+from docwire_contract.errors import ExecutorUnavailable, FailedCall, ended_while_sending
 
 __all__ = ["RetryPolicy", "is_transient"]
 
@@ -56,7 +56,7 @@ class RetryPolicy:
 _TRANSIENT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED})
 
 
-def is_transient(exc: grpc.aio.AioRpcError) -> bool:
+def is_transient(exc: FailedCall) -> bool:
     """Whether a failed call may be tried again: the server could not be reached, or went away.
 
     An ``ExecutorUnavailable`` (the gateway could not reach an executor) is excluded:

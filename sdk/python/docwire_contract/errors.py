@@ -6,6 +6,8 @@ is fixed here, once, so every transport maps errors the same way.
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import grpc
 
 from docwire_contract.conventions import ERROR_METADATA_KEY
@@ -18,6 +20,7 @@ __all__ = [
     "EndpointNotFound",
     "ExecutorError",
     "ExecutorUnavailable",
+    "FailedCall",
     "GatewayUnavailable",
     "MessageTooLarge",
     "MethodNotAllowed",
@@ -194,7 +197,17 @@ def error_from_reply_status(status: request_pb2.Status, response: object | None 
     )
 
 
-def ended_while_sending(exc: grpc.aio.AioRpcError) -> bool:
+class FailedCall(Protocol):
+    """What a failed gRPC call tells: grpc.aio's ``AioRpcError``, and the sync API's ``RpcError`` (a
+    ``grpc.Call`` as well)."""
+
+    def code(self) -> grpc.StatusCode: ...
+    def details(self) -> str | None: ...
+    def trailing_metadata(self) -> Any: ...
+    def debug_error_string(self) -> str | None: ...
+
+
+def ended_while_sending(exc: FailedCall) -> bool:
     """Whether grpc.aio replaced a call's status because a message could not be sent: the server had
     ended the call meanwhile, and its own status (UNAVAILABLE when a gateway stops) is lost (grpc/grpc#36066)."""
     return (
@@ -204,7 +217,7 @@ def ended_while_sending(exc: grpc.aio.AioRpcError) -> bool:
     )
 
 
-def error_from_rpc(exc: grpc.aio.AioRpcError, address: str) -> DocwireError:
+def error_from_rpc(exc: FailedCall, address: str) -> DocwireError:
     """The DocwireError a failed gRPC call stands for; the one place client-side errors are mapped.
 
     A docwire server names the error class in trailing metadata; otherwise the

@@ -112,7 +112,6 @@ class ExecutorServicer:
         )
         self._name = executor.runtime_args.name
         self._result_key = f"{self._name}/rep-{executor.runtime_args.replica_id}"
-        self._list_types: dict[type[Any], type[DocList[Any]]] = {}
 
     def handler(self) -> grpc.GenericRpcHandler:
         """The generic handler to register on a grpc.aio server."""
@@ -306,7 +305,7 @@ class ExecutorServicer:
         """The method's documents, encoded (None: the request's own, unchanged or never read)."""
         sig = bound.signature
         if self._docs_unseen(bound) and reencodes_unchanged(raw_docs, sig.input_type):
-            docs = self._empty_docs(sig.input_type)  # never read: the request's bytes stand for them
+            docs = doclist_of(sig.input_type)  # never read: the request's bytes stand for them
             untouched: DocList[Any] | None = docs
         else:
             untouched = None
@@ -334,14 +333,6 @@ class ExecutorServicer:
             request.parameters.Clear()
             request.parameters.update(parameters)
         return encoded
-
-    def _empty_docs(self, doc_type: type[Any]) -> DocList[Any]:
-        """An empty ``DocList[doc_type]`` (building the class each time costs more than the list)."""
-        list_type = self._list_types.get(doc_type)
-        if list_type is None:
-            list_type = self._list_types[doc_type] = type(doclist_of(doc_type))
-        empty: DocList[Any] = list_type()
-        return empty
 
     def _docs_unseen(self, bound: BoundEndpoint) -> bool:
         """Whether this call of a batch endpoint cannot look at its documents (see the module docstring)."""

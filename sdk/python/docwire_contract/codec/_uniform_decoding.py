@@ -13,7 +13,7 @@ from functools import partial
 from itertools import repeat, starmap
 from math import prod
 from operator import setitem
-from typing import Any, Final, TypeVar, cast, get_origin
+from typing import Any, Final, TypeVar, cast
 
 from docarray import BaseDoc, DocList
 from docarray.typing import ID
@@ -26,6 +26,7 @@ from docwire_contract.codec._problems import FieldError, PydanticNeededError, sc
 from docwire_contract.codec._uniform_encoding import UNIFORM_MIN_DOCS
 from docwire_contract.codec._values import DTYPES, NEW_ARRAY, dtype_of
 from docwire_contract.codec._wire import WIRE_CACHE_LIMIT, Node
+from docwire_contract.doc_types import list_class
 from docwire_contract.errors import BadRequest
 from docwire_contract.v1 import document_pb2
 
@@ -244,11 +245,6 @@ def reencodes_unchanged(data: bytes | memoryview, doc_type: type[BaseDoc]) -> bo
     )
 
 
-# DocList[X] for each X decoded: docarray caches the class too, but reaching it costs
-# more than a dict look-up.
-_LIST_TYPES: dict[type[Any], type[Any]] = {}
-
-
 def decode_doc(message: document_pb2.Doc, doc_type: type[T]) -> T:
     """Decode one ``docwire.v1.Doc`` message (docarray's ``DocProto``) as a ``doc_type``.
 
@@ -295,7 +291,5 @@ def decode_docs(data: bytes, doc_type: type[T]) -> DocList[T]:
 
 
 def _doc_list(doc_type: type[T], docs: list[Any]) -> DocList[T]:
-    list_type = _LIST_TYPES.get(doc_type)
-    if list_type is None:
-        list_type = _LIST_TYPES[doc_type] = cast(type[Any], get_origin(DocList.__class_getitem__(doc_type)))
+    list_type: Any = list_class(doc_type)
     return cast("DocList[T]", list_type(docs, validate_input_docs=False))
