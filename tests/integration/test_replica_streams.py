@@ -1,4 +1,5 @@
-"""The gateway sends a client stream's requests to each replica over one ProcessStream call.
+"""The gateway sends a client stream's requests to each replica over one ProcessStream call, and the Posts
+that carry no metadata over one the gateway keeps per replica.
 
 These tests drive the gateway's own ReplicaPool and UpstreamStreams, through ``forward`` (which
 picks one of the two per request), against real executor processes, so they can see which path
@@ -17,9 +18,12 @@ from executors import Faulty, Grower, Lagger, Strict, TextDoc, Toolbox
 from google.protobuf import json_format
 
 from docwire import Flow
+from docwire.gateway.context import LocalContext
 from docwire.gateway.forwarding import forward
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.router import ExecutorNode
+from docwire.gateway.service import GatewayServicer
+from docwire.gateway.shards import ExecutorPools
 from docwire.gateway.splice import Reply, as_bytes
 from docwire.gateway.upstream import ReplicaPool
 from docwire_client.inputs import RequestSpec, build_request
@@ -214,3 +218,64 @@ def _docs_of(reply: Reply) -> list[TextDoc]:
     data = parsed(reply).data
     raw = data.docs.SerializeToString() if data.WhichOneof("documents") == "docs" else data.docs_bytes
     return list(decode_docs(raw, TextDoc))
+
+
+@contextlib.asynccontextmanager
+async def gateway(flow: Flow, name: str) -> AsyncIterator[GatewayServicer]:
+    """A gateway core serving executor ``name`` of ``flow`` (endpoints discovered), closed after."""
+    node = ExecutorNode(name, flow.executor_addresses[name])
+    core = GatewayServicer([ExecutorPools(node, MAX_MESSAGE)], prefetch=100, versions=dict)
+    try:
+        await core.discover(timeout=30)
+        yield core
+    finally:
+        await core.close()
+
+
+def test_posts_without_metadata_share_one_stream_and_posts_with_it_go_unary(executors: Flow) -> None:
+    metadata = (("authorization", "Bearer unary"),)
+
+    async def run() -> None:
+        async with gateway(executors, "toolbox") as core:
+            for _ in range(2):  # metadata goes on with each call: never over the shared stream
+                reply = parsed(await core.post(request("/metadata", [])[1], LocalContext(metadata)))
+                results = json_format.MessageToDict(reply.parameters)["__results__"]
+                assert results["toolbox/rep-0"]["metadata"]["authorization"] == "Bearer unary"
+            assert core.post_streams.opened == 0
+            for i in range(3):  # the first goes unary, then over the stream
+                reply = parsed(await core.post(request("/", [f"post {i}"])[1], LocalContext()))  # kept as they are
+                assert [d.text for d in decode_docs(reply.data.docs_bytes, TextDoc)] == [f"post {i}"]
+                assert [r.executor for r in reply.routes] == ["gateway", "toolbox"]
+            assert core.post_streams.opened == 1
+        assert core.post_streams.opened == 0  # closed with the gateway
+
+    asyncio.run(run())
+
+
+def test_cancelled_posts_leave_the_shared_stream_serving_the_others(executors: Flow) -> None:
+    """Posts cancelled at any point (their clients gone) leave the stream they share serving the others
+    (a cancellation in the very write: ``tests/unit/test_replica_stream_writes.py``)."""
+    payload = "x" * 2_000_000
+
+    async def run() -> None:
+        async with gateway(executors, "lagger") as core:
+            await core.post(request("/", ["0"])[1], LocalContext())  # unary: the stream opens with the next
+            posts = [
+                asyncio.create_task(core.post(request("/", ["0.01", f"post {i}", payload])[1], LocalContext()))
+                for i in range(16)
+            ]
+            for i, post in enumerate(posts):
+                if i % 2:
+                    for _ in range(i % 4):  # cancelled after a few steps: in its write, or waiting for its reply
+                        await asyncio.sleep(0)
+                    post.cancel()
+            outcomes = await asyncio.wait_for(asyncio.gather(*posts, return_exceptions=True), 60)
+            for i, outcome in enumerate(outcomes):
+                if i % 2 == 0:
+                    assert isinstance(outcome, bytes), outcome
+                    assert texts_of(outcome)[:2] == ["0.01!", f"post {i}!"]
+            assert core.post_streams.opened == 1
+            assert texts_of(await core.post(request("/", ["0", "after"])[1], LocalContext())) == ["0!", "after!"]
+            assert core.post_streams.opened == 1
+
+    asyncio.run(run())

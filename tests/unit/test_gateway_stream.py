@@ -6,25 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from docwire.gateway.context import Metadata, RequestContext
+from docwire.gateway.context import LocalContext
 from docwire.gateway.replica_streams import UpstreamStreams
 from docwire.gateway.service import GatewayServicer
-
-
-class _Context(RequestContext):
-    __slots__ = ()
-
-    def metadata(self) -> Metadata:
-        return ()
-
-    def time_remaining(self) -> float | None:
-        return None
-
-    def peer(self) -> str:
-        return ""
-
-    def cancelled(self) -> bool:
-        return False
 
 
 class _HeldCore(GatewayServicer):
@@ -59,7 +43,7 @@ async def _requests(names: Sequence[bytes]) -> AsyncIterator[bytes]:
 async def _collect(core: _HeldCore, names: Sequence[bytes], order: Sequence[bytes], **options: object) -> list[bytes]:
     """Runs a stream of ``names`` and, once all are in flight, lets them finish in ``order`` (asyncio wakes
     the waiting requests in the order their events are set)."""
-    replies = core.stream(_requests(names), _Context(), **options)  # type: ignore[arg-type]
+    replies = core.stream(_requests(names), LocalContext(), **options)  # type: ignore[arg-type]
     received: list[bytes] = []
     collecting = asyncio.create_task(_drain(replies, received))
     await asyncio.wait_for(core.all_started.wait(), _BOUND)
@@ -91,7 +75,7 @@ async def test_in_order_holds_replies_back_until_their_turn() -> None:
 
 async def test_a_stream_s_prefetch_overrides_the_gateway_s() -> None:
     core = _HeldCore(NAMES, prefetch=1)
-    replies = core.stream(_requests(NAMES), _Context(), prefetch=3)
+    replies = core.stream(_requests(NAMES), LocalContext(), prefetch=3)
     received: list[bytes] = []
     collecting = asyncio.create_task(_drain(replies, received))
     # all three in flight at once: the gateway's prefetch of 1 would hold two back

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
-__all__ = ["Metadata", "RequestContext"]
+__all__ = ["LocalContext", "Metadata", "RequestContext"]
 
 #: Call metadata as (key, value) pairs, keys in lower case, in the order they came.
 Metadata = tuple[tuple[str, str], ...]
@@ -49,3 +49,25 @@ class RequestContext(ABC):
     @abstractmethod
     def cancelled(self) -> bool:
         """Whether the caller is known to have gone away (cancelled its call, closed its socket)."""
+
+
+class LocalContext(RequestContext):
+    """A call made in this process, on no transport (the core driven directly, as tests do): the metadata
+    given, no deadline of its own, no peer, never cancelled."""
+
+    __slots__ = ("_metadata",)
+
+    def __init__(self, metadata: Metadata = ()) -> None:
+        self._metadata = metadata
+
+    def metadata(self) -> Metadata:
+        return self._metadata
+
+    def time_remaining(self) -> float | None:
+        return None
+
+    def peer(self) -> str:
+        return ""
+
+    def cancelled(self) -> bool:
+        return False

@@ -25,10 +25,11 @@ def forward(
 ) -> Awaitable[Reply]:
     """What the next replica of ``pool`` returns for ``raw`` (awaited), passing ``metadata`` (the client's headers) on.
 
-    Without ``streams`` (a Post, a unary call) the request goes unary, skipping replicas
-    that refuse connections. With ``streams`` (the requests of one client stream), the
-    first request to a replica goes unary too; later ones go over the ProcessStream
-    call open to it, opened once its channel is connected (see ``replica_streams``).
+    Without ``streams`` the request goes unary, skipping replicas that refuse connections.
+    With ``streams`` (the requests of one client stream, or the gateway's Posts), the first
+    request to a replica goes unary too; later ones go over the ProcessStream call open to
+    it, opened once its channel is connected (see ``replica_streams``); one that call can no
+    longer take goes unary.
 
     The reply comes as bytes (unary) or as a view into the stream's result (see
     ``replica_streams.result_parts``): either is passed on without a copy.
@@ -47,6 +48,6 @@ def forward(
         if stream is None and not streams.first_request_to(name, index) and pool.connected(index):
             call = pool.process_stream_call(index, metadata)
             stream = streams.open(name, index, pool.node.addresses[index], call, metadata)
-        if stream is not None:
-            return stream.process(raw, timeout, metadata)  # its trace context rides in the call when it differs
+        if stream is not None:  # its trace context rides in the call when it differs; unary if it cannot be sent
+            return stream.process(raw, timeout, metadata, lambda: pool.process(raw, timeout, metadata, order))
     return pool.process(raw, timeout, metadata, order)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import grpc
 
@@ -123,32 +123,68 @@ class ReplicaStream:
         """Whether the call is open: it neither failed nor ended."""
         return self._failure is None
 
-    async def process(self, raw: Reply, timeout: float | None, metadata: Metadata | None = None) -> memoryview:
+    async def process(
+        self,
+        raw: Reply,
+        timeout: float | None,
+        metadata: Metadata | None = None,
+        unsent: Callable[[], Awaitable[Reply]] | None = None,
+    ) -> Reply:
         """What Process returns for ``raw`` (a view of the result's bytes; sent with ``metadata``'s trace
-        context when it is not the call's); raises what the gateway reports when it would have failed."""
+        context when it is not the call's); raises what the gateway reports when it would have failed.
+
+        A request the call can no longer take (it failed or ended before the request was written) goes
+        to ``unsent()`` instead when given (the unary path, which may pick another replica): it never
+        reached this replica, so it cannot run twice.
+        """
         if self._failure is not None:
+            if unsent is not None:
+                return await unsent()
             raise self._failure
         sequence = next(self._sequences)
         answer: asyncio.Future[memoryview] = asyncio.get_running_loop().create_future()
         self._pending[sequence] = answer
         try:
-            async with self._writing:
-                trace = b"" if metadata is None or metadata is self._metadata else trace_fields(metadata)
-                await self._call.write(call_bytes(sequence, raw, trace))
+            trace = b"" if metadata is None or metadata is self._metadata else trace_fields(metadata)
+            try:
+                # Shielded: grpc.aio cancels the whole call when a task awaiting its write is cancelled, and
+                # the call carries other requests (a gateway's Posts share one: ``GatewayServicer.post``).
+                await asyncio.shield(self._write(call_bytes(sequence, raw, trace)))
+            except grpc.aio.AioRpcError as exc:  # the call ended before the request was written
+                return await self._not_written(sequence, upstream_error(exc, self._executor, self._address), unsent)
+            except asyncio.InvalidStateError:  # the same, without an error status
+                ended = self._failure or ExecutorUnavailable(f"{self._where} ended the stream")
+                return await self._not_written(sequence, ended, unsent)
             return await (answer if timeout is None else asyncio.wait_for(answer, timeout))
         except TimeoutError:
             self._abandoned.add(sequence)
             raise RequestTimeout(f"{self._where} did not answer before the deadline") from None
-        except grpc.aio.AioRpcError as exc:  # the call ended while the request was written
-            failure = upstream_error(exc, self._executor, self._address)
-            self._fail(failure)
-            raise failure from exc
-        except asyncio.InvalidStateError:  # the call had ended without an error status
-            failure = self._failure or ExecutorUnavailable(f"{self._where} ended the stream")
-            self._fail(failure)
-            raise failure from None
         finally:
             self._pending.pop(sequence, None)
+
+    async def _not_written(
+        self, sequence: int, failure: DocwireError, unsent: Callable[[], Awaitable[Reply]] | None
+    ) -> Reply:
+        """Fails the call with ``failure``; the request that could not be written goes to ``unsent()``, or
+        raises ``failure``."""
+        answer = self._pending.pop(sequence)  # not failed with the others: it goes elsewhere, or raises here
+        if answer.done():  # the reader failed it meanwhile: that failure is not the one reported
+            answer.exception()
+        self._fail(failure)
+        if unsent is None:
+            raise failure
+        return await unsent()
+
+    def _write(self, message: bytes) -> asyncio.Task[None]:
+        """Writes ``message`` in a task of its own (writes go one at a time); its failure is read by the
+        caller, or dropped when the caller was cancelled meanwhile."""
+        task = asyncio.ensure_future(self._write_in_turn(message))
+        task.add_done_callback(_drop_failure)
+        return task
+
+    async def _write_in_turn(self, message: bytes) -> None:
+        async with self._writing:
+            await self._call.write(message)
 
     @property
     def _where(self) -> str:
@@ -204,6 +240,12 @@ class ReplicaStream:
         """Cancels the call at once (requests in flight fail)."""
         self._call.cancel()
         self._reader.cancel()
+
+
+def _drop_failure(task: asyncio.Task[None]) -> None:
+    """Marks a write's failure as read: the request's caller reads it, unless it was cancelled meanwhile."""
+    if not task.cancelled():
+        task.exception()
 
 
 class UpstreamStreams:

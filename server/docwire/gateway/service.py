@@ -89,6 +89,8 @@ class GatewayServicer:
         self._no_calls = asyncio.Event()
         self._no_calls.set()
         self._observer = observer  # metrics and traces (docwire.observability); None: off
+        # The Posts that carry no metadata, sent over one ProcessStream per replica (``post``).
+        self._post_streams = UpstreamStreams()
 
     async def discover(self, timeout: float) -> None:
         """Asks every executor for its endpoints (waiting for them to be up) and builds the Flow's table."""
@@ -98,6 +100,11 @@ class GatewayServicer:
         self._planner = Planner([pool.node for pool in self._pools.values()])
         self._endpoints = merge_endpoints(infos)
         self._discovered = True
+
+    @property
+    def post_streams(self) -> UpstreamStreams:
+        """The ProcessStream calls the Posts without metadata share (for tests and diagnostics)."""
+        return self._post_streams
 
     @property
     def endpoints_info(self) -> request_pb2.EndpointsInfo:
@@ -233,12 +240,19 @@ class GatewayServicer:
     async def post(self, raw: bytes, context: RequestContext) -> bytes:
         """Post: one request, one reply.
 
+        Posts go to each replica over one ProcessStream call that they share, as the requests of a
+        client stream do (``forwarding``): a message on an open call costs about half what a unary call
+        costs both processes. A Post whose metadata goes on to the executors (a stream's metadata is
+        its call's), and every Post when metrics or traces are on, goes as a unary call of its own.
+
         Raises:
             DocwireError: the request failed, or the gateway is stopping (GatewayUnavailable).
         """
         self._admit()
         try:
-            return await self.handle(raw, metadata=context.metadata())
+            metadata = context.metadata()
+            shared = self._post_streams if not metadata and self._observer is None else None
+            return await self.handle(raw, metadata=metadata, streams=shared)
         finally:
             self._release()
 
@@ -416,7 +430,9 @@ class GatewayServicer:
         return True
 
     async def close(self) -> None:
-        """Closes the channels to the executors."""
+        """Ends the Posts' streams (their requests are answered by now: see ``drained``) and closes the
+        channels to the executors."""
+        await self._post_streams.close()
         for pool in self._pools.values():
             await pool.close()
 
