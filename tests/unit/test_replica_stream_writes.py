@@ -64,7 +64,7 @@ class _Call:
 
 
 def _stream(call: _Call) -> ReplicaStream:
-    return ReplicaStream(cast(Any, call), "napper", "127.0.0.1:1")
+    return ReplicaStream(cast(Any, call), "napper", "127.0.0.1:1", shared=True)
 
 
 def test_a_request_cancelled_in_its_write_leaves_the_call_to_the_others() -> None:

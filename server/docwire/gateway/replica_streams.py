@@ -106,8 +106,13 @@ class ReplicaStream:
         executor: str,
         address: str,
         metadata: Metadata = (),
+        *,
+        shared: bool = False,
     ):
+        """``shared``: the call carries requests of many callers (the gateway's Posts), each of which may be
+        cancelled on its own: writes are then shielded (see ``process``)."""
         self._call = call
+        self._shared = shared
         self._metadata = metadata  # what the call was opened with
         self._executor = executor
         self._address = address
@@ -146,10 +151,11 @@ class ReplicaStream:
         self._pending[sequence] = answer
         try:
             trace = b"" if metadata is None or metadata is self._metadata else trace_fields(metadata)
+            message = call_bytes(sequence, raw, trace)
             try:
-                # Shielded: grpc.aio cancels the whole call when a task awaiting its write is cancelled, and
-                # the call carries other requests (a gateway's Posts share one: ``GatewayServicer.post``).
-                await asyncio.shield(self._write(call_bytes(sequence, raw, trace)))
+                # grpc.aio cancels the whole call when a task awaiting its write is cancelled: a shared call's
+                # writes are shielded (a task each); a client stream's calls end with it anyway.
+                await (asyncio.shield(self._write(message)) if self._shared else self._write_in_turn(message))
             except grpc.aio.AioRpcError as exc:  # the call ended before the request was written
                 return await self._not_written(sequence, upstream_error(exc, self._executor, self._address), unsent)
             except asyncio.InvalidStateError:  # the same, without an error status
@@ -256,7 +262,9 @@ class UpstreamStreams:
     pool's new call when one should be opened.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, shared: bool = False) -> None:
+        """``shared``: the streams carry requests of many callers (``ReplicaStream``'s ``shared``)."""
+        self._shared = shared
         self._streams: dict[tuple[str, int], ReplicaStream] = {}
         self._used: set[tuple[str, int]] = set()
 
@@ -288,7 +296,8 @@ class UpstreamStreams:
     ) -> ReplicaStream:
         """Sends the requests to replica ``index`` of ``executor`` (at ``address``) over ``call`` (opened
         with ``metadata``) from now on."""
-        stream = self._streams[(executor, index)] = ReplicaStream(call, executor, address, metadata)
+        stream = ReplicaStream(call, executor, address, metadata, shared=self._shared)
+        self._streams[(executor, index)] = stream
         return stream
 
     @property

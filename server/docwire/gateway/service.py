@@ -90,7 +90,7 @@ class GatewayServicer:
         self._no_calls.set()
         self._observer = observer  # metrics and traces (docwire.observability); None: off
         # The Posts that carry no metadata, sent over one ProcessStream per replica (``post``).
-        self._post_streams = UpstreamStreams()
+        self._post_streams = UpstreamStreams(shared=True)
 
     async def discover(self, timeout: float) -> None:
         """Asks every executor for its endpoints (waiting for them to be up) and builds the Flow's table."""
