@@ -46,6 +46,27 @@ def test_one_client_shared_by_many_threads(served: Served) -> None:
         assert rounds == [[f"t{t}-{k}-{i}[tail]" for i in range(5)] for k in range(10)]
 
 
+def test_one_client_shared_by_threads_posting_one_request_each(served: Served) -> None:
+    """One-request posts (over gRPC: on the sync API's channel, no loop) from many threads at once, mixed
+    with posts of several requests (on the loop), each thread getting its own replies."""
+    client = served.client()
+
+    def work(t: int) -> list[list[str]]:
+        rounds = []
+        for k in range(20):
+            if k % 5 == 4:
+                rounds.append(post_texts(client, f"t{t}-{k}-", 3))
+            else:
+                rounds.append(list(client.post("/", TextDoc(text=f"t{t}-{k}-0")).text))
+        return rounds
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = {t: pool.submit(work, t) for t in range(8)}
+        results = {t: future.result(timeout=60) for t, future in futures.items()}
+    for t, rounds in results.items():
+        assert rounds == [[f"t{t}-{k}-{i}[tail]" for i in range(3 if k % 5 == 4 else 1)] for k in range(20)]
+
+
 def test_a_client_per_thread(served: Served) -> None:
     def work(t: int) -> list[str]:
         with Client(host="127.0.0.1", port=served.port, protocol=served.protocol) as client:
