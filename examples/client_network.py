@@ -77,7 +77,8 @@ def main() -> None:
         )
         assert count == 5_000
 
-        # One sync client, shared by threads: their calls run on the client's own event loop.
+        # One sync client, shared by threads: a one-document post blocks its thread on gRPC's sync API;
+        # posts of several requests run on the client's own event loop.
         def work(i: int) -> str:
             reply = client.post("/", TextDoc(text=f"thread {i}"), metadata=token, return_type=TextDoc)
             assert isinstance(reply, TextDoc)  # one document in, one out: it comes back alone, not in a DocList
