@@ -255,13 +255,12 @@ def test_posts_without_metadata_share_one_stream_and_posts_with_it_go_unary(exec
 def test_cancelled_posts_leave_the_shared_stream_serving_the_others(executors: Flow) -> None:
     """Posts cancelled at any point (their clients gone) leave the stream they share serving the others
     (a cancellation in the very write: ``tests/unit/test_replica_stream_writes.py``)."""
-    payload = "x" * 2_000_000
 
     async def run() -> None:
         async with gateway(executors, "lagger") as core:
             await core.post(request("/", ["0"])[1], LocalContext())  # unary: the stream opens with the next
             posts = [
-                asyncio.create_task(core.post(request("/", ["0.01", f"post {i}", payload])[1], LocalContext()))
+                asyncio.create_task(core.post(request("/", ["0.01", f"post {i}"])[1], LocalContext()))
                 for i in range(16)
             ]
             for i, post in enumerate(posts):
@@ -273,7 +272,7 @@ def test_cancelled_posts_leave_the_shared_stream_serving_the_others(executors: F
             for i, outcome in enumerate(outcomes):
                 if i % 2 == 0:
                     assert isinstance(outcome, bytes), outcome
-                    assert texts_of(outcome)[:2] == ["0.01!", f"post {i}!"]
+                    assert texts_of(outcome) == ["0.01!", f"post {i}!"]
             assert core.post_streams.opened == 1
             assert texts_of(await core.post(request("/", ["0", "after"])[1], LocalContext())) == ["0!", "after!"]
             assert core.post_streams.opened == 1

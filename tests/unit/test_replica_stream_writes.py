@@ -31,6 +31,7 @@ class _Call:
         self.released = asyncio.Event()
         self.writing = asyncio.Event()
         self.written: list[bytes] = []
+        self.both_written = asyncio.Event()  # the scenario's two requests went out
         self.cancelled = False
         self._results: asyncio.Queue[bytes | None] = asyncio.Queue()
 
@@ -44,6 +45,8 @@ class _Call:
             self.cancel()  # what grpc.aio does
             raise
         self.written.append(message)
+        if len(self.written) == 2:
+            self.both_written.set()
 
     def answer(self, sequence: int, request_id: str) -> None:
         """The executor's result for call ``sequence``: a reply carrying ``request_id``."""
@@ -80,8 +83,7 @@ def test_a_request_cancelled_in_its_write_leaves_the_call_to_the_others() -> Non
             await first
         assert not call.cancelled
         call.released.set()
-        while len(call.written) < 2:
-            await asyncio.wait_for(asyncio.sleep(0.001), _BOUND)
+        await asyncio.wait_for(call.both_written.wait(), _BOUND)
         call.answer(0, "first")  # read and dropped: nobody waits for it
         call.answer(1, "second")
         reply = await asyncio.wait_for(second, _BOUND)

@@ -143,9 +143,7 @@ class ReplicaStream:
         reached this replica, so it cannot run twice.
         """
         if self._failure is not None:
-            if unsent is not None:
-                return await unsent()
-            raise self._failure
+            return await _elsewhere(self._failure, unsent)
         sequence = next(self._sequences)
         answer: asyncio.Future[memoryview] = asyncio.get_running_loop().create_future()
         self._pending[sequence] = answer
@@ -177,9 +175,7 @@ class ReplicaStream:
         if answer.done():  # the reader failed it meanwhile: that failure is not the one reported
             answer.exception()
         self._fail(failure)
-        if unsent is None:
-            raise failure
-        return await unsent()
+        return await _elsewhere(failure, unsent)
 
     def _write(self, message: bytes) -> asyncio.Task[None]:
         """Writes ``message`` in a task of its own (writes go one at a time); its failure is read by the
@@ -246,6 +242,13 @@ class ReplicaStream:
         """Cancels the call at once (requests in flight fail)."""
         self._call.cancel()
         self._reader.cancel()
+
+
+async def _elsewhere(failure: DocwireError, unsent: Callable[[], Awaitable[Reply]] | None) -> Reply:
+    """What ``unsent()`` returns for a request a call could not take; ``failure`` raised without it."""
+    if unsent is None:
+        raise failure
+    return await unsent()
 
 
 def _drop_failure(task: asyncio.Task[None]) -> None:
