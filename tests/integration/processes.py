@@ -23,7 +23,7 @@ def is_running(pid: int) -> bool:
     status = Path(f"/proc/{pid}/status")
     try:
         state = next((line for line in status.read_text().splitlines() if line.startswith("State:")), "")
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone between the two looks, or while being read
         return False
     return "zombie" not in state
 

@@ -211,7 +211,9 @@ class WebSocketTransport(HttpTransport):
             )
         except InvalidStatus as exc:
             raise _refusal(exc, self.target.uri) from None
-        except (OSError, InvalidHandshake, TimeoutError) as exc:
+        except (OSError, InvalidHandshake, TimeoutError, ConnectionClosed) as exc:
+            # ConnectionClosed: the server took the connection and closed it before the handshake ended (a
+            # gateway stopping): nothing was sent yet, so it is retried as any failure to connect.
             raise self.unreachable(exc) from None
 
     def _close_error(self, closed: ConnectionClosed) -> DocwireError:
