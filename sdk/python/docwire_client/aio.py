@@ -144,7 +144,8 @@ class AsyncClient:
     ) -> AsyncGenerator[tuple[int, Response[BaseDoc]], None]:
         """Sends the inputs as requests; yields each reply with the number of documents its request carried.
 
-        Inputs that fit in one request go as one unary call. Longer inputs stream over
+        Inputs that fit in one request go as one ``post`` (over gRPC, on the Stream call single posts
+        share: ``shared_call``). Longer inputs stream over
         one bidi call (``stream=True``) or go as unary calls (``stream=False``); either
         way at most ``prefetch`` requests are in flight, so memory stays bounded however
         long the input is. A request's slot frees when its reply is handed on: in input
@@ -155,13 +156,14 @@ class AsyncClient:
         transport = self._transport
         docs = one_batch(inputs, options.send.request_size)
         if docs is not None:  # one request, known without pulling the inputs
-            yield len(docs), await transport.post(transport.build_request(spec, docs)[1], doc_type, options)
+            request_id, raw = transport.build_request(spec, docs)
+            yield len(docs), await transport.post(raw, doc_type, options, request_id)
             return
         requests = outgoing(spec, batches(inputs, options.send.request_size), transport.build_request)
         first = await anext(requests)
         second = await anext(requests, None)
         if second is None:
-            yield first.size, await transport.post(first.raw, doc_type, options)
+            yield first.size, await transport.post(first.raw, doc_type, options, first.request_id)
             return
         slots = asyncio.Semaphore(options.send.prefetch)
         send = transport.stream if options.send.stream else transport.posts

@@ -28,6 +28,7 @@ from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.retry import is_transient
 from docwire_client.sending import RequestSource, send_requests
+from docwire_client.shared_call import SharedCall
 from docwire_client.target import Target
 from docwire_client.transport import Replies, Transport
 from docwire_contract.codec import decode_doc, encode_doc
@@ -43,6 +44,10 @@ D = TypeVar("D", bound=BaseDoc)
 logger = logging.getLogger("docwire.client")
 
 _COMPRESSION = {"gzip": grpc.Compression.Gzip, "deflate": grpc.Compression.Deflate}
+
+#: The largest request a post sends on the shared Stream call: a call's set-up is most of a small request's
+#: cost, little of a large one's, and a message over the gateway's limit ends the call it came on.
+SHARED_CALL_MAX_BYTES = 64 * 1024
 
 #: The process whose client first opened a channel: gRPC cannot be used in a child it forks.
 _grpc_pid: int | None = None
@@ -80,6 +85,7 @@ class GrpcTransport(Transport):
         self._channel: grpc.aio.Channel | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._blocking = _BlockingPost(self._open_blocking)
+        self._shared = SharedCall(self._open_shared)
 
     @property
     def channel(self) -> grpc.aio.Channel:
@@ -125,25 +131,48 @@ class GrpcTransport(Transport):
         """The DocwireError a failed call stands for."""
         return error_from_rpc(exc, self.target.uri)
 
-    async def post(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
-        """One request as one unary Post call, retried on transient errors.
+    async def post(
+        self, raw: bytes, doc_type: type[D], options: PostOptions, request_id: str | None = None
+    ) -> Response[D]:
+        """One request, retried on transient errors: on the Stream call single posts share (``shared_call``)
+        when ``request_id`` is given and the request is small and carries neither metadata nor compression
+        (both are a call's), else as a unary Post call of its own.
+
+        A shared call that fails for a reason that may be another request's (anything but a transient
+        one: a message too large, say) sends this request again as a Post of its own, whose outcome is
+        its own.
 
         Raises:
             DocwireError: the call failed (after its retries).
         """
-        call: grpc.aio.UnaryUnaryMultiCallable[bytes, request_pb2.DataRequest] = self.channel.unary_unary(
-            GatewayMethods.POST, response_deserializer=request_pb2.DataRequest.FromString
+        shared = (
+            request_id is not None
+            and len(raw) <= SHARED_CALL_MAX_BYTES
+            and not options.headers
+            and options.send.compression is None
         )
         retries = 0
         while True:
             try:
-                reply: request_pb2.DataRequest = await call(
+                if shared:
+                    return Response(await self._shared.call(raw, cast(str, request_id)), doc_type)
+                reply: request_pb2.DataRequest = await self._post_call()(
                     raw, metadata=options.headers or None, compression=_compression(options)
                 )
                 return Response(reply, doc_type)
             except grpc.aio.AioRpcError as exc:
+                if shared and not is_transient(exc):
+                    shared = False  # maybe not this request's failure: it goes alone, at once
+                    continue
                 retries = self._retry_after(exc, retries, options)
             await asyncio.sleep(options.retry.delay(retries))
+
+    def _post_call(self) -> grpc.aio.UnaryUnaryMultiCallable[bytes, request_pb2.DataRequest]:
+        return self.channel.unary_unary(GatewayMethods.POST, response_deserializer=request_pb2.DataRequest.FromString)
+
+    def _open_shared(self) -> grpc.aio.StreamStreamCall[bytes, request_pb2.DataRequest]:
+        parse = request_pb2.DataRequest.FromString
+        return self.channel.stream_stream(GatewayMethods.STREAM, response_deserializer=parse)()
 
     def post_blocking(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
         """``post``, blocking the calling thread on a channel of gRPC's sync API: no event loop is run.
@@ -299,6 +328,7 @@ class GrpcTransport(Transport):
     async def close(self) -> None:
         """Closes the channels (a later call opens a new one)."""
         self.close_blocking()
+        await self._shared.close()
         channel, self._channel = self._channel, None
         if channel is not None:
             await channel.close()

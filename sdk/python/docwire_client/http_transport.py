@@ -141,8 +141,11 @@ class HttpTransport(Transport):
             return Response(_header_message(body, request_pb2.DataRequest()), doc_type, json_docs=docs)
         raise error_from_http(reply.status_code, body)
 
-    async def post(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
-        """Sends one request, retried on connection errors and on a gateway's 503 (starting, or stopping).
+    async def post(
+        self, raw: bytes, doc_type: type[D], options: PostOptions, request_id: str | None = None
+    ) -> Response[D]:
+        """Sends one request (``request_id`` unused: HTTP/1.1 has no call to share), retried on connection
+        errors and on a gateway's 503 (starting, or stopping).
 
         Raises:
             DocwireError: the call failed (after its retries).

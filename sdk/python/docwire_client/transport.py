@@ -56,11 +56,16 @@ class Transport(abc.ABC):
         """One batch of documents serialized as this transport sends it, and the request id it carries."""
 
     @abc.abstractmethod
-    async def post(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
-        """Sends one request as a call of its own and returns its reply, decoded into ``doc_type`` when read.
+    async def post(
+        self, raw: bytes, doc_type: type[D], options: PostOptions, request_id: str | None = None
+    ) -> Response[D]:
+        """Sends one request and returns its reply, decoded into ``doc_type`` when read.
 
-        Retried on transient errors as ``options.retry`` says. A reply carrying an executor's
-        error is returned (for the callbacks), not raised.
+        With ``request_id`` (the request's own), the request may go over a call that single posts
+        share (gRPC's Stream call, the WebSocket), its reply matched by that id; without it, as a
+        call of its own where the protocol has them (``stream=False``). Retried on transient errors
+        as ``options.retry`` says. A reply carrying an executor's error, or (over a shared call) an
+        error the gateway names, is returned (for the callbacks), not raised.
 
         Raises:
             DocwireError: the call failed (after its retries).

@@ -85,14 +85,17 @@ class WebSocketTransport(HttpTransport):
     #: The serialized request a batch of documents travels as: the same protobuf as over gRPC.
     build_request = staticmethod(build_request)
 
-    async def post(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
+    async def post(
+        self, raw: bytes, doc_type: type[D], options: PostOptions, request_id: str | None = None
+    ) -> Response[D]:
         """Sends one request and returns its reply, over the socket single requests share (or, when the
         request carries metadata, which travels in the handshake, over a socket of its own).
 
         Raises:
             DocwireError: the call failed (after its retries).
         """
-        request_id = request_pb2.DataRequest.FromString(raw).header.request_id
+        if request_id is None:
+            request_id = request_pb2.DataRequest.FromString(raw).header.request_id
         if options.headers:
             return await self._post_alone(Outgoing(request_id, raw, 0, 0), doc_type, options)
         retries = 0

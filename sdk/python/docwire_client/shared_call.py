@@ -1,0 +1,156 @@
+"""One Stream call to the gateway that an ``AsyncClient``'s single-request posts share.
+
+A unary call costs its set-up on both ends (a new HTTP/2 stream, call objects, a handler
+task in the gateway); a message on a call already open costs the gateway about 300 µs of
+CPU less for a small request, a third of a round trip's latency (``docs/performance.md``).
+So a post that is one small request without metadata is written on one Stream call kept
+open between posts, and its reply is matched to it by request id, as the WebSocket
+transport does with its shared socket (``ws_transport._SharedSocket``).
+
+What the gateway does on a Stream call is what it does on a Post: the same routing, the
+same executors; a failure the gateway names (an unknown endpoint, an executor it cannot
+reach) comes in the reply's status instead of the call's, and ``Callbacks.handle`` raises
+the same error from it.
+
+* Writes are shielded (a task each): grpc.aio cancels the whole call when a task
+  awaiting a write is cancelled, and the call carries other posts' requests.
+* A call found ended when a request is written (the gateway restarted while it sat idle)
+  is replaced and the request written again: it never went out.
+* A call that ends after a request went out fails that request with the call's error
+  (``grpc.aio.AioRpcError``), which the transport retries or reports as it would a Post's.
+* A post cancelled by its caller leaves its request running on the gateway; the reply is
+  dropped when it comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import grpc
+
+from docwire_client.loops import reusable_on_this_loop
+from docwire_contract.v1 import request_pb2
+
+__all__ = ["SharedCall"]
+
+Reply = request_pb2.DataRequest
+OpenCall = Callable[[], "grpc.aio.StreamStreamCall[bytes, Reply]"]
+
+
+class _Open:
+    """One open Stream call, with the posts waiting for a reply on it."""
+
+    def __init__(self, call: grpc.aio.StreamStreamCall[bytes, Reply]) -> None:
+        self.call = call
+        self.waiting: dict[str, asyncio.Future[Reply]] = {}
+        self._writing = asyncio.Lock()  # grpc.aio takes one write at a time
+        self.reader = asyncio.create_task(self._read())
+
+    def write(self, raw: bytes) -> asyncio.Task[None]:
+        """Writes ``raw`` in a task of its own; its failure is read by the caller, or dropped when the
+        caller was cancelled meanwhile."""
+        task = asyncio.ensure_future(self._write_in_turn(raw))
+        task.add_done_callback(_drop_failure)
+        return task
+
+    async def _write_in_turn(self, raw: bytes) -> None:
+        async with self._writing:
+            await self.call.write(raw)
+
+    async def _read(self) -> None:
+        """Hands each reply to the post waiting for it; when the call ends, fails the posts still waiting."""
+        failure: BaseException
+        try:
+            async for reply in self.call:
+                future = self.waiting.get(reply.header.request_id)
+                if future is not None and not future.done():
+                    future.set_result(reply)
+            failure = _ended(self.call, "the gateway ended the call")
+        except grpc.aio.AioRpcError as exc:
+            failure = exc
+        except asyncio.CancelledError:
+            failure = _ended(self.call, "the client closed the call")
+            self._fail(failure)
+            raise
+        self._fail(failure)
+
+    def _fail(self, failure: BaseException) -> None:
+        for future in self.waiting.values():
+            if not future.done():
+                future.set_exception(failure)
+
+
+class SharedCall:
+    """The Stream call single requests share: each post writes its request and waits for the reply with its id.
+
+    Args:
+        open_call: opens a new Stream call (on the transport's channel, in the running loop).
+    """
+
+    def __init__(self, open_call: OpenCall) -> None:
+        self._open_call = open_call
+        self._open: _Open | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def call(self, raw: bytes, request_id: str) -> Reply:
+        """Sends one serialized request and waits for its reply.
+
+        Raises:
+            grpc.aio.AioRpcError: the call ended before the reply came (or, on a fresh call,
+                before the request could be written).
+        """
+        for fresh in (False, True):
+            current = self._current()
+            future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
+            current.waiting[request_id] = future
+            try:
+                try:
+                    await asyncio.shield(current.write(raw))
+                except (grpc.aio.AioRpcError, asyncio.InvalidStateError) as exc:  # ended before this went out
+                    self._forget(current)
+                    if not fresh:
+                        continue
+                    if isinstance(exc, grpc.aio.AioRpcError):
+                        raise
+                    raise _ended(current.call, "the gateway ended the call") from None
+                return await future
+            finally:
+                current.waiting.pop(request_id, None)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _current(self) -> _Open:
+        if not reusable_on_this_loop(self._loop, "its gRPC call"):
+            self._open = None  # its loop is gone, and the call with it
+        current = self._open
+        if current is None or current.reader.done():
+            current = self._open = _Open(self._open_call())
+            self._loop = asyncio.get_running_loop()
+        return current
+
+    def _forget(self, current: _Open) -> None:
+        if self._open is current:
+            self._open = None
+
+    async def close(self) -> None:
+        """Ends the call (posts still waiting on it fail); a later post opens a new one."""
+        current, self._open = self._open, None
+        if current is not None:
+            current.call.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await current.reader
+
+
+def _ended(call: grpc.aio.StreamStreamCall[bytes, Reply], why: str) -> grpc.aio.AioRpcError:
+    """The error a post waiting on ``call`` gets when it ended without its reply: UNAVAILABLE (the request
+    may be sent again), as gRPC reports a call whose server went away."""
+    return grpc.aio.AioRpcError(
+        grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), details=f"{why} before the reply came"
+    )
+
+
+def _drop_failure(task: asyncio.Task[None]) -> None:
+    """Marks a write's failure as read: the post reads it, unless it was cancelled meanwhile."""
+    if not task.cancelled():
+        task.exception()
