@@ -1,14 +1,16 @@
-"""An AsyncClient's single-request gRPC posts share one Stream call to the gateway (``shared_call``)."""
+"""A client's single-request gRPC posts share one Stream call to the gateway (``shared_call``): an
+``AsyncClient``'s on its event loop, a sync ``Client``'s on gRPC's sync API, from any of its threads."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from executors import Appender, Recorder, TextDoc, Toolbox
 
-from docwire import AsyncClient, DocList, Flow, MessageTooLarge
+from docwire import AsyncClient, Client, DocList, Flow, MessageTooLarge
 from docwire_client.grpc_transport import GrpcTransport
 
 #: The gateway's message limit: a request over it is still small enough to go on the shared call.
@@ -31,6 +33,14 @@ def shared_call_of(client: AsyncClient) -> object:
     transport = client._transport
     assert isinstance(transport, GrpcTransport)
     return transport._shared._open
+
+
+def blocking_call_of(client: Client) -> object:
+    """The Stream call the sync client's single posts are on now (None before the first)."""
+    transport = client._async._transport
+    assert isinstance(transport, GrpcTransport)
+    shared = transport._blocking._shared
+    return None if shared is None else shared._open
 
 
 async def post_text(client: AsyncClient, text: str, **kwargs: object) -> list[str]:
@@ -87,3 +97,42 @@ async def test_a_gateway_restarted_between_posts_is_called_again_on_a_new_call(f
         await asyncio.to_thread(flow.restart_gateway)
         assert await post_text(client, "after-restart") == ["after-restart[appender]"]
         assert shared_call_of(client) is not shared
+
+
+def test_threads_of_a_sync_client_share_one_call_and_each_gets_its_own_reply(flow: Flow) -> None:
+    with Client(port=flow.port) as client:
+        assert list(client.post("/", TextDoc(text="first")).text) == ["first[appender]"]
+        shared = blocking_call_of(client)
+        assert shared is not None
+
+        def work(t: int) -> list[list[str]]:
+            return [list(client.post("/", TextDoc(text=f"t{t}-{k}")).text) for k in range(10)]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(work, range(8), timeout=60))
+        assert results == [[[f"t{t}-{k}[appender]"] for k in range(10)] for t in range(8)]
+        assert blocking_call_of(client) is shared
+
+
+def test_a_sync_request_over_the_gateway_limit_fails_alone(flow: Flow) -> None:
+    with Client(port=flow.port) as client:
+
+        def post(text: str) -> list[str]:
+            return list(client.post("/", TextDoc(text=text), return_type=DocList[TextDoc]).text)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            big = pool.submit(post, "x" * (2 * LIMIT))
+            small = pool.submit(post, "small")
+            with pytest.raises(MessageTooLarge):
+                big.result(timeout=30)
+            assert small.result(timeout=30) == ["small[appender]"]
+        assert list(client.post("/", TextDoc(text="later")).text) == ["later[appender]"]
+
+
+def test_a_sync_client_calls_a_restarted_gateway_on_a_new_call(flow: Flow) -> None:
+    with Client(port=flow.port) as client:
+        assert list(client.post("/", TextDoc(text="before-restart")).text) == ["before-restart[appender]"]
+        shared = blocking_call_of(client)
+        flow.restart_gateway()
+        assert list(client.post("/", TextDoc(text="after-restart")).text) == ["after-restart[appender]"]
+        assert blocking_call_of(client) is not shared

@@ -191,9 +191,9 @@ class AsyncClient:
         docs = one_batch(inputs, options.send.request_size)
         if docs is None:
             return None
-        _, raw = self._transport.build_request(_request_spec(on, options), docs)
+        request_id, raw = self._transport.build_request(_request_spec(on, options), docs)
         with ProgressBar(options.show_progress, on) as progress:
-            response = self._transport.post_blocking(raw, return_doc_class(options.return_type), options)
+            response = self._transport.post_blocking(raw, return_doc_class(options.return_type), options, request_id)
             progress.advance(len(docs))
             options.callbacks.handle(response)
         return [response]

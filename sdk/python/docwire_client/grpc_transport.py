@@ -28,7 +28,7 @@ from docwire_client.options import PostOptions
 from docwire_client.response import Response
 from docwire_client.retry import is_transient
 from docwire_client.sending import RequestSource, send_requests
-from docwire_client.shared_call import SharedCall
+from docwire_client.shared_call import BlockingSharedCall, SharedCall
 from docwire_client.target import Target
 from docwire_client.transport import Replies, Transport
 from docwire_contract.codec import decode_doc, encode_doc
@@ -145,12 +145,7 @@ class GrpcTransport(Transport):
         Raises:
             DocwireError: the call failed (after its retries).
         """
-        shared = (
-            request_id is not None
-            and len(raw) <= SHARED_CALL_MAX_BYTES
-            and not options.headers
-            and options.send.compression is None
-        )
+        shared = _may_share(raw, request_id, options)
         retries = 0
         while True:
             try:
@@ -174,25 +169,34 @@ class GrpcTransport(Transport):
         parse = request_pb2.DataRequest.FromString
         return self.channel.stream_stream(GatewayMethods.STREAM, response_deserializer=parse)()
 
-    def post_blocking(self, raw: bytes, doc_type: type[D], options: PostOptions) -> Response[D]:
+    def post_blocking(
+        self, raw: bytes, doc_type: type[D], options: PostOptions, request_id: str | None = None
+    ) -> Response[D]:
         """``post``, blocking the calling thread on a channel of gRPC's sync API: no event loop is run.
 
         A sync ``Client`` sends a post that is one request this way: a round trip then costs what gRPC's
-        own blocking call costs, not a turn of an event loop as well (``docs/performance.md``).
+        own calls cost, not a turn of an event loop as well (``docs/performance.md``). The Stream call
+        single posts share is the sync API's (``shared_call.BlockingSharedCall``), shared by the threads.
 
         Raises:
             DocwireError: the call failed (after its retries).
         """
-        call = self._blocking.post()
+        shared = _may_share(raw, request_id, options)
         retries = 0
         while True:
             try:
-                reply: request_pb2.DataRequest = call(
+                if shared:
+                    return Response(self._blocking.shared().call(raw, cast(str, request_id)), doc_type)
+                reply: request_pb2.DataRequest = self._blocking.post()(
                     raw, metadata=options.headers or None, compression=_compression(options)
                 )
                 return Response(reply, doc_type)
             except grpc.RpcError as exc:
-                retries = self._retry_after(cast(FailedCall, exc), retries, options)
+                failed = cast(FailedCall, exc)
+                if shared and not is_transient(failed):
+                    shared = False  # maybe not this request's failure: it goes alone, at once
+                    continue
+                retries = self._retry_after(failed, retries, options)
             time.sleep(options.retry.delay(retries))
 
     def _retry_after(self, exc: FailedCall, retries: int, options: PostOptions) -> int:
@@ -347,6 +351,7 @@ class _BlockingPost:
         self._lock = threading.Lock()
         self._channel: grpc.Channel | None = None
         self._post: grpc.UnaryUnaryMultiCallable[bytes, request_pb2.DataRequest] | None = None
+        self._shared: BlockingSharedCall | None = None
 
     def post(self) -> grpc.UnaryUnaryMultiCallable[bytes, request_pb2.DataRequest]:
         """The rpc, on the channel (opened now if need be).
@@ -363,12 +368,42 @@ class _BlockingPost:
                 )
             return self._post
 
+    def shared(self) -> BlockingSharedCall:
+        """The Stream call single posts share, on the channel (opened now if need be).
+
+        Raises:
+            RuntimeError: this process was forked after gRPC was used.
+        """
+        self.post()  # the channel
+        with self._lock:
+            if self._shared is None:
+                assert self._channel is not None
+                stream: grpc.StreamStreamMultiCallable[bytes, request_pb2.DataRequest] = self._channel.stream_stream(
+                    GatewayMethods.STREAM, response_deserializer=request_pb2.DataRequest.FromString
+                )
+                self._shared = BlockingSharedCall(stream)
+            return self._shared
+
     def close(self) -> None:
         """Closes the channel; calls under way on it end CANCELLED."""
         with self._lock:
             channel, self._channel, self._post = self._channel, None, None
+            shared, self._shared = self._shared, None
+        if shared is not None:
+            shared.close()
         if channel is not None:
             channel.close()
+
+
+def _may_share(raw: bytes, request_id: str | None, options: PostOptions) -> bool:
+    """Whether a post goes on the Stream call single posts share: it says its id, it is small, and it
+    carries neither metadata nor compression (both are a call's)."""
+    return (
+        request_id is not None
+        and len(raw) <= SHARED_CALL_MAX_BYTES
+        and not options.headers
+        and options.send.compression is None
+    )
 
 
 def _compression(options: PostOptions) -> grpc.Compression | None:

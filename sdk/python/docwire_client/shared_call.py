@@ -26,17 +26,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import cast
 
 import grpc
 
 from docwire_client.loops import reusable_on_this_loop
 from docwire_contract.v1 import request_pb2
 
-__all__ = ["SharedCall"]
+__all__ = ["BlockingSharedCall", "SharedCall"]
 
 Reply = request_pb2.DataRequest
 OpenCall = Callable[[], "grpc.aio.StreamStreamCall[bytes, Reply]"]
+#: Opens a Stream call of gRPC's sync API on the requests an iterator yields: the replies' iterator, a grpc.Call.
+OpenBlockingCall = Callable[[Iterator[bytes]], "grpc._CallIterator[Reply]"]
 
 
 class _Open:
@@ -67,11 +72,11 @@ class _Open:
                 future = self.waiting.get(reply.header.request_id)
                 if future is not None and not future.done():
                     future.set_result(reply)
-            failure = _ended(self.call, "the gateway ended the call")
+            failure = _ended("the gateway ended the call")
         except grpc.aio.AioRpcError as exc:
             failure = exc
         except asyncio.CancelledError:
-            failure = _ended(self.call, "the client closed the call")
+            failure = _ended("the client closed the call")
             self._fail(failure)
             raise
         self._fail(failure)
@@ -114,7 +119,7 @@ class SharedCall:
                         continue
                     if isinstance(exc, grpc.aio.AioRpcError):
                         raise
-                    raise _ended(current.call, "the gateway ended the call") from None
+                    raise _ended("the gateway ended the call") from None
                 return await future
             finally:
                 current.waiting.pop(request_id, None)
@@ -142,8 +147,8 @@ class SharedCall:
                 await current.reader
 
 
-def _ended(call: grpc.aio.StreamStreamCall[bytes, Reply], why: str) -> grpc.aio.AioRpcError:
-    """The error a post waiting on ``call`` gets when it ended without its reply: UNAVAILABLE (the request
+def _ended(why: str) -> grpc.aio.AioRpcError:
+    """The error a post waiting on a call gets when the call ended without its reply: UNAVAILABLE (the request
     may be sent again), as gRPC reports a call whose server went away."""
     return grpc.aio.AioRpcError(
         grpc.StatusCode.UNAVAILABLE, grpc.aio.Metadata(), grpc.aio.Metadata(), details=f"{why} before the reply came"
@@ -154,3 +159,118 @@ def _drop_failure(task: asyncio.Task[None]) -> None:
     """Marks a write's failure as read: the post reads it, unless it was cancelled meanwhile."""
     if not task.cancelled():
         task.exception()
+
+
+class _Waiter:
+    """A post of ``BlockingSharedCall`` waiting for its reply: a lock held until the reply (or the call's
+    failure) is set, which the post's thread acquires (interruptible by Ctrl-C)."""
+
+    __slots__ = ("_failure", "_ready", "_reply")
+
+    def __init__(self) -> None:
+        self._ready = threading.Lock()
+        self._ready.acquire()
+        self._reply: Reply | None = None
+        self._failure: BaseException | None = None
+
+    def set(self, reply: Reply | None, failure: BaseException | None = None) -> None:
+        self._reply, self._failure = reply, failure
+        self._ready.release()
+
+    def result(self) -> Reply:
+        self._ready.acquire()
+        if self._failure is not None:
+            raise self._failure
+        return cast(Reply, self._reply)
+
+
+class _BlockingOpen:
+    """One open Stream call of gRPC's sync API: gRPC writes what ``requests`` yields from a thread of its
+    own; a reader thread hands each reply to the post waiting for it."""
+
+    def __init__(self, open_call: OpenBlockingCall) -> None:
+        self._requests: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._waiting: dict[str, _Waiter] = {}
+        self.failure: BaseException | None = None  # set once the call ended
+        self._call = open_call(iter(self._requests.get, None))
+        threading.Thread(target=self._read, name="docwire-shared-call", daemon=True).start()
+
+    def send(self, raw: bytes, request_id: str) -> _Waiter | None:
+        """Queues ``raw`` for writing and returns what its reply comes to; None when the call already ended."""
+        waiter = _Waiter()
+        with self._lock:
+            if self.failure is not None:
+                return None
+            self._waiting[request_id] = waiter
+        self._requests.put(raw)
+        return waiter
+
+    def forget(self, request_id: str) -> None:
+        with self._lock:
+            self._waiting.pop(request_id, None)
+
+    def _read(self) -> None:
+        failure: BaseException
+        try:
+            for reply in self._call:
+                with self._lock:
+                    waiter = self._waiting.pop(reply.header.request_id, None)
+                if waiter is not None:
+                    waiter.set(reply)
+            failure = _ended("the gateway ended the call")
+        except grpc.RpcError as exc:  # the rendezvous itself: a grpc.Call with the status
+            failure = exc
+        with self._lock:
+            self.failure = failure
+            waiting, self._waiting = list(self._waiting.values()), {}
+        for waiter in waiting:
+            waiter.set(None, failure)
+
+    def close(self) -> None:
+        self._requests.put(None)  # ends gRPC's writing thread
+        self._call.cancel()
+
+
+class BlockingSharedCall:
+    """``SharedCall`` for gRPC's sync API: the Stream call a sync ``Client``'s single-request posts share,
+    from any of its threads. Each post waits in its own thread; the call's replies are read by a thread
+    of the call's own.
+
+    Args:
+        open_call: opens a new Stream call that writes what the iterator it is given yields.
+    """
+
+    def __init__(self, open_call: OpenBlockingCall) -> None:
+        self._open_call = open_call
+        self._lock = threading.Lock()
+        self._open: _BlockingOpen | None = None
+
+    def call(self, raw: bytes, request_id: str) -> Reply:
+        """Sends one serialized request and waits for its reply.
+
+        Raises:
+            grpc.RpcError: the call ended before the reply came.
+        """
+        for fresh in (False, True):
+            with self._lock:
+                if self._open is None or self._open.failure is not None:
+                    self._open = _BlockingOpen(self._open_call)
+                current = self._open
+            waiter = current.send(raw, request_id)
+            if waiter is None:  # ended since it was looked at: the request was not queued on it
+                if fresh:
+                    raise cast(BaseException, current.failure)
+                continue
+            try:
+                return waiter.result()
+            finally:
+                current.forget(request_id)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def close(self) -> None:
+        """Ends the call (posts still waiting on it fail); a later post opens a new one."""
+        with self._lock:
+            current, self._open = self._open, None
+        if current is not None:
+            current.close()
