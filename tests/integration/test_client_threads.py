@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import subprocess
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -172,3 +174,27 @@ def test_a_client_per_spawned_process(served: Served) -> None:
         futures = [pool.submit(post_from_a_process, served.port, served.protocol, f"p{i}-") for i in range(2)]
         results = [future.result(timeout=90) for future in futures]
     assert results == [[f"p{i}-{k}[tail]" for k in range(3)] for i in range(2)]
+
+
+#: Posts of every shape through a sync client over gRPC, then the names of the process' threads.
+_THREADS_AFTER_POSTS = """
+import sys, threading
+from docarray.documents import TextDoc
+from docwire import Client
+with Client(port=int(sys.argv[1])) as client:
+    client.post("/", TextDoc(text="one"))
+    client.post("/", (TextDoc(text=str(i)) for i in range(1)))
+    client.post("/", [TextDoc(text=str(i)) for i in range(6)], request_size=2)
+print(",".join(sorted(thread.name for thread in threading.enumerate())))
+"""
+
+
+@pytest.mark.parametrize("served", protocols("fork_check"), indirect=True)
+def test_a_sync_grpc_client_leaves_no_thread_running(served: Served) -> None:
+    """A script that posted through a sync gRPC client runs no thread of docwire's afterwards, so a Flow it
+    enters later still starts its replicas as forks of itself (``preloader.launcher_can_fork``)."""
+    result = subprocess.run(
+        [sys.executable, "-c", _THREADS_AFTER_POSTS, str(served.port)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "MainThread"

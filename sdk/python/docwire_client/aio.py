@@ -125,6 +125,9 @@ class AsyncClient:
         max_message_size: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.target: Target = parse_target(host, port, protocol, tls)
+        #: Whether a post of one request may go on the call single posts share (``shared_call``); a sync
+        #: ``Client`` turns it off for the posts it runs on its loop, whose reader would keep the loop busy.
+        self.shares_single_posts = True
         self._transport: Transport
         #: What HTTPS calls (HTTP transport, GraphQL) verify the server with.
         self._verify = _tls_context(root_certificates)
@@ -155,15 +158,16 @@ class AsyncClient:
         doc_type = return_doc_class(options.return_type)
         transport = self._transport
         docs = one_batch(inputs, options.send.request_size)
+        share = self.shares_single_posts
         if docs is not None:  # one request, known without pulling the inputs
             request_id, raw = transport.build_request(spec, docs)
-            yield len(docs), await transport.post(raw, doc_type, options, request_id)
+            yield len(docs), await transport.post(raw, doc_type, options, request_id if share else None)
             return
         requests = outgoing(spec, batches(inputs, options.send.request_size), transport.build_request)
         first = await anext(requests)
         second = await anext(requests, None)
         if second is None:
-            yield first.size, await transport.post(first.raw, doc_type, options, first.request_id)
+            yield first.size, await transport.post(first.raw, doc_type, options, first.request_id if share else None)
             return
         slots = asyncio.Semaphore(options.send.prefetch)
         send = transport.stream if options.send.stream else transport.posts

@@ -90,6 +90,9 @@ class Client:
         self._async = AsyncClient(
             host, port, protocol, tls, root_certificates=root_certificates, max_message_size=max_message_size
         )
+        # Its one-request gRPC posts share a call of the sync API (``post_blocking``); those that must run on
+        # the loop (inputs not known to make one request) take a call of their own, leaving no reader task there.
+        self._async.shares_single_posts = False
         self._loop: LoopThread | None = None
 
     @property

@@ -8,7 +8,8 @@ A loop may run in one thread at a time, and in different threads one after the o
 call made while no thread runs the loop runs it in the caller's own thread until the call
 is done, instead of handing it to another thread and waiting to be woken. Whatever is still
 running on the loop then (a WebSocket's reader and keep-alive, calls other threads handed
-over) goes on in the process' ``docwire-client`` daemon thread, which runs the loop until no
+over) goes on in the process' ``docwire-client`` daemon thread (started the first time it is
+needed), which runs the loop until no
 task is left; while it does, calls are handed to it, as are the calls of a caller inside an
 event loop of its own (Jupyter). A gRPC or HTTP call leaves nothing behind, so a sync Client
 over those runs every call in its caller's thread. Callbacks run in whichever thread runs
@@ -105,17 +106,31 @@ class LoopThread:
         self.loop = _new_loop()
         self._running = threading.Lock()  # held by the thread that runs the loop
         self._wanted = threading.Event()  # tasks are left on the loop, or calls handed to it: the daemon runs it
+        # Started on first need (``_want``): a process whose calls leave nothing on the loop runs no thread of
+        # ours, so a Flow it enters later may still start its replicas as forks of it (a third of the time).
         self._thread = threading.Thread(target=self._serve, name="docwire-client", daemon=True)
-        self._thread.start()
+        self._starting = threading.Lock()
 
     @classmethod
     def shared(cls) -> LoopThread:
         """This process' loop, made on first use (again in a forked child, whose threads are gone)."""
         with cls._lock:
             current = cls._shared
-            if current is None or current.pid != os.getpid() or not current._thread.is_alive():
+            if current is None or current.pid != os.getpid() or current._thread_gone():
                 current = cls._shared = cls()
             return current
+
+    def _thread_gone(self) -> bool:
+        """Whether the daemon thread was started and has stopped."""
+        return self._thread.ident is not None and not self._thread.is_alive()
+
+    def _want(self) -> None:
+        """Has the daemon thread run the loop (starting the thread if it never ran)."""
+        if self._thread.ident is None:
+            with self._starting:
+                if self._thread.ident is None:
+                    self._thread.start()
+        self._wanted.set()
 
     def run(self, coro: Coroutine[Any, Any, R]) -> R:
         """Runs ``coro`` on the loop and returns its result (or raises its error), from any thread not running it."""
@@ -137,7 +152,7 @@ class LoopThread:
         except RuntimeError:  # the loop is closed
             coro.close()
             raise
-        self._wanted.set()
+        self._want()
         try:
             call.wait(self._thread)
         except BaseException:  # KeyboardInterrupt, or the loop's thread is gone: stop the call
@@ -159,7 +174,7 @@ class LoopThread:
             raise
         finally:
             if asyncio.all_tasks(self.loop):  # left running: the daemon thread goes on with them
-                self._wanted.set()
+                self._want()
 
     async def _until_idle(self) -> None:
         """Returns once no other task is left on the loop (calls handed over were started before its first step)."""
@@ -191,9 +206,9 @@ class LoopThread:
     def submit(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Starts ``coro`` on the loop without waiting (best effort: for finalizers)."""
         try:
-            if self.loop.is_closed() or not self._thread.is_alive():
+            if self.loop.is_closed() or self._thread_gone():
                 raise RuntimeError("the loop is gone")
             self.loop.call_soon_threadsafe(_Call(coro).start)
-            self._wanted.set()
+            self._want()
         except RuntimeError:
             coro.close()

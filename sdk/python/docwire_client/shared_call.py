@@ -1,11 +1,12 @@
-"""One Stream call to the gateway that an ``AsyncClient``'s single-request posts share.
+"""One Stream call to the gateway that a client's single-request posts share: ``SharedCall`` on the
+``AsyncClient``'s event loop, ``BlockingSharedCall`` on gRPC's sync API for the sync ``Client``.
 
 A unary call costs its set-up on both ends (a new HTTP/2 stream, call objects, a handler
 task in the gateway); a message on a call already open costs the gateway about 300 µs of
-CPU less for a small request, a third of a round trip's latency (``docs/performance.md``).
-So a post that is one small request without metadata is written on one Stream call kept
-open between posts, and its reply is matched to it by request id, as the WebSocket
-transport does with its shared socket (``ws_transport._SharedSocket``).
+CPU less for a small request, a fifth of a round trip's latency (``docs/performance.md``,
+"Session 10"). So a post that is one small request without metadata is written on one
+Stream call kept open between posts, and its reply is matched to it by request id, as the
+WebSocket transport does with its shared socket (``ws_transport._SharedSocket``).
 
 What the gateway does on a Stream call is what it does on a Post: the same routing, the
 same executors; a failure the gateway names (an unknown endpoint, an executor it cannot
@@ -20,6 +21,10 @@ the same error from it.
   (``grpc.aio.AioRpcError``), which the transport retries or reports as it would a Post's.
 * A post cancelled by its caller leaves its request running on the gateway; the reply is
   dropped when it comes.
+
+The sync form has no write to shield: gRPC writes the queued requests from a thread of its
+own, and a request queued on a call that has ended is never written, so a post checks that
+its call has not ended when it queues (under the lock the reader takes to report the end).
 """
 
 from __future__ import annotations
@@ -224,6 +229,7 @@ class _BlockingOpen:
         with self._lock:
             self.failure = failure
             waiting, self._waiting = list(self._waiting.values()), {}
+        self._requests.put(None)  # gRPC's writing thread waits on the queue until it ends
         for waiter in waiting:
             waiter.set(None, failure)
 
