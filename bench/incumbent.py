@@ -7,7 +7,9 @@ jina, bare), so machine noise falls on all of them alike. Workloads, each a one-
 (gateway + a no-op executor) on 127.0.0.1, the sync clients of each side:
 
 1. start-up: seconds to enter the Flow (processes started and ready), and the RSS of its
-   processes at rest, summed (docwire: gateway and executor; jina: whatever the Flow started);
+   processes at rest, summed (docwire: gateway and executor; jina: whatever the Flow started),
+   each read in a new interpreter (``startup.docwire_at_rest``; jina's side is one): a Flow
+   entered here, where the documents are, would fork its replicas from this process;
 2. sequential: one ``TextDoc(text="hello")`` per request, p50 and p99 (bare: the same bytes
    through ``bare.py``'s relay and echo);
 3. stream: 20,000 documents with a float32[512] embedding, 100 per request, all replies
@@ -42,10 +44,9 @@ from rich.table import Column, Table
 from docwire import AsyncClient, Client, Flow
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
-    from bench import bare, proc_memory, startup, workloads
+    from bench import bare, startup, workloads
 else:
     import bare
-    import proc_memory
     import startup
     import workloads
 
@@ -109,10 +110,8 @@ async def _concurrent(port: int, clients: int, per_client: int) -> float:
 
 def docwire_figures(settings: Settings, docs: list[workloads.EmbedDoc]) -> dict[str, float]:
     """One repetition of every workload on docwire (``bench/incumbent_jina.py`` does the same on jina)."""
-    start = time.perf_counter()
+    figures = startup.docwire_at_rest()  # from a new interpreter, as jina's side is measured
     with Flow(host="127.0.0.1").add(uses=workloads.NoOp) as flow:
-        started = time.perf_counter() - start
-        figures = {"startup_s": started, "rss_mb_at_rest": proc_memory.rss_mb(proc_memory.descendants(os.getpid()))}
         port = flow.port
         assert port is not None
         with Client(port=port) as client:
@@ -245,11 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     for rep in range(1, args.reps + 1):
         for name, step in steps.items():
-            # A line, not a spinner: a spinner is a thread, and a process running threads of its own starts a
-            # Flow's replicas from a new interpreter instead of a fork of itself ("Serving" in the README),
-            # which the start-up figure would then measure.
-            console.print(f"repetition {rep}/{args.reps}: {name}")
-            systems[name].add(step())
+            with console.status(f"repetition {rep}/{args.reps}: {name}"):
+                systems[name].add(step())
     report(systems, args.reps, settings, time.perf_counter() - start)
     return 0
 

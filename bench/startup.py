@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING
 from docwire import Flow
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
-    from bench import workloads
+    from bench import proc_memory, workloads
 else:
+    import proc_memory
     import workloads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,6 +52,29 @@ def docwire_run(executors: int, replicas: int) -> dict[str, float]:
     entered = time.perf_counter()
     flow.__exit__(None, None, None)
     return {"enter_s": entered - start, "exit_s": time.perf_counter() - entered}
+
+
+def at_rest() -> dict[str, float]:
+    """Seconds to enter a one-executor Flow, and the RSS of its processes right after (``--at-rest``).
+
+    ``bench/incumbent.py`` reads these from a new interpreter, as jina's side reads its own: a Flow
+    entered in a process holding the benchmark's documents forks its replicas from that process, whose
+    pages each replica's RSS would count.
+    """
+    start = time.perf_counter()
+    with Flow(host="127.0.0.1").add(uses=workloads.NoOp):
+        started = time.perf_counter() - start
+        return {"startup_s": started, "rss_mb_at_rest": proc_memory.rss_mb(proc_memory.descendants(os.getpid()))}
+
+
+def docwire_at_rest() -> dict[str, float]:
+    """``at_rest`` in a new interpreter (this script with ``--at-rest``)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--at-rest"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"the start-up run failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    figures: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def jina_run(executors: int, replicas: int) -> dict[str, float]:
@@ -78,7 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-jina", action="store_true", help="leave the incumbent out")
+    parser.add_argument("--at-rest", action="store_true", help="one Flow's start-up and RSS, as JSON (see at_rest)")
     args = parser.parse_args(argv)
+    if args.at_rest:
+        print(json.dumps(at_rest()))
+        return 0
     systems = ["docwire"] + ([] if args.no_jina or not JINA_PYTHON.exists() else ["jina"])
     runs: dict[tuple[str, str], list[dict[str, float]]] = {}
     compile_sources()

@@ -178,21 +178,24 @@ def test_a_client_per_spawned_process(served: Served) -> None:
 
 #: Posts of every shape through a sync client over gRPC, then the names of the process' threads.
 _THREADS_AFTER_POSTS = """
-import sys, threading
+import sys, threading, time
 from docarray.documents import TextDoc
 from docwire import Client
 with Client(port=int(sys.argv[1])) as client:
     client.post("/", TextDoc(text="one"))
     client.post("/", (TextDoc(text=str(i)) for i in range(1)))
     client.post("/", [TextDoc(text=str(i)) for i in range(6)], request_size=2)
+deadline = time.monotonic() + 10  # gRPC's own writing thread ends on its own, soon after the call
+while threading.active_count() > 1 and time.monotonic() < deadline:
+    time.sleep(0.01)
 print(",".join(sorted(thread.name for thread in threading.enumerate())))
 """
 
 
 @pytest.mark.parametrize("served", protocols("fork_check"), indirect=True)
 def test_a_sync_grpc_client_leaves_no_thread_running(served: Served) -> None:
-    """A script that posted through a sync gRPC client runs no thread of docwire's afterwards, so a Flow it
-    enters later still starts its replicas as forks of itself (``preloader.launcher_can_fork``)."""
+    """A script that posted through a sync gRPC client runs no thread of docwire's once the client is closed,
+    so a Flow it enters later still starts its replicas as forks of itself (``preloader.launcher_can_fork``)."""
     result = subprocess.run(
         [sys.executable, "-c", _THREADS_AFTER_POSTS, str(served.port)], capture_output=True, text=True, timeout=60
     )

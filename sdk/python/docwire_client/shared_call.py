@@ -44,6 +44,8 @@ from docwire_contract.v1 import request_pb2
 __all__ = ["BlockingSharedCall", "SharedCall"]
 
 Reply = request_pb2.DataRequest
+#: How long closing a sync client's shared call waits for its reader thread to end.
+CLOSE_WAIT_S = 5.0
 OpenCall = Callable[[], "grpc.aio.StreamStreamCall[bytes, Reply]"]
 #: Opens a Stream call of gRPC's sync API on the requests an iterator yields: the replies' iterator, a grpc.Call.
 OpenBlockingCall = Callable[[Iterator[bytes]], "grpc._CallIterator[Reply]"]
@@ -199,7 +201,8 @@ class _BlockingOpen:
         self._waiting: dict[str, _Waiter] = {}
         self.failure: BaseException | None = None  # set once the call ended
         self._call = open_call(iter(self._requests.get, None))
-        threading.Thread(target=self._read, name="docwire-shared-call", daemon=True).start()
+        self._reader = threading.Thread(target=self._read, name="docwire-shared-call", daemon=True)
+        self._reader.start()
 
     def send(self, raw: bytes, request_id: str) -> _Waiter | None:
         """Queues ``raw`` for writing and returns what its reply comes to; None when the call already ended."""
@@ -234,8 +237,10 @@ class _BlockingOpen:
             waiter.set(None, failure)
 
     def close(self) -> None:
+        """Ends the call and waits (briefly) for its reader: a closed client leaves no thread running."""
         self._requests.put(None)  # ends gRPC's writing thread
         self._call.cancel()
+        self._reader.join(timeout=CLOSE_WAIT_S)
 
 
 class BlockingSharedCall:
