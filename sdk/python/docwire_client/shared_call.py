@@ -46,6 +46,8 @@ __all__ = ["BlockingSharedCall", "SharedCall"]
 Reply = request_pb2.DataRequest
 #: How long closing a sync client's shared call waits for its reader thread to end.
 CLOSE_WAIT_S = 5.0
+#: How long opening it waits for its two threads to run.
+THREAD_START_WAIT_S = 5.0
 OpenCall = Callable[[], "grpc.aio.StreamStreamCall[bytes, Reply]"]
 #: Opens a Stream call of gRPC's sync API on the requests an iterator yields: the replies' iterator, a grpc.Call.
 OpenBlockingCall = Callable[[Iterator[bytes]], "grpc._CallIterator[Reply]"]
@@ -200,9 +202,22 @@ class _BlockingOpen:
         self._lock = threading.Lock()
         self._waiting: dict[str, _Waiter] = {}
         self.failure: BaseException | None = None  # set once the call ended
-        self._call = open_call(iter(self._requests.get, None))
-        self._reader = threading.Thread(target=self._read, name="docwire-shared-call", daemon=True)
+        writing, reading = threading.Event(), threading.Event()
+        self._call = open_call(self._queued(writing))
+        self._reader = threading.Thread(target=self._read, args=(reading,), name="docwire-shared-call", daemon=True)
         self._reader.start()
+        # Both threads running before the first post returns (a precaution): a thread ``start`` has returned
+        # for may not have run yet, still in threading's list of threads being started, which a child forked
+        # meanwhile clears, releasing the gRPC call that thread holds in a process where gRPC may not run.
+        # (A forked child aborted once in that clean-up, in the test suite; not reproduced since.)
+        writing.wait(THREAD_START_WAIT_S)
+        reading.wait(THREAD_START_WAIT_S)
+
+    def _queued(self, writing: threading.Event) -> Iterator[bytes]:
+        """The requests, as gRPC's writing thread takes them (until ``None``)."""
+        writing.set()
+        while (raw := self._requests.get()) is not None:
+            yield raw
 
     def send(self, raw: bytes, request_id: str) -> _Waiter | None:
         """Queues ``raw`` for writing and returns what its reply comes to; None when the call already ended."""
@@ -218,7 +233,8 @@ class _BlockingOpen:
         with self._lock:
             self._waiting.pop(request_id, None)
 
-    def _read(self) -> None:
+    def _read(self, reading: threading.Event) -> None:
+        reading.set()
         failure: BaseException
         try:
             for reply in self._call:
