@@ -201,3 +201,28 @@ def test_a_sync_grpc_client_leaves_no_thread_running(served: Served) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "MainThread"
+
+
+#: A script that posts through clients it never closes.
+_UNCLOSED_CLIENTS = """
+import asyncio, sys
+from docarray.documents import TextDoc
+from docwire import AsyncClient, Client
+client = Client(port=int(sys.argv[1]))
+print(client.post("/", TextDoc(text="sync")).text[0])
+async def main():
+    async for docs in AsyncClient(port=int(sys.argv[1])).post("/", TextDoc(text="async")):
+        print(docs.text[0])
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("served", protocols("fork_check"), indirect=True)
+def test_a_script_exits_without_closing_its_clients(served: Served) -> None:
+    """The calls a client keeps open between posts (its shared Stream call) end at exit: gRPC's shutdown would
+    wait for them."""
+    result = subprocess.run(
+        [sys.executable, "-c", _UNCLOSED_CLIENTS, str(served.port)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["sync[tail]", "async[tail]"]

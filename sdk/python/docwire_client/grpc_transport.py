@@ -362,8 +362,7 @@ class _BlockingPost:
         _check_not_forked()
         with self._lock:
             if self._post is None:
-                self._channel = self._open_channel()
-                self._post = self._channel.unary_unary(
+                self._post = self._opened().unary_unary(
                     GatewayMethods.POST, response_deserializer=request_pb2.DataRequest.FromString
                 )
             return self._post
@@ -374,15 +373,20 @@ class _BlockingPost:
         Raises:
             RuntimeError: this process was forked after gRPC was used.
         """
-        self.post()  # the channel
+        _check_not_forked()
         with self._lock:
             if self._shared is None:
-                assert self._channel is not None
-                stream: grpc.StreamStreamMultiCallable[bytes, request_pb2.DataRequest] = self._channel.stream_stream(
+                stream: grpc.StreamStreamMultiCallable[bytes, request_pb2.DataRequest] = self._opened().stream_stream(
                     GatewayMethods.STREAM, response_deserializer=request_pb2.DataRequest.FromString
                 )
                 self._shared = BlockingSharedCall(stream)
             return self._shared
+
+    def _opened(self) -> grpc.Channel:
+        """The channel, opened now if need be (the caller holds ``_lock``)."""
+        if self._channel is None:
+            self._channel = self._open_channel()
+        return self._channel
 
     def close(self) -> None:
         """Closes the channel; calls under way on it end CANCELLED."""
