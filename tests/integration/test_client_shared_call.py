@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
 
 import pytest
 from executors import Appender, Recorder, TextDoc, Toolbox
 
 from docwire import AsyncClient, Client, DocList, Flow, MessageTooLarge
+from docwire_client import shared_call
 from docwire_client.grpc_transport import GrpcTransport
 
 #: The gateway's message limit: a request over it is still small enough to go on the shared call.
@@ -136,3 +138,39 @@ def test_a_sync_client_calls_a_restarted_gateway_on_a_new_call(flow: Flow) -> No
         flow.restart_gateway()
         assert list(client.post("/", TextDoc(text="after-restart")).text) == ["after-restart[appender]"]
         assert blocking_call_of(client) is not shared
+
+
+async def test_a_shared_call_makes_way_for_a_new_one_after_its_quota_of_posts(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A proxy balancing calls across gateways gets to place a client's single posts again now and then: after
+    ``MAX_POSTS_PER_CALL`` posts a call ends once its replies are in, and later posts take a new one."""
+    monkeypatch.setattr(shared_call, "MAX_POSTS_PER_CALL", 3)
+    async with AsyncClient(port=flow.port) as client:
+        seen = []
+        for i in range(4):
+            replies = await asyncio.gather(*(post_text(client, f"quota-{i}-{k}") for k in range(5)))
+            assert replies == [[f"quota-{i}-{k}[appender]"] for k in range(5)]
+            seen.append(shared_call_of(client))
+        assert len({id(call) for call in seen}) == 4
+        retired = cast(Any, seen[0])
+        await asyncio.wait_for(retired.reader, 10)  # ended by the gateway once its replies were sent
+        assert retired.waiting == {}
+
+
+def test_a_sync_shared_call_makes_way_for_a_new_one_after_its_quota_of_posts(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shared_call, "MAX_POSTS_PER_CALL", 3)
+    with Client(port=flow.port) as client:
+
+        def work(t: int) -> list[list[str]]:
+            return [list(client.post("/", TextDoc(text=f"q{t}-{k}")).text) for k in range(6)]
+
+        calls = []  # kept, so that no two of them share an id
+        for _ in range(3):
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                results = list(pool.map(work, range(4), timeout=60))
+            assert results == [[[f"q{t}-{k}[appender]"] for k in range(6)] for t in range(4)]
+            calls.append(blocking_call_of(client))
+        assert len({id(call) for call in calls}) == 3

@@ -21,6 +21,8 @@ the same error from it.
   (``grpc.aio.AioRpcError``), which the transport retries or reports as it would a Post's.
 * A post cancelled by its caller leaves its request running on the gateway; the reply is
   dropped when it comes.
+* A call carries at most ``MAX_POSTS_PER_CALL`` posts; later ones go on a new call, and the old
+  one ends its writing side, so the gateway ends it once its replies are sent.
 
 The sync form has no write to shield: gRPC writes the queued requests from a thread of its
 own, and a request queued on a call that has ended is never written, so a post checks that
@@ -46,6 +48,9 @@ from docwire_contract.v1 import request_pb2
 __all__ = ["BlockingSharedCall", "SharedCall"]
 
 Reply = request_pb2.DataRequest
+#: Posts a shared call carries before later ones go on a new call (the old one ends once its replies are in):
+#: a proxy that balances gRPC calls across gateways (per call, as with unary Posts) gets to place them again.
+MAX_POSTS_PER_CALL = 1000
 #: How long closing a sync client's shared call waits for its reader thread to end.
 CLOSE_WAIT_S = 5.0
 #: How long opening it waits for its two threads to run.
@@ -61,8 +66,19 @@ class _Open:
     def __init__(self, call: grpc.aio.StreamStreamCall[bytes, Reply]) -> None:
         self.call = call
         self.waiting: dict[str, asyncio.Future[Reply]] = {}
+        self.posts = 0  # taken so far
         self._writing = asyncio.Lock()  # grpc.aio takes one write at a time
         self.reader = asyncio.create_task(self._read())
+        self._retiring: asyncio.Task[None] | None = None
+
+    def retire(self) -> None:
+        """Ends the writing side after the writes already queued: the gateway answers them, then ends the call."""
+        self._retiring = asyncio.ensure_future(self._end_writing())
+
+    async def _end_writing(self) -> None:
+        async with self._writing:
+            with contextlib.suppress(grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                await self.call.done_writing()
 
     def write(self, raw: bytes) -> asyncio.Task[None]:
         """Writes ``raw`` in a task of its own; its failure is read by the caller, or dropped when the
@@ -140,9 +156,13 @@ class SharedCall:
         if not reusable_on_this_loop(self._loop, "its gRPC call"):
             self._open = None  # its loop is gone, and the call with it
         current = self._open
+        if current is not None and current.posts >= MAX_POSTS_PER_CALL and not current.reader.done():
+            current.retire()
+            current = None
         if current is None or current.reader.done():
             current = self._open = _Open(self._open_call())
             self._loop = asyncio.get_running_loop()
+        current.posts += 1
         return current
 
     def _forget(self, current: _Open) -> None:
@@ -204,6 +224,7 @@ class _BlockingOpen:
         self._lock = threading.Lock()
         self._waiting: dict[str, _Waiter] = {}
         self.failure: BaseException | None = None  # set once the call ended
+        self.posts = 0  # taken so far
         writing, reading = threading.Event(), threading.Event()
         self._call = open_call(self._queued(writing))
         self._reader = threading.Thread(target=self._read, args=(reading,), name="docwire-shared-call", daemon=True)
@@ -231,6 +252,10 @@ class _BlockingOpen:
             self._waiting[request_id] = waiter
         self._requests.put(raw)
         return waiter
+
+    def retire(self) -> None:
+        """Ends the writing side after the requests already queued: the gateway answers them, then ends the call."""
+        self._requests.put(None)
 
     def forget(self, request_id: str) -> None:
         with self._lock:
@@ -294,11 +319,15 @@ class BlockingSharedCall:
             grpc.RpcError: the call ended before the reply came.
         """
         for fresh in (False, True):
-            with self._lock:
-                if self._open is None or self._open.failure is not None:
-                    self._open = _BlockingOpen(self._open_call)
+            with self._lock:  # held while queueing too, so a call is retired only after what was queued on it
                 current = self._open
-            waiter = current.send(raw, request_id)
+                if current is not None and current.failure is None and current.posts >= MAX_POSTS_PER_CALL:
+                    current.retire()
+                    current = None
+                if current is None or current.failure is not None:
+                    current = self._open = _BlockingOpen(self._open_call)
+                current.posts += 1
+                waiter = current.send(raw, request_id)
             if waiter is None:  # ended since it was looked at: the request was not queued on it
                 if fresh:
                     raise cast(BaseException, current.failure)
