@@ -8,11 +8,13 @@ rather than hang.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any, TypeVar, cast
 
@@ -386,6 +388,7 @@ class _BlockingPost:
         """The channel, opened now if need be (the caller holds ``_lock``)."""
         if self._channel is None:
             self._channel = self._open_channel()
+            _OPEN_AT_EXIT.add(self)
         return self._channel
 
     def close(self) -> None:
@@ -397,6 +400,18 @@ class _BlockingPost:
             shared.close()
         if channel is not None:
             channel.close()
+
+
+#: The sync channels open now, closed at exit while every thread still runs: closed later, by a client's
+#: finalizer during the interpreter's shutdown, a channel's lock may be held by a thread that no longer runs
+#: (its shared call's), and the process would never exit.
+_OPEN_AT_EXIT: weakref.WeakSet[_BlockingPost] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    for blocking in list(_OPEN_AT_EXIT):
+        blocking.close()
 
 
 def _may_share(raw: bytes, request_id: str | None, options: PostOptions) -> bool:

@@ -32,11 +32,9 @@ its call has not ended when it queues (under the lock the reader takes to report
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import queue
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from typing import cast
 
@@ -235,7 +233,6 @@ class _BlockingOpen:
         # (A forked child aborted once in that clean-up, in the test suite; not reproduced since.)
         writing.wait(THREAD_START_WAIT_S)
         reading.wait(THREAD_START_WAIT_S)
-        _OPEN_BLOCKING.add(self)
 
     def _queued(self, writing: threading.Event) -> Iterator[bytes]:
         """The requests, as gRPC's writing thread takes them (until ``None``)."""
@@ -285,17 +282,6 @@ class _BlockingOpen:
         self._requests.put(None)  # ends gRPC's writing thread
         self._call.cancel()
         self._reader.join(timeout=CLOSE_WAIT_S)
-
-
-#: The sync calls open now: ended at exit, since an open call keeps gRPC's shutdown waiting (a script that
-#: never closed its client would not exit).
-_OPEN_BLOCKING: weakref.WeakSet[_BlockingOpen] = weakref.WeakSet()
-
-
-@atexit.register
-def _close_open_calls() -> None:
-    for current in list(_OPEN_BLOCKING):
-        current.close()
 
 
 class BlockingSharedCall:
