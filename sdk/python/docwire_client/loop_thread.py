@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import AsyncIterator, Coroutine, Generator
 from typing import Any, ClassVar, Generic, TypeVar
@@ -204,10 +205,16 @@ class LoopThread:
             self.run(_close(agen))
 
     def submit(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Starts ``coro`` on the loop without waiting (best effort: for finalizers)."""
+        """Starts ``coro`` on the loop without waiting (best effort: for finalizers).
+
+        Dropped at interpreter exit when the loop's thread never ran: no thread can start then (``start``
+        would wait forever), and the process' end closes whatever ``coro`` would have closed.
+        """
         try:
             if self.loop.is_closed() or self._thread_gone():
                 raise RuntimeError("the loop is gone")
+            if sys.is_finalizing() and self._thread.ident is None:
+                raise RuntimeError("the interpreter is exiting")
             self.loop.call_soon_threadsafe(_Call(coro).start)
             self._want()
         except RuntimeError:
