@@ -25,6 +25,11 @@ Workloads (each repeated ``--reps`` times, the median reported, every repetition
    by hand on bare grpc.aio that encodes each request and decodes each reply with docwire's
    codec and does nothing else (``bench/bare_codec.py``), through either relay: what docwire's
    client adds over the work any client that moves documents must do.
+   The "servers, bytes client" rows (informational) take every client out of the comparison:
+   bare's own client (``bare._throughput``: one cached payload written, replies read as bytes)
+   streams the same 100-document DataRequest through docwire's gateway (``GatewayService/Stream``)
+   and executor, set against the same client through either relay: what docwire's two server
+   processes cost against bare's two.
 
 The stream rows also show the CPU time every process spent per 100-document request
 (``/proc/<pid>/stat``, all threads): docwire's client + gateway + executor against bare's
@@ -64,6 +69,7 @@ from rich.table import Column, Table
 
 from docwire import AsyncClient, Client, Flow
 from docwire_client import Response
+from docwire_contract.methods import GatewayMethods
 
 if TYPE_CHECKING:  # mypy reads bench/ as the package `bench`; the scripts run with bench/ on sys.path
     from bench import bare, bare_codec, client_memory, profile_hop, workloads
@@ -217,7 +223,8 @@ def _per_s() -> Figure:
 def _bare_stream(
     target: str, payload: bytes, n_requests: int, pids: dict[str, int], cpu: CpuFigure, method: str = bare.STREAM
 ) -> float:
-    """Docs/s of ``bare._throughput`` on a running relay (warmed up by the caller); its CPU per request to ``cpu``."""
+    """Docs/s of ``bare._throughput`` on a running relay, or docwire gateway (warmed up by the caller); its CPU per
+    request to ``cpu``."""
     before = workloads.CpuSnapshot.take(pids)
     elapsed: float = uvloop.run(bare._throughput(target, payload, n_requests, 0, method))
     _, spent = workloads.CpuSnapshot.take(pids).since(before)
@@ -299,6 +306,11 @@ def measure(reps: int, n: int, warmup: int, *, full: bool = True) -> tuple[list[
             )
         )
     rows.extend(codec_rows)
+    # Informational: bare's bytes client through docwire's gateway and executor (no client codec).
+    servers = _per_s()
+    servers_cpu = CpuFigure()
+    rows.append(Row("servers, bytes client", "Stream", servers, bare_thr, None, servers_cpu, bare_thr_cpu))
+    rows.append(Row("servers, bytes client", "vs piped relay", servers, bare_piped, None, servers_cpu, bare_piped_cpu))
 
     with console.status(f"building {workloads.N_DOCS_LARGE if large_rows else workloads.N_DOCS:,} documents"):
         large = workloads.embed_docs(workloads.N_DOCS_LARGE if large_rows else workloads.N_DOCS)
@@ -332,6 +344,11 @@ def measure(reps: int, n: int, warmup: int, *, full: bool = True) -> tuple[list[
                     stream(client, large_streamed, large, streamed=True)
                     stream(client, large_docs, large)
                     stream(client, large_raw, large, return_responses=True)
+            # Bare's client on its own loop, as the AsyncClient below: the sync Client is closed by now.
+            target = f"127.0.0.1:{port}"
+            uvloop.run(bare._throughput(target, batch_payload, 20, 0, GatewayMethods.STREAM))  # warm-up
+            requests = workloads.N_DOCS // workloads.DOCS_PER_REQUEST
+            servers.runs.append(_bare_stream(target, batch_payload, requests, pids, servers_cpu, GatewayMethods.STREAM))
             _add(async_latency(port, n, warmup), async_p50.docwire, async_p99.docwire)
 
     def bare_sequential() -> None:

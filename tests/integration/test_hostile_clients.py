@@ -204,3 +204,25 @@ def test_a_thousand_idle_connections_do_not_stop_the_gateway(flow: Flow) -> None
         for sock in idle:
             sock.close()
     assert _all_alive(flow)
+
+
+def test_streams_abandoned_mid_flight_leave_no_error_in_the_gateway_log(capfd: pytest.CaptureFixture[str]) -> None:
+    """Clients that cancel their stream with requests still in flight: the gateway ends its ProcessStream
+    call too, and the requests it had in flight end with it quietly (it logged an asyncio ERROR, "Future
+    exception was never retrieved", per request still waiting to be written). It serves the next client."""
+    big = build_request(RequestSpec("/"), [TextDoc(text="x" * 200_000)])[1]
+    # Started here, so its processes write to the stderr capfd reads.
+    with (
+        Flow(host=HOST).add(uses=Appender, name="first") as own,
+        grpc.insecure_channel(f"{HOST}:{own.port}") as channel,
+    ):
+        stream: grpc.StreamStreamMultiCallable[bytes, bytes] = channel.stream_stream(GatewayMethods.STREAM)
+        for _ in range(8):
+            call = stream(iter([big] * 30), timeout=30)
+            next(call)  # one reply read, the rest abandoned
+            call.cancel()
+        time.sleep(0.5)  # the gateway ends what those calls left behind
+        _serves_grpc(own)
+    log = capfd.readouterr().err
+    assert "never retrieved" not in log, log[-3000:]
+    assert "ERROR" not in log, log[-3000:]

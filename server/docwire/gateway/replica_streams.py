@@ -165,6 +165,7 @@ class ReplicaStream:
             raise RequestTimeout(f"{self._where} did not answer before the deadline") from None
         finally:
             self._pending.pop(sequence, None)
+            _settle(answer)
 
     async def _not_written(
         self, sequence: int, failure: DocwireError, unsent: Callable[[], Awaitable[Reply]] | None
@@ -249,6 +250,16 @@ async def _elsewhere(failure: DocwireError, unsent: Callable[[], Awaitable[Reply
     if unsent is None:
         raise failure
     return await unsent()
+
+
+def _settle(answer: asyncio.Future[memoryview]) -> None:
+    """Leaves a request's answer with nothing to report once its caller is done with it: cancelled if it never
+    came, its failure marked read if it failed. (A caller cancelled after the call's end failed its answer, with
+    its client stream, never reads that failure: asyncio would log it as never retrieved.)"""
+    if not answer.done():
+        answer.cancel()
+    elif not answer.cancelled():
+        answer.exception()
 
 
 def _drop_failure(task: asyncio.Task[None]) -> None:
