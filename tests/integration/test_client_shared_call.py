@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
@@ -117,18 +118,24 @@ def test_threads_of_a_sync_client_share_one_call_and_each_gets_its_own_reply(flo
 
 
 def test_a_sync_request_over_the_gateway_limit_fails_alone(flow: Flow) -> None:
+    """The small request is on the shared call (held by the recorder) when the oversized one ends that call: it
+    goes again on a call of its own and is answered; only the oversized one fails."""
     with Client(port=flow.port) as client:
 
-        def post(text: str) -> list[str]:
-            return list(client.post("/", TextDoc(text=text), return_type=DocList[TextDoc]).text)
+        def post(text: str, parameters: dict[str, float] | None = None) -> list[str]:
+            return list(client.post("/", TextDoc(text=text), parameters=parameters, return_type=DocList[TextDoc]).text)
 
+        assert post("first") == ["first[appender]"]
+        shared = blocking_call_of(client)
         with ThreadPoolExecutor(max_workers=2) as pool:
+            small = pool.submit(post, "small", {"sleep": 1.0})
+            time.sleep(0.3)  # written on the shared call, waiting at the recorder
             big = pool.submit(post, "x" * (2 * LIMIT))
-            small = pool.submit(post, "small")
             with pytest.raises(MessageTooLarge):
                 big.result(timeout=30)
             assert small.result(timeout=30) == ["small[appender]"]
-        assert list(client.post("/", TextDoc(text="later")).text) == ["later[appender]"]
+        assert post("later") == ["later[appender]"]
+        assert blocking_call_of(client) is not shared  # the oversized request ended it: "later" took a new one
 
 
 def test_a_sync_client_calls_a_restarted_gateway_on_a_new_call(flow: Flow) -> None:
