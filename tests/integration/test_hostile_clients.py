@@ -226,3 +226,26 @@ def test_streams_abandoned_mid_flight_leave_no_error_in_the_gateway_log(capfd: p
     log = capfd.readouterr().err
     assert "never retrieved" not in log, log[-3000:]
     assert "ERROR" not in log, log[-3000:]
+
+
+def test_clients_leaving_before_their_body_is_read_leave_no_error_in_the_log(capfd: pytest.CaptureFixture[str]) -> None:
+    """A client that sends half a body and goes, on the HTTP routes that read one (``/post``, ``/graphql``, whose
+    first request waits for its stack to load): nobody is left to answer, so nothing is logged as an error (each
+    was an ERROR with a traceback: the application saw the client go while reading the body)."""
+    with Flow(host=HOST, protocol=["http"]).add(uses=Appender, name="first") as own:
+        for path in ("/post", "/graphql"):
+            with socket.create_connection((HOST, own.port), timeout=10) as sock:
+                head = (
+                    f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+                )
+                sock.sendall(head.encode() + b'{"data"')
+                time.sleep(0.2)  # the application is reading the body when the client goes
+        url = f"http://{HOST}:{own.port}"
+        reply = httpx.post(f"{url}/post", json={"data": [{"text": "still"}]}, timeout=30)
+        assert reply.json()["data"][0]["text"] == "still[first]"
+        mutation = {"query": 'mutation { docs(data: {text: "still"}) { text } }'}
+        reply = httpx.post(f"{url}/graphql", json=mutation, timeout=60)  # after the abandoned one, which loaded GraphQL
+        assert reply.json()["data"]["docs"] == [{"text": "still[first]"}], reply.text
+    log = capfd.readouterr().err
+    assert "Traceback" not in log, log[-3000:]
+    assert "ERROR" not in log, log[-3000:]

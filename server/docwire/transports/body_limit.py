@@ -9,10 +9,13 @@ A refused body is still read to its end, and dropped as it comes: a client that 
 body before reading (httpx, requests) would otherwise get a reset connection instead of the answer.
 A declared ``Content-Length`` is refused before the application runs; a chunked body is counted as
 the application reads it, and once over the cap the 413 is sent from here and the application
-sees the client disconnect (its own answer, if any, is dropped).
+sees the client disconnect (its own answer, if any, is dropped). A client that leaves before its
+body is read ends its request here too, quietly: no answer can reach it.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -70,11 +73,11 @@ class BodyLimit:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        # The client left before its body was read (or was answered 413 here): there is nobody to answer, and
+        # the server, which knows the connection is gone, sends nothing either. Raised on, it was an ERROR with
+        # a traceback in the log for what is not the gateway's fault.
+        with contextlib.suppress(ClientDisconnect):
             await self._app(scope, counting_receive, tracking_send)
-        except ClientDisconnect:
-            if not answered:
-                raise
 
     def _over(self, size: str) -> str:
         return f"the request body is {size}over the limit of {self._limit} bytes (the Flow's max_message_size)"
