@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import threading
 from collections.abc import AsyncIterator, Iterator
 
+import numpy as np
 import pytest
 from docarray import BaseDoc, DocList
 from pydantic import BaseModel, Field, ValidationError
@@ -151,6 +153,44 @@ def test_dict_is_a_result_and_docs_stay() -> None:
     outcome = run(Sample(), "/other", batch)
     assert outcome.result == {"handled_by": "default"}
     assert outcome.docs is batch
+
+
+class Reporter(Executor):
+    """Returns dicts of what user code tends to return as results."""
+
+    @requests(on="/numpy")
+    def numpy_values(self, docs: DocList[InDoc], **kwargs: object) -> dict[str, object]:
+        return {"scores": np.array([0.5, 0.25], dtype=np.float32), "best": np.int64(3), "ok": np.bool_(True)}
+
+    @requests(on="/python")
+    def python_values(self, docs: DocList[InDoc], **kwargs: object) -> dict[object, object]:
+        return {"when": datetime.date(2026, 12, 7), "pair": (1, 2), 7: "int key", "nested": {"set": {"a"}}}
+
+    @requests(on="/object")
+    def object_value(self, docs: DocList[InDoc], **kwargs: object) -> dict[str, object]:
+        return {"nested": {"model": object()}}
+
+    @requests(on="/single-numpy")
+    def single_numpy(self, doc: InDoc, **kwargs: object) -> dict[str, object]:
+        return {f"len-{doc.text}": np.int32(len(doc.text))}
+
+
+def test_a_returned_dict_becomes_json_numpy_values_included() -> None:
+    """The result travels in a protobuf Struct: numpy values become numbers and lists, other values as pydantic
+    makes them JSON (they failed the request with "Unexpected type" from protobuf, reported as docwire's bug)."""
+    assert run(Reporter(), "/numpy", docs("x")).result == {"scores": [0.5, 0.25], "best": 3, "ok": True}
+    assert run(Reporter(), "/python", docs("x")).result == {
+        "when": "2026-12-07",
+        "pair": [1, 2],
+        "7": "int key",
+        "nested": {"set": ["a"]},
+    }
+    assert run(Reporter(), "/single-numpy", docs("a", "bb")).result == {"len-a": 1, "len-bb": 2}
+
+
+def test_a_returned_dict_json_cannot_hold_fails_naming_the_endpoint_and_the_type() -> None:
+    with pytest.raises(TypeError, match=r"the dict /object returned goes back as JSON .* holds a builtins\.object"):
+        run(Reporter(), "/object", docs("x"))
 
 
 def test_pydantic_parameters_are_validated_and_sync_code_runs_off_the_loop_thread() -> None:

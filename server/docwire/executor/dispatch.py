@@ -2,7 +2,10 @@
 
 Return rules (the seeds' Executor API): ``None`` keeps the (possibly mutated)
 input documents; documents replace them; a ``dict`` is a result that travels back
-in ``parameters['__results__']`` while the documents stay.
+in ``parameters['__results__']`` while the documents stay. That dict becomes JSON (a
+protobuf ``Struct``): it is converted as pydantic converts values to JSON (dates and UUIDs
+to strings, tuples and sets to lists, keys to strings), numpy arrays and numbers to lists
+and numbers; a value JSON cannot hold fails the call, named.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from docarray import BaseDoc, DocList
 from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from docwire.executor.base import BoundEndpoint
 from docwire.executor.base import Executor as DocwireExecutor
@@ -56,6 +61,29 @@ def _arguments(
     if sig.accepted is None:
         return offered
     return {k: v for k, v in offered.items() if k in sig.accepted}
+
+
+def _as_result(returned: Mapping[Any, Any], endpoint: str) -> dict[str, Any]:
+    """A returned dict as the JSON it travels as (see the module docstring).
+
+    Raises:
+        TypeError: it holds a value JSON cannot hold (the method's failure, reported to its caller).
+    """
+    try:
+        result: dict[str, Any] = to_jsonable_python(dict(returned), fallback=_numpy_value)
+    except (TypeError, PydanticSerializationError) as exc:
+        raise TypeError(
+            f"the dict {endpoint} returned goes back as JSON (in parameters['__results__']) and {exc}: return "
+            "numbers, strings, booleans, None, lists and dicts, and put tensors in documents"
+        ) from None
+    return result
+
+
+def _numpy_value(value: Any) -> Any:
+    """What ``to_jsonable_python`` makes of a value it does not know: a numpy array or number as Python's."""
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
+    raise TypeError(f"holds a {type(value).__module__}.{type(value).__qualname__}, which JSON cannot hold")
 
 
 def _as_doclist(value: Any, doc_type: type[BaseDoc]) -> DocList[Any]:
@@ -111,7 +139,7 @@ async def run_endpoint(
         if returned is None:
             return Outcome(docs)
         if isinstance(returned, Mapping):
-            return Outcome(docs, dict(returned))
+            return Outcome(docs, _as_result(returned, bound.endpoint))
         return Outcome(_as_doclist(returned, sig.output_type))
 
     outputs: list[BaseDoc] = []
@@ -119,7 +147,7 @@ async def run_endpoint(
     for doc in docs:
         returned = await _call(method, sig.is_async, _arguments(bound, {"doc": doc}, parameters, metadata), pool)
         if isinstance(returned, Mapping):
-            result = {**(result or {}), **returned}
+            result = {**(result or {}), **_as_result(returned, bound.endpoint)}
             outputs.append(doc)
         else:
             outputs.append(doc if returned is None else returned)
