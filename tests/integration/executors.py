@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import sys
 import time
 from collections.abc import AsyncIterator
 
@@ -79,6 +80,22 @@ class Faulty(Executor):
     def ok(self, docs: DocList[TextDoc], **kwargs: object) -> None:
         for d in docs:
             d.text = "ok"
+
+
+class Quitter(Executor):
+    """Calls ``sys.exit`` on /exit (from a sync method), raises KeyboardInterrupt on /interrupt (an async one)."""
+
+    @requests(on="/exit")
+    def exit(self, **kwargs: object) -> None:
+        sys.exit(3)
+
+    @requests(on="/interrupt")
+    async def interrupt(self, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    @requests(on="/ok")
+    def ok(self, docs: DocList[TextDoc], **kwargs: object) -> dict[str, int]:
+        return {"pid": os.getpid()}
 
 
 class Strict(Executor):

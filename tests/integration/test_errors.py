@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import grpc
 import numpy as np
 import pytest
-from executors import BrokenInit, Faulty, TextDoc
+from executors import BrokenInit, Faulty, Quitter, TextDoc
 
 from docwire import (
     BadRequest,
@@ -101,6 +101,27 @@ def test_executor_exception_comes_back_in_the_reply_and_the_executor_keeps_servi
     assert response.status.description == "NotImplementedError('no time for it')"  # type: ignore[attr-defined]
     assert [r.executor for r in response.routes] == ["gateway", "faulty"]  # type: ignore[attr-defined]
     assert ok_texts(client) == ["ok"]
+
+
+def test_a_method_calling_sys_exit_or_raising_keyboard_interrupt_fails_its_request_alone(
+    client_of: MakeClient,
+) -> None:
+    """``sys.exit`` deep in a library a method calls, or a stray KeyboardInterrupt, is the method's failure like
+    any exception: it comes back as an ExecutorError and the same replica serves on (it ended the replica's
+    process, and the requests after it failed until the Flow had started it again)."""
+    with Flow(host="127.0.0.1").add(uses=Quitter, name="quitter") as flow:
+        client = client_of(flow)
+
+        def pid() -> int:
+            replies = client.post("/ok", TextDoc(text="x"), return_responses=True)
+            return int(replies[0].parameters["__results__"]["quitter/rep-0"]["pid"])
+
+        serving = pid()
+        for endpoint, name, args in (("/exit", "SystemExit", ["3"]), ("/interrupt", "KeyboardInterrupt", [])):
+            with pytest.raises(ExecutorError) as caught:
+                client.post(endpoint, TextDoc(text="x"))
+            assert (caught.value.name, caught.value.args_, caught.value.executor) == (name, args, "quitter")
+            assert pid() == serving
 
 
 def test_unknown_endpoint_lists_the_valid_ones(faulty: Flow, client_of: MakeClient) -> None:

@@ -27,7 +27,7 @@ from docwire.runtime.concurrency import ConcurrencyLimit, Deadline
 from docwire_contract.doc_types import doclist_of
 from docwire_contract.errors import RequestTimeout
 
-__all__ = ["BatchKey", "EndpointBatcher", "MethodFailed"]
+__all__ = ["USER_CODE_FAILURES", "BatchKey", "EndpointBatcher", "MethodFailed"]
 
 #: What requests must share to be grouped: their parameters and metadata, as comparable values.
 BatchKey = tuple[str, tuple[tuple[str, str], ...]]
@@ -36,10 +36,16 @@ BatchKey = tuple[str, tuple[tuple[str, str], ...]]
 MethodCall = Callable[[DocList[Any], Parameters, dict[str, str]], Awaitable[Outcome]]
 
 
+#: What user code raising fails its call alone: any exception, and the two that would otherwise stop the whole
+#: process (``sys.exit`` deep in a library a method calls, a stray ``KeyboardInterrupt``: real signals reach the
+#: server's handlers, not methods). Cancellation is not the method's failure and goes on.
+USER_CODE_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+
 class MethodFailed(Exception):
     """The endpoint method (user code) raised ``cause``; the runtime's own errors are not wrapped."""
 
-    def __init__(self, cause: Exception) -> None:
+    def __init__(self, cause: BaseException) -> None:
         super().__init__(f"{type(cause).__name__}: {cause}")
         self.cause = cause
 
@@ -160,7 +166,7 @@ class EndpointBatcher:
                 try:
                     outcome = await self._call(docs, batch.parameters, batch.metadata)
                     answers = self._split(waiting, docs, outcome)
-                except Exception as exc:  # noqa: BLE001 - user code: every request of the batch gets its error
+                except USER_CODE_FAILURES as exc:  # user code: every request of the batch gets its error
                     _fail(waiting, MethodFailed(exc))
                     return
         except RequestTimeout as exc:  # no slot before the last deadline: nobody waits any more

@@ -23,7 +23,7 @@ from docwire.executor.base import BoundEndpoint, Executor
 from docwire.executor.batching import BatchingPolicy, batching_policies
 from docwire.executor.dispatch import Outcome, Parameters, run_endpoint, stream_endpoint
 from docwire.executor.sync_runner import SyncRunner
-from docwire.runtime.batching import BatchKey, EndpointBatcher, MethodFailed
+from docwire.runtime.batching import USER_CODE_FAILURES, BatchKey, EndpointBatcher, MethodFailed
 from docwire.runtime.concurrency import ConcurrencyLimit, Deadline
 from docwire_contract.doc_types import doclist_of
 
@@ -96,7 +96,7 @@ class EndpointCaller:
         async with self.limit.slot(deadline):
             try:
                 return await self._call(bound, docs, parameters, metadata)
-            except Exception as exc:  # user code
+            except USER_CODE_FAILURES as exc:  # user code
                 raise MethodFailed(exc) from exc
 
     async def _call(

@@ -34,6 +34,7 @@ from docwire.executor.base import BoundEndpoint, Executor
 from docwire.executor.docs_access import never_reads_docs, tracing
 from docwire.executor.sync_runner import SyncRunner
 from docwire.observability.observer import ExecutorObserver
+from docwire.runtime.batching import USER_CODE_FAILURES
 from docwire.runtime.call_splice import SplicedCall, data_pieces, spliced_call
 from docwire.runtime.concurrency import Deadline, deadline_after
 from docwire.runtime.invocation import EndpointCaller, MethodFailed
@@ -378,7 +379,7 @@ class ExecutorServicer:
                 yield reply.SerializeToString()
         except RequestTimeout as exc:  # the runtime's: not run
             await abort(context, exc)
-        except Exception as exc:  # user code: its failure travels in the last reply
+        except USER_CODE_FAILURES as exc:  # user code: its failure travels in the last reply
             failure = exc.cause if isinstance(exc, MethodFailed) else exc
             logger.error("%s failed on %s", self._name, endpoint, exc_info=failure)
             reply.ClearField("document")
