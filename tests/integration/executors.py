@@ -133,6 +133,21 @@ class BrokenInit(Executor):
         raise RuntimeError("cannot load the model weights from /nowhere")
 
 
+class ExitingInit(Executor):
+    """Calls ``sys.exit`` with a message while starting, as a library finding no GPU might."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        sys.exit("no GPU found: this model needs CUDA")
+
+
+class FailingClose(Executor):
+    """Its ``close`` (run when the Flow stops) raises."""
+
+    def close(self) -> None:
+        raise RuntimeError("cannot flush the index to disk")
+
+
 class ConcurrencyProbe(Executor):
     """Reports how many requests were in flight when each began; sleeps ``parameters['sleep']`` seconds."""
 

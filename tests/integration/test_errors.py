@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 import grpc
 import numpy as np
 import pytest
-from executors import BrokenInit, Faulty, Quitter, TextDoc
+from executors import BrokenInit, ExitingInit, Faulty, Quitter, TextDoc
 
 from docwire import (
     BadRequest,
@@ -194,5 +194,14 @@ def test_a_killed_replica_is_skipped_by_the_others(client_of: MakeClient) -> Non
 def test_startup_failure_names_the_executor_and_shows_its_log() -> None:
     flow = Flow(host="127.0.0.1", timeout_ready=30).add(uses=BrokenInit, name="broken")
     with pytest.raises(StartupError, match=r"(?s)executor 'broken' rep-0 exited.*cannot load the model weights"):
+        flow.start()
+    assert flow.pids() == []
+
+
+def test_startup_ended_by_sys_exit_shows_its_message() -> None:
+    """``sys.exit("...")`` while an executor starts: its message is in the error, as the interpreter would print it
+    (a replica forked by the launcher exited with code 1 and "it wrote no output")."""
+    flow = Flow(host="127.0.0.1", timeout_ready=30).add(uses=ExitingInit, name="gpu")
+    with pytest.raises(StartupError, match=r"(?s)executor 'gpu' rep-0 exited with code 1.*no GPU found: this model"):
         flow.start()
     assert flow.pids() == []

@@ -9,7 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from executors import Appender, TextDoc
+import pytest
+from executors import Appender, FailingClose, TextDoc
 from processes import banner_ports, is_running, serve_yaml, wait_gone
 
 from docwire import Client, Deployment, Flow
@@ -25,6 +26,17 @@ def test_leaving_the_context_stops_every_process() -> None:
         assert len(pids) == 4  # three executor replicas and the gateway
         assert all(is_running(pid) for pid in pids)
     assert wait_gone(pids, timeout=10) == []
+
+
+def test_an_executor_close_that_raises_is_logged_as_its_own_and_the_flow_stops(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with Flow(host="127.0.0.1").add(uses=FailingClose, name="index") as flow:
+        pids = flow.pids()
+    assert wait_gone(pids, timeout=10) == []
+    log = capfd.readouterr().err
+    assert "ERROR docwire.worker: index/rep-0: the executor's close() raised" in log, log
+    assert "RuntimeError: cannot flush the index to disk" in log
 
 
 def test_deployment_serves_one_executor_with_replicas() -> None:

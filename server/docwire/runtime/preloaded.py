@@ -58,8 +58,12 @@ def _run_child(fds: list[int], env: Mapping[str, str]) -> int:
         sys.modules["numpy.random"].seed()
     try:
         worker.main(["--ready-fd", str(ready)])
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
+    except SystemExit as exc:  # as the interpreter ends on one: its message (``sys.exit("no GPU")``) shown
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        sys.stderr.write(f"{exc.code}\n")
+        sys.stderr.flush()
+        return 1
     except BaseException:  # noqa: BLE001  (the worker's failure: shown in its output, as a spawned one's would be)
         traceback.print_exc()
         return 1

@@ -70,7 +70,10 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
         await server.stop()
         await servicer.drain()
         servicer.close()
-        executor.close()
+        try:
+            executor.close()
+        except Exception:  # user code: logged as its own, and the rest still closes
+            logger.exception("%s/rep-%d: the executor's close() raised", spec.name, spec.replica_id)
         if observer is not None:
             observer.close()
 
