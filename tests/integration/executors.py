@@ -8,6 +8,7 @@ import random
 import sys
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import numpy as np
 from docarray import BaseDoc, DocList
@@ -146,6 +147,19 @@ class FailingClose(Executor):
 
     def close(self) -> None:
         raise RuntimeError("cannot flush the index to disk")
+
+
+class SlowClose(Executor):
+    """Its ``close`` takes ``seconds``, writing when it began and ended to ``<log_dir>/<replica>.close``."""
+
+    def __init__(self, log_dir: str, seconds: float = 1.0, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.log, self.seconds = Path(log_dir) / f"{self.runtime_args.replica_id}.close", seconds
+
+    def close(self) -> None:
+        began = time.time()
+        time.sleep(self.seconds)
+        self.log.write_text(f"{began} {time.time()}")
 
 
 class ConcurrencyProbe(Executor):

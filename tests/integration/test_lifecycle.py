@@ -10,10 +10,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from executors import Appender, FailingClose, TextDoc
+from executors import Appender, FailingClose, SlowClose, TextDoc
 from processes import banner_ports, is_running, serve_yaml, wait_gone
 
 from docwire import Client, Deployment, Flow
+from docwire.orchestration import flow as flow_module
 
 ROOT = Path(__file__).parents[2]
 FLOW_YAML = ROOT / "examples" / "yaml_flow" / "flow.yml"
@@ -37,6 +38,27 @@ def test_an_executor_close_that_raises_is_logged_as_its_own_and_the_flow_stops(
     log = capfd.readouterr().err
     assert "ERROR docwire.worker: index/rep-0: the executor's close() raised" in log, log
     assert "RuntimeError: cannot flush the index to disk" in log
+
+
+def test_replicas_close_side_by_side_when_the_flow_stops(tmp_path: Path) -> None:
+    """Every executor is asked to stop before the Flow waits for any, so their ``close`` (saving an index, say)
+    run at the same time instead of one after the other."""
+    with Flow(host="127.0.0.1").add(uses=SlowClose, replicas=3, uses_with={"log_dir": str(tmp_path)}):
+        pass
+    spans = [tuple(map(float, path.read_text().split())) for path in sorted(tmp_path.glob("*.close"))]
+    assert len(spans) == 3
+    assert max(began for began, _ in spans) < min(ended for _, ended in spans)  # all three were closing at once
+
+
+def test_an_executor_that_does_not_stop_in_time_is_killed_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(flow_module, "STOP_TIMEOUT_S", 0.5)
+    with Flow(host="127.0.0.1").add(uses=SlowClose, name="saver", uses_with={"log_dir": str(tmp_path), "seconds": 30}):
+        pass
+    assert "executor 'saver' rep-0 did not stop within" in caplog.text
+    assert "killed" in caplog.text
+    assert not list(tmp_path.glob("*.close"))  # its close never finished
 
 
 def test_deployment_serves_one_executor_with_replicas() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -20,7 +21,7 @@ from docwire.orchestration.kubernetes import DEFAULT_IMAGE, kubernetes_manifests
 from docwire.orchestration.observing import gateway_observability, replica_observability
 from docwire.orchestration.placement import LOOPBACK, dial_address, external_address, reachable_host
 from docwire.orchestration.preloader import Preloader
-from docwire.orchestration.process import ServiceProcess, StartupError
+from docwire.orchestration.process import STOP_TIMEOUT_S, ServiceProcess, StartupError
 from docwire.orchestration.supervisor import Supervisor
 from docwire.runtime.spec import WorkerSpec
 from docwire.transports.tls import MutualTls
@@ -481,8 +482,13 @@ class Flow:
         if self._supervisor is not None:
             self._supervisor.stop()  # first: the exits that follow are not crashes
             self._supervisor = None
-        for process in [*([self._gateway] if self._gateway else []), *self._processes]:
-            process.stop()
+        if self._gateway is not None:
+            self._gateway.stop()  # first: it stops taking requests and answers those it holds
+        for process in self._processes:
+            process.terminate()  # all at once, so their executors' close() run side by side
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in self._processes:
+            process.stop(timeout=max(deadline - time.monotonic(), 0.1))
         if self._preloader is not None:
             self._preloader.close()
             self._preloader = None

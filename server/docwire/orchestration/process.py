@@ -11,6 +11,7 @@ import collections
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import select
 import subprocess
@@ -25,7 +26,12 @@ from docwire.orchestration import pickling
 from docwire.orchestration.preloader import ForkedChild, Preloader
 from docwire.runtime.lifecycle import PARENT_PID_ENV
 
-__all__ = ["ServiceProcess", "StartupError"]
+__all__ = ["STOP_TIMEOUT_S", "ServiceProcess", "StartupError"]
+
+logger = logging.getLogger("docwire.flow")
+
+#: How long a server process has to stop once asked (SIGTERM) before it is killed.
+STOP_TIMEOUT_S = 10.0
 
 
 class StartupError(RuntimeError):
@@ -78,6 +84,7 @@ class ServiceProcess:
         self._forward = forward_output
         self._lines: collections.deque[str] = collections.deque(maxlen=40)
         self._popen: ChildProcess | None = None
+        self._terminated = False  # asked to stop (SIGTERM sent)
         self._ready_read: int | None = None
         self._reader: threading.Thread | None = None
         self.port: int | None = None
@@ -219,17 +226,30 @@ class ServiceProcess:
             self.label, self._module, spec, forward_output=self._forward, env=self._env, preloader=self._preloader
         )
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Asks the child to stop (SIGTERM), then kills it if it has not exited within ``timeout`` seconds."""
+    def terminate(self) -> None:
+        """Asks the child to stop (SIGTERM) without waiting: ``stop`` waits (a Flow asks all its executors first,
+        so their ``close`` run at the same time)."""
+        if self._popen is not None and not self._terminated and self._popen.poll() is None:
+            self._popen.terminate()
+            self._terminated = True
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Asks the child to stop (SIGTERM) unless ``terminate`` did, then kills it if it has not exited within
+        ``timeout`` seconds (warning that it did not stop)."""
         if self._popen is None:
             return
         if self._popen.poll() is None:
-            self._popen.terminate()
+            self.terminate()
             try:
                 self._popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                logger.warning(
+                    "%s did not stop within %gs of being asked to (its close() or a request still running): killed",
+                    self.label,
+                    timeout,
+                )
                 self._popen.kill()
-                self._popen.wait(timeout=timeout)
+                self._popen.wait(timeout=STOP_TIMEOUT_S)
         if self._ready_read is not None:
             os.close(self._ready_read)
             self._ready_read = None
