@@ -189,7 +189,7 @@ def test_a_returned_dict_becomes_json_numpy_values_included() -> None:
 
 
 def test_a_returned_dict_json_cannot_hold_fails_naming_the_endpoint_and_the_type() -> None:
-    with pytest.raises(TypeError, match=r"the dict /object returned goes back as JSON .* holds a builtins\.object"):
+    with pytest.raises(TypeError, match=r"the results /object returns .* travel as JSON and hold a builtins\.object"):
         run(Reporter(), "/object", docs("x"))
 
 

@@ -8,6 +8,7 @@ import inspect
 import typing
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
 from docwire_client import AsyncClient, Client, Response
@@ -143,3 +144,23 @@ def test_the_sync_post_refuses_keywords_and_values_when_called() -> None:
         client.post("/", bogus=1)  # type: ignore[call-overload]
     with pytest.raises(ValueError, match="prefetch must be at least 1"):
         client.post("/", prefetch=0)
+
+
+def test_parameters_travel_as_json_numpy_values_included() -> None:
+    """Every transport sends ``parameters`` as JSON (a protobuf Struct, or a JSON body): numpy numbers and arrays
+    become numbers and lists, as pydantic makes other values JSON (numpy failed with protobuf's "Unexpected
+    type", or json's "not JSON serializable" over HTTP)."""
+    options = PostOptions.of({"parameters": {"top_k": np.int64(3), "weights": np.array([0.5, 0.25]), "pair": (1, 2)}})
+    assert options.parameters == {"top_k": 3, "weights": [0.5, 0.25], "pair": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ([("top_k", 3)], r"^parameters must be a dict \(a JSON object\), not list$"),
+        ({"model": object()}, r"^parameters travel as JSON and hold a builtins\.object, which JSON cannot hold"),
+    ],
+)
+def test_parameters_json_cannot_carry_are_refused_before_anything_is_sent(parameters: object, message: str) -> None:
+    with pytest.raises(TypeError, match=message):
+        PostOptions.of({"parameters": parameters})  # type: ignore[typeddict-item]

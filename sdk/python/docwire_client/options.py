@@ -29,6 +29,7 @@ from typing_extensions import TypeVar
 from docwire_client.callbacks import Callback, Callbacks
 from docwire_client.retry import RetryPolicy
 from docwire_contract.doc_types import Document
+from docwire_contract.json_values import json_object
 
 __all__ = [
     "COMPRESSIONS",
@@ -99,6 +100,7 @@ class PostOptions:
 
     Raises:
         ValueError: a ``metadata`` key is reserved.
+        TypeError: ``parameters`` is not a dict of values JSON can hold (``json_values.json_object``).
     """
 
     parameters: Mapping[str, Any] | None = None
@@ -116,6 +118,8 @@ class PostOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "headers", headers_of(self.metadata))
+        if self.parameters is not None:  # as every transport sends them: JSON (numpy values as numbers and lists)
+            object.__setattr__(self, "parameters", json_object(self.parameters, "parameters"))
 
     @classmethod
     def of(cls, keywords: PostKwargs) -> PostOptions:

@@ -17,16 +17,15 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from docarray import BaseDoc, DocList
 from pydantic import BaseModel
-from pydantic_core import PydanticSerializationError, to_jsonable_python
 
 from docwire.executor.base import BoundEndpoint
 from docwire.executor.base import Executor as DocwireExecutor
 from docwire.executor.inline_calls import runs_inline
 from docwire.executor.sync_runner import SyncRunner
 from docwire_contract.doc_types import doclist_of
+from docwire_contract.json_values import json_object
 
 __all__ = ["Outcome", "Parameters", "run_endpoint", "stream_endpoint"]
 
@@ -69,21 +68,9 @@ def _as_result(returned: Mapping[Any, Any], endpoint: str) -> dict[str, Any]:
     Raises:
         TypeError: it holds a value JSON cannot hold (the method's failure, reported to its caller).
     """
-    try:
-        result: dict[str, Any] = to_jsonable_python(dict(returned), fallback=_numpy_value)
-    except (TypeError, PydanticSerializationError) as exc:
-        raise TypeError(
-            f"the dict {endpoint} returned goes back as JSON (in parameters['__results__']) and {exc}: return "
-            "numbers, strings, booleans, None, lists and dicts, and put tensors in documents"
-        ) from None
-    return result
-
-
-def _numpy_value(value: Any) -> Any:
-    """What ``to_jsonable_python`` makes of a value it does not know: a numpy array or number as Python's."""
-    if isinstance(value, np.ndarray | np.generic):
-        return value.tolist()
-    raise TypeError(f"holds a {type(value).__module__}.{type(value).__qualname__}, which JSON cannot hold")
+    return json_object(
+        returned, f"the results {endpoint} returns (in parameters['__results__'], tensors go in documents)"
+    )
 
 
 def _as_doclist(value: Any, doc_type: type[BaseDoc]) -> DocList[Any]:
