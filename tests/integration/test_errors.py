@@ -198,6 +198,23 @@ def test_startup_failure_names_the_executor_and_shows_its_log() -> None:
     assert flow.pids() == []
 
 
+@pytest.mark.parametrize(
+    ("uses", "reason"),
+    [
+        ("no_such_module.Encoder", r"No module named 'no_such_module'"),
+        ("executors.NoSuchEncoder", r"module 'executors' \(.*executors\.py\) has no class 'NoSuchEncoder'"),
+    ],
+)
+def test_a_uses_that_names_nothing_fails_startup_in_one_line(uses: str, reason: str) -> None:
+    flow = Flow(host="127.0.0.1", timeout_ready=30).add(uses=uses, name="enc")
+    with pytest.raises(
+        StartupError, match=rf"(?s)executor 'enc' rep-0 exited.*enc: cannot load uses='{uses}': {reason}"
+    ) as caught:
+        flow.start()
+    assert "Traceback" not in str(caught.value)
+    assert flow.pids() == []
+
+
 def test_startup_ended_by_sys_exit_shows_its_message() -> None:
     """``sys.exit("...")`` while an executor starts: its message is in the error, as the interpreter would print it
     (a replica forked by the launcher exited with code 1 and "it wrote no output")."""

@@ -55,7 +55,10 @@ def load_executor_class(uses: type[Executor] | str | None, modules: Sequence[Mod
 def _find_class(name: str, modules: Sequence[ModuleType]) -> object:
     module_name, _, class_name = name.rpartition(".")
     if module_name:
-        return getattr(importlib.import_module(module_name), class_name)
+        module = importlib.import_module(module_name)
+        if not hasattr(module, class_name):
+            raise ImportError(f"module {module_name!r} ({module.__file__}) has no class {class_name!r}")
+        return getattr(module, class_name)
     if name in ("Executor", "BaseExecutor"):
         return Executor
     for module in modules:

@@ -32,7 +32,10 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
     """Builds the executor and serves it until a stop signal."""
     set_error_details(spec.error_details)
     modules = load_py_modules(spec.py_modules)
-    executor_class = load_executor_class(spec.uses, modules)
+    try:
+        executor_class = load_executor_class(spec.uses, modules)
+    except (ImportError, TypeError) as exc:  # what uses= names is not there: one line says it (shown in StartupError)
+        raise SystemExit(f"{spec.name}: cannot load uses={spec.uses!r}: {exc}") from None
     runtime_args = RuntimeArgs(
         name=spec.name, replica_id=spec.replica_id, workspace=spec.workspace, shard_id=spec.shard_id
     )
