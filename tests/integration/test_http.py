@@ -139,6 +139,29 @@ def test_malformed_json_is_400_with_the_position(flow: Flow) -> None:
     assert "line 1 column 11" in reply.json()["message"]
 
 
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        pytest.param("/post", _nested(100_000), id="a-body-100000-deep"),
+        pytest.param("/post", '{"data": [{"text": "a", "tags": {"x": ' + _nested(900) + "}}]}", id="tags-900-deep"),
+        pytest.param(
+            "/graphql", '{"query": "{ __typename }", "variables": {"x": ' + _nested(100_000) + "}}", id="graphql"
+        ),
+    ],
+)
+def test_values_nested_too_deep_are_a_400_and_the_gateway_serves_on(flow: Flow, path: str, body: str) -> None:
+    """The JSON parser and the converters recurse per level: past Python's recursion limit they raised
+    RecursionError, a 500 with a traceback in the log (and, over WebSocket, the end of the session)."""
+    reply = httpx.post(_url(flow, path), content=body, headers={"content-type": "application/json"}, timeout=30)
+    assert reply.status_code == 400, reply.text
+    assert "nest deeper than docwire reads them" in reply.json()["message"]
+    assert _post(flow, "/post", {"data": [{"text": "still"}]}).json()["data"][0]["text"] == "still[first]"
+
+
 @pytest.mark.parametrize(
     ("verb", "path"),
     [("GET", "/metrics"), ("POST", "/nope/deeper"), ("DELETE", "/nowhere"), ("GET", "/stream/nope"), ("POST", "/")],

@@ -258,6 +258,26 @@ async def test_malformed_json_gets_an_error_naming_the_position(flow: Flow) -> N
     assert [d["text"] for d in good["data"]] == ["still here[first]"]
 
 
+async def test_values_nested_too_deep_get_an_error_reply_and_the_socket_goes_on(flow: Flow) -> None:
+    """A frame nesting arrays 100,000 deep (the parser's recursion) or a document's tags 900 deep (the
+    converters'): each gets its error reply (they ended the whole session with 1011)."""
+    deep_tags = {"execEndpoint": "/x", "data": [{"text": "a", "tags": {}}], "header": {"requestId": "deep"}}
+    text = json.dumps(deep_tags).replace('"tags": {}', '"tags": {"x": ' + "[" * 900 + "]" * 900 + "}")
+    async with connect(_url(flow), subprotocols=JSON) as ws:
+        await ws.send("[" * 100_000 + "]" * 100_000)
+        [parsed] = await _replies(ws, 1)
+        await ws.send(text)
+        [converted] = await _replies(ws, 1)
+        await ws.send(_request("after", "/x", "still here"))
+        [good] = await _replies(ws, 1)
+        await _finish(ws)
+    for reply in (parsed, converted):
+        assert _status(reply)["exception"]["name"] == "BadRequest"
+        assert "nest deeper than docwire reads them" in _status(reply)["description"]
+    assert converted["header"]["requestId"] == "deep"
+    assert [d["text"] for d in good["data"]] == ["still here[first]"]
+
+
 async def test_documents_not_fitting_the_schema_are_named_with_the_request_id(flow: Flow) -> None:
     async with connect(_url(flow), subprotocols=JSON) as ws:
         await ws.send(json.dumps({"header": {"requestId": "s1"}, "execEndpoint": "/strict", "data": [{"text": "a"}]}))

@@ -46,7 +46,7 @@ from docwire.transports.http_auth import TokenGate
 from docwire.transports.http_context import HttpContext
 from docwire.transports.http_errors import error_body, error_response, json_response
 from docwire.transports.http_timeouts import read_timeout_protocol
-from docwire.transports.json_requests import SchemaDocuments, message_from_json, parse_json
+from docwire.transports.json_requests import TOO_DEEP, SchemaDocuments, message_from_json, parse_json
 from docwire.transports.json_requests import json_field as _field
 from docwire.transports.json_requests import message_to_json as _message_to_json
 from docwire.transports.json_requests import set_path as _insert
@@ -106,7 +106,8 @@ class HttpTranscoder:
                 Route(GRAPHQL_PATH, GraphqlRoute(self._gateway, self.documents)),  # strawberry loads on first use
                 # Every verb: one the path does not take is a 405 naming those it does (``_match``).
                 Route("/{path:path}", self._dispatch, methods=_EVERY_VERB),
-            ]
+            ],
+            exception_handlers={RecursionError: _too_deep},
         )
 
     async def _liveness(self, request: Request) -> Response:
@@ -415,3 +416,9 @@ async def start_http_server(
     server = HttpServer(uvicorn.Server(config), sock)
     await server.start()
     return server
+
+
+async def _too_deep(request: Request, exc: Exception) -> Response:
+    """A request whose values nest deeper than reading them allows (a JSON body's thousands of ``[``, a document's
+    tags a few hundred dicts deep, a GraphQL body's variables): the caller's error, not a 500."""
+    return error_response(BadRequest(f"the request: {TOO_DEEP}"))

@@ -27,6 +27,7 @@ from docwire_contract.errors import BadRequest
 from docwire_contract.v1 import document_pb2, request_pb2
 
 __all__ = [
+    "TOO_DEEP",
     "SchemaDocuments",
     "endpoint_of",
     "json_field",
@@ -42,6 +43,10 @@ _DOC = document_pb2.Doc.DESCRIPTOR
 _STRUCT = struct_pb2.Struct.DESCRIPTOR
 
 
+#: Why a request nesting arrays or objects thousands deep (hundreds, in a document's tags) is refused.
+TOO_DEEP = "arrays or objects nest deeper than docwire reads them (Python's recursion limit)"
+
+
 def parse_json(raw: str | bytes, what: str) -> Any:
     """``raw`` parsed as JSON, raw line breaks and tabs inside strings allowed.
 
@@ -50,7 +55,8 @@ def parse_json(raw: str | bytes, what: str) -> Any:
     breaks, so they are accepted (base64 decoding skips them).
 
     Raises:
-        BadRequest: ``raw`` is not JSON (or not UTF-8); the message names ``what`` and the position.
+        BadRequest: ``raw`` is not JSON (or not UTF-8, or nested too deeply); the message names ``what`` and the
+            position.
     """
     try:
         return json.loads(raw, strict=False)
@@ -60,6 +66,8 @@ def parse_json(raw: str | bytes, what: str) -> Any:
         ) from exc
     except UnicodeDecodeError as exc:
         raise BadRequest(f"{what} is not valid JSON: {exc}") from exc
+    except RecursionError:  # the parser recurses once per level: thousands of [ or { exhaust the stack
+        raise BadRequest(f"{what}: {TOO_DEEP}") from None
 
 
 def json_field(descriptor: Descriptor, key: str) -> FieldDescriptor | None:
@@ -102,9 +110,16 @@ def message_from_json(descriptor: Descriptor, obj: dict[str, Any], documents: Do
     A request without an id gets one (``header.request_id``), so that its reply names it.
 
     Raises:
-        BadRequest: a field is unknown or of the wrong type.
+        BadRequest: a field is unknown or of the wrong type, or values nest deeper than they are read.
         DocumentSchemaError: documents do not fit the endpoint's input schema (the field is named).
     """
+    try:
+        return _message_from_json(descriptor, obj, documents)
+    except RecursionError:  # the converters recurse per level: a document's tags a few hundred dicts deep
+        raise BadRequest(TOO_DEEP) from None
+
+
+def _message_from_json(descriptor: Descriptor, obj: dict[str, Any], documents: DocumentJson) -> Message:
     message = message_factory.GetMessageClass(descriptor)()
     lift_header(descriptor, obj)
     found = {}

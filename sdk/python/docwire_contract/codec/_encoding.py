@@ -341,7 +341,10 @@ def encode_failure(exc: FieldError | RecursionError, index: int | None) -> Docum
     if isinstance(exc, FieldError):
         return schema_error(exc, index)
     where = f"document {index}: " if index is not None else ""
-    return DocumentSchemaError(f"{where}the document refers to itself (a cyclic reference); cannot encode it")
+    return DocumentSchemaError(
+        f"{where}the document nests values deeper than they can be encoded (Python's recursion limit): a value "
+        "that contains itself (a cyclic reference), or dicts and lists hundreds deep"
+    )
 
 
 def encode_doc(doc: BaseDoc) -> document_pb2.Doc:
