@@ -217,6 +217,13 @@ def test_unknown_endpoint_is_404_listing_the_endpoints(broken: Flow) -> None:
     assert "/fail" in body["endpoints"]
 
 
+@pytest.mark.parametrize(("data", "kind"), [("abc", "str"), (3, "int")])
+def test_data_that_is_not_documents_is_422_naming_what_it_is(flow: Flow, data: object, kind: str) -> None:
+    reply = _post(flow, "/post", {"data": data})
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["message"] == f"data must be a list of documents (JSON objects), or one, not {kind}"
+
+
 def test_documents_not_fitting_the_schema_are_422_naming_the_field(broken: Flow) -> None:
     reply = _post(broken, "/strict", {"data": [{"text": "a", "count": 1}, {"text": "b"}]})
     assert reply.status_code == 422

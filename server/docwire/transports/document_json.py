@@ -146,8 +146,12 @@ class DocumentJson:
             DocumentSchemaError: an item is not an object or does not fit; the message names the field.
         """
         cls = self.input_class(endpoint)
-        if not isinstance(items, list):
-            items = [items]
+        if isinstance(items, dict):
+            items = [items]  # one document for a list of one
+        elif not isinstance(items, list):
+            raise DocumentSchemaError(
+                f"{where} must be a list of documents (JSON objects), or one, not {type(items).__name__}"
+            )
         docs = []
         for index, item in enumerate(items):
             if not isinstance(item, dict):
