@@ -215,6 +215,25 @@ def test_a_uses_that_names_nothing_fails_startup_in_one_line(uses: str, reason: 
     assert flow.pids() == []
 
 
+@pytest.mark.parametrize("holder", ["gateway", "executor"])
+def test_a_port_another_process_holds_fails_startup_in_one_line(holder: str) -> None:
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        flow = (
+            Flow(host="127.0.0.1", port=port).add(uses=Faulty, name="f")
+            if holder == "gateway"
+            else Flow(host="127.0.0.1").add(uses=Faulty, name="f", port=port)
+        )
+        with pytest.raises(StartupError) as caught:
+            flow.start()
+    message = str(caught.value)
+    assert f"cannot bind 127.0.0.1:{port} for gRPC: Address already in use" in message, message
+    assert "Traceback" not in message
+    assert flow.pids() == []
+
+
 def test_startup_ended_by_sys_exit_shows_its_message() -> None:
     """``sys.exit("...")`` while an executor starts: its message is in the error, as the interpreter would print it
     (a replica forked by the launcher exited with code 1 and "it wrote no output")."""

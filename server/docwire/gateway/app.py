@@ -125,7 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     spec: GatewaySpec = cloudpickle.load(sys.stdin.buffer)
     configure_logging("gateway")
-    uvloop.run(serve(spec, args.ready_fd))
+    try:
+        uvloop.run(serve(spec, args.ready_fd))
+    except OSError as exc:  # a port it cannot bind (another process holds it): one line says which and why
+        if not str(exc).startswith("cannot bind"):
+            raise
+        raise SystemExit(f"gateway: {exc}") from None
 
 
 if __name__ == "__main__":

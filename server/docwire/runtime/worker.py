@@ -48,15 +48,18 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
         max_concurrency=spec.max_concurrency,
         dynamic_batching=spec.uses_dynamic_batching,
     )
-    server = await start_grpc_server(
-        [servicer.handler()],
-        [EXECUTOR_SERVICE],
-        spec.host,
-        spec.port,
-        max_message_bytes=spec.max_message_bytes + PROCESS_STREAM_FRAMING_BYTES,
-        max_connection_age=spec.max_connection_age,
-        credentials=None if spec.tls is None else spec.tls.server_credentials(),
-    )
+    try:
+        server = await start_grpc_server(
+            [servicer.handler()],
+            [EXECUTOR_SERVICE],
+            spec.host,
+            spec.port,
+            max_message_bytes=spec.max_message_bytes + PROCESS_STREAM_FRAMING_BYTES,
+            max_connection_age=spec.max_connection_age,
+            credentials=None if spec.tls is None else spec.tls.server_credentials(),
+        )
+    except OSError as exc:  # its port is held by another process: one line says which and why
+        raise SystemExit(f"{spec.name}/rep-{spec.replica_id}: {exc}") from None
     await server.set_serving(True)
     logger.info(
         "%s/rep-%d serving %s on port %d%s",

@@ -6,6 +6,7 @@ grpcurl find the same things on either.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,10 +109,10 @@ async def start_grpc_server(
         bound = (
             server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
         )
-    except RuntimeError as exc:
-        raise OSError(f"cannot bind {address}: {exc}") from exc
+    except RuntimeError as exc:  # gRPC says only that it failed; a socket of our own says why
+        raise OSError(f"cannot bind {address} for gRPC: {_bind_problem(host, port) or exc}") from exc
     if bound == 0:
-        raise OSError(f"cannot bind {address}: the address is in use or not available")
+        raise OSError(f"cannot bind {address} for gRPC: {_bind_problem(host, port) or 'the address is not available'}")
     await server.start()
     started = GrpcServer(server, bound, health_servicer, tuple(service_names))
     await started.set_serving(False)
@@ -145,3 +146,15 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DocwireError
     context.set_trailing_metadata(((ERROR_METADATA_KEY, type(error).__name__),))
     await context.abort(error.grpc_code, str(error))
     raise AssertionError("unreachable: context.abort raises")
+
+
+def _bind_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound, as the system says it ("Address already in use"), or None."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds: TIME_WAIT is no clash
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
