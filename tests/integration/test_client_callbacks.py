@@ -71,6 +71,26 @@ def test_each_reply_goes_to_its_callbacks_and_post_returns_none(served: Served, 
     assert sorted(a for r in seen.errors for a in r.status.exception.args[1:]) == ["bad-c", "bad-h"]
 
 
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "unary"])
+def test_inputs_that_fail_midway_raise_after_every_request_already_sent_is_answered(
+    served: Served, stream: bool
+) -> None:
+    """The user's generator raising after 150 documents: the requests already sent are answered and handed to
+    the callbacks, then its error is raised (over gRPC their replies were dropped, over WebSocket the post
+    waited forever for an end the client never sent)."""
+
+    def documents() -> Iterator[TextDoc]:
+        for i in range(150):
+            yield TextDoc(text=str(i))
+        raise OSError("the source file is truncated at line 151")
+
+    seen = Recorded()
+    with pytest.raises(OSError, match="truncated at line 151"):
+        served.client().post("/picky", documents, request_size=10, stream=stream, on_done=seen.on_done)
+    assert sorted(int(t) for batch in seen.done for t in batch) == list(range(150))
+    assert served.client().post("/picky", TextDoc(text="after"), return_type=TextDoc).text == "after"
+
+
 def test_an_executor_error_without_on_error_raises(served: Served) -> None:
     seen = Recorded()
     with pytest.raises(ExecutorError, match="ValueError in executor 'picky'") as caught:

@@ -436,12 +436,20 @@ async def _send(
     unanswered: dict[str, Outgoing],
     slots: asyncio.Semaphore,
 ) -> None:
-    """Writes the stream's requests (``send_requests``), then ends the writing side."""
+    """Writes the stream's requests (``send_requests``), then ends the writing side.
+
+    When the inputs fail (user code raised), the writing side ends there too: the requests already sent are
+    answered and handed over first, then the reading side raises the inputs' error (``await`` of this task).
+    """
     try:
         await send_requests(call.write, resend, source, unanswered, slots)
         await call.done_writing()
     except (grpc.RpcError, asyncio.InvalidStateError):
         pass  # the call failed; the reading side reports why
-    except BaseException:  # the inputs failed (or we are cancelled): end the call
+    except Exception:
+        with contextlib.suppress(grpc.RpcError, asyncio.InvalidStateError):
+            await call.done_writing()
+        raise
+    except BaseException:  # cancelled (or interrupted): end the call
         call.cancel()
         raise

@@ -158,7 +158,9 @@ async def concurrent_calls(
             while calls:
                 await asyncio.wait(set(calls))
             finished.put_nowait(None)
-        except Exception as exc:  # the inputs (user code) failed: report it to the reader too
+        except Exception as exc:  # the inputs (user code) failed: the calls under way are answered, then it is raised
+            while calls:
+                await asyncio.wait(set(calls))
             finished.put_nowait(exc)
             raise
 

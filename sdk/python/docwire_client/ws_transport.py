@@ -330,8 +330,18 @@ async def _send(
     unanswered: dict[str, Outgoing],
     slots: asyncio.Semaphore,
 ) -> None:
-    """Writes the stream's requests (``send_requests``), then the end marker."""
-    await send_requests(socket.send, resend, source, unanswered, slots)
+    """Writes the stream's requests (``send_requests``), then the end marker.
+
+    When the inputs fail (user code raised), the end marker goes out there: the requests already sent are
+    answered and handed over first, then the reading side raises the inputs' error (without the marker the
+    server waited for more, and the post for the end, forever).
+    """
+    try:
+        await send_requests(socket.send, resend, source, unanswered, slots)
+    except Exception:
+        with contextlib.suppress(ConnectionClosed):
+            await socket.send(END)
+        raise
     await socket.send(END)
 
 
