@@ -229,3 +229,38 @@ def test_returning_something_else_is_a_clear_error() -> None:
 @pytest.mark.parametrize(("raw", "expected"), [("index", "/index"), ("/index", "/index"), ("", "/default"), ("/", "/")])
 def test_normalize_endpoint(raw: str, expected: str) -> None:
     assert normalize_endpoint(raw) == expected
+
+
+def test_definition_mistakes_are_refused_when_the_class_is_defined() -> None:
+    """Each would otherwise surface request by request (or never: one of two methods bound to one endpoint
+    silently won)."""
+    with pytest.raises(TypeError, match=r"binds /x to two methods, first and second"):
+
+        class Twice(Executor):
+            @requests(on="/x")
+            def first(self, docs: DocList[InDoc], **kwargs: object) -> None: ...
+
+            @requests(on="x")
+            def second(self, docs: DocList[InDoc], **kwargs: object) -> None: ...
+
+    with pytest.raises(TypeError, match=r"takes an endpoint \('/index'\) or a list of them, not 3"):
+
+        class Numbered(Executor):
+            @requests(on=3)  # type: ignore[call-overload, untyped-decorator]
+            def index(self, docs: DocList[InDoc], **kwargs: object) -> None: ...
+
+    with pytest.raises(TypeError, match=r"has a parameter 'documents' no request fills: .*docs, docs_map"):
+
+        class Misnamed(Executor):
+            @requests
+            def index(self, documents: DocList[InDoc]) -> None: ...
+
+
+def test_a_subclass_may_bind_an_endpoint_its_parent_binds() -> None:
+    class Child(Sample):
+        @requests(on="/index")
+        def reindex(self, docs: DocList[InDoc], parameter_free: int = 0, **kwargs: object) -> None: ...
+
+    bound = Child.resolve("/index")
+    assert bound is not None
+    assert bound.method_name == "reindex"

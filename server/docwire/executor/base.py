@@ -68,12 +68,16 @@ class Executor:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         table: dict[str, BoundEndpoint] = dict(cls.endpoints)
+        own: dict[str, str] = {}  # endpoint -> the method of this class bound to it (a subclass may rebind one)
         for attr, value in vars(cls).items():
             binding = binding_of(value)
             if binding is None:
                 continue
             signature = read_signature(value, binding)
             for endpoint in binding.endpoints:
+                if endpoint in own:
+                    raise TypeError(f"{cls.__qualname__} binds {endpoint} to two methods, {own[endpoint]} and {attr}")
+                own[endpoint] = attr
                 table[endpoint] = BoundEndpoint(endpoint, attr, signature)
         cls.endpoints = MappingProxyType(table)
 

@@ -59,8 +59,12 @@ def requests(
             endpoints: tuple[str, ...] = (DEFAULT_ENDPOINT,)
         elif isinstance(on, str):
             endpoints = (normalize_endpoint(on),)
-        else:
+        elif isinstance(on, Sequence) and all(isinstance(e, str) for e in on):
             endpoints = tuple(normalize_endpoint(e) for e in on)
+        else:
+            raise TypeError(
+                f"@requests(on=...) on {fn.__qualname__} takes an endpoint ('/index') or a list of them, not {on!r}"
+            )
         if not endpoints:
             raise ValueError(f"@requests(on=...) on {fn.__qualname__} names no endpoint")
         setattr(fn, _BINDING_ATTR, Binding(endpoints, request_schema, response_schema))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,6 +55,7 @@ def read_signature(fn: Callable[..., Any], binding: Binding) -> EndpointSignatur
     params = inspect.signature(fn).parameters
     hints = _type_hints(fn)
     single_doc = "doc" in params and "docs" not in params
+    _check_parameters(fn, params, "doc" if single_doc else "docs")
     takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     accepted = None if takes_kwargs else frozenset(params) - {"self"}
 
@@ -77,6 +78,30 @@ def read_signature(fn: Callable[..., Any], binding: Binding) -> EndpointSignatur
         parameters_model=parameters_model,
         accepted=accepted,
     )
+
+
+#: The keyword arguments an endpoint method is offered besides its documents (``dispatch._arguments``).
+OFFERED = ("parameters", "metadata", "tracing_context", "docs_matrix", "docs_map")
+
+
+def _check_parameters(fn: Callable[..., Any], params: Mapping[str, inspect.Parameter], documents: str) -> None:
+    """Refuses, when the class is defined, a method parameter no call would fill (it failed every request).
+
+    Raises:
+        TypeError: a parameter without a default is none of those an endpoint is given, or is positional-only.
+    """
+    offered = {documents, *OFFERED}
+    for name, param in list(params.items())[1:]:  # after self
+        if param.kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            continue
+        if param.default is inspect.Parameter.empty and (
+            name not in offered or param.kind is inspect.Parameter.POSITIONAL_ONLY
+        ):
+            raise TypeError(
+                f"endpoint method {fn.__qualname__} has a parameter {name!r} no request fills: it is called with "
+                f"the keywords {', '.join(sorted(offered))} (and **kwargs takes the rest); rename it or give it "
+                "a default"
+            )
 
 
 def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
