@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from docwire.executor.base import Executor, RuntimeArgs, instantiate
 from docwire.executor.decorators import requests
-from docwire.executor.dispatch import run_endpoint, stream_endpoint
+from docwire.executor.dispatch import _arguments, run_endpoint, stream_endpoint
+from docwire.executor.signature import OFFERED
 from docwire_contract.conventions import DEFAULT_ENDPOINT, normalize_endpoint
 from docwire_contract.doc_types import Document
 
@@ -264,3 +265,12 @@ def test_a_subclass_may_bind_an_endpoint_its_parent_binds() -> None:
     bound = Child.resolve("/index")
     assert bound is not None
     assert bound.method_name == "reindex"
+
+
+def test_the_keywords_checked_when_a_class_is_defined_are_those_a_call_offers() -> None:
+    """``signature.OFFERED`` (what a definition may ask for) and ``dispatch._arguments`` (what a call passes) are
+    written apart: they must not drift."""
+    bound = Sample.resolve("/index")
+    assert bound is not None
+    assert bound.signature.accepted is None  # it takes **kwargs: it is offered everything
+    assert set(_arguments(bound, {"docs": docs()}, {}, None)) == {"docs", *OFFERED}

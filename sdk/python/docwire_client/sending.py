@@ -145,6 +145,7 @@ async def concurrent_calls(
             finished.put_nowait(exc)
 
     async def feed() -> None:
+        failed: Exception | None = None
         try:
             while True:
                 await slots.acquire()
@@ -155,14 +156,11 @@ async def concurrent_calls(
                 task = asyncio.create_task(one(item))
                 calls.add(task)
                 task.add_done_callback(calls.discard)
-            while calls:
-                await asyncio.wait(set(calls))
-            finished.put_nowait(None)
-        except Exception as exc:  # the inputs (user code) failed: the calls under way are answered, then it is raised
-            while calls:
-                await asyncio.wait(set(calls))
-            finished.put_nowait(exc)
-            raise
+        except Exception as exc:  # noqa: BLE001 - the inputs (user code) failed: raised once the calls under way are in
+            failed = exc
+        while calls:
+            await asyncio.wait(set(calls))
+        finished.put_nowait(failed)  # None: every reply is in
 
     feeder = asyncio.create_task(feed())
     try:

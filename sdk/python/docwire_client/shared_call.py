@@ -67,7 +67,7 @@ class _Open:
         self.posts = 0  # taken so far
         self._writing = asyncio.Lock()  # grpc.aio takes one write at a time
         self.reader = asyncio.create_task(self._read())
-        self._retiring: asyncio.Task[None] | None = None
+        self._retiring: asyncio.Task[None] | None = None  # held: the loop keeps only a weak reference to a task
 
     def retire(self) -> None:
         """Ends the writing side after the writes already queued: the gateway answers them, then ends the call."""

@@ -21,7 +21,7 @@ from docwire.observability.launch import start_gateway_observer
 from docwire.runtime.lifecycle import configure_logging, report_ready, tune_garbage_collector, wait_for_stop_signal
 from docwire.transports.grpc_auth import TokenInterceptor
 from docwire.transports.grpc_gateway import GATEWAY_SERVICE_NAMES, PROTECTED_PATHS, gateway_handler
-from docwire.transports.grpc_server import GrpcServer, server_credentials, start_grpc_server
+from docwire.transports.grpc_server import GrpcServer, PortUnavailable, server_credentials, start_grpc_server
 from docwire.transports.tls import MutualTls
 
 if TYPE_CHECKING:
@@ -127,9 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     configure_logging("gateway")
     try:
         uvloop.run(serve(spec, args.ready_fd))
-    except OSError as exc:  # a port it cannot bind (another process holds it): one line says which and why
-        if not str(exc).startswith("cannot bind"):
-            raise
+    except PortUnavailable as exc:  # another process holds a port it was given: one line says which and why
         raise SystemExit(f"gateway: {exc}") from None
 
 

@@ -20,7 +20,7 @@ from docwire.runtime.loader import load_executor_class, load_py_modules
 from docwire.runtime.servicer import ExecutorServicer
 from docwire.runtime.spec import WorkerSpec
 from docwire.runtime.status import set_error_details
-from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, start_grpc_server
+from docwire.transports.grpc_server import PROCESS_STREAM_FRAMING_BYTES, PortUnavailable, start_grpc_server
 from docwire_contract.methods import EXECUTOR_SERVICE
 
 __all__ = ["main"]
@@ -58,7 +58,7 @@ async def serve(spec: WorkerSpec, ready_fd: int | None) -> None:
             max_connection_age=spec.max_connection_age,
             credentials=None if spec.tls is None else spec.tls.server_credentials(),
         )
-    except OSError as exc:  # its port is held by another process: one line says which and why
+    except PortUnavailable as exc:  # its port is held by another process: one line says which and why
         raise SystemExit(f"{spec.name}/rep-{spec.replica_id}: {exc}") from None
     await server.set_serving(True)
     logger.info(

@@ -21,6 +21,7 @@ from docwire_contract.errors import DocwireError
 
 __all__ = [
     "GrpcServer",
+    "PortUnavailable",
     "abort",
     "call_metadata",
     "channel_options",
@@ -28,6 +29,11 @@ __all__ = [
     "server_credentials",
     "start_grpc_server",
 ]
+
+
+class PortUnavailable(OSError):
+    """A server's address cannot be bound (another process holds the port, or the host is not this machine's);
+    the message names the address, the protocol and the system's reason."""
 
 
 #: What a ProcessStream message adds around a DataRequest, at most (tags, lengths, the sequence), with room
@@ -91,7 +97,7 @@ async def start_grpc_server(
     balancing over DNS resolve again when they reconnect, and so find replicas added since.
 
     Raises:
-        OSError: the address cannot be bound.
+        PortUnavailable: the address cannot be bound.
     """
     options = [*channel_options(max_message_bytes), ("grpc.so_reuseport", 0)]
     if max_connection_age is not None:
@@ -110,9 +116,10 @@ async def start_grpc_server(
             server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
         )
     except RuntimeError as exc:  # gRPC says only that it failed; a socket of our own says why
-        raise OSError(f"cannot bind {address} for gRPC: {_bind_problem(host, port) or exc}") from exc
+        raise PortUnavailable(f"cannot bind {address} for gRPC: {_bind_problem(host, port) or exc}") from exc
     if bound == 0:
-        raise OSError(f"cannot bind {address} for gRPC: {_bind_problem(host, port) or 'the address is not available'}")
+        problem = _bind_problem(host, port) or "the address is not available"
+        raise PortUnavailable(f"cannot bind {address} for gRPC: {problem}")
     await server.start()
     started = GrpcServer(server, bound, health_servicer, tuple(service_names))
     await started.set_serving(False)

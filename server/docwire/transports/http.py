@@ -42,6 +42,7 @@ from docwire.transports import openapi
 from docwire.transports.body_limit import BodyLimit
 from docwire.transports.document_json import DocumentJson, dumps
 from docwire.transports.graphql_route import GRAPHQL_PATH, GraphqlRoute
+from docwire.transports.grpc_server import PortUnavailable
 from docwire.transports.http_auth import TokenGate
 from docwire.transports.http_context import HttpContext
 from docwire.transports.http_errors import error_body, error_response, json_response
@@ -384,7 +385,7 @@ async def start_http_server(
     its first byte, or of its connection opening (``http_timeouts``: 408, then the connection closes).
 
     Raises:
-        OSError: the address cannot be bound.
+        PortUnavailable: the address cannot be bound.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -393,7 +394,7 @@ async def start_http_server(
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise OSError(f"cannot bind {host}:{port} for HTTP: {exc}") from exc
+        raise PortUnavailable(f"cannot bind {host}:{port} for HTTP: {exc.strerror or exc}") from exc
     sock.listen(2048)
     sock.setblocking(False)
     served: ASGIApp = app if max_body_bytes is None else BodyLimit(app, max_body_bytes)
